@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal helpers shared by loom's source files (prefix loom__). Never
+ * installed.
+ */
+#ifndef LOOM_INTERNAL_H
+#define LOOM_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "loom/common.h"
+#include "loom/error.h"
+
+/* Programmer errors (NULL handle, broken invariant) are assertions that stay
+ * on in release builds: they print where and abort. Runtime failures return
+ * a loom_err instead. */
+#define LOOM_ASSERT(cond)                                                                          \
+    ((cond) ? (void)0 : loom__panic(__FILE__, __LINE__, __func__, "assertion failed: " #cond))
+
+_Noreturn void loom__panic(const char *file, int line, const char *func, const char *msg);
+
+/* Monotonic clock in nanoseconds. */
+static inline int64_t
+loom__now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Absolute CLOCK_MONOTONIC deadline timeout_ms from now, for
+ * pthread_cond_timedwait on condition variables created with
+ * loom__cond_init (which uses CLOCK_MONOTONIC). */
+static inline struct timespec
+loom__deadline(int timeout_ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += timeout_ms / 1000;
+    ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+#endif /* LOOM_INTERNAL_H */
