@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: MIT */
+/* loom_lock: a thin, checked wrapper over a pthread mutex. Timed acquire
+ * uses CLOCK_MONOTONIC (pthread_mutex_clocklock) so a wall-clock jump cannot
+ * stretch or cut a timeout. */
+#include <errno.h>
+
+#include "internal.h"
+#include "loom/sync.h"
+
+loom_err
+loom_lock_init(loom_lock *lock)
+{
+    LOOM_ASSERT(lock);
+    return pthread_mutex_init(&lock->lk_mutex, NULL) == 0 ? LOOM_OK : LOOM_ENOMEM;
+}
+
+void
+loom_lock_destroy(loom_lock *lock)
+{
+    if (lock)
+        pthread_mutex_destroy(&lock->lk_mutex);
+}
+
+void
+loom_lock_acquire(loom_lock *lock)
+{
+    int rc = pthread_mutex_lock(&lock->lk_mutex);
+    LOOM_ASSERT(rc == 0);
+}
+
+loom_err
+loom_lock_acquire_timeout(loom_lock *lock, int timeout_ms)
+{
+    if (timeout_ms < 0) {
+        loom_lock_acquire(lock);
+        return LOOM_OK;
+    }
+    if (timeout_ms == 0)
+        return pthread_mutex_trylock(&lock->lk_mutex) == 0 ? LOOM_OK : LOOM_ETIMEDOUT;
+    struct timespec dl = loom__deadline(timeout_ms);
+    int rc = pthread_mutex_clocklock(&lock->lk_mutex, CLOCK_MONOTONIC, &dl);
+    LOOM_ASSERT(rc == 0 || rc == ETIMEDOUT);
+    return rc == 0 ? LOOM_OK : LOOM_ETIMEDOUT;
+}
+
+void
+loom_lock_release(loom_lock *lock)
+{
+    int rc = pthread_mutex_unlock(&lock->lk_mutex);
+    LOOM_ASSERT(rc == 0);
+}
