@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file loom/config.h
+ * \brief loom's settings: built-in defaults, a libconfig file, `LOOM_*`
+ *        environment variables and command-line options, in that order of
+ *        precedence (later wins).
+ *
+ * Every setting has a dotted key ("pool.threads"). The same key is
+ *  - a path in the config file:            `pool = { threads = 4; };`
+ *  - an environment variable:               `LOOM_POOL_THREADS=4`
+ *  - a command-line option:                 `--pool-threads=4` or `--pool-threads 4`
+ * `cluster/loom.cfg` documents every key with its default.
+ *
+ * The file is `--config FILE` if given, else `$LOOM_CONFIG` if set, else none.
+ * Syntax errors, unknown keys, wrong types and out-of-range values are
+ * refused with a message naming the source (file and line, variable or
+ * option); a refused load changes nothing (all or nothing).
+ */
+#ifndef LOOM_CONFIG_H
+#define LOOM_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "loom/common.h"
+#include "loom/error.h"
+
+/** An opaque set of settings. Not thread-safe: load it once, then read it
+ *  from any number of threads (getters do not modify it). */
+typedef struct loom_config loom_config;
+
+/**
+ * \brief Create a config holding the built-in defaults.
+ * \param[out] out the new config; destroy with loom_config_destroy().
+ * \return #LOOM_OK or #LOOM_ENOMEM.
+ */
+LOOM_EXTERN loom_err loom_config_create(loom_config **out);
+
+/** \brief Destroy a config. Accepts NULL. Cannot fail. */
+LOOM_EXTERN void loom_config_destroy(loom_config *cfg);
+
+/**
+ * \brief Apply every source in precedence order: the file (from `--config`
+ *        or `$LOOM_CONFIG`), then `LOOM_*` variables, then options in argv.
+ *
+ * Recognised options (`--config FILE`, `--config=FILE` and `--<key>` forms of
+ * every setting) are removed from argv and *argc is reduced; all other
+ * arguments keep their order. Parsing stops at `--`, which is kept.
+ *
+ * \param[in,out] cfg  the config to update; unchanged unless #LOOM_OK.
+ * \param[in,out] argc may be NULL (then argv is ignored).
+ * \param[in,out] argv as given to main().
+ * \return #LOOM_OK, #LOOM_ECONFIG (message in loom_config_error()), #LOOM_ENOMEM.
+ * \note Reads the environment; not thread-safe with respect to setenv().
+ */
+LOOM_EXTERN loom_err loom_config_load(loom_config *cfg, int *argc, char **argv);
+
+/**
+ * \brief Apply one libconfig file on top of the current values.
+ * \return #LOOM_OK, or #LOOM_ECONFIG naming file and line; cfg unchanged on error.
+ */
+LOOM_EXTERN loom_err loom_config_load_file(loom_config *cfg, const char *path);
+
+/**
+ * \brief Set one key from its text form, as an option or variable would.
+ * \param[in] origin names the source in error messages ("--pool-threads").
+ * \return #LOOM_OK, or #LOOM_ECONFIG (unknown key, bad type, out of range).
+ */
+LOOM_EXTERN loom_err loom_config_set(loom_config *cfg, const char *key, const char *value,
+                                     const char *origin);
+
+/** \brief Integer value of a key. #LOOM_EINVAL if the key is unknown or not an integer. */
+LOOM_EXTERN loom_err loom_config_get_int(const loom_config *cfg, const char *key, int64_t *out);
+
+/** \brief Floating-point value of a key. #LOOM_EINVAL if unknown or not a number. */
+LOOM_EXTERN loom_err loom_config_get_double(const loom_config *cfg, const char *key, double *out);
+
+/** \brief Boolean value of a key. #LOOM_EINVAL if unknown or not a boolean. */
+LOOM_EXTERN loom_err loom_config_get_bool(const loom_config *cfg, const char *key, int *out);
+
+/**
+ * \brief String (or enumeration) value of a key.
+ * \param[out] out points into cfg; valid until cfg is changed or destroyed.
+ * \return #LOOM_EINVAL if unknown or not a string.
+ */
+LOOM_EXTERN loom_err loom_config_get_string(const loom_config *cfg, const char *key,
+                                            const char **out);
+
+/**
+ * \brief Where the current value of a key came from: "default", the file
+ *        path with ":line", the variable name, or the option. NULL if unknown key.
+ */
+LOOM_EXTERN const char *loom_config_origin(const loom_config *cfg, const char *key);
+
+/**
+ * \brief The message of the last failed load or set ("cluster/x.cfg:12:
+ *        unknown key 'pool.thread'"), or "" if none. Points into cfg.
+ */
+LOOM_EXTERN const char *loom_config_error(const loom_config *cfg);
+
+/**
+ * \brief Apply process-wide settings (today: `log.level`) to the running process.
+ * \return #LOOM_OK. Any thread; meant for start-up.
+ */
+LOOM_EXTERN loom_err loom_config_apply(const loom_config *cfg);
+
+/**
+ * \brief Print every setting as its command-line option, type, default and
+ *        description (for an application's --help).
+ */
+LOOM_EXTERN void loom_config_print_help(FILE *fp);
+
+/**
+ * \brief Print every setting with its current value and origin, in libconfig
+ *        syntax that loom_config_load_file() accepts.
+ */
+LOOM_EXTERN void loom_config_dump(const loom_config *cfg, FILE *fp);
+
+#endif /* LOOM_CONFIG_H */
