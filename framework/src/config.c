@@ -117,9 +117,6 @@ struct loom_config {
     char err[CONFIG_ERR_MAX];
 };
 
-/* Internal, for test_config (no key is a boolean yet). */
-loom_err loom__config_parse_bool(const char *text, int *out);
-
 /* --- errors and small helpers ------------------------------------------- */
 
 static loom_err cfg_fail(loom_config *cfg, const char *fmt, ...) LOOM_PRINTF(2, 3);

@@ -20,6 +20,10 @@
 
 _Noreturn void loom__panic(const char *file, int line, const char *func, const char *msg);
 
+/* Parse a boolean setting ("true/false/yes/no/on/off/1/0", any case).
+ * Shared with test_config: no key is a boolean yet. */
+loom_err loom__config_parse_bool(const char *text, int *out);
+
 /* Monotonic clock in nanoseconds. */
 static inline int64_t
 loom__now_ns(void)

@@ -17,14 +17,13 @@
 #include <loom/config.h>
 #include <loom/log.h>
 
+#include "internal.h"
 #include "loom_test.h"
 
 #ifndef LOOM_SOURCE_DIR
 #error "LOOM_SOURCE_DIR must name the source tree (set by tests/CMakeLists.txt)"
 #endif
 
-/* Internal to config.c: the boolean parser (no key is a boolean yet). */
-loom_err loom__config_parse_bool(const char *text, int *out);
 
 static char dir[64];
 
