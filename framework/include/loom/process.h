@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file loom/process.h
+ * \brief Run an external command — the seed's `subprocess.call` and
+ *        `Popen(...).communicate(input)`.
+ *
+ * A command is an argv executed directly (no shell), or, only when asked, a
+ * command line given to `/bin/sh -c`. Its stdin is fed from a buffer (or is
+ * /dev/null), its stdout and stderr are captured into memory up to a bound
+ * per stream (truncation is flagged, never silent), and its end is reported
+ * as an exit code or a terminating signal.
+ *
+ * The child runs in a process group of its own. A timeout sends SIGTERM to
+ * the whole group, waits a grace period, then sends SIGKILL to the group, so
+ * grandchildren (a shell's pipeline, a `sleep` started by a script) go too.
+ * A child never outlives the thread that started it: it is started with a
+ * parent-death signal (SIGKILL).
+ *
+ * "Could not start" (program missing, not executable, bad working directory)
+ * is an error return (#LOOM_ENOTFOUND, #LOOM_ENOEXEC); "ran and failed" is
+ * #LOOM_OK with a non-zero exit code or a signal in the result.
+ */
+#ifndef LOOM_PROCESS_H
+#define LOOM_PROCESS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loom/common.h"
+#include "loom/error.h"
+
+/** Default bound on captured bytes per stream (8 MiB). */
+#define LOOM_PROC_OUTPUT_LIMIT_DEFAULT ((size_t)8 << 20)
+/** Default grace between SIGTERM and SIGKILL on timeout (2000 ms). */
+#define LOOM_PROC_KILL_GRACE_DEFAULT_MS 2000
+
+/** What to run and how. Zero-initialise, then set what you need. */
+typedef struct loom_proc_opts {
+    /** NULL-terminated argv; argv[0] is looked up in PATH when it has no '/'.
+     *  Exactly one of argv and shell_cmd must be set. */
+    const char *const *argv;
+    /** A command line run as `/bin/sh -c shell_cmd` (pipes, redirections). */
+    const char *shell_cmd;
+    /** Bytes written to the child's stdin, then stdin is closed. NULL (with
+     *  stdin_len 0) gives the child /dev/null. A child that exits without
+     *  reading all of it is not an error. */
+    const void *stdin_data;
+    size_t stdin_len;
+    /** Extra environment entries "NAME=value", NULL-terminated; they are
+     *  added to (and override) the caller's environment. May be NULL. */
+    const char *const *env;
+    /** Working directory of the child; NULL keeps the caller's. */
+    const char *cwd;
+    /** Bound on captured bytes per stream; 0 means
+     *  #LOOM_PROC_OUTPUT_LIMIT_DEFAULT. Output beyond it is read and
+     *  discarded (the child never blocks on a full pipe) and the result's
+     *  `*_truncated` flag is set. */
+    size_t output_limit;
+    /** Wall-clock limit in ms from start; <= 0 means none. */
+    int timeout_ms;
+    /** Grace between SIGTERM and SIGKILL after a timeout, in ms; 0 means
+     *  #LOOM_PROC_KILL_GRACE_DEFAULT_MS, negative means SIGKILL at once. */
+    int kill_grace_ms;
+} loom_proc_opts;
+
+/** How a command ended and what it wrote. */
+typedef struct loom_proc_result {
+    int exited;          /**< 1 if it exited normally: see exit_code */
+    int exit_code;       /**< exit status when exited, else -1 */
+    int signaled;        /**< 1 if a signal ended it: see term_signal */
+    int term_signal;     /**< the signal number when signaled, else 0 */
+    int timed_out;       /**< 1 if loom killed it because of timeout_ms */
+    int pid;             /**< its process id (also its process group id) */
+    char *out;           /**< captured stdout, NUL-terminated for convenience
+                              (binary-safe: use out_len); owned by the result */
+    size_t out_len;      /**< bytes in out (<= output_limit) */
+    uint64_t out_total;  /**< bytes the command wrote to stdout in all */
+    int out_truncated;   /**< 1 if out_total > out_len */
+    char *err;           /**< captured stderr, as out */
+    size_t err_len;      /**< bytes in err */
+    uint64_t err_total;  /**< bytes the command wrote to stderr in all */
+    int err_truncated;   /**< 1 if err_total > err_len */
+    double wall_seconds; /**< from start to reaping */
+    int spawn_errno;     /**< errno of a failed start (with ENOTFOUND/ENOEXEC) */
+} loom_proc_result;
+
+/**
+ * \brief Run a command to completion, feeding stdin and capturing output.
+ *
+ * \param[in]  opts what to run (copied as needed; not kept after return).
+ * \param[out] res  filled on #LOOM_OK, and on #LOOM_ENOTFOUND/#LOOM_ENOEXEC
+ *                  (spawn_errno says why); release with loom_proc_result_free().
+ *                  On any other error it holds nothing to free.
+ * \return #LOOM_OK when the command ran (whatever its exit status),
+ *         #LOOM_EINVAL for bad opts (no argv and no shell_cmd, or both),
+ *         #LOOM_ENOTFOUND if the program or the working directory does not
+ *         exist, #LOOM_ENOEXEC if it exists but cannot be executed,
+ *         #LOOM_ENOMEM, #LOOM_ESYS if pipes or processes cannot be created.
+ * \note Blocks until the command and its output streams end (or the
+ *       timeout). Any thread may call it; calls are independent. Signals
+ *       are reset to their defaults in the child.
+ */
+LOOM_EXTERN loom_err loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res);
+
+/**
+ * \brief Release the buffers of a result and zero it. Accepts a zeroed or
+ *        already-freed result. Cannot fail, any thread.
+ */
+LOOM_EXTERN void loom_proc_result_free(loom_proc_result *res);
+
+#endif /* LOOM_PROCESS_H */
