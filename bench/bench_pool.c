@@ -240,9 +240,13 @@ main(int argc, char **argv)
     printf("bench_pool: %zu empty tasks, %u pool threads, queue %zu, %d runs each "
            "(interleaved), %u CPUs usable\n",
            n, threads, cap, reps, loom_cpu_count(NULL));
+    /* Interleave the systems, reversing the order every other round so no
+     * system always runs right after the same other one. */
     for (int r = 0; r < reps; r++)
-        for (int s = 0; s < SYS_COUNT; s++)
+        for (int i = 0; i < SYS_COUNT; i++) {
+            int s = r % 2 ? SYS_COUNT - 1 - i : i;
             rates[s * reps + r] = run_once((enum system)s, n, threads, cap, scratch);
+        }
 
     double ref_median = 0;
     printf("%-42s %12s %22s %8s\n", "system", "tasks/s", "(min - max)", "vs ref");
