@@ -16,5 +16,7 @@
 #include "loom/sync.h"
 #include "loom/pool.h"
 #include "loom/process.h"
+#include "loom/job.h"
+#include "loom/queue.h"
 
 #endif /* LOOM_H */

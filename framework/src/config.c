@@ -92,6 +92,15 @@ static const struct key_def config_keys[] = {
     KEY_FLOAT("process.timeout", "0", 0, 2000000, "seconds a command may run; 0 = no limit"),
     KEY_FLOAT("process.kill_grace", "2.0", 0, 3600,
               "seconds between SIGTERM and SIGKILL when a command times out"),
+    KEY_INT("job.max_outstanding", "65536", 1, INT64_C(1073741824),
+            "tasks the master holds unfinished or unconsumed before submit waits"),
+    KEY_SIZE("job.max_payload", "268435456", 0, INT64_C(1073741824) - 4096,
+             "bytes of one task payload, reply or queue item (suffix K, M or G)"),
+    KEY_INT("job.batch_max", "4096", 1, 1048576, "tasks the master sends in one message"),
+    KEY_FLOAT("job.flush_delay", "0.0002", 0, 1,
+              "seconds a worker may hold finished results before sending them"),
+    KEY_FLOAT("job.prefetch", "0.005", 0, 10,
+              "seconds of work a worker keeps queued per thread (sizes its credits)"),
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])

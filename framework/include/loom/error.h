@@ -29,7 +29,11 @@
     XX(ESTATE, "operation not valid in the current state")                                         \
     XX(EDEADLK, "operation would deadlock")                                                        \
     XX(ERANGE, "value out of range")                                                               \
-    XX(EMPI, "MPI error")
+    XX(EMPI, "MPI error")                                                                          \
+    XX(EDRAINED, "closed and drained: nothing more will arrive")                                   \
+    XX(EPROTO, "malformed message")                                                                \
+    XX(EMISMATCH, "ranks disagree: different binaries or task registrations")                      \
+    XX(ENOFUNC, "no task function of that name is registered")
 
 /** Error codes returned by loom functions. #LOOM_OK is 0, errors are > 0. */
 typedef enum loom_err {

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * \file loom/queue.h
+ * \brief Named queues hosted by the master — the seed's `Queue` and the
+ *        `get_task_queue()` / `get_result_queue()` of its managers.
+ *
+ * Any rank opens a queue by name after loom_job_start(); the first open
+ * creates it with the given capacity. Items are byte strings (copied).
+ * Order is FIFO per producer. Puts wait while the queue is full (a fast
+ * producer is held back), gets wait while it is empty, each up to its
+ * timeout; waiting costs no traffic (the master answers when it can). A
+ * closed queue refuses puts; a get on a closed and drained queue returns
+ * #LOOM_EDRAINED.
+ *
+ * Calls may come from any thread of any rank, including tasks. Queues live
+ * until the job ends; on a worker they stop working when loom_job_serve()
+ * returns (#LOOM_ECLOSED).
+ */
+#ifndef LOOM_QUEUE_H
+#define LOOM_QUEUE_H
+
+#include <stddef.h>
+
+#include "loom/common.h"
+#include "loom/error.h"
+#include "loom/job.h"
+
+/** A handle on a named queue (opaque; cheap; one per caller is fine). */
+typedef struct loom_queue loom_queue;
+
+/** Longest queue name, in bytes. */
+#define LOOM_QUEUE_NAME_MAX 63
+
+/**
+ * \brief Open (creating on first use) the queue called `name`.
+ * \param[in] capacity items it holds before puts wait; used by the open that
+ *            creates it (0 means 1024); later opens may pass 0.
+ * \return #LOOM_OK, #LOOM_EINVAL (empty or too long name), #LOOM_ESTATE
+ *         (job not started or ended), #LOOM_ENOMEM.
+ * \note Blocks for one round trip to the master. Any thread.
+ */
+LOOM_EXTERN loom_err loom_queue_open(loom_job *job, const char *name, size_t capacity,
+                                     loom_queue **out);
+
+/**
+ * \brief Append an item (copied), waiting up to timeout_ms for room.
+ * \return #LOOM_OK, #LOOM_EFULL (still full at the timeout), #LOOM_ECLOSED,
+ *         #LOOM_ERANGE (item above `job.max_payload`).
+ */
+LOOM_EXTERN loom_err loom_queue_put(loom_queue *q, const void *data, size_t len, int timeout_ms);
+
+/**
+ * \brief Take the oldest item, waiting up to timeout_ms for one.
+ * \param[out] data malloc'd copy the caller frees (NULL if len is 0).
+ * \return #LOOM_OK, #LOOM_ETIMEDOUT, #LOOM_EDRAINED (closed and empty),
+ *         #LOOM_ECLOSED (the job ended).
+ */
+LOOM_EXTERN loom_err loom_queue_get(loom_queue *q, void **data, size_t *len, int timeout_ms);
+
+/**
+ * \brief Close the queue for every rank: puts fail with #LOOM_ECLOSED,
+ *        gets drain what is left, then return #LOOM_EDRAINED.
+ */
+LOOM_EXTERN loom_err loom_queue_close(loom_queue *q);
+
+/** \brief Release the handle (the queue itself lives on). Accepts NULL. */
+LOOM_EXTERN void loom_queue_release(loom_queue *q);
+
+#endif /* LOOM_QUEUE_H */

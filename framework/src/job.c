@@ -1,0 +1,537 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Distributed job: life cycle (create, register, start, destroy), the
+ * start-up agreement between ranks, and the task API functions see.
+ *
+ * Start-up agreement: every rank contributes a fingerprint — the ELF build
+ * id of its executable and a hash of its registrations in order — to one
+ * MPI_Allgather on the job's communicator. Every rank then compares all
+ * fingerprints with rank 0's, so all ranks reach the same verdict without
+ * further messages, and a mismatch is an error on every rank instead of a
+ * crash later when a task index means different functions on two ranks.
+ */
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <link.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "context_internal.h"
+#include "internal.h"
+#include "job_internal.h"
+#include "loom/cpu.h"
+#include "loom/log.h"
+
+/* ---- fingerprints --------------------------------------------------------- */
+
+static uint64_t
+fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) {
+        h ^= b[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+#define FNV_INIT 0xcbf29ce484222325ull
+
+struct build_id_search {
+    uint64_t hash;
+    int found;
+};
+
+static int
+find_build_id(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    struct build_id_search *s = arg;
+    (void)size;
+    /* the first object is the executable itself */
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const char *p = (const char *)(info->dlpi_addr + ph->p_vaddr);
+        const char *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)(const void *)p;
+            const char *name = p + sizeof *nh;
+            const char *desc = name + ((nh->n_namesz + 3) & ~3u);
+            if (desc + nh->n_descsz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
+                s->hash = fnv1a(FNV_INIT, desc, nh->n_descsz);
+                s->found = 1;
+                return 1;
+            }
+            p = desc + ((nh->n_descsz + 3) & ~3u);
+        }
+    }
+    return 1; /* only look at the executable */
+}
+
+/* Identity of the running executable: its build id, else a hash of the
+ * file's bytes. */
+static uint64_t
+binary_identity(void)
+{
+    struct build_id_search s = {0, 0};
+    dl_iterate_phdr(find_build_id, &s);
+    if (s.found)
+        return s.hash;
+    uint64_t h = FNV_INIT;
+    int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0)
+        h = fnv1a(h, buf, (size_t)n);
+    close(fd);
+    return h;
+}
+
+struct fingerprint {
+    uint64_t binary;
+    uint64_t registry;
+    uint32_t nfns;
+    uint32_t wire_version;
+};
+
+/* ---- small shared helpers --------------------------------------------------- */
+
+void
+loom__local_call_init(struct local_call *c)
+{
+    memset(c, 0, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+}
+
+void
+loom__local_call_destroy(struct local_call *c)
+{
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+}
+
+void
+loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    c->err = err;
+    c->data = data;
+    c->len = len;
+    c->done = 1;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void
+loom__local_call_wait(struct local_call *c)
+{
+    pthread_mutex_lock(&c->mu);
+    while (!c->done)
+        pthread_cond_wait(&c->cv, &c->mu);
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* Polling back-off for the threads that own MPI: Open MPI's blocking calls
+ * spin a core, so loom polls and sleeps instead. *idle counts empty rounds:
+ * the first ones spin (a message is likely right behind), then the sleep
+ * grows to max_sleep_ns. Reset *idle to 0 whenever a round did work. */
+void
+loom__backoff(unsigned *idle, int64_t max_sleep_ns)
+{
+    unsigned n = ++*idle;
+    if (n < 64)
+        return;
+    int64_t ns = n < 128 ? 1000 : (int64_t)1000 << (n < 140 ? (n - 128) / 2 : 6);
+    if (ns > max_sleep_ns)
+        ns = max_sleep_ns;
+    struct timespec ts = {0, (long)ns};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- life cycle -------------------------------------------------------------- */
+
+static loom_err
+read_settings(const loom_config *cfg, struct job_settings *s)
+{
+    loom_config *own = NULL;
+    loom_err rc = LOOM_OK;
+    if (!cfg) {
+        rc = loom_config_create(&own);
+        if (rc != LOOM_OK)
+            return rc;
+        cfg = own;
+    }
+    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0;
+    double flush = 0, prefetch = 0;
+    if (loom_config_get_int(cfg, "pool.threads", &threads) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.max_outstanding", &outstanding) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.max_payload", &payload) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
+        loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
+        loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK)
+        rc = LOOM_ECONFIG;
+    s->threads = threads > 0 ? (unsigned)threads : loom_cpu_count(NULL);
+    s->max_outstanding = (size_t)outstanding;
+    s->max_payload = (size_t)payload;
+    s->batch_max = (size_t)batch;
+    s->flush_ns = (int64_t)(flush * 1e9);
+    s->prefetch_s = prefetch;
+    loom_config_destroy(own);
+    return rc;
+}
+
+loom_err
+loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
+{
+    LOOM_ASSERT(out);
+    int inited = 0, finalized = 0;
+    MPI_Initialized(&inited);
+    MPI_Finalized(&finalized);
+    if (!inited || finalized)
+        return LOOM_ESTATE;
+
+    loom_job *job = calloc(1, sizeof *job);
+    if (!job)
+        return LOOM_ENOMEM;
+    loom_err rc = read_settings(opts ? opts->config : NULL, &job->set);
+    if (rc != LOOM_OK)
+        goto fail_settings;
+    rc = LOOM_ENOMEM;
+    job->fns = calloc(JOB_MAX_FUNCS, sizeof *job->fns);
+    if (!job->fns)
+        goto fail_settings;
+    rc = LOOM_EMPI;
+    if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
+        goto fail_dup;
+    MPI_Comm_set_name(job->comm, "loom");
+    /* failures come back as error codes on loom's copy, never abort */
+    MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(job->comm, &job->rank);
+    MPI_Comm_size(job->comm, &job->size);
+    loom_log_set_rank(job->rank);
+    *out = job;
+    return LOOM_OK;
+
+fail_dup:
+    free(job->fns);
+fail_settings:
+    free(job);
+    return rc;
+}
+
+loom_err
+loom_job_register(loom_job *job, const char *name, loom_task_fn fn, void *user)
+{
+    LOOM_ASSERT(job);
+    if (job->started)
+        return LOOM_ESTATE;
+    if (!name || !*name || strlen(name) > JOB_FN_NAME_MAX || !fn)
+        return LOOM_EINVAL;
+    if (loom__job_fn_index(job, name) >= 0)
+        return LOOM_EINVAL;
+    if (job->nfns == JOB_MAX_FUNCS)
+        return LOOM_ERANGE;
+    struct job_fn *f = &job->fns[job->nfns++];
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->fn = fn;
+    f->user = user;
+    return LOOM_OK;
+}
+
+int
+loom__job_fn_index(const loom_job *job, const char *name)
+{
+    if (!name)
+        return -1;
+    for (unsigned i = 0; i < job->nfns; i++)
+        if (strcmp(job->fns[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static loom_err
+check_agreement(loom_job *job)
+{
+    struct fingerprint mine = {binary_identity(), FNV_INIT, job->nfns, WIRE_VERSION};
+    for (unsigned i = 0; i < job->nfns; i++)
+        mine.registry = fnv1a(mine.registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
+
+    struct fingerprint *all = calloc((size_t)job->size, sizeof *all);
+    if (!all)
+        return LOOM_ENOMEM;
+    if (MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, job->comm) !=
+        MPI_SUCCESS) {
+        free(all);
+        return LOOM_EMPI;
+    }
+    loom_err rc = LOOM_OK;
+    for (int r = 1; r < job->size; r++) {
+        const char *what = NULL;
+        if (all[r].binary != all[0].binary)
+            what = "runs a different binary than rank 0";
+        else if (all[r].wire_version != all[0].wire_version)
+            what = "speaks a different loom protocol than rank 0";
+        else if (all[r].registry != all[0].registry || all[r].nfns != all[0].nfns)
+            what = "registered different task functions than rank 0";
+        if (what) {
+            if (job->rank == 0 || job->rank == r)
+                LOOM_ERROR("start-up check failed: rank %d %s (%u functions vs %u); "
+                           "every rank must run the same program",
+                           r, what, all[r].nfns, all[0].nfns);
+            rc = LOOM_EMISMATCH;
+        }
+    }
+    free(all);
+    return rc;
+}
+
+loom_err
+loom_job_start(loom_job *job)
+{
+    LOOM_ASSERT(job);
+    if (job->started)
+        return LOOM_ESTATE;
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    /* The check itself is collective: every rank must reach it even if
+     * it is about to fail, so no rank waits for a partner that left. */
+    loom_err rc = check_agreement(job);
+    if (rc != LOOM_OK)
+        return rc;
+    if (level < MPI_THREAD_SERIALIZED) {
+        LOOM_ERROR("MPI was initialised with thread level %d; loom needs at least "
+                   "MPI_THREAD_SERIALIZED (use MPI_Init_thread)",
+                   level);
+        return LOOM_ESTATE;
+    }
+    if (job->size < 2) {
+        LOOM_ERROR("a loom job needs at least 2 ranks (a master and a worker); got %d", job->size);
+        return LOOM_ESTATE;
+    }
+    rc = job->rank == 0 ? loom__master_start(job) : loom__worker_start(job);
+    if (rc == LOOM_OK)
+        job->started = 1;
+    return rc;
+}
+
+int
+loom_job_rank(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return job->rank;
+}
+
+int
+loom_job_size(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return job->size;
+}
+
+int
+loom_job_is_master(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return job->rank == 0;
+}
+
+unsigned
+loom_job_threads(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return job->rank == 0 ? 0 : job->set.threads;
+}
+
+void
+loom_job_destroy(loom_job *job)
+{
+    if (!job)
+        return;
+    if (job->started) {
+        if (job->rank == 0)
+            loom__master_stop(job);
+        else
+            loom__worker_stop(job);
+    }
+    MPI_Comm_free(&job->comm);
+    free(job->fns);
+    free(job);
+}
+
+/* ---- results ------------------------------------------------------------------ */
+
+void
+loom_result_free(loom_result *res)
+{
+    if (!res)
+        return;
+    free(res->data);
+    memset(res, 0, sizeof *res);
+}
+
+static loom_err
+get8(const void *data, size_t len, void *out)
+{
+    if (len != 8)
+        return LOOM_EINVAL;
+    memcpy(out, data, 8);
+    return LOOM_OK;
+}
+
+loom_err
+loom_result_i64(const loom_result *res, int64_t *out)
+{
+    return get8(res->data, res->len, out);
+}
+
+loom_err
+loom_result_double(const loom_result *res, double *out)
+{
+    return get8(res->data, res->len, out);
+}
+
+loom_err
+loom_job_submit_i64(loom_job *job, const char *fn, int64_t value, int timeout_ms, uint64_t *id)
+{
+    return loom_job_submit(job, fn, &value, sizeof value, timeout_ms, id);
+}
+
+loom_err
+loom_job_submit_double(loom_job *job, const char *fn, double value, int timeout_ms, uint64_t *id)
+{
+    return loom_job_submit(job, fn, &value, sizeof value, timeout_ms, id);
+}
+
+loom_err
+loom_job_submit_str(loom_job *job, const char *fn, const char *value, int timeout_ms, uint64_t *id)
+{
+    if (!value)
+        return LOOM_EINVAL;
+    return loom_job_submit(job, fn, value, strlen(value) + 1, timeout_ms, id);
+}
+
+/* ---- the task API ------------------------------------------------------------- */
+
+const void *
+loom_task_payload(const loom_task *task, size_t *len)
+{
+    LOOM_ASSERT(task);
+    if (len)
+        *len = task->len;
+    return task->payload;
+}
+
+loom_err
+loom_task_arg_i64(const loom_task *task, int64_t *out)
+{
+    return get8(task->payload, task->len, out);
+}
+
+loom_err
+loom_task_arg_double(const loom_task *task, double *out)
+{
+    return get8(task->payload, task->len, out);
+}
+
+loom_err
+loom_task_arg_str(const loom_task *task, const char **out)
+{
+    if (task->len == 0 || task->payload[task->len - 1] != '\0')
+        return LOOM_EINVAL;
+    *out = task->payload;
+    return LOOM_OK;
+}
+
+loom_err
+loom_task_reply(loom_task *task, const void *data, size_t len)
+{
+    LOOM_ASSERT(task);
+    if (len > task->job->set.max_payload)
+        return LOOM_ERANGE;
+    if (len > task->reply_cap) {
+        char *p = realloc(task->reply, len);
+        if (!p)
+            return LOOM_ENOMEM;
+        task->reply = p;
+        task->reply_cap = len;
+    }
+    if (len)
+        memcpy(task->reply, data, len);
+    task->reply_len = len;
+    return LOOM_OK;
+}
+
+loom_err
+loom_task_reply_i64(loom_task *task, int64_t value)
+{
+    return loom_task_reply(task, &value, sizeof value);
+}
+
+loom_err
+loom_task_reply_double(loom_task *task, double value)
+{
+    return loom_task_reply(task, &value, sizeof value);
+}
+
+loom_err
+loom_task_reply_str(loom_task *task, const char *value)
+{
+    if (!value)
+        return LOOM_EINVAL;
+    return loom_task_reply(task, value, strlen(value) + 1);
+}
+
+void
+loom__task_reply_free(loom_task *t)
+{
+    free(t->reply);
+    t->reply = NULL;
+    t->reply_len = t->reply_cap = 0;
+}
+
+uint64_t
+loom_task_id(const loom_task *task)
+{
+    LOOM_ASSERT(task);
+    return task->id;
+}
+
+unsigned
+loom_task_attempt(const loom_task *task)
+{
+    LOOM_ASSERT(task);
+    return task->attempt;
+}
+
+loom_context *
+loom_task_context(const loom_task *task)
+{
+    (void)task;
+    return loom_context_current();
+}
+
+loom_err
+loom_task_submit(loom_task *task, const char *fn, const void *payload, size_t len)
+{
+    LOOM_ASSERT(task);
+    int idx = loom__job_fn_index(task->job, fn);
+    if (idx < 0)
+        return LOOM_ENOFUNC;
+    if (len > task->job->set.max_payload)
+        return LOOM_ERANGE;
+    struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
+    loom_err rc = wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0);
+    if (rc != LOOM_OK && task->out_err == LOOM_OK)
+        task->out_err = rc;
+    return rc;
+}

@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal state of a distributed job, shared by job.c (life cycle, task
+ * API), master.c (rank 0), worker.c (ranks >= 1) and queue.c (named queues).
+ */
+#ifndef LOOM_JOB_INTERNAL_H
+#define LOOM_JOB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "loom/job.h"
+#include "loom/pool.h"
+#include "wire.h"
+
+#define JOB_MAX_FUNCS   4096
+#define JOB_FN_NAME_MAX 63
+
+struct job_fn {
+    char name[JOB_FN_NAME_MAX + 1];
+    loom_task_fn fn;
+    void *user;
+};
+
+/* Settings read from the config at create. */
+struct job_settings {
+    unsigned threads;       /* pool threads of a worker */
+    size_t max_outstanding; /* master: unfinished + unconsumed tasks */
+    size_t max_payload;     /* bytes of one payload, reply or queue item */
+    size_t batch_max;       /* tasks per message */
+    int64_t flush_ns;       /* worker: result flush delay */
+    double prefetch_s;      /* worker: seconds of work to hold per thread */
+};
+
+/* A named-queue request on its way to the master's queue store. `local`
+ * is set for requests from the master's own threads (answered in place),
+ * else (rank, req) says where the reply goes. */
+struct qreq {
+    uint32_t op;
+    int rank;
+    uint64_t req;
+    int64_t deadline_ns; /* 0: none (wait forever); set by the store */
+    int timeout_ms;
+    uint64_t capacity;
+    char name[64];
+    void *data;
+    size_t len;
+    struct local_call *local;
+    struct qreq *next;
+};
+
+/* A caller on this process waiting for an answer (queue ops; on workers
+ * also routed through the communication thread). */
+struct local_call {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done;
+    loom_err err;
+    void *data;
+    size_t len;
+};
+
+enum qop { QOP_OPEN = 1, QOP_PUT = 2, QOP_GET = 3, QOP_CLOSE = 4 };
+
+struct master;
+struct worker;
+struct qstore;
+
+struct loom_job {
+    MPI_Comm comm;
+    int rank, size;
+    int started;
+    struct job_settings set;
+    struct job_fn *fns;
+    unsigned nfns;
+    struct master *m; /* rank 0 after start */
+    struct worker *w; /* ranks >= 1 after start */
+};
+
+/* The task a function sees. */
+struct loom_task {
+    loom_job *job;
+    uint64_t id;
+    unsigned attempt;
+    const char *payload;
+    size_t len;
+    char *reply;
+    size_t reply_len, reply_cap;
+    struct wire_buf *out; /* where loom_task_submit appends WIRE_SUBMIT */
+    loom_err out_err;     /* first failure appending to out */
+};
+
+/* job.c */
+int loom__job_fn_index(const loom_job *job, const char *name);
+void loom__task_reply_free(loom_task *t);
+void loom__local_call_init(struct local_call *c);
+void loom__local_call_destroy(struct local_call *c);
+void loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len);
+void loom__local_call_wait(struct local_call *c);
+void loom__backoff(unsigned *idle, int64_t max_sleep_ns);
+
+/* master.c */
+loom_err loom__master_start(loom_job *job);
+void loom__master_stop(loom_job *job);
+/* Send a queue request and wait for its answer. Takes ownership of rq
+ * (and rq->data); the answer's data (malloc'd, may be NULL) goes to *data. */
+loom_err loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len);
+
+/* worker.c */
+loom_err loom__worker_start(loom_job *job);
+void loom__worker_stop(loom_job *job);
+loom_err loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len);
+
+/* queue.c: the store, run by the master's progress thread only. The store
+ * owns each request it is given until it answers it through reply(ctx, rq,
+ * err, data, len); reply then owns rq, rq->data (NULL if the store kept it
+ * as an item) and data (the answer's bytes, malloc'd or NULL). */
+typedef void (*qstore_reply_fn)(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len);
+struct qstore *loom__qstore_create(qstore_reply_fn reply, void *ctx);
+void loom__qstore_destroy(struct qstore *qs);
+void loom__qstore_request(struct qstore *qs, struct qreq *rq, int64_t now_ns);
+void loom__qstore_expire(struct qstore *qs, int64_t now_ns);
+void loom__qstore_shutdown(struct qstore *qs); /* answer every waiter LOOM_ECLOSED */
+int64_t loom__qstore_next_deadline(const struct qstore *qs);
+
+#endif

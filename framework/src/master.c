@@ -1,0 +1,1083 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master (rank 0): the program's threads submit tasks and consume
+ * results; one progress thread owns every MPI call and runs a non-blocking
+ * event loop: receive frames (results, submits from tasks, credits, queue
+ * requests), dispatch pending tasks in batches to workers with credits,
+ * answer queue requests, send, and back off when idle.
+ *
+ * State and who touches it:
+ *   under m->mu (program threads and progress thread):
+ *     pending (FIFO of tasks to dispatch), results (FIFO for next_result),
+ *     futures (id -> future), the map collector, counters, mailbox of
+ *     local queue requests, finish state;
+ *   progress thread only:
+ *     inflight (id -> task, for requeueing once workers can be lost),
+ *     per-worker credits and outgoing frames, sends in progress, the
+ *     queue store.
+ * One condition variable (m->cv) wakes program threads for any change they
+ * may wait on; m->wake wakes a sleeping progress thread.
+ *
+ * Counters: `unfinished` counts tasks created (by submit or by tasks)
+ * whose result has not arrived; `outstanding` counts tasks created whose
+ * result has not been handed to the program (or dropped by finish).
+ * Submitting waits while outstanding >= job.max_outstanding, which bounds
+ * the master's memory by the tasks in flight, never by the tasks ever
+ * submitted. The job is over when finish was called and unfinished == 0.
+ *
+ * A result is recorded only if its task is in `inflight`; it is removed
+ * there on the first result, so a duplicate can never be delivered twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "job_internal.h"
+#include "loom/log.h"
+
+/* ---- a small u64 -> pointer hash map (linear probing) -------------------- */
+
+struct u64map {
+    uint64_t *keys; /* 0 = empty */
+    void **vals;
+    size_t cap, count;
+};
+
+static size_t
+u64_slot(uint64_t k, size_t cap)
+{
+    k ^= k >> 33;
+    k *= 0xff51afd7ed558ccdull;
+    k ^= k >> 33;
+    return (size_t)k & (cap - 1);
+}
+
+static int
+u64map_put(struct u64map *m, uint64_t k, void *v)
+{
+    if ((m->count + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 1024;
+        uint64_t *keys = calloc(cap, sizeof *keys);
+        void **vals = calloc(cap, sizeof *vals);
+        if (!keys || !vals) {
+            free(keys);
+            free(vals);
+            return -1;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->keys[i])
+                continue;
+            size_t s = u64_slot(m->keys[i], cap);
+            while (keys[s])
+                s = (s + 1) & (cap - 1);
+            keys[s] = m->keys[i];
+            vals[s] = m->vals[i];
+        }
+        free(m->keys);
+        free(m->vals);
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+    }
+    size_t s = u64_slot(k, m->cap);
+    while (m->keys[s] && m->keys[s] != k)
+        s = (s + 1) & (m->cap - 1);
+    if (!m->keys[s])
+        m->count++;
+    m->keys[s] = k;
+    m->vals[s] = v;
+    return 0;
+}
+
+/* Remove k and return its value, or NULL. Backward-shift deletion keeps
+ * probe chains intact without tombstones. */
+static void *
+u64map_take(struct u64map *m, uint64_t k)
+{
+    if (!m->cap)
+        return NULL;
+    size_t s = u64_slot(k, m->cap);
+    while (m->keys[s] && m->keys[s] != k)
+        s = (s + 1) & (m->cap - 1);
+    if (!m->keys[s])
+        return NULL;
+    void *v = m->vals[s];
+    m->keys[s] = 0;
+    m->count--;
+    for (size_t i = (s + 1) & (m->cap - 1); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
+        size_t home = u64_slot(m->keys[i], m->cap);
+        /* move i back to s if its home is not in (s, i] cyclically */
+        if ((i > s && (home <= s || home > i)) || (i < s && home <= s && home > i)) {
+            m->keys[s] = m->keys[i];
+            m->vals[s] = m->vals[i];
+            m->keys[i] = 0;
+            s = i;
+        }
+    }
+    return v;
+}
+
+static void
+u64map_free(struct u64map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- state ------------------------------------------------------------------ */
+
+struct mtask {
+    struct mtask *next;
+    uint64_t id;
+    uint32_t attempt, fn, flags, len;
+    char data[];
+};
+
+struct mresult {
+    struct mresult *next;
+    size_t chunk; /* map: which chunk */
+    loom_result r;
+};
+
+struct loom_job_future {
+    struct master *m;
+    int refs; /* under m->mu: the master's table and the caller */
+    int done;
+    loom_result res;
+};
+
+/* The one map in progress: its chunks' ids (id -> chunk index + 1) and
+ * the chunk results that have arrived. */
+struct map_collect {
+    struct u64map ids;
+    struct mresult *head, **tail;
+};
+
+struct msend {
+    MPI_Request req;
+    struct wire_buf buf;
+    struct msend *next;
+};
+
+struct mworker {
+    size_t credits;
+    int hello, bye;
+    struct wire_buf out;
+};
+
+struct master {
+    loom_job *job;
+    pthread_t progress;
+    atomic_int quit;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* program threads wait here */
+    pthread_cond_t wake; /* the progress thread sleeps here */
+    int waiters, sleeping;
+
+    struct mtask *pending, **pending_tail;
+    size_t npending;
+    int64_t pending_since;
+    unsigned worker_threads; /* sum over workers that said hello */
+    struct mresult *results, **results_tail;
+    struct u64map futures;
+    struct map_collect *map;
+    uint64_t next_id;
+    size_t unfinished, outstanding;
+    struct qreq *mailbox;
+    int finishing, stop_sent;
+    int byes;
+
+    /* progress thread only */
+    struct u64map inflight;
+    struct mworker *workers;
+    struct msend *sends;
+    struct qstore *qs;
+    unsigned rr;
+};
+
+static void
+wake_waiters(struct master *m)
+{
+    if (m->waiters)
+        pthread_cond_broadcast(&m->cv);
+}
+
+static void
+wake_progress(struct master *m)
+{
+    if (m->sleeping)
+        pthread_cond_signal(&m->wake);
+}
+
+/* Wait on m->cv (m->mu held) until woken or the deadline; dl NULL = forever. */
+static int
+wait_cv(struct master *m, const struct timespec *dl)
+{
+    m->waiters++;
+    int rc = dl ? pthread_cond_timedwait(&m->cv, &m->mu, dl) : pthread_cond_wait(&m->cv, &m->mu);
+    m->waiters--;
+    return rc;
+}
+
+/* ---- sending ------------------------------------------------------------------ */
+
+static void
+sends_progress(struct master *m)
+{
+    for (struct msend **pp = &m->sends; *pp;) {
+        int done = 0;
+        MPI_Test(&(*pp)->req, &done, MPI_STATUS_IGNORE);
+        if (!done) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        struct msend *s = *pp;
+        *pp = s->next;
+        wire_buf_free(&s->buf);
+        free(s);
+    }
+}
+
+static void
+flush_worker(struct master *m, int rank)
+{
+    struct mworker *w = &m->workers[rank];
+    if (wire_empty(&w->out))
+        return;
+    struct msend *s = calloc(1, sizeof *s);
+    if (!s)
+        return; /* try again next round */
+    s->buf = w->out;
+    memset(&w->out, 0, sizeof w->out);
+    wire_buf_reset(&w->out);
+    size_t len = wire_finish(&s->buf);
+    if (MPI_Isend(s->buf.data, (int)len, MPI_BYTE, rank, LOOM_TAG_DOWN, m->job->comm, &s->req) !=
+        MPI_SUCCESS) {
+        LOOM_ERROR("MPI_Isend to rank %d failed", rank);
+        wire_buf_free(&s->buf);
+        free(s);
+        return;
+    }
+    s->next = m->sends;
+    m->sends = s;
+}
+
+/* ---- queue store glue ------------------------------------------------------------ */
+
+static void
+queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len)
+{
+    struct master *m = ctx;
+    if (rq->local) {
+        loom__local_call_complete(rq->local, err, data, len);
+    } else {
+        struct wire_qrep q = {rq->req, (uint32_t)err, (uint32_t)len};
+        if (wire_put(&m->workers[rq->rank].out, WIRE_QREP, &q, sizeof q, data, len, NULL, 0) !=
+            LOOM_OK)
+            LOOM_ERROR("out of memory answering a queue request of rank %d", rq->rank);
+        free(data);
+    }
+    free(rq->data);
+    free(rq);
+}
+
+loom_err
+loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len)
+{
+    struct master *m = job->m;
+    struct local_call call;
+    loom__local_call_init(&call);
+    rq->local = &call;
+    rq->rank = 0;
+    pthread_mutex_lock(&m->mu);
+    int closed = m->stop_sent && m->byes == job->size - 1;
+    if (!closed) {
+        rq->next = m->mailbox;
+        m->mailbox = rq;
+        wake_progress(m);
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (closed) {
+        free(rq->data);
+        free(rq);
+        loom__local_call_destroy(&call);
+        return LOOM_ECLOSED;
+    }
+    loom__local_call_wait(&call);
+    *data = call.data;
+    *len = call.len;
+    loom__local_call_destroy(&call);
+    return call.err;
+}
+
+/* ---- receiving -------------------------------------------------------------------- */
+
+static struct mtask *
+mtask_new(uint64_t id, uint32_t fn, uint32_t flags, const void *data, size_t len)
+{
+    struct mtask *t = malloc(sizeof *t + len);
+    if (!t)
+        return NULL;
+    t->next = NULL;
+    t->id = id;
+    t->attempt = 1;
+    t->fn = fn;
+    t->flags = flags;
+    t->len = (uint32_t)len;
+    if (len)
+        memcpy(t->data, data, len);
+    return t;
+}
+
+/* under mu */
+static void
+pending_push(struct master *m, struct mtask *t)
+{
+    if (!m->pending)
+        m->pending_since = loom__now_ns();
+    *m->pending_tail = t;
+    m->pending_tail = &t->next;
+    m->npending++;
+}
+
+/* Deliver one result (under mu). data is taken over. */
+static void
+deliver(struct master *m, const struct wire_result *wr, int rank, void *data)
+{
+    struct mresult *mr = malloc(sizeof *mr);
+    if (!mr)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory for a result");
+    mr->next = NULL;
+    mr->r = (loom_result){wr->id, wr->status, wr->attempt, rank, data, wr->len};
+    m->unfinished--;
+    struct loom_job_future *f;
+    void *chunk;
+    if (m->map && (chunk = u64map_take(&m->map->ids, wr->id))) {
+        mr->chunk = (size_t)(uintptr_t)chunk - 1;
+        *m->map->tail = mr;
+        m->map->tail = &mr->next;
+        m->outstanding--;
+    } else if ((f = u64map_take(&m->futures, wr->id))) {
+        f->res = mr->r;
+        f->done = 1;
+        free(mr);
+        m->outstanding--;
+        if (--f->refs == 0) {
+            free(f->res.data);
+            free(f);
+        }
+    } else if (m->finishing) {
+        free(data);
+        free(mr);
+        m->outstanding--;
+    } else {
+        *m->results_tail = mr;
+        m->results_tail = &mr->next;
+    }
+}
+
+static void
+handle_frame(struct master *m, int rank, const char *buf, size_t len)
+{
+    struct mworker *w = &m->workers[rank];
+    struct wire_reader r;
+    uint32_t type;
+    const char *body;
+    size_t blen;
+    int rc, touched = 0;
+    if (wire_open(&r, buf, len) != LOOM_OK) {
+        LOOM_ERROR("dropping a malformed message from rank %d (%zu bytes)", rank, len);
+        return;
+    }
+    pthread_mutex_lock(&m->mu);
+    while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        if (type == WIRE_RESULT) {
+            struct wire_result wr;
+            const char *reply;
+            if (wire_get_result(body, blen, &wr, &reply) != LOOM_OK) {
+                rc = -1;
+                break;
+            }
+            struct mtask *t = u64map_take(&m->inflight, wr.id);
+            if (!t || t->attempt != wr.attempt) {
+                /* not in flight (a duplicate, or an attempt given up on) */
+                LOOM_DEBUG("ignoring a result for task %llu attempt %u from rank %d",
+                           (unsigned long long)wr.id, wr.attempt, rank);
+                if (t)
+                    u64map_put(&m->inflight, t->id, t);
+                continue;
+            }
+            free(t);
+            void *data = NULL;
+            if (wr.len) {
+                data = malloc(wr.len);
+                if (!data)
+                    loom__panic(__FILE__, __LINE__, __func__, "out of memory for a result");
+                memcpy(data, reply, wr.len);
+            }
+            deliver(m, &wr, rank, data);
+            touched = 1;
+        } else if (type == WIRE_SUBMIT) {
+            struct wire_submit s;
+            const char *payload;
+            if (wire_get_submit(body, blen, &s, &payload) != LOOM_OK || s.fn >= m->job->nfns ||
+                s.len > m->job->set.max_payload) {
+                rc = -1;
+                break;
+            }
+            struct mtask *t = mtask_new(++m->next_id, s.fn, 0, payload, s.len);
+            if (!t)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a task");
+            pending_push(m, t);
+            m->unfinished++;
+            m->outstanding++;
+        } else if (type == WIRE_CREDIT) {
+            struct wire_credit c;
+            if (wire_get_credit(body, blen, &c) != LOOM_OK) {
+                rc = -1;
+                break;
+            }
+            w->credits += c.credits;
+        } else if (type == WIRE_HELLO) {
+            struct wire_hello h;
+            if (wire_get_hello(body, blen, &h) != LOOM_OK) {
+                rc = -1;
+                break;
+            }
+            w->hello = 1;
+            m->worker_threads += h.threads;
+            LOOM_DEBUG("worker rank %d is up: pid %d, %u threads", rank, h.pid, h.threads);
+        } else if (type == WIRE_QREQ) {
+            struct wire_qreq q;
+            const char *name, *data;
+            struct qreq *rq;
+            if (wire_get_qreq(body, blen, &q, &name, &data) != LOOM_OK || q.name_len > 63 ||
+                q.data_len > m->job->set.max_payload || !(rq = calloc(1, sizeof *rq))) {
+                rc = -1;
+                break;
+            }
+            rq->op = q.op;
+            rq->rank = rank;
+            rq->req = q.req;
+            rq->timeout_ms = q.timeout_ms;
+            rq->capacity = q.capacity;
+            memcpy(rq->name, name, q.name_len);
+            rq->len = q.data_len;
+            if (q.data_len && !(rq->data = malloc(q.data_len)))
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a queue item");
+            if (q.data_len)
+                memcpy(rq->data, data, q.data_len);
+            pthread_mutex_unlock(&m->mu);
+            loom__qstore_request(m->qs, rq, loom__now_ns());
+            pthread_mutex_lock(&m->mu);
+        } else if (type == WIRE_BYE && wire_get_empty(body, blen) == LOOM_OK) {
+            w->bye = 1;
+            m->byes++;
+            touched = 1;
+        } else {
+            rc = -1;
+            break;
+        }
+    }
+    if (touched)
+        wake_waiters(m);
+    pthread_mutex_unlock(&m->mu);
+    if (rc < 0)
+        LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
+                   type, rank);
+}
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+/* Hand pending tasks to workers with credits, in batches. */
+static int
+dispatch(struct master *m, int64_t now)
+{
+    int size = m->job->size, did = 0;
+    for (int i = 0; i < size - 1; i++) {
+        int rank = 1 + (int)((m->rr + (unsigned)i) % (unsigned)(size - 1));
+        struct mworker *w = &m->workers[rank];
+        if (!w->credits || w->bye)
+            continue;
+        size_t want = w->credits < m->job->set.batch_max ? w->credits : m->job->set.batch_max;
+        pthread_mutex_lock(&m->mu);
+        /* Let a batch build up while tasks keep coming in quickly, but
+         * never hold the first one back for more than 20 us. */
+        if (!m->npending || m->stop_sent ||
+            (m->npending < want && now - m->pending_since < 20000)) {
+            pthread_mutex_unlock(&m->mu);
+            continue;
+        }
+        struct mtask *batch = m->pending, *last = NULL;
+        size_t n = 0, bytes = 0;
+        for (struct mtask *t = batch; t && n < want && (n == 0 || bytes < ((size_t)8 << 20));
+             t = t->next) {
+            last = t;
+            n++;
+            bytes += t->len;
+        }
+        m->pending = last->next;
+        if (!m->pending)
+            m->pending_tail = &m->pending;
+        else
+            m->pending_since = now;
+        m->npending -= n;
+        last->next = NULL;
+        pthread_mutex_unlock(&m->mu);
+
+        for (struct mtask *t = batch, *next; t; t = next) {
+            next = t->next;
+            t->next = NULL;
+            struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
+            if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
+                u64map_put(&m->inflight, t->id, t) != 0)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
+        }
+        w->credits -= n;
+        did = 1;
+    }
+    m->rr++;
+    return did;
+}
+
+/* ---- the progress thread ------------------------------------------------------------ */
+
+static int
+progress_round(struct master *m)
+{
+    int did = 0;
+    for (int k = 0; k < 32; k++) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, m->job->comm, &flag, &msg, &st) !=
+                MPI_SUCCESS ||
+            !flag)
+            break;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        char *buf = malloc(count > 0 ? (size_t)count : 1);
+        if (!buf)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+        MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size)
+            handle_frame(m, st.MPI_SOURCE, buf, (size_t)count);
+        free(buf);
+        did = 1;
+    }
+
+    int64_t now = loom__now_ns();
+    pthread_mutex_lock(&m->mu);
+    struct qreq *mail = m->mailbox;
+    m->mailbox = NULL;
+    int send_stop = m->finishing && !m->stop_sent && m->unfinished == 0;
+    if (send_stop)
+        m->stop_sent = 1;
+    pthread_mutex_unlock(&m->mu);
+    /* the mailbox is LIFO: answer in arrival order */
+    struct qreq *rev = NULL;
+    while (mail) {
+        struct qreq *next = mail->next;
+        mail->next = rev;
+        rev = mail;
+        mail = next;
+    }
+    for (; rev; did = 1) {
+        struct qreq *next = rev->next;
+        loom__qstore_request(m->qs, rev, now);
+        rev = next;
+    }
+    loom__qstore_expire(m->qs, now);
+
+    did |= dispatch(m, now);
+    if (send_stop) {
+        for (int r = 1; r < m->job->size; r++)
+            if (wire_put(&m->workers[r].out, WIRE_STOP, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
+        did = 1;
+    }
+    for (int r = 1; r < m->job->size; r++)
+        flush_worker(m, r);
+    sends_progress(m);
+    return did;
+}
+
+static void *
+progress_main(void *arg)
+{
+    struct master *m = arg;
+    loom_context_set_name("Progress");
+    unsigned idle = 0;
+    while (!atomic_load(&m->quit) || m->sends) {
+        if (progress_round(m)) {
+            idle = 0;
+            continue;
+        }
+        /* Idle: spin a little (a reply is often right behind), then sleep
+         * on m->wake — program threads wake it at once for local work —
+         * for a time growing to 1 ms, shorter while tasks are in flight so
+         * their results are picked up promptly. */
+        if (++idle < 64)
+            continue;
+        int64_t ns = idle < 128 ? 2000 : (int64_t)2000 << (idle < 140 ? (idle - 128) / 2 : 9);
+        pthread_mutex_lock(&m->mu);
+        int64_t cap = m->unfinished ? 100000 : 1000000;
+        int64_t next = loom__qstore_next_deadline(m->qs);
+        if (next) {
+            int64_t until = next - loom__now_ns();
+            cap = until < cap ? (until > 1000 ? until : 1000) : cap;
+        }
+        if (ns > cap)
+            ns = cap;
+        if (!m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += (long)ns;
+            if (dl.tv_nsec >= 1000000000L) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000L;
+            }
+            m->sleeping = 1;
+            pthread_cond_timedwait(&m->wake, &m->mu, &dl);
+            m->sleeping = 0;
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+    return NULL;
+}
+
+/* ---- life cycle ---------------------------------------------------------------------- */
+
+static int
+cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    pthread_condattr_init(&a);
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc;
+}
+
+loom_err
+loom__master_start(loom_job *job)
+{
+    struct master *m = calloc(1, sizeof *m);
+    if (!m)
+        return LOOM_ENOMEM;
+    m->job = job;
+    m->pending_tail = &m->pending;
+    m->results_tail = &m->results;
+    loom_err rc = LOOM_ENOMEM;
+    m->workers = calloc((size_t)job->size, sizeof *m->workers);
+    if (!m->workers)
+        goto fail_workers;
+    for (int r = 0; r < job->size; r++)
+        wire_buf_reset(&m->workers[r].out);
+    m->qs = loom__qstore_create(queue_reply, m);
+    if (!m->qs)
+        goto fail_qs;
+    pthread_mutex_init(&m->mu, NULL);
+    cond_init_monotonic(&m->cv);
+    cond_init_monotonic(&m->wake);
+    job->m = m;
+    rc = LOOM_ESYS;
+    if (pthread_create(&m->progress, NULL, progress_main, m) != 0)
+        goto fail_thread;
+    return LOOM_OK;
+
+fail_thread:
+    job->m = NULL;
+    pthread_cond_destroy(&m->wake);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    loom__qstore_destroy(m->qs);
+fail_qs:
+    free(m->workers);
+fail_workers:
+    free(m);
+    return rc;
+}
+
+loom_err
+loom_job_finish(loom_job *job)
+{
+    LOOM_ASSERT(job);
+    if (!job->started || job->rank != 0)
+        return LOOM_ESTATE;
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    m->finishing = 1;
+    /* results nobody will consume */
+    for (struct mresult *r = m->results, *next; r; r = next) {
+        next = r->next;
+        free(r->r.data);
+        free(r);
+        m->outstanding--;
+    }
+    m->results = NULL;
+    m->results_tail = &m->results;
+    wake_progress(m);
+    wake_waiters(m);
+    while (m->byes < job->size - 1)
+        wait_cv(m, NULL);
+    pthread_mutex_unlock(&m->mu);
+    return LOOM_OK;
+}
+
+void
+loom__master_stop(loom_job *job)
+{
+    struct master *m = job->m;
+    loom_job_finish(job);
+    atomic_store(&m->quit, 1);
+    pthread_mutex_lock(&m->mu);
+    wake_progress(m);
+    pthread_mutex_unlock(&m->mu);
+    pthread_join(m->progress, NULL);
+    loom__qstore_shutdown(m->qs);
+    for (struct qreq *q = m->mailbox, *next; q; q = next) {
+        next = q->next;
+        queue_reply(m, q, LOOM_ECLOSED, NULL, 0);
+    }
+    loom__qstore_destroy(m->qs);
+    for (size_t i = 0; i < m->inflight.cap; i++)
+        if (m->inflight.keys[i])
+            free(m->inflight.vals[i]);
+    u64map_free(&m->inflight);
+    for (size_t i = 0; i < m->futures.cap; i++) {
+        struct loom_job_future *f = m->futures.vals[i];
+        if (m->futures.keys[i] && --f->refs == 0)
+            free(f);
+    }
+    u64map_free(&m->futures);
+    for (struct mtask *t = m->pending, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
+    for (int r = 0; r < job->size; r++)
+        wire_buf_free(&m->workers[r].out);
+    free(m->workers);
+    pthread_cond_destroy(&m->wake);
+    pthread_cond_destroy(&m->cv);
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+    job->m = NULL;
+}
+
+/* ---- the program's side: submit, results, futures, map --------------------------------- */
+
+static loom_err
+master_only(loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return job->started && job->rank == 0 ? LOOM_OK : LOOM_ESTATE;
+}
+
+/* Queue tasks (under mu, with room checked by the caller). */
+static uint64_t
+enqueue(struct master *m, struct mtask *t)
+{
+    t->id = ++m->next_id;
+    pending_push(m, t);
+    m->unfinished++;
+    m->outstanding++;
+    wake_progress(m);
+    return t->id;
+}
+
+/* Wait (under mu) for room for one more outstanding task. */
+static loom_err
+wait_room(struct master *m, int timeout_ms)
+{
+    struct timespec dl;
+    if (timeout_ms > 0)
+        dl = loom__deadline(timeout_ms);
+    while (!m->finishing && m->outstanding >= m->job->set.max_outstanding) {
+        if (timeout_ms == 0)
+            return LOOM_EFULL;
+        if (wait_cv(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
+            m->outstanding >= m->job->set.max_outstanding)
+            return LOOM_EFULL;
+    }
+    return m->finishing ? LOOM_ESTATE : LOOM_OK;
+}
+
+static loom_err
+submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms, uint64_t *id,
+       struct loom_job_future *f)
+{
+    loom_err rc = master_only(job);
+    if (rc != LOOM_OK)
+        return rc;
+    int idx = loom__job_fn_index(job, fn);
+    if (idx < 0)
+        return LOOM_ENOFUNC;
+    if (len > job->set.max_payload)
+        return LOOM_ERANGE;
+    struct mtask *t = mtask_new(0, (uint32_t)idx, 0, payload, len);
+    if (!t)
+        return LOOM_ENOMEM;
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    rc = wait_room(m, timeout_ms);
+    if (rc == LOOM_OK) {
+        uint64_t tid = enqueue(m, t);
+        if (id)
+            *id = tid;
+        if (f && u64map_put(&m->futures, tid, f) != 0)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (rc != LOOM_OK)
+        free(t);
+    return rc;
+}
+
+loom_err
+loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms,
+                uint64_t *id)
+{
+    return submit(job, fn, payload, len, timeout_ms, id, NULL);
+}
+
+loom_err
+loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
+{
+    loom_err rc = master_only(job);
+    if (rc != LOOM_OK)
+        return rc;
+    struct master *m = job->m;
+    struct timespec dl;
+    if (timeout_ms > 0)
+        dl = loom__deadline(timeout_ms);
+    pthread_mutex_lock(&m->mu);
+    while (!m->results) {
+        if (m->unfinished == 0) {
+            rc = LOOM_EDRAINED;
+            break;
+        }
+        if (timeout_ms == 0 ||
+            (wait_cv(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results)) {
+            rc = LOOM_ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == LOOM_OK) {
+        struct mresult *r = m->results;
+        m->results = r->next;
+        if (!m->results)
+            m->results_tail = &m->results;
+        *out = r->r;
+        free(r);
+        if (m->outstanding-- == m->job->set.max_outstanding)
+            wake_waiters(m); /* a submitter may be waiting for room */
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+loom_err
+loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_t len,
+                       int timeout_ms, loom_job_future **future)
+{
+    LOOM_ASSERT(future);
+    struct loom_job_future *f = calloc(1, sizeof *f);
+    if (!f)
+        return LOOM_ENOMEM;
+    f->refs = 2; /* the master's table and the caller */
+    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f);
+    if (rc != LOOM_OK) {
+        free(f);
+        return rc;
+    }
+    *future = f;
+    return LOOM_OK;
+}
+
+loom_err
+loom_job_future_wait(loom_job_future *f, int timeout_ms, loom_result *out)
+{
+    LOOM_ASSERT(f && out);
+    struct master *m = f->m;
+    struct timespec dl;
+    if (timeout_ms > 0)
+        dl = loom__deadline(timeout_ms);
+    loom_err rc = LOOM_OK;
+    pthread_mutex_lock(&m->mu);
+    while (!f->done) {
+        if (timeout_ms == 0 || (wait_cv(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !f->done)) {
+            rc = LOOM_ETIMEDOUT;
+            break;
+        }
+    }
+    if (rc == LOOM_OK) {
+        *out = f->res;
+        out->data = NULL;
+        if (f->res.len) {
+            out->data = malloc(f->res.len);
+            if (out->data)
+                memcpy(out->data, f->res.data, f->res.len);
+            else
+                rc = LOOM_ENOMEM;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    return rc;
+}
+
+void
+loom_job_future_release(loom_job_future *f)
+{
+    if (!f)
+        return;
+    struct master *m = f->m;
+    pthread_mutex_lock(&m->mu);
+    int last = --f->refs == 0;
+    pthread_mutex_unlock(&m->mu);
+    if (last) {
+        free(f->res.data);
+        free(f);
+    }
+}
+
+/* Unpack one chunk's replies into results[first..first+count). */
+static void
+map_unpack(const struct mresult *mr, size_t first, size_t count, loom_result *results)
+{
+    uint32_t n = 0;
+    const char *st, *lens, *data;
+    int ok = mr->r.status == 0 &&
+             wire_chunk_reply_open(mr->r.data, mr->r.len, &n, &st, &lens, &data) == LOOM_OK &&
+             n == count;
+    for (size_t i = 0; i < count; i++) {
+        loom_result *r = &results[first + i];
+        *r = (loom_result){mr->r.id, -1, mr->r.attempt, mr->r.rank, NULL, 0};
+        if (!ok)
+            continue;
+        int32_t status;
+        uint32_t len;
+        memcpy(&status, st + 4 * i, 4);
+        memcpy(&len, lens + 4 * i, 4);
+        r->status = status;
+        if (len) {
+            r->data = malloc(len);
+            if (!r->data) {
+                r->status = -1;
+                data += len;
+                continue;
+            }
+            memcpy(r->data, data, len);
+            r->len = len;
+        }
+        data += len;
+    }
+}
+
+loom_err
+loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const size_t *lens, size_t n,
+             loom_result *results)
+{
+    loom_err rc = master_only(job);
+    if (rc != LOOM_OK)
+        return rc;
+    int idx = loom__job_fn_index(job, fn);
+    if (idx < 0)
+        return LOOM_ENOFUNC;
+    for (size_t i = 0; i < n; i++)
+        if (lens[i] > job->set.max_payload || lens[i] > UINT32_MAX)
+            return LOOM_ERANGE;
+    if (n == 0)
+        return LOOM_OK;
+    struct master *m = job->m;
+
+    /* Chunks: about 4 per worker thread so all threads stay busy to the
+     * end, at most 4 MiB of input each (a bigger single input goes alone). */
+    pthread_mutex_lock(&m->mu);
+    unsigned threads =
+        m->worker_threads ? m->worker_threads : (unsigned)(job->size - 1) * job->set.threads;
+    while (m->map)
+        wait_cv(m, NULL); /* one map at a time */
+    struct map_collect mc = {{0}, NULL, NULL};
+    mc.tail = &mc.head;
+    m->map = &mc;
+    pthread_mutex_unlock(&m->mu);
+    size_t per = n / ((size_t)threads * 4);
+    per = per < 1 ? 1 : per > 65536 ? 65536 : per;
+
+    size_t *starts = malloc((n / per + n + 1) * sizeof *starts), nchunks = 0;
+    if (!starts) {
+        rc = LOOM_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n;) {
+        size_t j = i, bytes = 0;
+        while (j < n && j - i < per && (j == i || bytes + lens[j] <= ((size_t)4 << 20)))
+            bytes += lens[j++];
+        starts[nchunks++] = i;
+        i = j;
+    }
+    starts[nchunks] = n;
+
+    size_t submitted = 0;
+    for (size_t c = 0; c < nchunks && rc == LOOM_OK; c++) {
+        size_t first = starts[c], count = starts[c + 1] - first;
+        size_t psize = wire_chunk_size(count, lens + first);
+        struct mtask *t = psize <= job->set.max_payload + 4096
+                              ? mtask_new(0, (uint32_t)idx, WIRE_TASK_CHUNK, NULL, 0)
+                              : NULL;
+        struct mtask *full = t ? realloc(t, sizeof *t + psize) : NULL;
+        if (!full) {
+            free(t);
+            rc = t ? LOOM_ENOMEM : LOOM_ERANGE;
+            break;
+        }
+        t = full;
+        t->len = (uint32_t)psize;
+        wire_chunk_pack(t->data, count, inputs + first, lens + first);
+        pthread_mutex_lock(&m->mu);
+        rc = wait_room(m, LOOM_FOREVER);
+        if (rc == LOOM_OK) {
+            uint64_t id = enqueue(m, t);
+            if (u64map_put(&mc.ids, id, (void *)(uintptr_t)(c + 1)) != 0)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a map");
+            submitted++;
+        } else {
+            free(t);
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+
+    /* Collect: every chunk submitted comes back exactly once. */
+    pthread_mutex_lock(&m->mu);
+    for (size_t got = 0; got < submitted;) {
+        if (!mc.head) {
+            wait_cv(m, NULL);
+            continue;
+        }
+        struct mresult *mr = mc.head;
+        mc.head = mr->next;
+        if (!mc.head)
+            mc.tail = &mc.head;
+        pthread_mutex_unlock(&m->mu);
+        map_unpack(mr, starts[mr->chunk], starts[mr->chunk + 1] - starts[mr->chunk], results);
+        free(mr->r.data);
+        free(mr);
+        got++;
+        pthread_mutex_lock(&m->mu);
+    }
+    pthread_mutex_unlock(&m->mu);
+
+out:
+    pthread_mutex_lock(&m->mu);
+    m->map = NULL;
+    u64map_free(&mc.ids);
+    wake_waiters(m);
+    pthread_mutex_unlock(&m->mu);
+    free(starts);
+    return rc;
+}

@@ -1,0 +1,648 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A worker rank: one communication thread owns MPI, pool threads run tasks.
+ *
+ * Threads and what they own:
+ *   comm thread  every MPI call; receives frames from the master, queues
+ *                their tasks, sends the outbox (results, submits, credits,
+ *                queue requests), starts runners;
+ *   runners      pool tasks that drain the run queue in small chunks and
+ *                append their results to the outbox;
+ *   callers      the program's threads: serve(), queue calls.
+ *
+ * Locks: rq_mu guards the run queue and runner/running counts; out_mu the
+ * outbox and pending queue calls; st_mu the stop/bye state. A thread holds
+ * at most one of them at a time.
+ *
+ * Credits: the worker tells the master how many more tasks it can hold.
+ * Its capacity is sized from how long tasks take (job.prefetch seconds of
+ * work per thread, at least 2 tasks per thread), so a batch of tiny tasks
+ * is large and long tasks are not hoarded. granted counts credits sent
+ * whose tasks have not arrived yet; the comm thread alone touches it.
+ *
+ * Received frames are kept whole and tasks point into them; a frame is
+ * freed when its last task has run (refs).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "job_internal.h"
+#include "loom/log.h"
+
+struct rmsg {
+    atomic_int refs;
+    char *buf;
+};
+
+struct rq_item {
+    struct rmsg *msg;
+    struct wire_task t;
+    const char *payload;
+};
+
+struct send {
+    MPI_Request req;
+    struct wire_buf buf;
+    struct send *next;
+};
+
+struct pending_call {
+    uint64_t req;
+    struct local_call *call;
+    struct pending_call *next;
+};
+
+struct worker {
+    loom_job *job;
+    loom_pool *pool;
+    pthread_t comm;
+    atomic_int quit; /* destroy: comm thread may exit once sends are done */
+
+    pthread_mutex_t rq_mu;
+    struct rq_item *rq;
+    size_t rq_head, rq_count, rq_cap;
+    unsigned runners, running;
+    double avg_task_ns;
+
+    pthread_mutex_t out_mu;
+    struct wire_buf outbox;
+    size_t out_results;
+    int64_t out_since;
+    int out_urgent;
+    struct pending_call *calls;
+    uint64_t next_req;
+    int calls_closed;
+
+    size_t capacity, granted; /* comm thread only */
+    struct send *sends;       /* comm thread only */
+
+    pthread_mutex_t st_mu;
+    pthread_cond_t st_cv;
+    int stopped; /* STOP received */
+    int bye_wanted, bye_sent;
+};
+
+/* ---- running tasks ------------------------------------------------------------ */
+
+static void
+rmsg_release(struct rmsg *m)
+{
+    if (atomic_fetch_sub(&m->refs, 1) == 1) {
+        free(m->buf);
+        free(m);
+    }
+}
+
+/* Run one map chunk: every input through fn, replies packed. */
+static int
+run_chunk(struct worker *w, const struct job_fn *f, loom_task *t, const struct rq_item *it)
+{
+    uint32_t n;
+    const char *lens, *data;
+    if (wire_chunk_open(it->payload, it->t.len, &n, &lens, &data) != LOOM_OK)
+        return -1;
+    size_t head = 4 + 8 * (size_t)n, cap = head + 64, used = head;
+    char *out = malloc(cap);
+    if (!out)
+        return -1;
+    memcpy(out, &n, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t l;
+        memcpy(&l, lens + 4 * (size_t)i, 4);
+        t->payload = data;
+        t->len = l;
+        t->reply_len = 0;
+        int32_t st = f->fn(t, f->user);
+        data += l;
+        uint32_t rl = (uint32_t)t->reply_len;
+        if (used + rl > cap) {
+            while (used + rl > cap)
+                cap *= 2;
+            char *p = realloc(out, cap);
+            if (!p) {
+                free(out);
+                return -1;
+            }
+            out = p;
+        }
+        memcpy(out + 4 + 4 * (size_t)i, &st, 4);
+        memcpy(out + 4 + 4 * (size_t)n + 4 * (size_t)i, &rl, 4);
+        if (rl)
+            memcpy(out + used, t->reply, rl);
+        used += rl;
+    }
+    /* the packed replies become the task's reply */
+    loom__task_reply_free(t);
+    t->reply = out;
+    t->reply_len = t->reply_cap = used;
+    return 0;
+}
+
+static void
+run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_buf *stage)
+{
+    const struct job_fn *f = &w->job->fns[it->t.fn];
+    t->id = it->t.id;
+    t->attempt = it->t.attempt;
+    t->payload = it->payload;
+    t->len = it->t.len;
+    t->reply_len = 0;
+    t->out_err = LOOM_OK;
+    int status;
+    if (it->t.flags & WIRE_TASK_CHUNK)
+        status = run_chunk(w, f, t, it);
+    else
+        status = f->fn(t, f->user);
+    struct wire_result r = {it->t.id, it->t.attempt, status, it->t.flags, (uint32_t)t->reply_len};
+    if (wire_put(stage, WIRE_RESULT, &r, sizeof r, t->reply, t->reply_len, NULL, 0) != LOOM_OK) {
+        /* no memory for the reply: report the task as failed, without data */
+        r.status = r.status ? r.status : -1;
+        r.len = 0;
+        if (wire_put(stage, WIRE_RESULT, &r, sizeof r, NULL, 0, NULL, 0) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory for a task result");
+    }
+    if (it->t.flags & WIRE_TASK_CHUNK)
+        loom__task_reply_free(t); /* chunk replies can be large: do not keep */
+}
+
+static void *
+runner(void *arg)
+{
+    struct worker *w = arg;
+    struct wire_buf stage = {0};
+    wire_buf_reset(&stage);
+    loom_task t = {.job = w->job, .out = &stage};
+    struct rq_item batch[64];
+    unsigned threads = w->job->set.threads;
+
+    pthread_mutex_lock(&w->rq_mu);
+    while (w->rq_count > 0) {
+        /* Tiny tasks are taken several at a time (one lock per chunk);
+         * anything slower one by one, so no thread sits on queued work
+         * while another is idle. */
+        size_t k = 1;
+        if (w->avg_task_ns < 20000) {
+            k = w->rq_count / threads + 1;
+            k = k > 64 ? 64 : k;
+        }
+        for (size_t i = 0; i < k; i++) {
+            batch[i] = w->rq[w->rq_head];
+            w->rq_head = (w->rq_head + 1) % w->rq_cap;
+        }
+        w->rq_count -= k;
+        w->running += (unsigned)k;
+        pthread_mutex_unlock(&w->rq_mu);
+
+        int64_t t0 = loom__now_ns();
+        for (size_t i = 0; i < k; i++)
+            run_item(w, &t, &batch[i], &stage);
+        double per = (double)(loom__now_ns() - t0) / (double)k;
+
+        pthread_mutex_lock(&w->out_mu);
+        if (wire_empty(&w->outbox))
+            w->out_since = loom__now_ns();
+        if (wire_append(&w->outbox, &stage) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory for task results");
+        w->out_results += k;
+        pthread_mutex_unlock(&w->out_mu);
+        wire_buf_reset(&stage);
+
+        for (size_t i = 0; i < k; i++)
+            rmsg_release(batch[i].msg);
+        pthread_mutex_lock(&w->rq_mu);
+        w->running -= (unsigned)k;
+        w->avg_task_ns = w->avg_task_ns <= 0 ? per : 0.8 * w->avg_task_ns + 0.2 * per;
+    }
+    w->runners--;
+    pthread_mutex_unlock(&w->rq_mu);
+    loom__task_reply_free(&t);
+    wire_buf_free(&stage);
+    return NULL;
+}
+
+/* ---- receiving ----------------------------------------------------------------- */
+
+static int
+rq_push(struct worker *w, const struct rq_item *it)
+{
+    if (w->rq_count == w->rq_cap) {
+        size_t cap = w->rq_cap ? w->rq_cap * 2 : 1024;
+        struct rq_item *n = malloc(cap * sizeof *n);
+        if (!n)
+            return -1;
+        for (size_t i = 0; i < w->rq_count; i++)
+            n[i] = w->rq[(w->rq_head + i) % w->rq_cap];
+        free(w->rq);
+        w->rq = n;
+        w->rq_cap = cap;
+        w->rq_head = 0;
+    }
+    w->rq[(w->rq_head + w->rq_count) % w->rq_cap] = *it;
+    w->rq_count++;
+    return 0;
+}
+
+static void
+complete_call(struct worker *w, const struct wire_qrep *q, const char *data)
+{
+    pthread_mutex_lock(&w->out_mu);
+    struct pending_call **pp = &w->calls, *pc = NULL;
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->req == q->req) {
+            pc = *pp;
+            *pp = pc->next;
+            break;
+        }
+    pthread_mutex_unlock(&w->out_mu);
+    if (!pc) {
+        LOOM_WARN("dropping an answer to unknown queue request %llu", (unsigned long long)q->req);
+        return;
+    }
+    void *copy = NULL;
+    if (q->len) {
+        copy = malloc(q->len);
+        if (copy)
+            memcpy(copy, data, q->len);
+    }
+    loom_err err = (loom_err)q->err;
+    if (q->len && !copy)
+        err = LOOM_ENOMEM;
+    if ((unsigned)err >= LOOM__ERR_COUNT)
+        err = LOOM_EPROTO;
+    loom__local_call_complete(pc->call, err, copy, copy ? q->len : 0);
+    free(pc);
+}
+
+/* Handle one frame from the master; takes ownership of buf. */
+static void
+handle_frame(struct worker *w, char *buf, size_t len)
+{
+    struct rmsg *m = malloc(sizeof *m);
+    struct wire_reader r;
+    if (!m || wire_open(&r, buf, len) != LOOM_OK) {
+        LOOM_ERROR("dropping a malformed message from the master (%zu bytes)", len);
+        free(m);
+        free(buf);
+        return;
+    }
+    m->buf = buf;
+    atomic_init(&m->refs, 1); /* held while this function runs */
+    uint32_t type;
+    const char *body;
+    size_t blen;
+    int rc, tasks = 0;
+    pthread_mutex_lock(&w->rq_mu);
+    while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        if (type == WIRE_TASK) {
+            struct rq_item it = {m, {0}, NULL};
+            if (wire_get_task(body, blen, &it.t, &it.payload) != LOOM_OK ||
+                it.t.fn >= w->job->nfns) {
+                rc = -1;
+                break;
+            }
+            if (rq_push(w, &it) != 0)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory queueing tasks");
+            atomic_fetch_add(&m->refs, 1);
+            tasks++;
+            continue;
+        }
+        pthread_mutex_unlock(&w->rq_mu);
+        if (type == WIRE_QREP) {
+            struct wire_qrep q;
+            const char *data;
+            if (wire_get_qrep(body, blen, &q, &data) != LOOM_OK)
+                rc = -1;
+            else
+                complete_call(w, &q, data);
+        } else if (type == WIRE_STOP && wire_get_empty(body, blen) == LOOM_OK) {
+            pthread_mutex_lock(&w->st_mu);
+            w->stopped = 1;
+            pthread_cond_broadcast(&w->st_cv);
+            pthread_mutex_unlock(&w->st_mu);
+        } else {
+            rc = -1;
+        }
+        pthread_mutex_lock(&w->rq_mu);
+        if (rc < 0)
+            break;
+    }
+    w->granted = (size_t)tasks > w->granted ? 0 : w->granted - (size_t)tasks;
+    /* start runners for the new work, up to one per thread */
+    unsigned want = w->job->set.threads - w->runners;
+    if (want > w->rq_count)
+        want = (unsigned)w->rq_count;
+    for (unsigned i = 0; i < want; i++) {
+        if (loom_pool_submit(w->pool, runner, w, LOOM_NOWAIT, NULL) != LOOM_OK)
+            break;
+        w->runners++;
+    }
+    pthread_mutex_unlock(&w->rq_mu);
+    if (rc < 0)
+        LOOM_ERROR("malformed record in a message from the master: ignoring the rest of it");
+    rmsg_release(m);
+}
+
+/* ---- sending -------------------------------------------------------------------- */
+
+static void
+sends_progress(struct worker *w)
+{
+    for (struct send **pp = &w->sends; *pp;) {
+        int done = 0;
+        MPI_Test(&(*pp)->req, &done, MPI_STATUS_IGNORE);
+        if (!done) {
+            pp = &(*pp)->next;
+            continue;
+        }
+        struct send *s = *pp;
+        *pp = s->next;
+        wire_buf_free(&s->buf);
+        free(s);
+    }
+}
+
+static int
+send_frame(struct worker *w, struct wire_buf *b)
+{
+    struct send *s = calloc(1, sizeof *s);
+    if (!s)
+        return -1;
+    s->buf = *b;
+    memset(b, 0, sizeof *b);
+    size_t len = wire_finish(&s->buf);
+    if (MPI_Isend(s->buf.data, (int)len, MPI_BYTE, 0, LOOM_TAG_UP, w->job->comm, &s->req) !=
+        MPI_SUCCESS) {
+        LOOM_ERROR("MPI_Isend to the master failed");
+        wire_buf_free(&s->buf);
+        free(s);
+        return -1;
+    }
+    s->next = w->sends;
+    w->sends = s;
+    return 0;
+}
+
+/* Tasks this worker should hold: job.prefetch seconds of work per thread
+ * at the measured task duration, at least two per thread. */
+static size_t
+target_capacity(struct worker *w, double avg_ns)
+{
+    size_t threads = w->job->set.threads, min = 2 * threads, max = (size_t)1 << 16;
+    if (avg_ns <= 0)
+        return min;
+    double per_thread = w->job->set.prefetch_s * 1e9 / avg_ns;
+    double want = per_thread * (double)threads;
+    if (want < (double)min)
+        return min;
+    return want > (double)max ? max : (size_t)want;
+}
+
+/* Decide whether to send now; returns 1 if something was sent. */
+static int
+maybe_flush(struct worker *w, int64_t now)
+{
+    pthread_mutex_lock(&w->rq_mu);
+    size_t held = w->rq_count + w->running;
+    double avg = w->avg_task_ns;
+    int idle = w->runners == 0 && w->rq_count == 0;
+    pthread_mutex_unlock(&w->rq_mu);
+
+    size_t target = target_capacity(w, avg);
+    if (target > w->capacity)
+        w->capacity = target;
+    size_t grant = 0;
+    if (w->capacity > held + w->granted)
+        grant = w->capacity - held - w->granted;
+    /* ask for more before running dry, not for every freed slot */
+    int want_credit = grant > 0 && (held + w->granted <= w->capacity / 2 || grant >= 64);
+
+    pthread_mutex_lock(&w->st_mu);
+    int stopping = w->stopped;
+    int bye = w->bye_wanted && !w->bye_sent;
+    pthread_mutex_unlock(&w->st_mu);
+    if (stopping)
+        want_credit = 0;
+
+    pthread_mutex_lock(&w->out_mu);
+    int has = !wire_empty(&w->outbox);
+    int due =
+        has && (w->out_urgent || idle || w->out_results >= w->job->set.batch_max ||
+                w->outbox.len >= ((size_t)1 << 20) || now - w->out_since >= w->job->set.flush_ns);
+    if (!due && !want_credit && !bye) {
+        pthread_mutex_unlock(&w->out_mu);
+        return 0;
+    }
+    struct wire_buf b = w->outbox;
+    memset(&w->outbox, 0, sizeof w->outbox);
+    wire_buf_reset(&w->outbox);
+    w->out_results = 0;
+    w->out_urgent = 0;
+    pthread_mutex_unlock(&w->out_mu);
+
+    if (b.len == 0)
+        wire_buf_reset(&b);
+    if (want_credit) {
+        struct wire_credit c = {(uint32_t)grant};
+        if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK)
+            w->granted += grant;
+    }
+    if (bye && wire_put(&b, WIRE_BYE, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+        bye = 0;
+    if (send_frame(w, &b) != 0) {
+        wire_buf_free(&b);
+        return 0;
+    }
+    if (bye) {
+        pthread_mutex_lock(&w->st_mu);
+        w->bye_sent = 1;
+        pthread_cond_broadcast(&w->st_cv);
+        pthread_mutex_unlock(&w->st_mu);
+    }
+    return 1;
+}
+
+static void *
+comm_main(void *arg)
+{
+    struct worker *w = arg;
+    loom_context_set_name("Comm");
+    unsigned idle = 0;
+    for (;;) {
+        int did = 0;
+        for (int k = 0; k < 16; k++) {
+            int flag = 0;
+            MPI_Message msg;
+            MPI_Status st;
+            if (MPI_Improbe(0, LOOM_TAG_DOWN, w->job->comm, &flag, &msg, &st) != MPI_SUCCESS ||
+                !flag)
+                break;
+            int count = 0;
+            MPI_Get_count(&st, MPI_BYTE, &count);
+            char *buf = malloc(count > 0 ? (size_t)count : 1);
+            if (!buf)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+            MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+            handle_frame(w, buf, (size_t)count);
+            did = 1;
+        }
+        sends_progress(w);
+        did |= maybe_flush(w, loom__now_ns());
+        if (atomic_load(&w->quit) && !w->sends)
+            break;
+        if (did) {
+            idle = 0;
+            continue;
+        }
+        pthread_mutex_lock(&w->rq_mu);
+        int busy = w->runners > 0;
+        pthread_mutex_unlock(&w->rq_mu);
+        /* while tasks run, wake often enough to honour the flush delay */
+        int64_t max_sleep = busy ? w->job->set.flush_ns / 2 : 1000000;
+        loom__backoff(&idle, max_sleep < 1000 ? 1000 : max_sleep);
+    }
+    return NULL;
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
+
+loom_err
+loom__worker_start(loom_job *job)
+{
+    struct worker *w = calloc(1, sizeof *w);
+    if (!w)
+        return LOOM_ENOMEM;
+    w->job = job;
+    w->capacity = target_capacity(w, 0);
+    pthread_mutex_init(&w->rq_mu, NULL);
+    pthread_mutex_init(&w->out_mu, NULL);
+    pthread_mutex_init(&w->st_mu, NULL);
+    pthread_cond_init(&w->st_cv, NULL);
+    wire_buf_reset(&w->outbox);
+
+    loom_pool_opts po = {.threads = job->set.threads, .queue_capacity = job->set.threads + 1};
+    loom_err rc = loom_pool_create(&po, &w->pool);
+    if (rc != LOOM_OK)
+        goto fail_pool;
+    struct wire_hello h = {job->set.threads, (int32_t)getpid()};
+    rc = LOOM_ENOMEM;
+    if (wire_put(&w->outbox, WIRE_HELLO, &h, sizeof h, NULL, 0, NULL, 0) != LOOM_OK)
+        goto fail_hello;
+    w->out_urgent = 1;
+    rc = LOOM_ESYS;
+    if (pthread_create(&w->comm, NULL, comm_main, w) != 0)
+        goto fail_hello;
+    job->w = w;
+    return LOOM_OK;
+
+fail_hello:
+    loom_pool_destroy(w->pool);
+fail_pool:
+    wire_buf_free(&w->outbox);
+    pthread_cond_destroy(&w->st_cv);
+    pthread_mutex_destroy(&w->st_mu);
+    pthread_mutex_destroy(&w->out_mu);
+    pthread_mutex_destroy(&w->rq_mu);
+    free(w);
+    return rc;
+}
+
+/* Wait for the master's STOP, then say goodbye. */
+static void
+leave(struct worker *w)
+{
+    pthread_mutex_lock(&w->st_mu);
+    while (!w->stopped)
+        pthread_cond_wait(&w->st_cv, &w->st_mu);
+    w->bye_wanted = 1;
+    while (!w->bye_sent)
+        pthread_cond_wait(&w->st_cv, &w->st_mu);
+    pthread_mutex_unlock(&w->st_mu);
+    /* queue calls made from now on fail; answer any still waiting */
+    pthread_mutex_lock(&w->out_mu);
+    w->calls_closed = 1;
+    struct pending_call *pc = w->calls;
+    w->calls = NULL;
+    pthread_mutex_unlock(&w->out_mu);
+    while (pc) {
+        struct pending_call *next = pc->next;
+        loom__local_call_complete(pc->call, LOOM_ECLOSED, NULL, 0);
+        free(pc);
+        pc = next;
+    }
+}
+
+loom_err
+loom_job_serve(loom_job *job)
+{
+    LOOM_ASSERT(job);
+    if (!job->started || job->rank == 0)
+        return LOOM_ESTATE;
+    leave(job->w);
+    return LOOM_OK;
+}
+
+void
+loom__worker_stop(loom_job *job)
+{
+    struct worker *w = job->w;
+    leave(w);
+    atomic_store(&w->quit, 1);
+    pthread_join(w->comm, NULL);
+    loom_pool_destroy(w->pool);
+    wire_buf_free(&w->outbox);
+    free(w->rq);
+    pthread_cond_destroy(&w->st_cv);
+    pthread_mutex_destroy(&w->st_mu);
+    pthread_mutex_destroy(&w->out_mu);
+    pthread_mutex_destroy(&w->rq_mu);
+    free(w);
+    job->w = NULL;
+}
+
+loom_err
+loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len)
+{
+    struct worker *w = job->w;
+    struct local_call call;
+    loom_err rc = LOOM_ENOMEM;
+    struct pending_call *pc = malloc(sizeof *pc);
+    if (!pc)
+        goto out;
+    loom__local_call_init(&call);
+    pc->call = &call;
+
+    pthread_mutex_lock(&w->out_mu);
+    if (w->calls_closed) {
+        rc = LOOM_ECLOSED;
+    } else {
+        pc->req = ++w->next_req;
+        struct wire_qreq q = {
+            pc->req,          rq->op, rq->timeout_ms, rq->capacity, (uint32_t)strlen(rq->name),
+            (uint32_t)rq->len};
+        if (wire_empty(&w->outbox))
+            w->out_since = loom__now_ns();
+        rc = wire_put(&w->outbox, WIRE_QREQ, &q, sizeof q, rq->name, q.name_len, rq->data, rq->len);
+        if (rc == LOOM_OK) {
+            pc->next = w->calls;
+            w->calls = pc;
+            w->out_urgent = 1;
+        }
+    }
+    pthread_mutex_unlock(&w->out_mu);
+    if (rc == LOOM_OK) {
+        loom__local_call_wait(&call);
+        *data = call.data;
+        *len = call.len;
+        rc = call.err;
+    } else {
+        free(pc);
+    }
+    loom__local_call_destroy(&call);
+out:
+    free(rq->data);
+    free(rq);
+    return rc;
+}

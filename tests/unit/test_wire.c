@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/* The wire format: what is built reads back, and nothing malformed is
+ * accepted — every truncation and every length lie is refused. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "loom_test.h"
+#include "wire.h"
+
+static size_t
+build_sample(struct wire_buf *b)
+{
+    wire_buf_reset(b);
+    struct wire_task t = {42, 1, 3, 0, 5};
+    loom_assert_ok(wire_put(b, WIRE_TASK, &t, sizeof t, "hello", 5, NULL, 0));
+    struct wire_credit c = {17};
+    loom_assert_ok(wire_put(b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0));
+    loom_assert_ok(wire_put(b, WIRE_STOP, NULL, 0, NULL, 0, NULL, 0));
+    return wire_finish(b);
+}
+
+Test(wire, round_trip, .timeout = 10)
+{
+    struct wire_buf b = {0};
+    size_t len = build_sample(&b);
+    cr_assert_eq(len % 8, 0);
+    struct wire_reader r;
+    loom_assert_ok(wire_open(&r, b.data, len));
+    uint32_t type;
+    const char *body;
+    size_t blen;
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 1);
+    cr_assert_eq(type, WIRE_TASK);
+    struct wire_task t;
+    const char *payload;
+    loom_assert_ok(wire_get_task(body, blen, &t, &payload));
+    cr_assert_eq(t.id, 42);
+    cr_assert_eq(t.fn, 3);
+    cr_assert_eq(memcmp(payload, "hello", 5), 0);
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 1);
+    struct wire_credit c;
+    loom_assert_ok(wire_get_credit(body, blen, &c));
+    cr_assert_eq(c.credits, 17);
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 1);
+    cr_assert_eq(type, WIRE_STOP);
+    loom_assert_ok(wire_get_empty(body, blen));
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 0);
+    wire_buf_free(&b);
+}
+
+Test(wire, every_truncation_is_refused_or_reads_short, .timeout = 30)
+{
+    struct wire_buf b = {0};
+    size_t len = build_sample(&b);
+    for (size_t cut = 0; cut < len; cut++) {
+        char *copy = malloc(cut ? cut : 1);
+        memcpy(copy, b.data, cut);
+        struct wire_reader r;
+        int records = 0, bad = 0;
+        if (wire_open(&r, copy, cut) != LOOM_OK) {
+            bad = 1;
+        } else {
+            uint32_t type;
+            const char *body;
+            size_t blen;
+            int rc;
+            while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+                cr_assert_leq(body + blen, copy + cut, "a record reaches past the frame");
+                records++;
+            }
+            bad = rc < 0;
+        }
+        cr_assert(bad, "a frame cut at %zu of %zu bytes was accepted (%d records)", cut, len,
+                  records);
+        free(copy);
+    }
+    wire_buf_free(&b);
+}
+
+Test(wire, bad_headers_and_length_lies, .timeout = 10)
+{
+    struct wire_buf b = {0};
+    size_t len = build_sample(&b);
+    struct wire_reader r;
+    loom_assert_err(wire_open(&r, NULL, 0), LOOM_EPROTO);
+    b.data[0] ^= 1; /* magic */
+    loom_assert_err(wire_open(&r, b.data, len), LOOM_EPROTO);
+    b.data[0] ^= 1;
+    b.data[4] = 9; /* version */
+    loom_assert_err(wire_open(&r, b.data, len), LOOM_EPROTO);
+    b.data[4] = WIRE_VERSION;
+
+    /* the first record claims more bytes than the frame has */
+    uint32_t huge = 0x7fffffff;
+    memcpy(b.data + 16 + 4, &huge, 4);
+    loom_assert_ok(wire_open(&r, b.data, len));
+    uint32_t type;
+    const char *body;
+    size_t blen;
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), -1);
+
+    /* more records announced than present */
+    len = build_sample(&b);
+    uint32_t nrec = 4;
+    memcpy(b.data + 8, &nrec, 4);
+    loom_assert_ok(wire_open(&r, b.data, len));
+    int rc;
+    while ((rc = wire_next(&r, &type, &body, &blen)) == 1)
+        ;
+    cr_assert_eq(rc, -1);
+    wire_buf_free(&b);
+}
+
+Test(wire, bodies_must_have_their_exact_size, .timeout = 10)
+{
+    char body[64] = {0};
+    struct wire_task t = {1, 1, 0, 0, 10}; /* claims 10 payload bytes */
+    memcpy(body, &t, sizeof t);
+    struct wire_task out;
+    const char *p;
+    loom_assert_err(wire_get_task(body, sizeof t + 9, &out, &p), LOOM_EPROTO);
+    loom_assert_err(wire_get_task(body, sizeof t + 11, &out, &p), LOOM_EPROTO);
+    loom_assert_ok(wire_get_task(body, sizeof t + 10, &out, &p));
+    loom_assert_err(wire_get_task(body, 3, &out, &p), LOOM_EPROTO);
+    t.id = 0; /* ids start at 1 */
+    memcpy(body, &t, sizeof t);
+    loom_assert_err(wire_get_task(body, sizeof t + 10, &out, &p), LOOM_EPROTO);
+
+    struct wire_qreq q = {1, 2, 0, 0, 0, 0}; /* empty name */
+    const char *name, *data;
+    memcpy(body, &q, sizeof q);
+    loom_assert_err(wire_get_qreq(body, sizeof q, &q, &name, &data), LOOM_EPROTO);
+    q.name_len = 3;
+    q.data_len = 0xffffffffu; /* would overflow a 32-bit sum */
+    memcpy(body, &q, sizeof q);
+    loom_assert_err(wire_get_qreq(body, sizeof q + 3, &q, &name, &data), LOOM_EPROTO);
+    loom_assert_err(wire_get_empty(body, 1), LOOM_EPROTO);
+    struct wire_hello h = {0, 1}; /* a worker without threads */
+    loom_assert_err(wire_get_hello((const char *)&h, sizeof h, &h), LOOM_EPROTO);
+}
+
+Test(wire, chunks_pack_and_validate, .timeout = 10)
+{
+    const void *items[3] = {"ab", "", "cde"};
+    size_t lens[3] = {2, 0, 3};
+    size_t size = wire_chunk_size(3, lens);
+    char *buf = malloc(size);
+    wire_chunk_pack(buf, 3, items, lens);
+    uint32_t n;
+    const char *lp, *dp;
+    loom_assert_ok(wire_chunk_open(buf, size, &n, &lp, &dp));
+    cr_assert_eq(n, 3);
+    cr_assert_eq(memcmp(dp, "abcde", 5), 0);
+    loom_assert_err(wire_chunk_open(buf, size - 1, &n, &lp, &dp), LOOM_EPROTO);
+    uint32_t lie = 1000000;
+    memcpy(buf, &lie, 4); /* more items than bytes */
+    loom_assert_err(wire_chunk_open(buf, size, &n, &lp, &dp), LOOM_EPROTO);
+    loom_assert_err(wire_chunk_open(buf, 3, &n, &lp, &dp), LOOM_EPROTO);
+    loom_assert_err(wire_chunk_reply_open(buf, size, &n, &lp, &lp, &dp), LOOM_EPROTO);
+    free(buf);
+}
