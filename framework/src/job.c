@@ -14,6 +14,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <sched.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,15 +145,30 @@ loom__local_call_wait(struct local_call *c)
 
 /* Polling back-off for the threads that own MPI: Open MPI's blocking calls
  * spin a core, so loom polls and sleeps instead. *idle counts empty rounds:
- * the first ones spin (a message is likely right behind), then the sleep
- * grows to max_sleep_ns. Reset *idle to 0 whenever a round did work. */
+ * the first ones spin (a message is likely right behind), the next ones
+ * yield, then the sleep grows to max_sleep_ns. Reset *idle to 0 whenever a
+ * round did work. */
+void
+loom__polling_thread_init(const char *name)
+{
+    loom_context_set_name(name);
+    /* Sleeps of a few microseconds must not become the default 50 us of
+     * timer slack: that would be the latency of every reply. */
+    prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
+}
+
 void
 loom__backoff(unsigned *idle, int64_t max_sleep_ns)
 {
     unsigned n = ++*idle;
     if (n < 64)
         return;
-    int64_t ns = n < 128 ? 1000 : (int64_t)1000 << (n < 140 ? (n - 128) / 2 : 6);
+    if (n < 128) {
+        sched_yield(); /* still hot, but let an oversubscribed core's other ranks run */
+        return;
+    }
+    /* 1 us doubling every 2 rounds: reaches 1 ms after ~20 sleeps */
+    int64_t ns = (int64_t)1000 << (n < 148 ? (n - 128) / 2 : 10);
     if (ns > max_sleep_ns)
         ns = max_sleep_ns;
     struct timespec ts = {0, (long)ns};

@@ -99,6 +99,7 @@ void loom__local_call_destroy(struct local_call *c);
 void loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len);
 void loom__local_call_wait(struct local_call *c);
 void loom__backoff(unsigned *idle, int64_t max_sleep_ns);
+void loom__polling_thread_init(const char *name);
 
 /* master.c */
 loom_err loom__master_start(loom_job *job);

@@ -29,6 +29,7 @@
  * there on the first result, so a duplicate can never be delivered twice.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@
 #include "job_internal.h"
 #include "loom/log.h"
 
-/* ---- a small u64 -> pointer hash map (linear probing) -------------------- */
+/* ---- a small u64 -> pointer map (open addressing, linear probing) --------- */
 
 struct u64map {
     uint64_t *keys; /* 0 = empty */
@@ -45,12 +46,12 @@ struct u64map {
     size_t cap, count;
 };
 
+/* Task ids are handed out in sequence and live a short while, so the id
+ * itself is the best hash: the ids in flight fill consecutive slots (few
+ * collisions, cache-friendly), where a mixing hash would scatter them. */
 static size_t
 u64_slot(uint64_t k, size_t cap)
 {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdull;
-    k ^= k >> 33;
     return (size_t)k & (cap - 1);
 }
 
@@ -610,7 +611,7 @@ static void *
 progress_main(void *arg)
 {
     struct master *m = arg;
-    loom_context_set_name("Progress");
+    loom__polling_thread_init("Progress");
     unsigned idle = 0;
     while (!atomic_load(&m->quit) || m->sends) {
         if (progress_round(m)) {
@@ -623,7 +624,11 @@ progress_main(void *arg)
          * their results are picked up promptly. */
         if (++idle < 64)
             continue;
-        int64_t ns = idle < 128 ? 2000 : (int64_t)2000 << (idle < 140 ? (idle - 128) / 2 : 9);
+        if (idle < 256) { /* stay hot for a while after activity */
+            sched_yield();
+            continue;
+        }
+        int64_t ns = (int64_t)2000 << (idle < 276 ? (idle - 256) / 2 : 9);
         pthread_mutex_lock(&m->mu);
         int64_t cap = m->unfinished ? 100000 : 1000000;
         int64_t next = loom__qstore_next_deadline(m->qs);

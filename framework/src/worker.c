@@ -23,6 +23,7 @@
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
  */
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -468,7 +469,7 @@ static void *
 comm_main(void *arg)
 {
     struct worker *w = arg;
-    loom_context_set_name("Comm");
+    loom__polling_thread_init("Comm");
     unsigned idle = 0;
     for (;;) {
         int did = 0;
@@ -494,6 +495,14 @@ comm_main(void *arg)
             break;
         if (did) {
             idle = 0;
+            continue;
+        }
+        pthread_mutex_lock(&w->out_mu);
+        int calling = w->calls != NULL;
+        pthread_mutex_unlock(&w->out_mu);
+        if (calling) { /* a caller waits for the master's answer: stay hot */
+            idle = 0;
+            sched_yield();
             continue;
         }
         pthread_mutex_lock(&w->rq_mu);
