@@ -46,13 +46,18 @@ struct u64map {
     size_t cap, count;
 };
 
-/* Task ids are handed out in sequence and live a short while, so the id
- * itself is the best hash: the ids in flight fill consecutive slots (few
- * collisions, cache-friendly), where a mixing hash would scatter them. */
+/* Task ids are handed out in sequence and live a short while. Groups of 8
+ * consecutive ids share a cache line of slots; the groups themselves are
+ * scattered by a mixing hash, so the ids in flight never form one long run
+ * of occupied slots (which would make every deletion scan the whole run). */
 static size_t
 u64_slot(uint64_t k, size_t cap)
 {
-    return (size_t)k & (cap - 1);
+    uint64_t g = k >> 3;
+    g ^= g >> 33;
+    g *= 0xff51afd7ed558ccdull;
+    g ^= g >> 33;
+    return (size_t)((g << 3) | (k & 7)) & (cap - 1);
 }
 
 static int
@@ -891,9 +896,12 @@ loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_
                        int timeout_ms, loom_job_future **future)
 {
     LOOM_ASSERT(future);
+    if (master_only(job) != LOOM_OK)
+        return LOOM_ESTATE;
     struct loom_job_future *f = calloc(1, sizeof *f);
     if (!f)
         return LOOM_ENOMEM;
+    f->m = job->m;
     f->refs = 2; /* the master's table and the caller */
     loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f);
     if (rc != LOOM_OK) {

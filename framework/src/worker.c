@@ -187,7 +187,7 @@ runner(void *arg)
         size_t k = 1;
         if (w->avg_task_ns < 20000) {
             k = w->rq_count / threads + 1;
-            k = k > 64 ? 64 : k;
+            k = k > 64 ? 64 : k > w->rq_count ? w->rq_count : k;
         }
         for (size_t i = 0; i < k; i++) {
             batch[i] = w->rq[w->rq_head];
