@@ -1,0 +1,369 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * squares — the seed's distributed-process lesson (task_master.py and
+ * task_worker.py) as one loom job. Rank 0 is the master: it puts random
+ * integers as tasks ("Put task 3411..."), then collects the results as they
+ * arrive ("Result: 3411 * 3411 = 11634921") and says "master exit.". Every
+ * other rank is a worker whose pool threads compute n * n. There is no
+ * address, port or authkey to agree on: mpirun starts every rank, and the
+ * master hosts the task and result queues.
+ *
+ *   mpirun -np 3 squares [loom options] [--count N] [--seed S] [--quiet]
+ *
+ * The master checks that every result is n * n of its own input and that
+ * each task's result arrives exactly once, then prints
+ * "squares: N results, all correct".
+ *
+ * Exit status (mpirun passes it on): 0 all results correct, 1 a result was
+ * wrong or missing or the job failed, 2 usage or configuration error (every
+ * rank decides that alike from the same arguments, before any MPI work).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <loom.h>
+
+#define PROG "squares"
+
+static int quiet;
+
+/* The rank the launcher gave this process, read before MPI_Init so that
+ * only rank 0 prints usage errors and help (every rank parses alike). */
+static int
+launcher_rank(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return atoi(v);
+    }
+    return 0;
+}
+
+/* One whole line with one write(2), so lines of several threads and ranks
+ * never interleave. */
+static void say(const char *fmt, ...) LOOM_PRINTF(1, 2);
+
+static void
+say(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    fflush(stdout);
+    ssize_t w = write(STDOUT_FILENO, buf, (size_t)n);
+    (void)w;
+}
+
+/* ---- the worker's side: task_worker.py ---------------------------------- */
+
+static int
+square(loom_task *task, void *user)
+{
+    int64_t n;
+    if (loom_task_arg_i64(task, &n) != LOOM_OK)
+        return 1;
+    if (!quiet)
+        say("run task %" PRId64 " * %" PRId64 "... (rank %d, %s)\n", n, n,
+            loom_context_rank(loom_task_context(task)), loom_context_name(loom_task_context(task)));
+    return loom_task_reply_i64(task, n * n) == LOOM_OK ? 0 : 1;
+}
+
+/* ---- the master's side: task_master.py ---------------------------------- */
+
+/* splitmix64: a small, good generator whose sequence depends only on --seed. */
+static uint64_t
+next_random(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15u);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+    return z ^ (z >> 31);
+}
+
+struct tally {
+    size_t count;    /* tasks put */
+    uint64_t *ids;   /* ids[i]: the id of the i-th task put (increasing) */
+    int64_t *inputs; /* inputs[i]: its n */
+    unsigned char *seen;
+    size_t results;   /* results received */
+    size_t correct;   /* ... that were n * n of a task put once */
+    size_t wrong;     /* wrong value or failed status */
+    size_t dups;      /* a second result for the same id */
+    size_t strangers; /* an id the master never put */
+    int said_try;
+};
+
+static int
+cmp_id(const void *key, const void *elem)
+{
+    uint64_t a = *(const uint64_t *)key, b = *(const uint64_t *)elem;
+    return (a > b) - (a < b);
+}
+
+/* Account for one result: look its input up by id. */
+static void
+take_result(struct tally *t, loom_result *r)
+{
+    if (!t->said_try && !quiet) {
+        say("Try get results...\n"); /* first result taken while still putting */
+        t->said_try = 1;
+    }
+    t->results++;
+    const uint64_t *hit = bsearch(&r->id, t->ids, t->count, sizeof *t->ids, cmp_id);
+    if (!hit) {
+        t->strangers++;
+        say("squares: a result for id %" PRIu64 ", which was never put\n", r->id);
+        return;
+    }
+    size_t i = (size_t)(hit - t->ids);
+    if (t->seen[i]) {
+        t->dups++;
+        say("squares: a second result for task %" PRIu64 "\n", r->id);
+        return;
+    }
+    t->seen[i] = 1;
+    int64_t n = t->inputs[i], v = 0;
+    if (r->status != 0 || loom_result_i64(r, &v) != LOOM_OK || v != n * n) {
+        t->wrong++;
+        say("squares: task %" PRIu64 " (%" PRId64 "): status %d, %zu reply bytes, got %" PRId64
+            ", expected %" PRId64 "\n",
+            r->id, n, r->status, r->len, v, n * n);
+        return;
+    }
+    t->correct++;
+    if (!quiet)
+        say("Result: %" PRId64 " * %" PRId64 " = %" PRId64 "\n", n, n, v);
+}
+
+static int
+run_master(loom_job *job, size_t count, uint64_t seed)
+{
+    struct tally t = {.count = 0};
+    int status = 1;
+    loom_result r = {0};
+    loom_err rc = LOOM_OK;
+    t.ids = malloc((count ? count : 1) * sizeof *t.ids);
+    t.inputs = malloc((count ? count : 1) * sizeof *t.inputs);
+    t.seen = calloc(count ? count : 1, 1);
+    if (!t.ids || !t.inputs || !t.seen) {
+        fprintf(stderr, PROG ": out of memory for %zu tasks\n", count);
+        goto out;
+    }
+
+    /* Put the tasks. The master holds at most job.max_outstanding tasks
+     * whose results are not consumed yet; when it is at that bound, it takes
+     * a result before putting the next task (with a small --count, all are
+     * put first, as in the seed). */
+    uint64_t state = seed;
+    for (size_t i = 0; i < count; i++) {
+        int64_t n = (int64_t)(next_random(&state) % 10001); /* random.randint(0, 10000) */
+        if (!quiet)
+            say("Put task %" PRId64 "...\n", n);
+        uint64_t id = 0;
+        while ((rc = loom_job_submit_i64(job, "square", n, LOOM_NOWAIT, &id)) == LOOM_EFULL) {
+            /* wait for one result, then take up to 1023 more that are there */
+            if ((rc = loom_job_next_result(job, LOOM_FOREVER, &r)) != LOOM_OK)
+                break;
+            take_result(&t, &r);
+            loom_result_free(&r);
+            for (int k = 0; k < 1023 && loom_job_next_result(job, LOOM_NOWAIT, &r) == LOOM_OK;
+                 k++) {
+                take_result(&t, &r);
+                loom_result_free(&r);
+            }
+        }
+        if (rc != LOOM_OK) {
+            fprintf(stderr, PROG ": cannot put task %zu: %s\n", i + 1, loom_strerror(rc));
+            goto out;
+        }
+        if (i > 0 && id <= t.ids[i - 1]) {
+            fprintf(stderr, PROG ": task ids do not increase (%" PRIu64 " after %" PRIu64 ")\n", id,
+                    t.ids[i - 1]);
+            goto out;
+        }
+        t.ids[i] = id;
+        t.inputs[i] = n;
+        t.count = i + 1;
+    }
+    if (quiet)
+        say("Put %zu tasks.\n", count);
+    if (!t.said_try) {
+        say("Try get results...\n");
+        t.said_try = 1;
+    }
+
+    /* Read the results as they arrive, in completion order. */
+    while (t.results < count) {
+        rc = loom_job_next_result(job, LOOM_FOREVER, &r);
+        if (rc != LOOM_OK)
+            break; /* LOOM_EDRAINED: nothing more can come */
+        take_result(&t, &r);
+        loom_result_free(&r);
+    }
+    if (rc != LOOM_OK && rc != LOOM_EDRAINED)
+        fprintf(stderr, PROG ": waiting for results: %s\n", loom_strerror(rc));
+    /* Every task has answered; anything more would be a duplicate. */
+    while (loom_job_next_result(job, LOOM_NOWAIT, &r) == LOOM_OK) {
+        take_result(&t, &r);
+        loom_result_free(&r);
+    }
+
+    rc = loom_job_finish(job);
+    if (rc != LOOM_OK)
+        fprintf(stderr, PROG ": finishing the job: %s\n", loom_strerror(rc));
+    say("master exit.\n");
+
+    size_t missing = count - (t.correct + t.wrong);
+    if (rc == LOOM_OK && t.correct == count && t.results == count) {
+        say(PROG ": %zu results, all correct\n", count);
+        status = 0;
+    } else {
+        say(PROG ": %zu tasks, %zu correct, %zu wrong, %zu missing, %zu duplicate, %zu unknown\n",
+            count, t.correct, t.wrong, missing, t.dups, t.strangers);
+    }
+out:
+    free(t.ids);
+    free(t.inputs);
+    free(t.seen);
+    return status;
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp, "usage: mpirun -np 3 " PROG " [loom options] [--count N] [--seed S] [--quiet]\n\n"
+                "The seed's task_master / task_worker: rank 0 puts N random integers\n"
+                "(0..10000) as tasks, the other ranks' pool threads compute n * n, and the\n"
+                "master prints each result as it arrives and checks it.\n\n"
+                "  --count N  tasks to put (default 10; 0..100000000)\n"
+                "  --seed S   seed of the random integers (default: the time)\n"
+                "  --quiet    no line per task: only a summary (for large N)\n"
+                "  --help     this text\n\n"
+                "loom options (also LOOM_* variables and a config file):\n");
+    loom_config_print_help(fp);
+    fprintf(fp, "\nExit status: 0 all results correct, 1 a result was wrong or missing or the\n"
+                "job failed, 2 usage or configuration error.\n");
+}
+
+int
+main(int argc, char **argv)
+{
+    int speak = launcher_rank() == 0; /* only rank 0 reports usage errors */
+    loom_config *cfg = NULL;
+    loom_job *job = NULL;
+    int status = 2, mpi_up = 0;
+    long long count = 10;
+    uint64_t seed = (uint64_t)time(NULL);
+
+    if (loom_config_create(&cfg) != LOOM_OK) {
+        fprintf(stderr, PROG ": out of memory\n");
+        return 1;
+    }
+    if (loom_config_load(cfg, &argc, argv) != LOOM_OK) {
+        if (speak)
+            fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
+        goto out;
+    }
+    for (int i = 1; i < argc; i++) {
+        char *end = NULL;
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            if (speak)
+                usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {
+            count = strtoll(argv[++i], &end, 10);
+            if (*end || end == argv[i] || count < 0 || count > 100000000) {
+                if (speak)
+                    fprintf(stderr, PROG ": --count needs 0..100000000\n");
+                goto out;
+            }
+        } else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) {
+            seed = strtoull(argv[++i], &end, 10);
+            if (*end || end == argv[i]) {
+                if (speak)
+                    fprintf(stderr, PROG ": --seed needs a number\n");
+                goto out;
+            }
+        } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
+            quiet = 1;
+        } else {
+            if (speak)
+                fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", argv[i]);
+            goto out;
+        }
+    }
+    loom_config_apply(cfg);
+
+    int provided = 0, size = 0;
+    status = 1;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, PROG ": MPI_Init_thread failed\n");
+        goto out;
+    }
+    mpi_up = 1;
+    if (provided < MPI_THREAD_SERIALIZED) {
+        fprintf(stderr,
+                PROG ": this MPI gives thread level %d; loom needs at least "
+                     "MPI_THREAD_SERIALIZED\n",
+                provided);
+        goto out;
+    }
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (size < 2) {
+        fprintf(stderr, PROG ": needs a master and at least one worker: "
+                             "mpirun -np 3 " PROG " ...\n");
+        status = 2;
+        goto out;
+    }
+
+    loom_job_opts opts = {.config = cfg};
+    loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, &job);
+    if (rc == LOOM_OK)
+        rc = loom_job_register(job, "square", square, NULL);
+    if (rc == LOOM_OK)
+        rc = loom_job_start(job);
+    if (rc != LOOM_OK) {
+        int rank = 0;
+        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+        fprintf(stderr, PROG ": rank %d: cannot start the job: %s\n", rank, loom_strerror(rc));
+        status = rc == LOOM_ECONFIG ? 2 : 1;
+        goto out;
+    }
+
+    if (loom_job_is_master(job)) {
+        status = run_master(job, (size_t)count, seed);
+    } else {
+        rc = loom_job_serve(job);
+        if (rc != LOOM_OK) {
+            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+            goto out;
+        }
+        if (!quiet)
+            say("worker exit. (rank %d)\n", loom_job_rank(job));
+        status = 0;
+    }
+out:
+    loom_job_destroy(job);
+    if (mpi_up)
+        MPI_Finalize();
+    loom_config_destroy(cfg);
+    return status;
+}
