@@ -43,6 +43,6 @@ function(loom_sanitizer_env test)
       "LSAN_OPTIONS=leak_check_at_exit=0")
   elseif(LOOM_SANITIZER STREQUAL "thread")
     set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
-      "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1")
+      "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/support/tsan-mpi.supp")
   endif()
 endfunction()

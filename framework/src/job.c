@@ -335,9 +335,11 @@ loom_job_start(loom_job *job)
         LOOM_ERROR("a loom job needs at least 2 ranks (a master and a worker); got %d", job->size);
         return LOOM_ESTATE;
     }
+    /* Set before loom's threads exist: tasks they run read it (queue calls). */
+    job->started = 1;
     rc = job->rank == 0 ? loom__master_start(job) : loom__worker_start(job);
-    if (rc == LOOM_OK)
-        job->started = 1;
+    if (rc != LOOM_OK)
+        job->started = 0;
     return rc;
 }
 
