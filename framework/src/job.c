@@ -389,12 +389,33 @@ loom_job_destroy(loom_job *job)
 
 /* ---- results ------------------------------------------------------------------ */
 
+struct loom__msg *
+loom__msg_new(size_t len)
+{
+    struct loom__msg *msg = malloc(sizeof *msg + (len ? len : 1));
+    if (msg) {
+        atomic_init(&msg->refs, 1);
+        msg->len = len;
+    }
+    return msg;
+}
+
+void
+loom__msg_release(struct loom__msg *msg)
+{
+    if (msg && atomic_fetch_sub(&msg->refs, 1) == 1)
+        free(msg);
+}
+
 void
 loom_result_free(loom_result *res)
 {
     if (!res)
         return;
-    free(res->data);
+    if (res->loom__buf)
+        loom__msg_release(res->loom__buf);
+    else
+        free(res->data);
     memset(res, 0, sizeof *res);
 }
 

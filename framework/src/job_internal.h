@@ -91,6 +91,15 @@ struct loom_task {
     loom_err out_err;     /* first failure appending to out */
 };
 
+/* A received message, shared by the results that point into it. */
+struct loom__msg {
+    atomic_long refs;
+    size_t len;
+    char data[];
+};
+struct loom__msg *loom__msg_new(size_t len); /* refs = 1 */
+void loom__msg_release(struct loom__msg *msg);
+
 /* job.c */
 int loom__job_fn_index(const loom_job *job, const char *name);
 void loom__task_reply_free(loom_task *t);

@@ -142,9 +142,46 @@ struct mtask {
     char data[];
 };
 
+/* Results waiting for loom_job_next_result(): a ring that grows, so
+ * queueing a result allocates nothing. */
+struct rring {
+    loom_result *a;
+    size_t head, count, cap; /* cap is 0 or a power of two */
+};
+
+static int
+rring_push(struct rring *q, const loom_result *r)
+{
+    if (q->count == q->cap) {
+        size_t cap = q->cap ? q->cap * 2 : 1024;
+        loom_result *a = malloc(cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t i = 0; i < q->count; i++)
+            a[i] = q->a[(q->head + i) & (q->cap - 1)];
+        free(q->a);
+        q->a = a;
+        q->cap = cap;
+        q->head = 0;
+    }
+    q->a[(q->head + q->count) & (q->cap - 1)] = *r;
+    q->count++;
+    return 0;
+}
+
+static loom_result
+rring_pop(struct rring *q)
+{
+    loom_result r = q->a[q->head];
+    q->head = (q->head + 1) & (q->cap - 1);
+    q->count--;
+    return r;
+}
+
+/* A map chunk's result on its way to the map's caller. */
 struct mresult {
     struct mresult *next;
-    size_t chunk; /* map: which chunk */
+    size_t chunk;
     loom_result r;
 };
 
@@ -188,7 +225,7 @@ struct master {
     size_t npending;
     int64_t pending_since;
     unsigned worker_threads; /* sum over workers that said hello */
-    struct mresult *results, **results_tail;
+    struct rring results;
     struct u64map futures;
     struct map_collect *map;
     uint64_t next_id;
@@ -350,45 +387,45 @@ pending_push(struct master *m, struct mtask *t)
     m->npending++;
 }
 
-/* Deliver one result (under mu). data is taken over. */
+/* Deliver one result (under mu); the result's buffer reference is taken
+ * over. */
 static void
-deliver(struct master *m, const struct wire_result *wr, int rank, void *data)
+deliver(struct master *m, loom_result *r)
 {
-    struct mresult *mr = malloc(sizeof *mr);
-    if (!mr)
-        loom__panic(__FILE__, __LINE__, __func__, "out of memory for a result");
-    mr->next = NULL;
-    mr->r = (loom_result){wr->id, wr->status, wr->attempt, rank, data, wr->len};
     m->unfinished--;
     struct loom_job_future *f;
     void *chunk;
-    if (m->map && (chunk = u64map_take(&m->map->ids, wr->id))) {
+    if (m->map && (chunk = u64map_take(&m->map->ids, r->id))) {
+        struct mresult *mr = malloc(sizeof *mr);
+        if (!mr)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory for a map result");
+        mr->next = NULL;
         mr->chunk = (size_t)(uintptr_t)chunk - 1;
+        mr->r = *r;
         *m->map->tail = mr;
         m->map->tail = &mr->next;
         m->outstanding--;
-    } else if ((f = u64map_take(&m->futures, wr->id))) {
-        f->res = mr->r;
+    } else if ((f = u64map_take(&m->futures, r->id))) {
+        f->res = *r;
         f->done = 1;
-        free(mr);
         m->outstanding--;
         if (--f->refs == 0) {
-            free(f->res.data);
+            loom_result_free(&f->res);
             free(f);
         }
     } else if (m->finishing) {
-        free(data);
-        free(mr);
+        loom_result_free(r);
         m->outstanding--;
-    } else {
-        *m->results_tail = mr;
-        m->results_tail = &mr->next;
+    } else if (rring_push(&m->results, r) != 0) {
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory queueing a result");
     }
 }
 
 static void
-handle_frame(struct master *m, int rank, const char *buf, size_t len)
+handle_frame(struct master *m, int rank, struct loom__msg *msg)
 {
+    const char *buf = msg->data;
+    size_t len = msg->len;
     struct mworker *w = &m->workers[rank];
     struct wire_reader r;
     uint32_t type;
@@ -418,14 +455,14 @@ handle_frame(struct master *m, int rank, const char *buf, size_t len)
                 continue;
             }
             free(t);
-            void *data = NULL;
+            /* the result points into the message: no copy */
+            loom_result res = {wr.id, wr.status, wr.attempt,         rank,
+                               NULL,  wr.len,    wr.len ? msg : NULL};
             if (wr.len) {
-                data = malloc(wr.len);
-                if (!data)
-                    loom__panic(__FILE__, __LINE__, __func__, "out of memory for a result");
-                memcpy(data, reply, wr.len);
+                res.data = (void *)reply;
+                atomic_fetch_add(&msg->refs, 1);
             }
-            deliver(m, &wr, rank, data);
+            deliver(m, &res);
             touched = 1;
         } else if (type == WIRE_SUBMIT) {
             struct wire_submit s;
@@ -566,13 +603,13 @@ progress_round(struct master *m)
             break;
         int count = 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
-        char *buf = malloc(count > 0 ? (size_t)count : 1);
+        struct loom__msg *buf = loom__msg_new(count > 0 ? (size_t)count : 0);
         if (!buf)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
-        MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size)
-            handle_frame(m, st.MPI_SOURCE, buf, (size_t)count);
-        free(buf);
+            handle_frame(m, st.MPI_SOURCE, buf);
+        loom__msg_release(buf);
         did = 1;
     }
 
@@ -681,7 +718,6 @@ loom__master_start(loom_job *job)
         return LOOM_ENOMEM;
     m->job = job;
     m->pending_tail = &m->pending;
-    m->results_tail = &m->results;
     loom_err rc = LOOM_ENOMEM;
     m->workers = calloc((size_t)job->size, sizeof *m->workers);
     if (!m->workers)
@@ -723,14 +759,11 @@ loom_job_finish(loom_job *job)
     pthread_mutex_lock(&m->mu);
     m->finishing = 1;
     /* results nobody will consume */
-    for (struct mresult *r = m->results, *next; r; r = next) {
-        next = r->next;
-        free(r->r.data);
-        free(r);
+    while (m->results.count) {
+        loom_result r = rring_pop(&m->results);
+        loom_result_free(&r);
         m->outstanding--;
     }
-    m->results = NULL;
-    m->results_tail = &m->results;
     wake_progress(m);
     wake_waiters(m);
     while (m->byes < job->size - 1)
@@ -761,8 +794,10 @@ loom__master_stop(loom_job *job)
     u64map_free(&m->inflight);
     for (size_t i = 0; i < m->futures.cap; i++) {
         struct loom_job_future *f = m->futures.vals[i];
-        if (m->futures.keys[i] && --f->refs == 0)
+        if (m->futures.keys[i] && --f->refs == 0) {
+            loom_result_free(&f->res);
             free(f);
+        }
     }
     u64map_free(&m->futures);
     for (struct mtask *t = m->pending, *next; t; t = next) {
@@ -771,6 +806,7 @@ loom__master_stop(loom_job *job)
     }
     for (int r = 0; r < job->size; r++)
         wire_buf_free(&m->workers[r].out);
+    free(m->results.a);
     free(m->workers);
     pthread_cond_destroy(&m->wake);
     pthread_cond_destroy(&m->cv);
@@ -866,24 +902,19 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
     pthread_mutex_lock(&m->mu);
-    while (!m->results) {
+    while (!m->results.count) {
         if (m->unfinished == 0) {
             rc = LOOM_EDRAINED;
             break;
         }
         if (timeout_ms == 0 ||
-            (wait_cv(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results)) {
+            (wait_cv(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results.count)) {
             rc = LOOM_ETIMEDOUT;
             break;
         }
     }
     if (rc == LOOM_OK) {
-        struct mresult *r = m->results;
-        m->results = r->next;
-        if (!m->results)
-            m->results_tail = &m->results;
-        *out = r->r;
-        free(r);
+        *out = rring_pop(&m->results);
         if (m->outstanding-- == m->job->set.max_outstanding)
             wake_waiters(m); /* a submitter may be waiting for room */
     }
@@ -931,6 +962,7 @@ loom_job_future_wait(loom_job_future *f, int timeout_ms, loom_result *out)
     if (rc == LOOM_OK) {
         *out = f->res;
         out->data = NULL;
+        out->loom__buf = NULL; /* the copy is the caller's own */
         if (f->res.len) {
             out->data = malloc(f->res.len);
             if (out->data)
@@ -953,23 +985,27 @@ loom_job_future_release(loom_job_future *f)
     int last = --f->refs == 0;
     pthread_mutex_unlock(&m->mu);
     if (last) {
-        free(f->res.data);
+        loom_result_free(&f->res);
         free(f);
     }
 }
 
-/* Unpack one chunk's replies into results[first..first+count). */
+/* Unpack one chunk's replies into results[first..first+count). Each
+ * result points into the message that carried the chunk (no copy) and
+ * holds a reference on it; the chunk's own reference is released. */
 static void
-map_unpack(const struct mresult *mr, size_t first, size_t count, loom_result *results)
+map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
 {
     uint32_t n = 0;
     const char *st, *lens, *data;
     int ok = mr->r.status == 0 &&
              wire_chunk_reply_open(mr->r.data, mr->r.len, &n, &st, &lens, &data) == LOOM_OK &&
              n == count;
+    struct loom__msg *msg = mr->r.loom__buf;
+    long refs = 0;
     for (size_t i = 0; i < count; i++) {
         loom_result *r = &results[first + i];
-        *r = (loom_result){mr->r.id, -1, mr->r.attempt, mr->r.rank, NULL, 0};
+        *r = (loom_result){mr->r.id, -1, mr->r.attempt, mr->r.rank, NULL, 0, NULL};
         if (!ok)
             continue;
         int32_t status;
@@ -978,17 +1014,16 @@ map_unpack(const struct mresult *mr, size_t first, size_t count, loom_result *re
         memcpy(&len, lens + 4 * i, 4);
         r->status = status;
         if (len) {
-            r->data = malloc(len);
-            if (!r->data) {
-                r->status = -1;
-                data += len;
-                continue;
-            }
-            memcpy(r->data, data, len);
+            r->data = (void *)data;
             r->len = len;
+            r->loom__buf = msg;
+            refs++;
         }
         data += len;
     }
+    if (refs)
+        atomic_fetch_add(&msg->refs, refs);
+    loom_result_free(&mr->r);
 }
 
 loom_err
@@ -1078,7 +1113,6 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
             mc.tail = &mc.head;
         pthread_mutex_unlock(&m->mu);
         map_unpack(mr, starts[mr->chunk], starts[mr->chunk + 1] - starts[mr->chunk], results);
-        free(mr->r.data);
         free(mr);
         got++;
         pthread_mutex_lock(&m->mu);

@@ -71,8 +71,10 @@ typedef struct loom_result {
     int status;       /**< the task function's return value (0 = success) */
     unsigned attempt; /**< attempt that produced it, from 1 */
     int rank;         /**< worker rank that ran it */
-    void *data;       /**< reply bytes (NULL when len is 0); owned by the result */
+    void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
+                           release with loom_result_free(), never free() */
     size_t len;       /**< reply length */
+    void *loom__buf;  /**< private: the received message data points into */
 } loom_result;
 
 /** Options of loom_job_create(). Zero-initialise, then set what you need. */
@@ -210,7 +212,11 @@ LOOM_EXTERN loom_err loom_job_finish(loom_job *job);
  */
 LOOM_EXTERN void loom_job_destroy(loom_job *job);
 
-/** \brief Release a result's data and zero it. Accepts NULL. */
+/**
+ * \brief Release a result's data and zero it. Accepts NULL. Results point
+ *        into the message that carried them (no copy), so this is the only
+ *        way to release one; copy `data` to keep it longer.
+ */
 LOOM_EXTERN void loom_result_free(loom_result *res);
 
 /** \brief The result's data as an int64 (#LOOM_EINVAL if it is not 8 bytes). */
