@@ -125,21 +125,32 @@ loom__local_call_destroy(struct local_call *c)
 void
 loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len)
 {
-    pthread_mutex_lock(&c->mu);
     c->err = err;
     c->data = data;
     c->len = len;
-    c->done = 1;
-    pthread_cond_signal(&c->cv);
+    pthread_mutex_lock(&c->mu);
+    atomic_store_explicit(&c->done, 1, memory_order_release);
+    if (c->sleeping)
+        pthread_cond_signal(&c->cv);
     pthread_mutex_unlock(&c->mu);
 }
 
 void
 loom__local_call_wait(struct local_call *c)
 {
+    /* ~50 us of polling covers a round trip to the master on one machine */
+    int64_t until = loom__now_ns() + 50000;
+    for (unsigned i = 0; !atomic_load_explicit(&c->done, memory_order_acquire); i++) {
+        if ((i & 63) == 63 && loom__now_ns() > until)
+            break;
+        if (i > 256)
+            sched_yield();
+    }
     pthread_mutex_lock(&c->mu);
-    while (!c->done)
+    c->sleeping = 1;
+    while (!atomic_load_explicit(&c->done, memory_order_acquire))
         pthread_cond_wait(&c->cv, &c->mu);
+    c->sleeping = 0;
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -161,14 +172,14 @@ void
 loom__backoff(unsigned *idle, int64_t max_sleep_ns)
 {
     unsigned n = ++*idle;
-    if (n < 64)
+    if (n < 16)
         return;
-    if (n < 128) {
+    if (n < 32) {
         sched_yield(); /* still hot, but let an oversubscribed core's other ranks run */
         return;
     }
     /* 1 us doubling every 2 rounds: reaches 1 ms after ~20 sleeps */
-    int64_t ns = (int64_t)1000 << (n < 148 ? (n - 128) / 2 : 10);
+    int64_t ns = (int64_t)1000 << (n < 52 ? (n - 32) / 2 : 10);
     if (ns > max_sleep_ns)
         ns = max_sleep_ns;
     struct timespec ts = {0, (long)ns};

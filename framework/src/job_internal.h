@@ -51,11 +51,14 @@ struct qreq {
 };
 
 /* A caller on this process waiting for an answer (queue ops; on workers
- * also routed through the communication thread). */
+ * routed through the communication thread). The answer is usually a few
+ * microseconds away, so the caller first spins on `done` (no futex wake on
+ * the answering side), then sleeps on the condition variable. */
 struct local_call {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int done;
+    atomic_int done;
+    int sleeping; /* under mu */
     loom_err err;
     void *data;
     size_t len;

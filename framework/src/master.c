@@ -211,6 +211,17 @@ struct mworker {
     struct wire_buf out;
 };
 
+/* What one frame changes in the state under m->mu, gathered first without
+ * the lock so program threads are held up only for the hand-over. */
+struct frame_effects {
+    loom_result *results;
+    size_t nresults, cap;
+    struct mtask *submits, **submits_tail;
+    struct mtask *done; /* finished tasks, for the free list */
+    unsigned hello_threads;
+    int bye;
+};
+
 struct master {
     loom_job *job;
     pthread_t progress;
@@ -231,6 +242,8 @@ struct master {
     uint64_t next_id;
     size_t unfinished, outstanding;
     struct qreq *mailbox;
+    struct mtask *free_tasks; /* small tasks to reuse */
+    size_t nfree_tasks;
     int finishing, stop_sent;
     int byes;
 
@@ -240,6 +253,7 @@ struct master {
     struct msend *sends;
     struct qstore *qs;
     unsigned rr;
+    struct frame_effects fx;
 };
 
 static void
@@ -359,18 +373,48 @@ loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
 
 /* ---- receiving -------------------------------------------------------------------- */
 
+/* Small tasks are recycled through a free list (under mu): submit and
+ * the progress thread then trade memory without malloc and free, which
+ * otherwise dominate the cost of a tiny task. */
+#define SMALL_TASK     64
+#define FREE_TASKS_MAX 16384
+
+/* A new task for len payload bytes, copied from data unless data is NULL.
+ * Small tasks get room for SMALL_TASK bytes so they can be recycled. */
 static struct mtask *
-mtask_new(uint64_t id, uint32_t fn, uint32_t flags, const void *data, size_t len)
+mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len)
 {
-    struct mtask *t = malloc(sizeof *t + len);
+    struct mtask *t = malloc(sizeof *t + (len <= SMALL_TASK ? SMALL_TASK : len));
     if (!t)
         return NULL;
-    t->next = NULL;
-    t->id = id;
-    t->attempt = 1;
-    t->fn = fn;
-    t->flags = flags;
-    t->len = (uint32_t)len;
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len};
+    if (len && data)
+        memcpy(t->data, data, len);
+    return t;
+}
+
+static void
+mtask_recycle(struct master *m, struct mtask *t)
+{
+    if (t->len <= SMALL_TASK && m->nfree_tasks < FREE_TASKS_MAX) {
+        t->next = m->free_tasks;
+        m->free_tasks = t;
+        m->nfree_tasks++;
+    } else {
+        free(t);
+    }
+}
+
+/* A task for len payload bytes (under mu). */
+static struct mtask *
+mtask_get(struct master *m, uint32_t fn, uint32_t flags, const void *data, size_t len)
+{
+    struct mtask *t = len <= SMALL_TASK ? m->free_tasks : NULL;
+    if (!t)
+        return mtask_new(fn, flags, data, len);
+    m->free_tasks = t->next;
+    m->nfree_tasks--;
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len};
     if (len)
         memcpy(t->data, data, len);
     return t;
@@ -422,21 +466,40 @@ deliver(struct master *m, loom_result *r)
 }
 
 static void
-handle_frame(struct master *m, int rank, struct loom__msg *msg)
+effects_add_result(struct frame_effects *fx, const loom_result *r)
 {
-    const char *buf = msg->data;
-    size_t len = msg->len;
+    if (fx->nresults == fx->cap) {
+        size_t cap = fx->cap ? fx->cap * 2 : 256;
+        loom_result *a = realloc(fx->results, cap * sizeof *a);
+        if (!a)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory for results");
+        fx->results = a;
+        fx->cap = cap;
+    }
+    fx->results[fx->nresults++] = *r;
+}
+
+/* Read one frame: phase 1 without m->mu (the in-flight map, credits and
+ * the queue store belong to the progress thread), phase 2 under it. */
+static void
+handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_effects *fx)
+{
     struct mworker *w = &m->workers[rank];
     struct wire_reader r;
-    uint32_t type;
+    uint32_t type = 0;
     const char *body;
     size_t blen;
-    int rc, touched = 0;
-    if (wire_open(&r, buf, len) != LOOM_OK) {
-        LOOM_ERROR("dropping a malformed message from rank %d (%zu bytes)", rank, len);
+    int rc;
+    if (wire_open(&r, msg->data, msg->len) != LOOM_OK) {
+        LOOM_ERROR("dropping a malformed message from rank %d (%zu bytes)", rank, msg->len);
         return;
     }
-    pthread_mutex_lock(&m->mu);
+    fx->nresults = 0;
+    fx->submits = NULL;
+    fx->submits_tail = &fx->submits;
+    fx->done = NULL;
+    fx->hello_threads = 0;
+    fx->bye = 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
         if (type == WIRE_RESULT) {
             struct wire_result wr;
@@ -454,7 +517,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg)
                     u64map_put(&m->inflight, t->id, t);
                 continue;
             }
-            free(t);
+            t->next = fx->done;
+            fx->done = t;
             /* the result points into the message: no copy */
             loom_result res = {wr.id, wr.status, wr.attempt,         rank,
                                NULL,  wr.len,    wr.len ? msg : NULL};
@@ -462,22 +526,20 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg)
                 res.data = (void *)reply;
                 atomic_fetch_add(&msg->refs, 1);
             }
-            deliver(m, &res);
-            touched = 1;
+            effects_add_result(fx, &res);
         } else if (type == WIRE_SUBMIT) {
-            struct wire_submit s;
+            struct wire_submit sub;
             const char *payload;
-            if (wire_get_submit(body, blen, &s, &payload) != LOOM_OK || s.fn >= m->job->nfns ||
-                s.len > m->job->set.max_payload) {
+            if (wire_get_submit(body, blen, &sub, &payload) != LOOM_OK || sub.fn >= m->job->nfns ||
+                sub.len > m->job->set.max_payload) {
                 rc = -1;
                 break;
             }
-            struct mtask *t = mtask_new(++m->next_id, s.fn, 0, payload, s.len);
+            struct mtask *t = mtask_new(sub.fn, 0, payload, sub.len);
             if (!t)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory for a task");
-            pending_push(m, t);
-            m->unfinished++;
-            m->outstanding++;
+            *fx->submits_tail = t;
+            fx->submits_tail = &t->next;
         } else if (type == WIRE_CREDIT) {
             struct wire_credit c;
             if (wire_get_credit(body, blen, &c) != LOOM_OK) {
@@ -492,7 +554,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg)
                 break;
             }
             w->hello = 1;
-            m->worker_threads += h.threads;
+            fx->hello_threads += h.threads;
             LOOM_DEBUG("worker rank %d is up: pid %d, %u threads", rank, h.pid, h.threads);
         } else if (type == WIRE_QREQ) {
             struct wire_qreq q;
@@ -514,24 +576,41 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory for a queue item");
             if (q.data_len)
                 memcpy(rq->data, data, q.data_len);
-            pthread_mutex_unlock(&m->mu);
             loom__qstore_request(m->qs, rq, loom__now_ns());
-            pthread_mutex_lock(&m->mu);
         } else if (type == WIRE_BYE && wire_get_empty(body, blen) == LOOM_OK) {
             w->bye = 1;
-            m->byes++;
-            touched = 1;
+            fx->bye = 1;
         } else {
             rc = -1;
             break;
         }
     }
-    if (touched)
-        wake_waiters(m);
-    pthread_mutex_unlock(&m->mu);
     if (rc < 0)
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
+
+    if (!fx->nresults && !fx->submits && !fx->done && !fx->hello_threads && !fx->bye)
+        return;
+    pthread_mutex_lock(&m->mu);
+    for (size_t i = 0; i < fx->nresults; i++)
+        deliver(m, &fx->results[i]);
+    for (struct mtask *t = fx->submits, *next; t; t = next) {
+        next = t->next;
+        t->next = NULL;
+        t->id = ++m->next_id;
+        pending_push(m, t);
+        m->unfinished++;
+        m->outstanding++;
+    }
+    for (struct mtask *t = fx->done, *next; t; t = next) {
+        next = t->next;
+        mtask_recycle(m, t);
+    }
+    m->worker_threads += fx->hello_threads;
+    m->byes += fx->bye;
+    if (fx->nresults || fx->bye)
+        wake_waiters(m);
+    pthread_mutex_unlock(&m->mu);
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */
@@ -593,6 +672,7 @@ static int
 progress_round(struct master *m)
 {
     int did = 0;
+    struct frame_effects *fx = &m->fx;
     for (int k = 0; k < 32; k++) {
         int flag = 0;
         MPI_Message msg;
@@ -608,7 +688,7 @@ progress_round(struct master *m)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size)
-            handle_frame(m, st.MPI_SOURCE, buf);
+            handle_frame(m, st.MPI_SOURCE, buf, fx);
         loom__msg_release(buf);
         did = 1;
     }
@@ -664,13 +744,13 @@ progress_main(void *arg)
          * on m->wake — program threads wake it at once for local work —
          * for a time growing to 1 ms, shorter while tasks are in flight so
          * their results are picked up promptly. */
-        if (++idle < 64)
+        if (++idle < 16)
             continue;
-        if (idle < 256) { /* stay hot for a while after activity */
+        if (idle < 32) { /* stay hot for a while after activity */
             sched_yield();
             continue;
         }
-        int64_t ns = (int64_t)2000 << (idle < 276 ? (idle - 256) / 2 : 9);
+        int64_t ns = (int64_t)2000 << (idle < 52 ? (idle - 32) / 2 : 9);
         pthread_mutex_lock(&m->mu);
         int64_t cap = m->unfinished ? 100000 : 1000000;
         int64_t next = loom__qstore_next_deadline(m->qs);
@@ -807,6 +887,11 @@ loom__master_stop(loom_job *job)
     for (int r = 0; r < job->size; r++)
         wire_buf_free(&m->workers[r].out);
     free(m->results.a);
+    free(m->fx.results);
+    for (struct mtask *t = m->free_tasks, *next; t; t = next) {
+        next = t->next;
+        free(t);
+    }
     free(m->workers);
     pthread_cond_destroy(&m->wake);
     pthread_cond_destroy(&m->cv);
@@ -865,12 +950,12 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
         return LOOM_ENOFUNC;
     if (len > job->set.max_payload)
         return LOOM_ERANGE;
-    struct mtask *t = mtask_new(0, (uint32_t)idx, 0, payload, len);
-    if (!t)
-        return LOOM_ENOMEM;
     struct master *m = job->m;
     pthread_mutex_lock(&m->mu);
     rc = wait_room(m, timeout_ms);
+    struct mtask *t = rc == LOOM_OK ? mtask_get(m, (uint32_t)idx, 0, payload, len) : NULL;
+    if (rc == LOOM_OK && !t)
+        rc = LOOM_ENOMEM;
     if (rc == LOOM_OK) {
         uint64_t tid = enqueue(m, t);
         if (id)
@@ -879,8 +964,6 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
             loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     }
     pthread_mutex_unlock(&m->mu);
-    if (rc != LOOM_OK)
-        free(t);
     return rc;
 }
 
@@ -1075,17 +1158,15 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
     for (size_t c = 0; c < nchunks && rc == LOOM_OK; c++) {
         size_t first = starts[c], count = starts[c + 1] - first;
         size_t psize = wire_chunk_size(count, lens + first);
-        struct mtask *t = psize <= job->set.max_payload + 4096
-                              ? mtask_new(0, (uint32_t)idx, WIRE_TASK_CHUNK, NULL, 0)
-                              : NULL;
-        struct mtask *full = t ? realloc(t, sizeof *t + psize) : NULL;
-        if (!full) {
-            free(t);
-            rc = t ? LOOM_ENOMEM : LOOM_ERANGE;
+        if (psize > job->set.max_payload + 4096) {
+            rc = LOOM_ERANGE;
             break;
         }
-        t = full;
-        t->len = (uint32_t)psize;
+        struct mtask *t = mtask_new((uint32_t)idx, WIRE_TASK_CHUNK, NULL, psize);
+        if (!t) {
+            rc = LOOM_ENOMEM;
+            break;
+        }
         wire_chunk_pack(t->data, count, inputs + first, lens + first);
         pthread_mutex_lock(&m->mu);
         rc = wait_room(m, LOOM_FOREVER);
