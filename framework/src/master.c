@@ -807,7 +807,13 @@ loom__master_start(loom_job *job)
     m->qs = loom__qstore_create(queue_reply, m);
     if (!m->qs)
         goto fail_qs;
-    pthread_mutex_init(&m->mu, NULL);
+    /* Adaptive: the program's thread and the progress thread hold m->mu
+     * for short stretches; spinning briefly beats a futex sleep and wake. */
+    pthread_mutexattr_t ma;
+    pthread_mutexattr_init(&ma);
+    pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
+    pthread_mutex_init(&m->mu, &ma);
+    pthread_mutexattr_destroy(&ma);
     cond_init_monotonic(&m->cv);
     cond_init_monotonic(&m->wake);
     job->m = m;

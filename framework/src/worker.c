@@ -411,9 +411,9 @@ maybe_flush(struct worker *w, int64_t now)
     int idle = w->runners == 0 && w->rq_count == 0;
     pthread_mutex_unlock(&w->rq_mu);
 
-    size_t target = target_capacity(w, avg);
-    if (target > w->capacity)
-        w->capacity = target;
+    /* follows the measured duration both ways: a switch from tiny to long
+     * tasks stops the credits until the hoard has shrunk to fit */
+    w->capacity = target_capacity(w, avg);
     size_t grant = 0;
     if (w->capacity > held + w->granted)
         grant = w->capacity - held - w->granted;

@@ -126,6 +126,21 @@ prog_start(struct prog *p)
         out("START rank=%d rc=%s msg=%s\n", p->rank, loom_err_name(rc), loom_strerror(rc));
         return 1;
     }
+    /* The program's own MPI traffic on MPI_COMM_WORLD while loom's threads
+     * poll their duplicate: a collective, and a ring received with
+     * MPI_ANY_TAG, which would also catch any loom message that leaked onto
+     * the program's communicator. */
+    int one = p->rank + 1, sum = 0, got = -1, tag = -1;
+    MPI_Allreduce(&one, &sum, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);
+    MPI_Status st;
+    MPI_Sendrecv(&p->rank, 1, MPI_INT, (p->rank + 1) % p->size, 7, &got, 1, MPI_INT,
+                 (p->rank + p->size - 1) % p->size, MPI_ANY_TAG, MPI_COMM_WORLD, &st);
+    tag = st.MPI_TAG;
+    if (sum != p->size * (p->size + 1) / 2 || got != (p->rank + p->size - 1) % p->size ||
+        tag != 7) {
+        out("USERMPI rank=%d bad: sum=%d got=%d tag=%d\n", p->rank, sum, got, tag);
+        return 1;
+    }
     return 0;
 }
 
