@@ -30,6 +30,8 @@
 
 #include <loom.h>
 
+#include "../common/app.h"
+
 #define PROG "squares"
 
 static int quiet;
@@ -312,41 +314,12 @@ main(int argc, char **argv)
     }
     loom_config_apply(cfg);
 
-    int provided = 0, size = 0;
+    static const struct app_fn fns[] = {{"square", square, NULL}};
+    status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
+    if (status != 0)
+        goto out;
     status = 1;
-    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
-        fprintf(stderr, PROG ": MPI_Init_thread failed\n");
-        goto out;
-    }
-    mpi_up = 1;
-    if (provided < MPI_THREAD_SERIALIZED) {
-        fprintf(stderr,
-                PROG ": this MPI gives thread level %d; loom needs at least "
-                     "MPI_THREAD_SERIALIZED\n",
-                provided);
-        goto out;
-    }
-    MPI_Comm_size(MPI_COMM_WORLD, &size);
-    if (size < 2) {
-        fprintf(stderr, PROG ": needs a master and at least one worker: "
-                             "mpirun -np 3 " PROG " ...\n");
-        status = 2;
-        goto out;
-    }
-
-    loom_job_opts opts = {.config = cfg};
-    loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, &job);
-    if (rc == LOOM_OK)
-        rc = loom_job_register(job, "square", square, NULL);
-    if (rc == LOOM_OK)
-        rc = loom_job_start(job);
-    if (rc != LOOM_OK) {
-        int rank = 0;
-        MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-        fprintf(stderr, PROG ": rank %d: cannot start the job: %s\n", rank, loom_strerror(rc));
-        status = rc == LOOM_ECONFIG ? 2 : 1;
-        goto out;
-    }
+    loom_err rc;
 
     if (loom_job_is_master(job)) {
         status = run_master(job, (size_t)count, seed);

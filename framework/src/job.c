@@ -564,6 +564,13 @@ loom_task_attempt(const loom_task *task)
     return task->attempt;
 }
 
+loom_job *
+loom_task_job(const loom_task *task)
+{
+    LOOM_ASSERT(task);
+    return task->job;
+}
+
 loom_context *
 loom_task_context(const loom_task *task)
 {

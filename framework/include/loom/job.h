@@ -248,6 +248,8 @@ LOOM_EXTERN loom_err loom_task_reply_str(loom_task *task, const char *value);
 LOOM_EXTERN uint64_t loom_task_id(const loom_task *task);
 /** \brief Attempt number, from 1. */
 LOOM_EXTERN unsigned loom_task_attempt(const loom_task *task);
+/** \brief The job the task runs in (for loom_job_rank(), loom_job_threads()). */
+LOOM_EXTERN loom_job *loom_task_job(const loom_task *task);
 /** \brief The running thread's context (name, index, rank, host, slots). */
 LOOM_EXTERN loom_context *loom_task_context(const loom_task *task);
 

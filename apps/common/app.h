@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every distributed app does the same way: start MPI with threads,
+ * check there is a master and a worker, create the loom job with the
+ * program's settings, register its task functions and start it — saying
+ * clearly which rank failed and why.
+ */
+#ifndef LOOM_APP_H
+#define LOOM_APP_H
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <loom.h>
+
+struct app_fn {
+    const char *name;
+    loom_task_fn fn;
+    void *user;
+};
+
+/*
+ * Returns 0 with *job started, or the exit status to use: 1 (MPI or loom
+ * failed), 2 (one rank only, or bad settings). *mpi_up says whether the
+ * caller must MPI_Finalize; *job, if set, must be destroyed.
+ */
+static inline int
+app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
+          const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
+{
+    int provided = 0, size = 0, rank = 0;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "%s: MPI_Init_thread failed\n", prog);
+        return 1;
+    }
+    *mpi_up = 1;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    if (provided < MPI_THREAD_SERIALIZED) {
+        fprintf(stderr,
+                "%s: this MPI gives thread level %d; loom needs at least "
+                "MPI_THREAD_SERIALIZED\n",
+                prog, provided);
+        return 1;
+    }
+    if (size < 2) {
+        fprintf(stderr,
+                "%s: needs a master and at least one worker: "
+                "mpirun -np 3 --bind-to none %s ...\n",
+                prog, prog);
+        return 2;
+    }
+    loom_job_opts opts = {.config = cfg};
+    loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, job);
+    for (size_t i = 0; rc == LOOM_OK && i < nfns; i++)
+        rc = loom_job_register(*job, fns[i].name, fns[i].fn, fns[i].user);
+    if (rc == LOOM_OK)
+        rc = loom_job_start(*job);
+    if (rc != LOOM_OK) {
+        fprintf(stderr, "%s: rank %d: cannot start the job: %s\n", prog, rank, loom_strerror(rc));
+        return rc == LOOM_ECONFIG ? 2 : 1;
+    }
+    return 0;
+}
+
+#endif
