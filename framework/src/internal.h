@@ -6,6 +6,7 @@
 #ifndef LOOM_INTERNAL_H
 #define LOOM_INTERNAL_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -33,9 +34,13 @@ loom__now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Initialise a condition variable whose timed waits use CLOCK_MONOTONIC
+ * (a wall-clock jump must not stretch or cut a timeout). 0 or -1. */
+int loom__cond_init_monotonic(pthread_cond_t *cv);
+
 /* Absolute CLOCK_MONOTONIC deadline timeout_ms from now, for
  * pthread_cond_timedwait on condition variables created with
- * loom__cond_init (which uses CLOCK_MONOTONIC). */
+ * loom__cond_init_monotonic. */
 static inline struct timespec
 loom__deadline(int timeout_ms)
 {

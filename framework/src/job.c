@@ -154,11 +154,6 @@ loom__local_call_wait(struct local_call *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-/* Polling back-off for the threads that own MPI: Open MPI's blocking calls
- * spin a core, so loom polls and sleeps instead. *idle counts empty rounds:
- * the first ones spin (a message is likely right behind), the next ones
- * yield, then the sleep grows to max_sleep_ns. Reset *idle to 0 whenever a
- * round did work. */
 void
 loom__polling_thread_init(const char *name)
 {
@@ -168,22 +163,35 @@ loom__polling_thread_init(const char *name)
     prctl(PR_SET_TIMERSLACK, 1000UL, 0, 0, 0);
 }
 
-void
-loom__backoff(unsigned *idle, int64_t max_sleep_ns)
+/* Polling back-off for the threads that own MPI: Open MPI's blocking calls
+ * spin a core, so loom polls and sleeps instead. After `idle` empty rounds
+ * (reset to 0 by any round that did work) the first ones poll again, the
+ * next ones yield, then the thread sleeps on a condition variable — so the
+ * program's threads can wake it at once for local work — for a time that
+ * doubles up to max_ns. */
+int64_t
+loom__idle_pause(unsigned idle, int64_t max_ns)
 {
-    unsigned n = ++*idle;
-    if (n < 16)
-        return;
-    if (n < 32) {
-        sched_yield(); /* still hot, but let an oversubscribed core's other ranks run */
-        return;
+    if (idle < 16)
+        return 0; /* a reply is often right behind: poll again */
+    if (idle < 32)
+        return -1; /* still hot, but let an oversubscribed core's other threads run */
+    int64_t ns = (int64_t)1000 << (idle < 52 ? (idle - 32) / 2 : 10);
+    return ns < max_ns ? ns : (max_ns > 1000 ? max_ns : 1000);
+}
+
+void
+loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += ns / 1000000000;
+    dl.tv_nsec += (long)(ns % 1000000000);
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
     }
-    /* 1 us doubling every 2 rounds: reaches 1 ms after ~20 sleeps */
-    int64_t ns = (int64_t)1000 << (n < 52 ? (n - 32) / 2 : 10);
-    if (ns > max_sleep_ns)
-        ns = max_sleep_ns;
-    struct timespec ts = {0, (long)ns};
-    nanosleep(&ts, NULL);
+    pthread_cond_timedwait(cv, mu, &dl);
 }
 
 /* ---- life cycle -------------------------------------------------------------- */

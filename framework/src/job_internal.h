@@ -110,7 +110,11 @@ void loom__local_call_init(struct local_call *c);
 void loom__local_call_destroy(struct local_call *c);
 void loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len);
 void loom__local_call_wait(struct local_call *c);
-void loom__backoff(unsigned *idle, int64_t max_sleep_ns);
+/* After `idle` empty polling rounds: 0 = poll again, -1 = sched_yield(),
+ * else sleep this many ns (growing to max_ns). */
+int64_t loom__idle_pause(unsigned idle, int64_t max_ns);
+/* pthread_cond_timedwait for ns on a CLOCK_MONOTONIC condition variable. */
+void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 void loom__polling_thread_init(const char *name);
 
 /* master.c */

@@ -805,55 +805,28 @@ progress_main(void *arg)
             idle = 0;
             continue;
         }
-        /* Idle: spin a little (a reply is often right behind), then sleep
-         * on m->wake — program threads wake it at once for local work —
-         * for a time growing to 1 ms, shorter while tasks are in flight so
-         * their results are picked up promptly. */
-        if (++idle < 16)
-            continue;
-        if (idle < 32) { /* stay hot for a while after activity */
-            sched_yield();
-            continue;
-        }
-        int64_t ns = (int64_t)2000 << (idle < 52 ? (idle - 32) / 2 : 9);
+        /* Idle. While tasks are in flight wake at least every 500 us to
+         * collect results (their workers hold more work meanwhile); never
+         * sleep past a queue request's deadline. */
         pthread_mutex_lock(&m->mu);
-        int64_t cap = m->unfinished ? 100000 : 1000000;
+        int64_t cap = m->unfinished ? 500000 : 1000000;
         int64_t next = loom__qstore_next_deadline(m->qs);
-        if (next) {
-            int64_t until = next - loom__now_ns();
-            cap = until < cap ? (until > 1000 ? until : 1000) : cap;
-        }
-        if (ns > cap)
-            ns = cap;
-        if (!m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += (long)ns;
-            if (dl.tv_nsec >= 1000000000L) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000L;
-            }
+        if (next && next - loom__now_ns() < cap)
+            cap = next - loom__now_ns();
+        int64_t ns = loom__idle_pause(++idle, cap);
+        if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
             m->sleeping = 1;
-            pthread_cond_timedwait(&m->wake, &m->mu, &dl);
+            loom__cond_sleep(&m->wake, &m->mu, ns);
             m->sleeping = 0;
         }
         pthread_mutex_unlock(&m->mu);
+        if (ns < 0)
+            sched_yield();
     }
     return NULL;
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
-
-static int
-cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    pthread_condattr_init(&a);
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rc;
-}
 
 loom_err
 loom__master_start(loom_job *job)
@@ -880,8 +853,8 @@ loom__master_start(loom_job *job)
     pthread_mutexattr_settype(&ma, PTHREAD_MUTEX_ADAPTIVE_NP);
     pthread_mutex_init(&m->mu, &ma);
     pthread_mutexattr_destroy(&ma);
-    cond_init_monotonic(&m->cv);
-    cond_init_monotonic(&m->wake);
+    loom__cond_init_monotonic(&m->cv);
+    loom__cond_init_monotonic(&m->wake);
     job->m = m;
     rc = LOOM_ESYS;
     if (pthread_create(&m->progress, NULL, progress_main, m) != 0)

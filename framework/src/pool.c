@@ -85,18 +85,6 @@ struct loom_pool {
 /* The pool whose thread is running, to refuse self-deadlocking calls. */
 static _Thread_local loom_pool *tls_pool;
 
-static int
-cond_init_monotonic(pthread_cond_t *cv)
-{
-    pthread_condattr_t a;
-    if (pthread_condattr_init(&a) != 0)
-        return -1;
-    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
-    int rc = pthread_cond_init(cv, &a);
-    pthread_condattr_destroy(&a);
-    return rc == 0 ? 0 : -1;
-}
-
 /* Wait on cv until woken or the deadline passes; dl == NULL waits forever.
  * Returns 0, or ETIMEDOUT. */
 static int
@@ -119,7 +107,7 @@ future_new(void)
         return NULL;
     if (pthread_mutex_init(&f->mu, NULL) != 0)
         goto fail_mutex;
-    if (cond_init_monotonic(&f->cv) != 0)
+    if (loom__cond_init_monotonic(&f->cv) != 0)
         goto fail_cond;
     atomic_init(&f->refs, 2);
     return f;
@@ -300,9 +288,9 @@ loom_pool_create(const loom_pool_opts *opts, loom_pool **out)
         goto fail_arrays;
     if (pthread_cond_init(&pool->not_empty, NULL) != 0)
         goto fail_not_empty;
-    if (cond_init_monotonic(&pool->not_full) != 0)
+    if (loom__cond_init_monotonic(&pool->not_full) != 0)
         goto fail_not_full;
-    if (cond_init_monotonic(&pool->all_done) != 0)
+    if (loom__cond_init_monotonic(&pool->all_done) != 0)
         goto fail_all_done;
 
     unsigned i;

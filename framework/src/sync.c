@@ -49,3 +49,15 @@ loom_lock_release(loom_lock *lock)
     int rc = pthread_mutex_unlock(&lock->lk_mutex);
     LOOM_ASSERT(rc == 0);
 }
+
+int
+loom__cond_init_monotonic(pthread_cond_t *cv)
+{
+    pthread_condattr_t a;
+    if (pthread_condattr_init(&a) != 0)
+        return -1;
+    pthread_condattr_setclock(&a, CLOCK_MONOTONIC);
+    int rc = pthread_cond_init(cv, &a);
+    pthread_condattr_destroy(&a);
+    return rc == 0 ? 0 : -1;
+}

@@ -76,6 +76,8 @@ struct worker {
     struct pending_call *calls;
     uint64_t next_req;
     int calls_closed;
+    pthread_cond_t wake; /* the comm thread sleeps here when idle */
+    int sleeping;
 
     size_t capacity, granted; /* comm thread only */
     struct send *sends;       /* comm thread only */
@@ -208,6 +210,8 @@ runner(void *arg)
         if (wire_append(&w->outbox, &stage) != LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory for task results");
         w->out_results += k;
+        if (w->sleeping)
+            pthread_cond_signal(&w->wake);
         pthread_mutex_unlock(&w->out_mu);
         wire_buf_reset(&stage);
 
@@ -497,20 +501,24 @@ comm_main(void *arg)
             idle = 0;
             continue;
         }
+        /* Idle: sleep until a runner hands over results (it wakes us),
+         * their flush delay is due, or 1 ms at most (the master may have
+         * sent work). A caller waiting for a queue answer keeps us hot. */
         pthread_mutex_lock(&w->out_mu);
-        int calling = w->calls != NULL;
-        pthread_mutex_unlock(&w->out_mu);
-        if (calling) { /* a caller waits for the master's answer: stay hot */
-            idle = 0;
-            sched_yield();
-            continue;
+        int64_t cap = 1000000;
+        if (!wire_empty(&w->outbox)) {
+            int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
+            cap = due < cap ? due : cap;
         }
-        pthread_mutex_lock(&w->rq_mu);
-        int busy = w->runners > 0;
-        pthread_mutex_unlock(&w->rq_mu);
-        /* while tasks run, wake often enough to honour the flush delay */
-        int64_t max_sleep = busy ? w->job->set.flush_ns / 2 : 1000000;
-        loom__backoff(&idle, max_sleep < 1000 ? 1000 : max_sleep);
+        int64_t ns = w->calls ? -1 : loom__idle_pause(++idle, cap);
+        if (ns > 0 && !w->out_urgent && !atomic_load(&w->quit)) {
+            w->sleeping = 1;
+            loom__cond_sleep(&w->wake, &w->out_mu, ns);
+            w->sleeping = 0;
+        }
+        pthread_mutex_unlock(&w->out_mu);
+        if (ns < 0)
+            sched_yield();
     }
     return NULL;
 }
@@ -529,6 +537,7 @@ loom__worker_start(loom_job *job)
     pthread_mutex_init(&w->out_mu, NULL);
     pthread_mutex_init(&w->st_mu, NULL);
     pthread_cond_init(&w->st_cv, NULL);
+    loom__cond_init_monotonic(&w->wake);
     wire_buf_reset(&w->outbox);
 
     loom_pool_opts po = {.threads = job->set.threads, .queue_capacity = job->set.threads + 1};
@@ -551,11 +560,22 @@ fail_hello:
 fail_pool:
     wire_buf_free(&w->outbox);
     pthread_cond_destroy(&w->st_cv);
+    pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->st_mu);
     pthread_mutex_destroy(&w->out_mu);
     pthread_mutex_destroy(&w->rq_mu);
     free(w);
     return rc;
+}
+
+/* Wake the comm thread if it sleeps (it has something to do). */
+static void
+wake_comm(struct worker *w)
+{
+    pthread_mutex_lock(&w->out_mu);
+    if (w->sleeping)
+        pthread_cond_signal(&w->wake);
+    pthread_mutex_unlock(&w->out_mu);
 }
 
 /* Wait for the master's STOP, then say goodbye. */
@@ -566,6 +586,9 @@ leave(struct worker *w)
     while (!w->stopped)
         pthread_cond_wait(&w->st_cv, &w->st_mu);
     w->bye_wanted = 1;
+    pthread_mutex_unlock(&w->st_mu);
+    wake_comm(w);
+    pthread_mutex_lock(&w->st_mu);
     while (!w->bye_sent)
         pthread_cond_wait(&w->st_cv, &w->st_mu);
     pthread_mutex_unlock(&w->st_mu);
@@ -599,11 +622,13 @@ loom__worker_stop(loom_job *job)
     struct worker *w = job->w;
     leave(w);
     atomic_store(&w->quit, 1);
+    wake_comm(w);
     pthread_join(w->comm, NULL);
     loom_pool_destroy(w->pool);
     wire_buf_free(&w->outbox);
     free(w->rq);
     pthread_cond_destroy(&w->st_cv);
+    pthread_cond_destroy(&w->wake);
     pthread_mutex_destroy(&w->st_mu);
     pthread_mutex_destroy(&w->out_mu);
     pthread_mutex_destroy(&w->rq_mu);
@@ -638,6 +663,8 @@ loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
             pc->next = w->calls;
             w->calls = pc;
             w->out_urgent = 1;
+            if (w->sleeping)
+                pthread_cond_signal(&w->wake);
         }
     }
     pthread_mutex_unlock(&w->out_mu);
