@@ -179,7 +179,8 @@ LOOM_EXTERN loom_err loom_job_submit_future(loom_job *job, const char *fn, const
 LOOM_EXTERN loom_err loom_job_future_wait(loom_job_future *future, int timeout_ms,
                                           loom_result *out);
 
-/** \brief Release a future. Accepts NULL. */
+/** \brief Release a future. Accepts NULL. Release every future before
+ *         loom_job_destroy(): the future refers to its job's master. */
 LOOM_EXTERN void loom_job_future_release(loom_job_future *future);
 
 /**
