@@ -10,9 +10,28 @@
 
 #include <mpi.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <loom.h>
+
+/* This process's rank as the launcher announces it, before MPI is up:
+ * options are parsed on every rank before MPI_Init, and only rank 0
+ * should print about them. 0 when no launcher variable is set. */
+static inline int
+app_launcher_rank(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        char *end;
+        long r = v ? strtol(v, &end, 10) : -1;
+        if (v && *v && !*end && r >= 0 && r <= INT_MAX)
+            return (int)r;
+    }
+    return 0;
+}
 
 struct app_fn {
     const char *name;

@@ -33,18 +33,6 @@
 
 #define PROG "hello"
 
-static int
-launcher_rank(void)
-{
-    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return atoi(v);
-    }
-    return 0;
-}
-
 struct thread_name {
     long tid;
     char name[32];
@@ -123,7 +111,7 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
-    int speak = launcher_rank() == 0;
+    int speak = app_launcher_rank() == 0;
     loom_config *cfg = NULL;
     loom_job *job = NULL;
     int status = 2, mpi_up = 0;

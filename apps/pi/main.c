@@ -53,18 +53,6 @@ struct pi_reply {
     int32_t thread_index; /* index of the pool thread that ran it */
 };
 
-static int
-launcher_rank(void)
-{
-    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return atoi(v);
-    }
-    return 0;
-}
-
 static double
 seconds(clockid_t clock)
 {
@@ -276,7 +264,7 @@ parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
 int
 main(int argc, char **argv)
 {
-    int speak = launcher_rank() == 0;
+    int speak = app_launcher_rank() == 0;
     loom_config *cfg = NULL;
     loom_job *job = NULL;
     int status = 2, mpi_up = 0;

@@ -38,18 +38,6 @@ static int quiet;
 
 /* The rank the launcher gave this process, read before MPI_Init so that
  * only rank 0 prints usage errors and help (every rank parses alike). */
-static int
-launcher_rank(void)
-{
-    const char *vars[] = {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
-        if (v && *v)
-            return atoi(v);
-    }
-    return 0;
-}
-
 /* One whole line with one write(2), so lines of several threads and ranks
  * never interleave. */
 static void say(const char *fmt, ...) LOOM_PRINTF(1, 2);
@@ -267,7 +255,7 @@ usage(FILE *fp)
 int
 main(int argc, char **argv)
 {
-    int speak = launcher_rank() == 0; /* only rank 0 reports usage errors */
+    int speak = app_launcher_rank() == 0; /* only rank 0 reports usage errors */
     loom_config *cfg = NULL;
     loom_job *job = NULL;
     int status = 2, mpi_up = 0;
