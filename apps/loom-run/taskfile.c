@@ -1,0 +1,543 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Task files, shell quoting and command templates for loom-run (taskfile.h).
+ *
+ * The reader keeps one buffer holding the unconsumed bytes [start, end) of
+ * the file; [start, scan) is known to contain no '\n', so a long line is
+ * searched once, not once per read. A line is handed out in place: its '\n'
+ * (or '\r') is overwritten with a NUL, which is why the buffer has one spare
+ * byte past cap. When no '\n' is buffered, the partial line is moved to the
+ * front and more is read; the buffer doubles only while the partial line
+ * fills it, up to max_line + 2 bytes (the longest line, its '\r' and its
+ * '\n'). So memory is bounded by max(64 KiB, max_line + 3) whatever the
+ * number of lines, and a line that cannot fit is an error, never a split.
+ *
+ * Line checks (length, NUL) apply to every line, skipped comments included:
+ * a NUL byte means the file is not text, and an overlong comment is as
+ * likely a mistake as an overlong command.
+ *
+ * States: reading -> done (end of file, next() returns 0 for ever) or
+ * failed (next() returns -1 with the stored message for ever).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "taskfile.h"
+
+/* Read size while lines are short; the buffer never starts larger. */
+#define READ_CHUNK ((size_t)64 * 1024)
+/* Room for a message about a file with a long name. */
+#define ERR_MAX 1024
+
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME  UINT64_C(0x100000001b3)
+
+struct lr_reader {
+    int fd;
+    int own_fd; /* 0 for stdin: the caller's descriptor, not ours to close */
+    char *name; /* path, or "stdin", for messages */
+    size_t max_line;
+    int skip_comments;
+    int keep_cr;
+
+    char *buf;      /* cap + 1 bytes: the spare one takes a final line's NUL */
+    size_t cap;     /* usable bytes, at most cap_max */
+    size_t cap_max; /* max_line + 2 */
+    size_t start;   /* first unconsumed byte */
+    size_t scan;    /* [start, scan) holds no '\n' */
+    size_t end;     /* end of valid data */
+
+    int eof;    /* read() returned 0 */
+    int done;   /* every line handed out */
+    int failed; /* errmsg holds the error */
+    char errmsg[ERR_MAX];
+
+    uint64_t lines;
+    uint64_t tasks;
+    uint64_t bytes;
+    uint64_t raw_hash;
+};
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (err == NULL || errlen == 0)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static uint64_t
+fnv1a(uint64_t h, const void *data, size_t len)
+{
+    const unsigned char *p = data;
+
+    for (size_t i = 0; i < len; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+uint64_t
+lr_task_hash(const char *text, size_t len)
+{
+    return fnv1a(FNV_OFFSET, text, len);
+}
+
+int
+lr_reader_open(const char *path, const struct lr_reader_opts *opts, lr_reader **out, char *err,
+               size_t errlen)
+{
+    lr_reader *r = NULL;
+    int is_stdin = strcmp(path, "-") == 0;
+    struct stat st;
+    size_t max_line = (opts != NULL && opts->max_line != 0) ? opts->max_line : LR_MAX_LINE_DEFAULT;
+
+    *out = NULL;
+    /* cap_max + the spare byte must not overflow. */
+    if (max_line > SIZE_MAX - 3) {
+        set_err(err, errlen, "%s: line limit %zu too large", is_stdin ? "stdin" : path, max_line);
+        goto fail;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        set_err(err, errlen, "%s: out of memory", is_stdin ? "stdin" : path);
+        goto fail;
+    }
+    r->fd = -1;
+    r->max_line = max_line;
+    r->skip_comments = opts != NULL && opts->skip_comments;
+    r->keep_cr = opts != NULL && opts->keep_cr;
+    r->raw_hash = FNV_OFFSET;
+    r->cap_max = max_line + 2;
+    r->cap = r->cap_max < READ_CHUNK ? r->cap_max : READ_CHUNK;
+    r->name = strdup(is_stdin ? "stdin" : path);
+    r->buf = malloc(r->cap + 1);
+    if (r->name == NULL || r->buf == NULL) {
+        set_err(err, errlen, "%s: out of memory", is_stdin ? "stdin" : path);
+        goto fail;
+    }
+
+    if (is_stdin) {
+        r->fd = STDIN_FILENO;
+    } else {
+        r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (r->fd < 0) {
+            set_err(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+            goto fail;
+        }
+        r->own_fd = 1;
+    }
+    /* read() of a directory fails with EISDIR; say it in plain words. */
+    if (fstat(r->fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+        set_err(err, errlen, "%s: is a directory", r->name);
+        goto fail;
+    }
+
+    *out = r;
+    return 0;
+
+fail:
+    lr_reader_close(r);
+    return -1;
+}
+
+void
+lr_reader_close(lr_reader *r)
+{
+    if (r == NULL)
+        return;
+    if (r->own_fd && r->fd >= 0)
+        close(r->fd);
+    free(r->buf);
+    free(r->name);
+    free(r);
+}
+
+void
+lr_reader_stats(const lr_reader *r, struct lr_reader_stats *out)
+{
+    out->lines = r->lines;
+    out->tasks = r->tasks;
+    out->bytes = r->bytes;
+    out->raw_hash = r->raw_hash;
+    out->eof = r->done;
+}
+
+/* Record an error; the reader stays failed. */
+static int
+reader_fail(lr_reader *r, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof(r->errmsg), fmt, ap);
+    va_end(ap);
+    r->failed = 1;
+    set_err(err, errlen, "%s", r->errmsg);
+    return -1;
+}
+
+/* Make room after end (moving the partial line to the front, then growing
+ * the buffer) and read once. Returns 0 (data or end of file) or -1. */
+static int
+reader_fill(lr_reader *r, char *err, size_t errlen)
+{
+    ssize_t n;
+
+    if (r->start > 0) {
+        memmove(r->buf, r->buf + r->start, r->end - r->start);
+        r->end -= r->start;
+        r->scan -= r->start;
+        r->start = 0;
+    }
+    if (r->end == r->cap) {
+        /* The caller has checked that the partial line is shorter than
+         * cap_max, so cap < cap_max here. */
+        size_t ncap = r->cap > r->cap_max / 2 ? r->cap_max : r->cap * 2;
+        char *nbuf = realloc(r->buf, ncap + 1);
+
+        if (nbuf == NULL)
+            return reader_fail(r, err, errlen, "%s: out of memory", r->name);
+        r->buf = nbuf;
+        r->cap = ncap;
+    }
+    do {
+        n = read(r->fd, r->buf + r->end, r->cap - r->end);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0)
+        return reader_fail(r, err, errlen, "%s: read error: %s", r->name, strerror(errno));
+    if (n == 0) {
+        r->eof = 1;
+        return 0;
+    }
+    r->raw_hash = fnv1a(r->raw_hash, r->buf + r->end, (size_t)n);
+    r->bytes += (uint64_t)n;
+    r->end += (size_t)n;
+    return 0;
+}
+
+/* Blank, or a comment: the first byte that is not white space is '#'. */
+static int
+is_skippable(const char *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] == '#')
+            return 1;
+        if (strchr(" \t\r\v\f", p[i]) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+int
+lr_reader_next(lr_reader *r, struct lr_line *out, char *err, size_t errlen)
+{
+    for (;;) {
+        char *line, *nl;
+        size_t len;
+
+        if (r->failed) {
+            set_err(err, errlen, "%s", r->errmsg);
+            return -1;
+        }
+        if (r->done)
+            return 0;
+
+        nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
+        line = r->buf + r->start;
+        if (nl != NULL) {
+            len = (size_t)(nl - line);
+            r->start += len + 1;
+        } else if (r->eof) {
+            if (r->end == r->start) {
+                r->done = 1;
+                return 0;
+            }
+            len = r->end - r->start; /* final line without '\n' */
+            r->start = r->end;
+        } else {
+            r->scan = r->end;
+            /* Even with a '\r' stripped, this line is already too long. */
+            if (r->end - r->start > r->max_line + 1)
+                return reader_fail(r, err, errlen, "%s:%" PRIu64 ": line longer than %zu bytes",
+                                   r->name, r->lines + 1, r->max_line);
+            if (reader_fill(r, err, errlen) < 0)
+                return -1;
+            continue;
+        }
+        r->scan = r->start;
+        r->lines++;
+
+        if (!r->keep_cr && len > 0 && line[len - 1] == '\r')
+            len--;
+        if (len > r->max_line)
+            return reader_fail(r, err, errlen, "%s:%" PRIu64 ": line longer than %zu bytes",
+                               r->name, r->lines, r->max_line);
+        if (memchr(line, '\0', len) != NULL)
+            return reader_fail(r, err, errlen, "%s:%" PRIu64 ": NUL byte in line", r->name,
+                               r->lines);
+        /* line[len] is the '\n', the '\r', or (final line) at most buf[cap],
+         * the spare byte. */
+        line[len] = '\0';
+        if (r->skip_comments && is_skippable(line, len))
+            continue;
+
+        r->tasks++;
+        out->text = line;
+        out->len = len;
+        out->lineno = r->lines;
+        out->seq = r->tasks;
+        return 1;
+    }
+}
+
+/* ---- Quoting and templates ---- */
+
+/* Characters no POSIX shell treats specially: GNU Parallel's set. */
+static int
+is_safe_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.' || c == '+' || c == '/';
+}
+
+char *
+lr_shell_quote(const char *s, size_t len)
+{
+    size_t quotes = 0, need, o = 0;
+    int safe = len > 0;
+    char *q;
+
+    if (memchr(s, '\0', len) != NULL) {
+        errno = EINVAL;
+        return NULL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'')
+            quotes++;
+        if (!is_safe_char((unsigned char)s[i]))
+            safe = 0;
+    }
+    if (safe) {
+        q = malloc(len + 1);
+        if (q == NULL)
+            return NULL;
+        memcpy(q, s, len);
+        q[len] = '\0';
+        return q;
+    }
+    /* Each ' becomes 4 bytes ('\''): len + 3 * quotes + 2 quotes + NUL. */
+    if (len > (SIZE_MAX - 3) / 4) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    need = len + 3 * quotes + 3;
+    q = malloc(need);
+    if (q == NULL)
+        return NULL;
+    q[o++] = '\'';
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '\'') {
+            memcpy(q + o, "'\\''", 4);
+            o += 4;
+        } else {
+            q[o++] = s[i];
+        }
+    }
+    q[o++] = '\'';
+    q[o] = '\0';
+    return q;
+}
+
+/* A growing string; oom records a failed allocation, checked at the end. */
+struct sbuf {
+    char *p;
+    size_t len;
+    size_t cap;
+    int oom;
+};
+
+static void
+sb_add(struct sbuf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (n > SIZE_MAX - 1 - b->len) {
+        b->oom = 1;
+        return;
+    }
+    if (b->len + n + 1 > b->cap) {
+        size_t ncap = b->cap ? b->cap : 64;
+        char *np;
+
+        while (ncap < b->len + n + 1)
+            ncap = ncap > SIZE_MAX / 2 ? b->len + n + 1 : ncap * 2;
+        np = realloc(b->p, ncap);
+        if (np == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = ncap;
+    }
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+}
+
+static void
+sb_add_quoted(struct sbuf *b, const char *s, size_t n)
+{
+    char *q = lr_shell_quote(s, n);
+
+    if (q == NULL) {
+        b->oom = 1;
+        return;
+    }
+    sb_add(b, q, strlen(q));
+    free(q);
+}
+
+/* Length of s without its extension, GNU Parallel's s:\.[^/.]*$::, i.e. cut
+ * at the last '.' unless a '/' follows it. */
+static size_t
+strip_ext(const char *s, size_t len)
+{
+    for (size_t i = len; i > 0; i--) {
+        if (s[i - 1] == '/')
+            return len;
+        if (s[i - 1] == '.')
+            return i - 1;
+    }
+    return len;
+}
+
+/* Offset of the basename: after the last '/' (GNU Parallel's s:.*\/::). */
+static size_t
+base_off(const char *s, size_t len)
+{
+    for (size_t i = len; i > 0; i--)
+        if (s[i - 1] == '/')
+            return i;
+    return 0;
+}
+
+/* Perl File::Basename::fileparse on Unix: dir is everything up to and
+ * including the last '/', or "./" when there is none. Returns the length of
+ * the rest (the basename). */
+static size_t
+fileparse(const char *s, size_t len, const char **dir, size_t *dlen)
+{
+    size_t b = base_off(s, len);
+
+    if (b == 0) {
+        *dir = "./";
+        *dlen = 2;
+    } else {
+        *dir = s;
+        *dlen = b;
+    }
+    return len - b;
+}
+
+/* Drop trailing slashes but keep the first byte: Perl's s{(.)[/]*\z}{$1}. */
+static size_t
+strip_slashes(const char *s, size_t len)
+{
+    while (len > 1 && s[len - 1] == '/')
+        len--;
+    return len;
+}
+
+/* Perl File::Basename::dirname on Unix, which GNU Parallel uses for {//}. */
+static void
+perl_dirname(const char *s, size_t len, const char **dir, size_t *dlen)
+{
+    size_t blen = fileparse(s, len, dir, dlen);
+
+    *dlen = strip_slashes(*dir, *dlen);
+    if (blen == 0) {
+        /* "a/b/": the basename is empty, so the parent is one level up. */
+        const char *d = *dir;
+        fileparse(d, *dlen, dir, dlen);
+        *dlen = strip_slashes(*dir, *dlen);
+    }
+}
+
+char *
+lr_template_expand(const char *tmpl, const char *input, size_t len, uint64_t seq, char *err,
+                   size_t errlen)
+{
+    struct sbuf b = {0};
+    int any = 0;
+    const char *p = tmpl;
+    size_t boff = base_off(input, len);
+
+    if (memchr(input, '\0', len) != NULL) {
+        set_err(err, errlen, "input contains a NUL byte");
+        return NULL;
+    }
+    while (*p != '\0') {
+        const char *d;
+        size_t dl;
+
+        if (strncmp(p, "{}", 2) == 0) {
+            sb_add_quoted(&b, input, len);
+            p += 2;
+        } else if (strncmp(p, "{.}", 3) == 0) {
+            sb_add_quoted(&b, input, strip_ext(input, len));
+            p += 3;
+        } else if (strncmp(p, "{/}", 3) == 0) {
+            sb_add_quoted(&b, input + boff, len - boff);
+            p += 3;
+        } else if (strncmp(p, "{//}", 4) == 0) {
+            perl_dirname(input, len, &d, &dl);
+            sb_add_quoted(&b, d, dl);
+            p += 4;
+        } else if (strncmp(p, "{/.}", 4) == 0) {
+            sb_add_quoted(&b, input + boff, strip_ext(input + boff, len - boff));
+            p += 4;
+        } else if (strncmp(p, "{#}", 3) == 0) {
+            char num[24];
+            int n = snprintf(num, sizeof(num), "%" PRIu64, seq);
+
+            sb_add(&b, num, (size_t)n);
+            p += 3;
+        } else {
+            /* Not a replacement string: copy up to the next '{' after this
+             * byte (a '{' that did not match is copied like any byte). */
+            const char *q = strchr(p + 1, '{');
+            size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
+
+            sb_add(&b, p, n);
+            p += n;
+            continue;
+        }
+        any = 1;
+    }
+    if (!any) {
+        sb_add(&b, " ", 1);
+        sb_add_quoted(&b, input, len);
+    }
+    if (b.oom || b.p == NULL) {
+        /* b.p is NULL only if nothing was ever added, which the append
+         * above rules out; treat it as the allocation failure it would be. */
+        free(b.p);
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    return b.p;
+}
