@@ -1,0 +1,274 @@
+/* SPDX-License-Identifier: MIT */
+/* loom-run as a user runs it: real task files, real mpirun, real job logs.
+ * Each test works in its own temporary directory and asserts on the
+ * output, the exit status and the job log. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "loom_test.h"
+
+#define LOOMRUN LOOM_BINARY_DIR "/apps/loom-run/loom-run"
+
+static char dir[64];
+
+static void
+setup(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/loomrun-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static char *
+read_file(const char *name)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    if (!f)
+        return strdup("");
+    static char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return strdup(buf);
+}
+
+/* Run loom-run with 3 ranks in dir; stdout to out.txt, stderr to err.txt.
+ * Returns its exit status. */
+static int
+loomrun(const char *args)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "OMPI_MCA_mpi_yield_when_idle=1 mpirun --oversubscribe --bind-to none --timeout 120 "
+             "-np 3 " LOOMRUN " %s >out.txt 2>err.txt",
+             dir, args);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int
+count(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+        n++;
+    return n;
+}
+
+/* Job log line of task seq (the first), or NULL. */
+static const char *
+joblog_line(const char *log, unsigned seq)
+{
+    char key[32];
+    snprintf(key, sizeof key, "\n%u\t", seq);
+    const char *p = strstr(log, key);
+    return p ? p + 1 : NULL;
+}
+
+/* Exitval and Signal columns of a job log line. */
+static void
+exit_and_signal(const char *line, int *exitval, int *sig)
+{
+    const char *p = line;
+    for (int tab = 0; tab < 6; p++)
+        if (*p == '\t')
+            tab++;
+    cr_assert_eq(sscanf(p, "%d\t%d", exitval, sig), 2, "line: %.80s", line);
+}
+
+Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .timeout = 120)
+{
+    /* 20 tasks each print 300 numbered lines: a task's lines must come out
+     * together, never mixed with another task's */
+    char tasks[8192] = "# twenty tasks\n\n";
+    for (int t = 1; t <= 20; t++) {
+        char line[128];
+        snprintf(line, sizeof line, "i=0; while [ $i -lt 300 ]; do echo T%d-$i; i=$((i+1)); done\n",
+                 t);
+        strcat(tasks, line);
+    }
+    write_file("tasks.txt", tasks);
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
+    char *out = read_file("out.txt");
+    for (int t = 1; t <= 20; t++) {
+        char first[32], last[32];
+        snprintf(first, sizeof first, "T%d-0\n", t);
+        snprintf(last, sizeof last, "T%d-299\n", t);
+        const char *a = strstr(out, first), *b = strstr(out, last);
+        cr_assert(a && b && b > a, "task %d output missing", t);
+        /* nothing of another task between its first and last line */
+        for (const char *p = a; p < b; p = strchr(p, '\n') + 1) {
+            char tag[16];
+            snprintf(tag, sizeof tag, "T%d-", t);
+            cr_assert(strncmp(p, tag, strlen(tag)) == 0, "task %d interleaved: %.20s", t, p);
+        }
+    }
+    char *log = read_file("jl");
+    static const char header[] =
+        "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
+    cr_assert(strncmp(log, header, sizeof header - 1) == 0, "%.100s", log);
+    cr_assert_eq(count(log, "\n"), 21, "header + 20 lines:\n%s", log);
+    /* Seq is the line number: the tasks are lines 3..22 */
+    cr_assert_not_null(joblog_line(log, 3));
+    cr_assert_not_null(joblog_line(log, 22));
+    cr_assert_null(joblog_line(log, 1));
+    free(out);
+    free(log);
+}
+
+Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .timeout = 120)
+{
+    write_file("tasks.txt", "true\nexit 3\nkill -9 $$\necho $LOOM_TASK_ID $LOOM_ATTEMPT\n");
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 1);
+    char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
+    int ev, sig;
+    exit_and_signal(joblog_line(log, 1), &ev, &sig);
+    cr_assert(ev == 0 && sig == 0);
+    exit_and_signal(joblog_line(log, 2), &ev, &sig);
+    cr_assert(ev == 3 && sig == 0);
+    exit_and_signal(joblog_line(log, 3), &ev, &sig);
+    cr_assert(ev == 0 && sig == 9, "a signal: Exitval 0, Signal 9 (GNU Parallel's convention)");
+    cr_assert_not_null(strstr(out, "4 1\n"), "LOOM_TASK_ID and LOOM_ATTEMPT: %s", out);
+    cr_assert_not_null(strstr(err, "4 tasks: 2 succeeded, 2 failed"), "%s", err);
+    free(log);
+    free(out);
+    free(err);
+}
+
+Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .timeout = 120)
+{
+    write_file("tasks.txt", "sleep 100 & echo $! > child.pid; wait\n");
+    cr_assert_eq(loomrun("--joblog jl --timeout 1 tasks.txt"), 1);
+    char *log = read_file("jl"), *pid = read_file("child.pid");
+    int ev, sig;
+    exit_and_signal(joblog_line(log, 1), &ev, &sig);
+    cr_assert(ev == -1 && sig == 15, "a timeout: Exitval -1, Signal 15");
+    long p = strtol(pid, NULL, 10);
+    cr_assert_gt(p, 0);
+    cr_assert(kill((pid_t)p, 0) != 0, "the background sleep %ld survived the timeout", p);
+    free(log);
+    free(pid);
+}
+
+Test(loomrun, retries_run_a_failed_task_again, .init = setup, .timeout = 120)
+{
+    write_file("tasks.txt", "[ \"$LOOM_ATTEMPT\" -ge 3 ]\n");
+    cr_assert_eq(loomrun("--joblog jl --retries 1 tasks.txt"), 1, "2 attempts are not enough");
+    char *log = read_file("jl");
+    cr_assert_eq(count(log, "\n1\t"), 2);
+    free(log);
+    cr_assert_eq(loomrun("--joblog jl2 --retries 2 tasks.txt"), 0, "the 3rd attempt succeeds");
+    log = read_file("jl2");
+    cr_assert_eq(count(log, "\n1\t"), 3);
+    free(log);
+}
+
+Test(loomrun, resume_and_resume_failed, .init = setup, .timeout = 180)
+{
+    /* task 2 fails until the marker exists */
+    write_file("tasks.txt", "echo one >> ran.txt\n[ -e marker ] && echo two >> ran.txt\n"
+                            "echo three >> ran.txt\n");
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 1);
+    char *ran = read_file("ran.txt");
+    cr_assert_eq(count(ran, "one"), 1);
+    cr_assert_eq(count(ran, "two"), 0);
+    free(ran);
+    /* --resume: every task is in the log, nothing runs again */
+    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 0);
+    ran = read_file("ran.txt");
+    cr_assert_eq(count(ran, "one"), 1);
+    cr_assert_eq(count(ran, "three"), 1);
+    free(ran);
+    /* --resume-failed: only task 2 runs again, and now succeeds */
+    write_file("marker", "");
+    cr_assert_eq(loomrun("--joblog jl --resume-failed tasks.txt"), 0);
+    ran = read_file("ran.txt");
+    cr_assert_eq(count(ran, "one"), 1);
+    cr_assert_eq(count(ran, "two"), 1);
+    cr_assert_eq(count(ran, "three"), 1);
+    free(ran);
+    char *log = read_file("jl");
+    cr_assert_eq(count(log, "\n2\t"), 2, "task 2: the failure, then the success");
+    free(log);
+}
+
+Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
+{
+    write_file("tasks.txt", "true\ntrue\n");
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
+    write_file("tasks.txt", "true\necho changed\n");
+    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 2);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "tasks.txt:2: the task differs"), "%s", err);
+    free(err);
+    cr_assert_eq(loomrun("--joblog jl --resume --force tasks.txt"), 0);
+}
+
+Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
+{
+    const char *inputs = "plain\nwith space\nit's\n$HOME\n`date`\nünïcødé\n\"double\"\n";
+    write_file("inputs.txt", inputs);
+    cr_assert_eq(loomrun("-c 'printf \"%s\\n\" {} >> got.txt' inputs.txt"), 0);
+    char *got = read_file("got.txt");
+    /* completion order may differ: every input once */
+    for (const char *p = inputs; *p;) {
+        const char *nl = strchr(p, '\n');
+        char one[64];
+        snprintf(one, sizeof one, "%.*s\n", (int)(nl - p), p);
+        cr_assert_eq(count(got, one), 1, "input '%s' in:\n%s", one, got);
+        p = nl + 1;
+    }
+    free(got);
+}
+
+Test(loomrun, bad_input_exits_2_and_runs_nothing, .init = setup, .timeout = 120)
+{
+    write_file("empty.txt", "");
+    write_file("comments.txt", "# only\n\n   # comments\n");
+    cr_assert_eq(loomrun("empty.txt"), 2);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "no tasks"), "%s", err);
+    free(err);
+    cr_assert_eq(loomrun("comments.txt"), 2);
+    cr_assert_eq(loomrun("missing.txt"), 2);
+    err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "missing.txt"), "%s", err);
+    free(err);
+    cr_assert_eq(loomrun("--retries many x"), 2);
+    cr_assert_eq(loomrun("--resume x"), 2);
+}
+
+Test(loomrun, ten_thousand_tasks, .init = setup, .timeout = 300)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 10000; i++)
+        fputs("true\n", f);
+    fclose(f);
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
+    char *log = read_file("jl");
+    cr_assert_eq(count(log, "\n"), 10001);
+    free(log);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "10000 tasks: 10000 succeeded, 0 failed"), "%s", err);
+    free(err);
+}
