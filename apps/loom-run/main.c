@@ -298,7 +298,8 @@ run_master(struct run *run, const char *path, const char *tmpl, const char *jobl
             fprintf(stderr, PROG ": %s\n", err);
             goto out;
         }
-        qsort(done.a, done.n, sizeof *done.a, cmp_done);
+        if (done.n)
+            qsort(done.a, done.n, sizeof *done.a, cmp_done);
     }
     struct lr_reader_opts ro = {.skip_comments = tmpl == NULL};
     if (lr_reader_open(path, &ro, &rd, err, sizeof err) != 0) {
