@@ -63,6 +63,19 @@ static struct {
     double kill_grace;
 } worker_set;
 
+/* A NUL-terminated copy of n bytes that need not be terminated (strndup
+ * may read past them, looking for a NUL). */
+static char *
+dup_bytes(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
 static double
 epoch_now(void)
 {
@@ -84,7 +97,7 @@ run_command(loom_task *task, void *user)
         return 1;
     memcpy(&req, p, sizeof req);
     size_t cmd_len = len - sizeof req;
-    char *cmd = strndup(p + sizeof req, cmd_len);
+    char *cmd = dup_bytes(p + sizeof req, cmd_len);
     if (!cmd)
         return 1;
 
@@ -255,7 +268,7 @@ finish_one(struct run *run, const loom_result *res)
                 (unsigned long long)rep.seq, strerror(rep.spawn_errno));
     fflush(stderr);
 
-    char *command = strndup(cmd, rep.cmd_len);
+    char *command = dup_bytes(cmd, rep.cmd_len);
     if (!command)
         return -1;
     if (run->log) {
