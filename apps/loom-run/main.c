@@ -17,6 +17,9 @@
  * Task numbers (Seq, LOOM_TASK_ID) are line numbers in the task file, as
  * GNU Parallel counts them, so a job log can be resumed by either tool.
  *
+ * Started without an MPI launcher, it starts one itself: mpirun with a
+ * master and one worker whose pool uses every core this process may use.
+ *
  * This is the first cut of issue 4: see "Not yet" in --help.
  *
  * Exit status: 0 every task succeeded; 1 some task failed (after its
@@ -408,7 +411,8 @@ static void
 usage(FILE *fp)
 {
     fprintf(fp,
-            "usage: mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
+            "usage: " PROG " [options] [TASKFILE|-]\n"
+            "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
             "       mpirun -np N --bind-to none " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n\n"
             "Runs every line of TASKFILE (default: standard input) with /bin/sh -c on the\n"
             "worker ranks' threads; rank 0 hands them out and prints each task's output\n"
@@ -429,8 +433,65 @@ usage(FILE *fp)
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every task succeeded, 1 a task failed or the job could not\n"
                 "run, 2 usage or input error.\n\n"
-                "Not yet (issue 4): starting without mpirun, --keep-order, --tag, --results,\n"
-                "--halt, progress display, retries on another worker.\n");
+                "Started without mpirun, loom-run starts `mpirun -np 2` itself (a master and\n"
+                "one worker using every core); LOOM_MPIRUN names another launcher.\n\n"
+                "Not yet (issue 4): --keep-order, --tag, --results, --halt, progress display,\n"
+                "retries on another worker.\n");
+}
+
+/* Started by hand, not by an MPI launcher: start the MPI job ourselves,
+ * a master and one worker whose pool fills this machine's cores, as
+ * `loom-run tasks.txt` on a laptop should. Returns only on failure. */
+static int
+launched_by_mpi(void)
+{
+    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++)
+        if (getenv(vars[i]))
+            return 1;
+    return 0;
+}
+
+static void
+launch_self(int argc, char **argv)
+{
+    const char *mpirun = getenv("LOOM_MPIRUN");
+    if (!mpirun || !*mpirun)
+        mpirun = "mpirun";
+    char **args = calloc((size_t)argc + 8, sizeof *args);
+    if (!args)
+        return;
+    int n = 0;
+    args[n++] = (char *)mpirun;
+    args[n++] = "--quiet"; /* the exit status says it; no banner per failed task */
+    args[n++] = "--oversubscribe";
+    args[n++] = "--bind-to";
+    args[n++] = "none";
+    args[n++] = "-np";
+    args[n++] = "2";
+    /* our own path now: "/proc/self/exe" would name mpirun once it runs */
+    static char self[4096];
+    ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len <= 0) {
+        fprintf(stderr, PROG ": cannot find my own executable: %s\n", strerror(errno));
+        free(args);
+        return;
+    }
+    self[len] = '\0';
+    args[n++] = self;
+    for (int i = 1; i < argc; i++)
+        args[n++] = argv[i];
+    /* a launcher that is not an MPI launcher must not start us again */
+    setenv("LOOM_RUN_SELF_LAUNCHED", "1", 1);
+    if (getuid() == 0) { /* Open MPI refuses root unless told it is meant */
+        setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
+        setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
+    }
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    execvp(mpirun, args);
+    fprintf(stderr, PROG ": cannot start %s: %s (run under mpirun, or set LOOM_MPIRUN)\n", mpirun,
+            strerror(errno));
+    free(args);
 }
 
 int
@@ -515,6 +576,11 @@ main(int argc, char **argv)
         loom_config_get_double(cfg, "process.timeout", &timeout);
     }
 
+    if (!launched_by_mpi() && !getenv("LOOM_RUN_SELF_LAUNCHED")) {
+        launch_self(argc, argv);
+        status = 1;
+        goto out;
+    }
     static const struct app_fn fns[] = {{"sh", run_command, NULL}};
     status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
     if (status != 0)
