@@ -44,18 +44,20 @@
 
 /* ---- what travels ----------------------------------------------------------- */
 
-/* master -> worker: this header, then the command */
+/* master -> worker: this header, then the command, then the tag (the
+ * input line with -c, else the command again: what --tag prints) */
 struct run_req {
     uint64_t seq;
     uint32_t attempt;
     int32_t timeout_ms;
+    uint64_t cmd_len;
 };
 
-/* worker -> master: this header, then command, stdout, stderr */
+/* worker -> master: this header, then command, tag, stdout, stderr */
 struct run_rep {
     uint64_t seq;
     double start, runtime;
-    uint64_t out_len, err_len, out_total, err_total, cmd_len;
+    uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
     int32_t exitval, signal, timed_out, spawn_errno;
     uint32_t attempt;
     char host[64];
@@ -99,7 +101,10 @@ run_command(loom_task *task, void *user)
     if (len < sizeof req)
         return 1;
     memcpy(&req, p, sizeof req);
-    size_t cmd_len = len - sizeof req;
+    if (req.cmd_len > len - sizeof req)
+        return 1;
+    size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len;
+    const char *tag = p + sizeof req + cmd_len;
     char *cmd = dup_bytes(p + sizeof req, cmd_len);
     if (!cmd)
         return 1;
@@ -122,8 +127,11 @@ run_command(loom_task *task, void *user)
     loom_proc_result r;
     double start = epoch_now();
     loom_err rc = loom_proc_run(&o, &r);
-    struct run_rep rep = {
-        .seq = req.seq, .start = start, .attempt = req.attempt, .cmd_len = cmd_len};
+    struct run_rep rep = {.seq = req.seq,
+                          .start = start,
+                          .attempt = req.attempt,
+                          .cmd_len = cmd_len,
+                          .tag_len = tag_len};
     snprintf(rep.host, sizeof rep.host, "%s", loom_context_host(ctx));
     if (rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC) {
         rep.runtime = r.wall_seconds;
@@ -141,7 +149,7 @@ run_command(loom_task *task, void *user)
         rep.exitval = 127;
         rep.spawn_errno = ENOMEM;
     }
-    size_t total = sizeof rep + cmd_len + rep.out_len + rep.err_len;
+    size_t total = sizeof rep + cmd_len + tag_len + rep.out_len + rep.err_len;
     char *buf = malloc(total);
     int status = 1;
     if (buf) {
@@ -150,6 +158,8 @@ run_command(loom_task *task, void *user)
         q += sizeof rep;
         memcpy(q, cmd, cmd_len);
         q += cmd_len;
+        memcpy(q, tag, tag_len);
+        q += tag_len;
         if (rep.out_len)
             memcpy(q, r.out, rep.out_len);
         q += rep.out_len;
@@ -219,23 +229,119 @@ find_done(const struct done_set *d, uint64_t seq)
 
 /* ---- the master ------------------------------------------------------------------ */
 
+/* --keep-order: a finished task's output waits here until every task
+ * submitted before it has been printed. */
+struct held {
+    struct held *next;
+    uint64_t seq;
+    char *out, *err, *tag;
+    size_t out_len, err_len, tag_len;
+    uint64_t out_total;
+};
+
 struct run {
     loom_job *job;
     lr_joblog *log;
-    int retries, timeout_ms, quiet;
+    int retries, timeout_ms, quiet, keep_order, tag;
     uint64_t submitted, succeeded, failed, retried, skipped;
+    uint64_t *order; /* --keep-order: seqs in submission order (a ring) */
+    size_t order_head, order_count, order_cap;
+    struct held *held;
 };
 
-static loom_err
-submit(struct run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len, int timeout)
+static int
+order_push(struct run *run, uint64_t seq)
 {
-    struct run_req req = {seq, attempt, run->timeout_ms};
-    char *buf = malloc(sizeof req + len);
+    if (run->order_count == run->order_cap) {
+        size_t cap = run->order_cap ? run->order_cap * 2 : 1024;
+        uint64_t *a = malloc(cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t i = 0; i < run->order_count; i++)
+            a[i] = run->order[(run->order_head + i) % run->order_cap];
+        free(run->order);
+        run->order = a;
+        run->order_cap = cap;
+        run->order_head = 0;
+    }
+    run->order[(run->order_head + run->order_count++) % run->order_cap] = seq;
+    return 0;
+}
+
+/* Write len bytes of a task's output to fp, each line prefixed with
+ * "TAG<tab>" when tag is not NULL. */
+static void
+emit(FILE *fp, const char *data, size_t len, const char *tag, size_t tag_len)
+{
+    if (!tag) {
+        fwrite(data, 1, len, fp);
+        return;
+    }
+    for (size_t i = 0; i < len;) {
+        const char *nl = memchr(data + i, '\n', len - i);
+        size_t n = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
+        fwrite(tag, 1, tag_len, fp);
+        fputc('\t', fp);
+        fwrite(data + i, 1, n, fp);
+        i += n;
+    }
+    if (len && data[len - 1] != '\n')
+        fputc('\n', fp);
+}
+
+static void
+print_output(struct run *run, uint64_t seq, const char *out, size_t out_len, uint64_t out_total,
+             const char *err, size_t err_len, const char *tag, size_t tag_len)
+{
+    const char *t = run->tag ? tag : NULL;
+    emit(stdout, out, out_len, t, tag_len);
+    if (out_total > out_len)
+        fprintf(stdout, "%s[loom-run: task %llu: stdout truncated: %llu of %llu bytes kept]\n",
+                out_len && out[out_len - 1] != '\n' && !t ? "\n" : "", (unsigned long long)seq,
+                (unsigned long long)out_len, (unsigned long long)out_total);
+    fflush(stdout);
+    emit(stderr, err, err_len, t, tag_len);
+    fflush(stderr);
+}
+
+/* --keep-order: print what is due, in submission order. */
+static void
+flush_in_order(struct run *run)
+{
+    while (run->order_count) {
+        uint64_t next = run->order[run->order_head];
+        struct held **pp = &run->held, *h = NULL;
+        for (; *pp; pp = &(*pp)->next)
+            if ((*pp)->seq == next) {
+                h = *pp;
+                *pp = h->next;
+                break;
+            }
+        if (!h)
+            return;
+        print_output(run, h->seq, h->out, h->out_len, h->out_total, h->err, h->err_len, h->tag,
+                     h->tag_len);
+        free(h->out);
+        free(h->err);
+        free(h->tag);
+        free(h);
+        run->order_head = (run->order_head + 1) % run->order_cap;
+        run->order_count--;
+    }
+}
+
+static loom_err
+submit(struct run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len,
+       const char *tag, size_t tag_len, int timeout)
+{
+    struct run_req req = {seq, attempt, run->timeout_ms, len};
+    char *buf = malloc(sizeof req + len + tag_len);
     if (!buf)
         return LOOM_ENOMEM;
     memcpy(buf, &req, sizeof req);
     memcpy(buf + sizeof req, cmd, len);
-    loom_err rc = loom_job_submit(run->job, "sh", buf, sizeof req + len, timeout, NULL);
+    memcpy(buf + sizeof req + len, tag, tag_len);
+    loom_err rc = loom_job_submit(run->job, "sh", buf, sizeof req + len + tag_len, timeout, NULL);
     free(buf);
     return rc;
 }
@@ -252,24 +358,36 @@ finish_one(struct run *run, const loom_result *res)
     }
     memcpy(&rep, res->data, sizeof rep);
     const char *cmd = (const char *)res->data + sizeof rep;
-    const char *out = cmd + rep.cmd_len, *err = out + rep.out_len;
-    if (sizeof rep + rep.cmd_len + rep.out_len + rep.err_len != res->len)
+    const char *tag = cmd + rep.cmd_len;
+    const char *out = tag + rep.tag_len, *err = out + rep.out_len;
+    if (sizeof rep + rep.cmd_len + rep.tag_len + rep.out_len + rep.err_len != res->len)
         return -1;
-    /* the task's output, whole */
-    if (rep.out_len)
-        fwrite(out, 1, rep.out_len, stdout);
-    if (rep.out_total > rep.out_len)
-        fprintf(stdout, "%s[loom-run: task %llu: stdout truncated: %llu of %llu bytes kept]\n",
-                rep.out_len && out[rep.out_len - 1] != '\n' ? "\n" : "",
-                (unsigned long long)rep.seq, (unsigned long long)rep.out_len,
-                (unsigned long long)rep.out_total);
-    fflush(stdout);
-    if (rep.err_len)
-        fwrite(err, 1, rep.err_len, stderr);
+    int ok = rep.exitval == 0 && rep.signal == 0;
+    int final = ok || (int)rep.attempt > run->retries;
+    /* the task's output, whole: now, or (--keep-order) the final attempt's
+     * once every earlier task's is out */
+    if (!run->keep_order) {
+        print_output(run, rep.seq, out, rep.out_len, rep.out_total, err, rep.err_len, tag,
+                     rep.tag_len);
+    } else if (final) {
+        struct held *h = calloc(1, sizeof *h);
+        if (!h)
+            return -1;
+        h->next = run->held;
+        h->seq = rep.seq;
+        h->out = dup_bytes(out, rep.out_len);
+        h->err = dup_bytes(err, rep.err_len);
+        h->tag = dup_bytes(tag, rep.tag_len);
+        h->out_len = rep.out_len;
+        h->err_len = rep.err_len;
+        h->tag_len = rep.tag_len;
+        h->out_total = rep.out_total;
+        run->held = h;
+        flush_in_order(run);
+    }
     if (rep.spawn_errno)
         fprintf(stderr, PROG ": task %llu: /bin/sh could not start: %s\n",
                 (unsigned long long)rep.seq, strerror(rep.spawn_errno));
-    fflush(stderr);
 
     char *command = dup_bytes(cmd, rep.cmd_len);
     if (!command)
@@ -280,13 +398,13 @@ finish_one(struct run *run, const loom_result *res)
         if (lr_joblog_write(run->log, &e) != 0)
             fprintf(stderr, PROG ": writing the job log: %s\n", strerror(errno));
     }
-    int ok = rep.exitval == 0 && rep.signal == 0;
     int rc = 0;
     if (ok) {
         run->succeeded++;
-    } else if ((int)rep.attempt <= run->retries) {
+    } else if (!final) {
         run->retried++;
-        if (submit(run, rep.seq, rep.attempt + 1, command, rep.cmd_len, LOOM_FOREVER) != LOOM_OK)
+        if (submit(run, rep.seq, rep.attempt + 1, command, rep.cmd_len, tag, rep.tag_len,
+                   LOOM_FOREVER) != LOOM_OK)
             rc = -1;
     } else {
         run->failed++;
@@ -355,7 +473,12 @@ run_master(struct run *run, const char *path, const char *tmpl, const char *jobl
         }
         /* stream: when the job is full, take finished tasks until it has room */
         loom_err rc;
-        while ((rc = submit(run, line.lineno, 1, cmd, len, LOOM_NOWAIT)) == LOOM_EFULL) {
+        if (run->keep_order && order_push(run, line.lineno) != 0) {
+            free(expanded);
+            goto out;
+        }
+        while ((rc = submit(run, line.lineno, 1, cmd, len, line.text, line.len, LOOM_NOWAIT)) ==
+               LOOM_EFULL) {
             loom_result res;
             if (loom_job_next_result(run->job, LOOM_FOREVER, &res) == LOOM_OK) {
                 finish_one(run, &res);
@@ -402,6 +525,14 @@ out:
         fprintf(stderr, PROG ": closing the job log: %s\n", strerror(errno));
     run->log = NULL;
     free(done.a);
+    free(run->order);
+    for (struct held *h = run->held, *next; h; h = next) {
+        next = h->next;
+        free(h->out);
+        free(h->err);
+        free(h->tag);
+        free(h);
+    }
     return status;
 }
 
@@ -425,6 +556,11 @@ usage(FILE *fp)
             "  --force                 resume even if a task's command changed\n"
             "  --retries N             run a failed task up to N more times (default 0)\n"
             "  --timeout SECONDS       kill a task's whole process group after this long\n"
+            "  -k, --keep-order        print outputs in task-file order (a task's output\n"
+            "                          waits for every earlier task's; failed attempts\n"
+            "                          that are retried print nothing)\n"
+            "  --tag                   prefix each output line with the task's input (with\n"
+            "                          -c) or command, and a tab\n"
             "  --quiet                 no summary line\n"
             "  --help                  this text\n\n"
             "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
@@ -435,8 +571,8 @@ usage(FILE *fp)
                 "run, 2 usage or input error.\n\n"
                 "Started without mpirun, loom-run starts `mpirun -np 2` itself (a master and\n"
                 "one worker using every core); LOOM_MPIRUN names another launcher.\n\n"
-                "Not yet (issue 4): --keep-order, --tag, --results, --halt, progress display,\n"
-                "retries on another worker.\n");
+                "Not yet (issue 4): --results, --halt, progress display, retries on another\n"
+                "worker.\n");
 }
 
 /* Started by hand, not by an MPI launcher: start the MPI job ourselves,
@@ -502,6 +638,7 @@ main(int argc, char **argv)
     int status = 2, mpi_up = 0, speak = app_launcher_rank() == 0;
     const char *path = "-", *tmpl = NULL, *joblog = NULL;
     int resume = 0, resume_failed = 0, force = 0, retries = 0, quiet = 0, have_path = 0;
+    int keep_order = 0, tag = 0;
     double timeout = 0;
 
     if (loom_config_create(&cfg) != LOOM_OK)
@@ -533,6 +670,10 @@ main(int argc, char **argv)
             force = 1;
         } else if (!strcmp(a, "--quiet")) {
             quiet = 1;
+        } else if (!strcmp(a, "--keep-order") || !strcmp(a, "-k")) {
+            keep_order = 1;
+        } else if (!strcmp(a, "--tag")) {
+            tag = 1;
         } else if (!strcmp(a, "--retries") && v) {
             long n = strtol(v, &end, 10);
             if (*end || end == v || n < 0 || n > 1000) {
@@ -589,7 +730,9 @@ main(int argc, char **argv)
         struct run run = {.job = job,
                           .retries = retries,
                           .timeout_ms = timeout > 0 ? (int)(timeout * 1000) : 0,
-                          .quiet = quiet};
+                          .quiet = quiet,
+                          .keep_order = keep_order,
+                          .tag = tag};
         status = run_master(&run, path, tmpl, joblog, resume, resume_failed, force);
         if (loom_job_finish(job) != LOOM_OK && status == 0)
             status = 1;

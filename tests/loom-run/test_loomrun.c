@@ -311,3 +311,27 @@ Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .timeout =
     free(out);
     free(log);
 }
+
+Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .timeout = 120)
+{
+    /* later lines finish first; --keep-order must print them in file order
+     * all the same (without it, completion order is whatever it is) */
+    write_file("tasks.txt", "sleep 0.6; echo one\nsleep 0.4; echo two\nsleep 0.2; echo three\n"
+                            "echo four\n");
+    cr_assert_eq(loomrun("--pool-threads 4 --keep-order --quiet tasks.txt"), 0);
+    char *out = read_file("out.txt");
+    cr_assert_str_eq(out, "one\ntwo\nthree\nfour\n");
+    free(out);
+}
+
+Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .timeout = 120)
+{
+    write_file("inputs.txt", "alpha\nbe ta\n");
+    cr_assert_eq(loomrun("--tag --keep-order --quiet -c 'echo x; echo y >&2' inputs.txt"), 0);
+    char *out = read_file("out.txt"), *err = read_file("err.txt");
+    cr_assert_str_eq(out, "alpha\tx\nbe ta\tx\n");
+    cr_assert_not_null(strstr(err, "alpha\ty alpha\n"), "%s", err);
+    cr_assert_not_null(strstr(err, "be ta\ty be ta\n"), "%s", err);
+    free(out);
+    free(err);
+}
