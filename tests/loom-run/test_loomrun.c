@@ -335,3 +335,26 @@ Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .timeout = 
     free(out);
     free(err);
 }
+
+Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = setup, .timeout = 120)
+{
+    /* "ls DIR" and "/bin/echo a b" need no shell and are exec'd directly;
+     * a missing or non-executable program must still give the shell's
+     * 127 / 126 and its message */
+    write_file("tasks.txt", "/bin/echo a  b\nnosuchprog x\n/etc/passwd\nls /nonexistent-dir\n"
+                            "echo $LOOM_TASK_ID\n");
+    cr_assert_eq(loomrun("--joblog jl --keep-order tasks.txt"), 1);
+    char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
+    int ev, sig;
+    exit_and_signal(joblog_line(log, 2), &ev, &sig);
+    cr_assert_eq(ev, 127);
+    exit_and_signal(joblog_line(log, 3), &ev, &sig);
+    cr_assert_eq(ev, 126);
+    exit_and_signal(joblog_line(log, 4), &ev, &sig);
+    cr_assert_eq(ev, 2);
+    cr_assert_str_eq(out, "a b\n5\n");
+    cr_assert_not_null(strstr(err, "nosuchprog: not found"), "%s", err);
+    free(log);
+    free(out);
+    free(err);
+}
