@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "loom_test.h"
@@ -357,4 +358,79 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
     free(log);
     free(out);
     free(err);
+}
+
+/* Lines in a file (0 if missing). */
+static int
+lines_in(const char *name)
+{
+    char *text = read_file(name);
+    int n = count(text, "\n");
+    free(text);
+    return n;
+}
+
+Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup,
+     .timeout = 300)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 1; i <= 300; i++)
+        fprintf(f, "sleep 0.01; echo %d >> %s/ran.txt\n", i, dir);
+    fclose(f);
+    unsigned seed = (unsigned)getpid();
+    int rounds = 0, status = -1, kills = 0;
+    for (; rounds < 20 && status != 0; rounds++) {
+        /* kill after a random number of finished tasks, unless this round
+         * is the one that gets to finish */
+        int kill_after = rounds < 4 ? lines_in("jl") + 1 + (int)(rand_r(&seed) % 60) : -1;
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            setsid(); /* one group: mpirun, its ranks, their tasks */
+            if (chdir(dir) != 0)
+                _exit(99);
+            int fd = open("/dev/null", 01); /* O_WRONLY */
+            dup2(fd, 1);
+            execl(LOOMRUN, LOOMRUN, "--quiet", "--joblog", "jl", rounds ? "--resume" : "--quiet",
+                  "tasks.txt", (char *)NULL);
+            _exit(98);
+        }
+        if (kill_after >= 0) {
+            /* poll (bounded) for the log to reach the mark, then kill */
+            for (int i = 0; i < 20000 && lines_in("jl") < kill_after; i++) {
+                int st;
+                if (waitpid(pid, &st, WNOHANG) == pid) {
+                    pid = -1;
+                    status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+                    break;
+                }
+                usleep(500);
+            }
+            if (pid > 0) {
+                kill(-pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                kills++;
+            }
+        } else {
+            int st;
+            waitpid(pid, &st, 0);
+            status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        }
+    }
+    cr_assert_eq(status, 0, "the job never completed after %d rounds", rounds);
+    cr_assert_geq(kills, 3, "only %d of the runs were killed mid-way", kills);
+    /* every task exactly once as succeeded in the job log */
+    char *log = read_file("jl");
+    for (int seq = 1; seq <= 300; seq++) {
+        char key[32];
+        snprintf(key, sizeof key, "\n%d\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %d appears %d times in the job log", seq,
+                     count(log, key));
+        int ev, sig;
+        exit_and_signal(joblog_line(log, (unsigned)seq), &ev, &sig);
+        cr_assert(ev == 0 && sig == 0);
+    }
+    free(log);
 }
