@@ -387,7 +387,7 @@ unsigned
 loom_job_threads(const loom_job *job)
 {
     LOOM_ASSERT(job);
-    return job->rank == 0 ? 0 : job->set.threads;
+    return job->rank == 0 ? (job->m ? loom__master_worker_threads(job) : 0) : job->set.threads;
 }
 
 void

@@ -120,6 +120,8 @@ void loom__polling_thread_init(const char *name);
 /* master.c */
 loom_err loom__master_start(loom_job *job);
 void loom__master_stop(loom_job *job);
+/* Pool threads of the workers that have said hello so far. */
+unsigned loom__master_worker_threads(const loom_job *job);
 /* Send a queue request and wait for its answer. Takes ownership of rq
  * (and rq->data); the answer's data (malloc'd, may be NULL) goes to *data. */
 loom_err loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len);

@@ -987,6 +987,16 @@ loom__master_stop(loom_job *job)
     job->m = NULL;
 }
 
+unsigned
+loom__master_worker_threads(const loom_job *job)
+{
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    unsigned n = m->worker_threads;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 /* ---- the program's side: submit, results, futures, map --------------------------------- */
 
 static loom_err

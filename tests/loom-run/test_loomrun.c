@@ -138,7 +138,7 @@ Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .t
 Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .timeout = 120)
 {
     write_file("tasks.txt", "true\nexit 3\nkill -9 $$\necho $LOOM_TASK_ID $LOOM_ATTEMPT\n");
-    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 1);
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 2, "the exit status counts the failed tasks");
     char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
     int ev, sig;
     exit_and_signal(joblog_line(log, 1), &ev, &sig);
@@ -236,7 +236,7 @@ Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
     write_file("tasks.txt", "true\ntrue\n");
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
     write_file("tasks.txt", "true\necho changed\n");
-    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 2);
+    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 255);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "tasks.txt:2: the task differs"), "%s", err);
     free(err);
@@ -260,21 +260,21 @@ Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
     free(got);
 }
 
-Test(loomrun, bad_input_exits_2_and_runs_nothing, .init = setup, .timeout = 120)
+Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .timeout = 120)
 {
     write_file("empty.txt", "");
     write_file("comments.txt", "# only\n\n   # comments\n");
-    cr_assert_eq(loomrun("empty.txt"), 2);
+    cr_assert_eq(loomrun("empty.txt"), 255);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "no tasks"), "%s", err);
     free(err);
-    cr_assert_eq(loomrun("comments.txt"), 2);
-    cr_assert_eq(loomrun("missing.txt"), 2);
+    cr_assert_eq(loomrun("comments.txt"), 255);
+    cr_assert_eq(loomrun("missing.txt"), 255);
     err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "missing.txt"), "%s", err);
     free(err);
-    cr_assert_eq(loomrun("--retries many x"), 2);
-    cr_assert_eq(loomrun("--resume x"), 2);
+    cr_assert_eq(loomrun("--retries many x"), 255);
+    cr_assert_eq(loomrun("--resume x"), 255);
 }
 
 Test(loomrun, ten_thousand_tasks, .init = setup, .timeout = 300)
@@ -344,7 +344,7 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
      * 127 / 126 and its message */
     write_file("tasks.txt", "/bin/echo a  b\nnosuchprog x\n/etc/passwd\nls /nonexistent-dir\n"
                             "echo $LOOM_TASK_ID\n");
-    cr_assert_eq(loomrun("--joblog jl --keep-order tasks.txt"), 1);
+    cr_assert_eq(loomrun("--joblog jl --keep-order tasks.txt"), 3);
     char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
     int ev, sig;
     exit_and_signal(joblog_line(log, 2), &ev, &sig);

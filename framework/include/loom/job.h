@@ -118,7 +118,8 @@ LOOM_EXTERN int loom_job_rank(const loom_job *job);
 LOOM_EXTERN int loom_job_size(const loom_job *job);
 /** \brief 1 on rank 0. */
 LOOM_EXTERN int loom_job_is_master(const loom_job *job);
-/** \brief Pool threads of a worker rank (0 on the master). */
+/** \brief Pool threads of a worker rank; on the master, the sum over the
+ *         workers connected so far (0 before the first says hello). */
 LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
 
 /**
