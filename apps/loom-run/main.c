@@ -394,6 +394,7 @@ struct held {
 struct opts {
     const char *path, *tmpl, *joblog, *results;
     int resume, resume_failed, force, retries, quiet, keep_order, tag;
+    int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
     double timeout, progress_interval;
     struct lr_halt halt;
 };
@@ -857,11 +858,11 @@ run_master(struct run *run)
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    if (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) {
+    if (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    if (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) {
+    if (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
@@ -1005,6 +1006,10 @@ usage(FILE *fp)
                 "  --progress-interval S   without a terminal, a progress line every S seconds\n"
                 "                          (default 5; 0: none). On a terminal one line is\n"
                 "                          redrawn in place.\n"
+                "  --progress, --no-progress\n"
+                "                          the line redrawn in place, or plain lines, whatever\n"
+                "                          stderr is (under your own mpirun, loom-run cannot\n"
+                "                          tell that mpirun's stderr is a terminal)\n"
                 "  --quiet                 no progress and no summary\n"
                 "  --help                  this text\n\n"
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
@@ -1084,6 +1089,9 @@ launch_self(int argc, char **argv)
         args[n++] = argv[i];
     /* a launcher that is not an MPI launcher must not start us again */
     setenv("LOOM_RUN_SELF_LAUNCHED", "1", 1);
+    /* the ranks' stderr is a pipe to mpirun: tell them it ends on a terminal */
+    if (isatty(STDERR_FILENO))
+        setenv("LOOM_RUN_TTY", "1", 1);
     if (getuid() == 0) { /* Open MPI refuses root unless told it is meant */
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
@@ -1127,6 +1135,10 @@ parse_args(int argc, char **argv, struct opts *o, int speak)
             o->keep_order = 1;
         } else if (!strcmp(a, "--tag")) {
             o->tag = 1;
+        } else if (!strcmp(a, "--progress")) {
+            o->progress = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            o->progress = -1;
         } else if (a[0] != '-' || !strcmp(a, "-")) {
             if (have_path)
                 BAD("one task file only ('%s' and '%s')\n", o->path, a);
@@ -1205,7 +1217,10 @@ main(int argc, char **argv)
         goto out;
     }
     if (loom_job_is_master(job)) {
-        struct run run = {.o = &o, .job = job, .live = !o.quiet && isatty(STDERR_FILENO)};
+        const char *tty = getenv("LOOM_RUN_TTY");
+        int live = o.progress == 1 ||
+                   (o.progress == 0 && (isatty(STDERR_FILENO) || (tty && strcmp(tty, "1") == 0)));
+        struct run run = {.o = &o, .job = job, .live = !o.quiet && live};
         status = run_master(&run);
         if (loom_job_finish(job) != LOOM_OK && status == EXIT_OK)
             status = EXIT_TROUBLE;

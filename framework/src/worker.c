@@ -184,10 +184,10 @@ runner(void *arg)
     pthread_mutex_lock(&w->rq_mu);
     while (w->rq_count > 0) {
         /* Tiny tasks are taken several at a time (one lock per chunk);
-         * anything slower one by one, so no thread sits on queued work
-         * while another is idle. */
+         * anything slower — or not measured yet — one by one, so no
+         * thread sits on queued work while another is idle. */
         size_t k = 1;
-        if (w->avg_task_ns < 20000) {
+        if (w->avg_task_ns > 0 && w->avg_task_ns < 20000) {
             k = w->rq_count / threads + 1;
             k = k > 64 ? 64 : k > w->rq_count ? w->rq_count : k;
         }
@@ -395,7 +395,10 @@ send_frame(struct worker *w, struct wire_buf *b)
 static size_t
 target_capacity(struct worker *w, double avg_ns)
 {
-    size_t threads = w->job->set.threads, min = 2 * threads, max = (size_t)1 << 16;
+    /* at least one task per thread; no more until the tasks prove short:
+     * a long task queued behind another on a busy worker would wait there
+     * while other workers idle */
+    size_t threads = w->job->set.threads, min = threads, max = (size_t)1 << 16;
     if (avg_ns <= 0)
         return min;
     double per_thread = w->job->set.prefetch_s * 1e9 / avg_ns;
