@@ -54,3 +54,9 @@ need_root() {
 assert_grep() {
     grep -Eq -- "$1" "$2" || { echo "--- $2:"; cat "$2"; fail "$3"; }
 }
+# Namespaces, /etc/hosts lines and Slurm's ports are machine-wide: hold a
+# machine-wide lock (also across build trees and worktrees) while using them.
+global_lock() {
+    exec 9>/run/lock/loom-cluster-tests.lock
+    flock -w 150 9 || fail "another cluster test has held /run/lock/loom-cluster-tests.lock for 150 s"
+}

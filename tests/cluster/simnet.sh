@@ -19,6 +19,7 @@ source "$(dirname "$0")/lib.sh"
 need_root
 SIM="$SRC/cluster/simnet"
 export LOOM_SIMNET_DIR="$BUILD/tests/cluster/simnet-state"
+global_lock
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-simnet-test.XXXXXX")
 cleanup() {
     rc=$?

@@ -20,6 +20,7 @@ command -v slurmctld >/dev/null && command -v munged >/dev/null ||
 SL="$SRC/cluster/slurm-local"
 export LOOM_SLURM_DIR="$BUILD/tests/cluster/slurm"
 eval "$("$SL" env)"
+global_lock
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-slurm-test.XXXXXX")
 cleanup() {
     rc=$?
