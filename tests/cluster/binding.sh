@@ -8,7 +8,8 @@
 #   - taskset -c 0 mpirun --bind-to none: pool of 1 (the mask is inherited)
 #   - --bind-to core with --pool-threads 3: a WARN line naming the remedy
 #   - --bind-to none with a pool of exactly the CPUs: no warning
-#   - the launch recipes in hostfiles/ and cluster/slurm/ never bind a worker
+#   - the launch recipes in hostfiles/, cluster/slurm/ and the README's code
+#     blocks never bind a worker to one core
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/binding.sh
 # Exit status: 0 pass, 1 fail.
 source "$(dirname "$0")/lib.sh"
@@ -45,9 +46,13 @@ mpi --bind-to none "$HELLO" --pool-threads "$cpus" >"$T/o" 2>"$T/e" || { cat "$T
 ! grep -q WARN "$T/e" || { cat "$T/e"; fail "warning for a pool that fits"; }
 
 step "launch recipes leave workers unbound"
-# every mpirun or srun command line (with options), comments included
-bad=$(grep -HnE '(mpirun|srun) +-' "$SRC"/hostfiles/* "$SRC"/cluster/slurm/*.sbatch |
-    grep -vE -- '--bind-to none|--cpu-bind=none|pe=[0-9N]|srun --mpi=list' || true)
+# every mpirun or srun command line (with options): in hostfiles and job
+# scripts, comments included; in the README, inside code blocks
+bad=$({
+    grep -HnE '(mpirun|srun) +-' "$SRC"/hostfiles/* "$SRC"/cluster/slurm/*.sbatch
+    awk '/^```/ { f = !f; next } f && /(mpirun|srun) +-/ { print FILENAME ":" FNR ":" $0 }' \
+        "$SRC/README.md"
+} | grep -vE -- '--bind-to none|--cpu-bind=none|pe=[0-9N]|srun --mpi=list' || true)
 [ -z "$bad" ] || fail "launch lines that may bind a worker to one core:
 $bad"
 echo "[$NAME] PASS"
