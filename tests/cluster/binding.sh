@@ -14,7 +14,7 @@
 # Exit status: 0 pass, 1 fail.
 source "$(dirname "$0")/lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-binding-test.XXXXXX")
-trap 'rc=$?; rm -rf "$T"; finish; exit $rc' EXIT
+trap 'rc=$?; rm -rf "$T"; finish $rc; exit $rc' EXIT
 cpus=$(nproc) # this process's affinity mask, which mpirun passes on
 HELLO="$BUILD/apps/hello"
 mpi() { timeout 60 mpirun --timeout 50 -np 2 --oversubscribe "$@"; }
@@ -55,4 +55,3 @@ bad=$({
 } | grep -vE -- '--bind-to none|--cpu-bind=none|pe=[0-9N]|srun --mpi=list' || true)
 [ -z "$bad" ] || fail "launch lines that may bind a worker to one core:
 $bad"
-echo "[$NAME] PASS"

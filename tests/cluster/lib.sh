@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 # Shared helpers of the cluster tests (sourced, bash). The tests run as
 # CTest shell tests: exit 0 pass, 1 fail, 77 skipped (not root, no namespaces).
@@ -25,9 +26,10 @@ step() {
     STEP=$1
     T_STEP=$(now)
 }
-finish() {
+finish() { # finish EXIT-STATUS: the last step's time, the verdict, the total
     step ""
-    echo "[$NAME] total $(elapsed "$T_START") s"
+    case "${1:-0}" in 0) v=PASS ;; 77) v=SKIP ;; *) v=FAIL ;; esac
+    echo "[$NAME] $v, total $(elapsed "$T_START") s"
 }
 fail() {
     echo "[$NAME] FAIL: $*" >&2

@@ -26,7 +26,7 @@ cleanup() {
     step "tear-down"
     "$SIM" down || rc=1
     rm -rf "$T"
-    finish
+    finish $rc
     exit $rc
 }
 trap cleanup EXIT
@@ -78,7 +78,7 @@ fi
 assert_grep 'unable to reach each other|BTLs attempted' "$T/vader" "vader: unexpected failure"
 
 step "loom-run on 3 nodes, environment forwarded"
-for i in $(seq 1 18); do
+for _ in $(seq 1 18); do
     echo "sleep 0.2; echo \"task=\$LOOM_TASK_ID host=\$LOOM_HOST rank=\$LOOM_RANK mark=\$LOOM_TEST_MARK ld=\$LD_LIBRARY_PATH path=\$PATH\""
 done >"$T/tasks.txt"
 LOOM_TEST_MARK=m42 LD_LIBRARY_PATH=/opt/loom-test/lib PATH="/opt/loom-test/bin:$PATH" \
@@ -117,4 +117,3 @@ wait_for 5 sh -c "ip netns pids loom-n2 | grep -qx $stray" || fail "stray proces
 wait_for 5 sh -c "! { [ -d /proc/$stray ] && ! grep -q '^State:.*Z' /proc/$stray/status; }" ||
     fail "a process on a node survived down"
 wait "$stray" 2>/dev/null || true
-echo "[$NAME] PASS"

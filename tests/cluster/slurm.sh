@@ -29,7 +29,7 @@ cleanup() {
     "$SL" down || rc=1
     pgrep -f "$LOOM_SLURM_DIR" >/dev/null && { echo "daemons left behind"; rc=1; }
     rm -rf "$T"
-    finish
+    finish $rc
     exit $rc
 }
 trap cleanup EXIT
@@ -41,9 +41,9 @@ step "set-up (slurm-local up)"
 
 step "submit 7 jobs"
 S="$SRC/cluster/slurm"
-for i in $(seq 1 12); do echo "echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
+for _ in $(seq 1 12); do echo "echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
 printf 'true\nexit 7\ntrue\n' >"$T/failing.txt"
-cd "$T" # jobs start in the submission directory: job logs land here
+cd "$T" || exit 1 # jobs start in the submission directory: job logs land here
 sub() { "$SL" submit "$@"; }
 j_sq1=$(sub -c 2 "$S/one-node.sbatch" "$BUILD/apps/squares" --count 10)
 j_sqm=$(sub -N 1 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/squares" --count 10)
@@ -88,4 +88,3 @@ out "$j_c1" | grep -q '^rank=1 role=worker .* pool=1 ' || { out "$j_c1"; fail "-
 ok "$j_n1" "hello -n 1"
 out "$j_n1" | grep -q '^rank=1 role=worker .* pool=1 ' ||
     { out "$j_n1"; fail "SLURM_CPUS_ON_NODE=1: pool is not 1"; }
-echo "[$NAME] PASS"

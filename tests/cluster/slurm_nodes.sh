@@ -30,7 +30,7 @@ cleanup() {
     "$SIM" down || rc=1
     pgrep -f "$LOOM_SLURM_DIR" >/dev/null && { echo "daemons left behind"; rc=1; }
     rm -rf "$T"
-    finish
+    finish $rc
     exit $rc
 }
 trap cleanup EXIT
@@ -44,8 +44,8 @@ step "set-up (simnet up 3, slurm-local up --sim)"
 
 step "submit 3 jobs"
 S="$SRC/cluster/slurm"
-for i in $(seq 1 18); do echo "sleep 0.2; echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
-cd "$T"
+for _ in $(seq 1 18); do echo "sleep 0.2; echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
+cd "$T" || exit 1
 j_hello=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/hello")
 j_sq=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/squares" --count 1000 --quiet)
 j_lr=$("$SL" submit -N 3 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/tasks.txt")
@@ -75,4 +75,3 @@ assert_grep '^loom-run: 18 tasks: 18 succeeded, 0 failed' "$T/lr" "loom-run: not
     fail "loom-run: not every task once"
 ran_on=$(sed -n 's/^task=.* host=\([^ ]*\)$/\1/p' "$T/lr" | sort -u | tr '\n' ' ')
 [ "$ran_on" = "loom-node1 loom-node2 loom-node3 " ] || fail "loom-run: tasks ran on '$ran_on'"
-echo "[$NAME] PASS"
