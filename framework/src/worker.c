@@ -31,6 +31,7 @@
 
 #include "internal.h"
 #include "job_internal.h"
+#include "loom/cpu.h"
 #include "loom/log.h"
 
 struct rmsg {
@@ -543,6 +544,11 @@ loom__worker_start(loom_job *job)
     loom__cond_init_monotonic(&w->wake);
     wire_buf_reset(&w->outbox);
 
+    /* Say loudly, once per worker at start-up, when the pool cannot run in
+     * parallel: mpirun binds to one core by default. */
+    char why[512];
+    if (loom_cpu_pool_oversized(job->set.threads, loom_cpu_affinity_count(), why, sizeof why))
+        LOOM_WARN("%s", why);
     loom_pool_opts po = {.threads = job->set.threads, .queue_capacity = job->set.threads + 1};
     loom_err rc = loom_pool_create(&po, &w->pool);
     if (rc != LOOM_OK)
