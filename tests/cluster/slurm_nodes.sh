@@ -10,6 +10,8 @@
 #   - many-nodes-mpirun.sbatch with squares, many-nodes-srun.sbatch
 #     (srun --mpi=pmix) with loom-run: COMPLETED, ExitCode 0:0, every task
 #     once and on every node
+#   - `sbatch -N 3 --wrap "loom-run tasks.txt"`: loom-run launches mpirun
+#     itself, one worker per node: the same
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/slurm_nodes.sh
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, Slurm not installed).
 source "$(dirname "$0")/lib.sh"
@@ -42,13 +44,16 @@ step "set-up (simnet up 3, slurm-local up --sim)"
 "$SIM" up 3
 "$SL" up --sim 4
 
-step "submit 3 jobs"
+step "submit 4 jobs"
 S="$SRC/cluster/slurm"
 for _ in $(seq 1 18); do echo "sleep 0.2; echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
 cd "$T" || exit 1
 j_hello=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/hello")
 j_sq=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/squares" --count 1000 --quiet)
 j_lr=$("$SL" submit -N 3 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/tasks.txt")
+# loom-run typed as is inside an allocation: it starts mpirun itself, one
+# worker per node
+j_self=$("$SL" submit -N 3 -c 2 --wrap "$BUILD/apps/loom-run/loom-run --joblog $T/self.log $T/tasks.txt")
 
 out() { cat "$LOOM_SLURM_DIR/job-$1.out"; }
 ok() { "$SL" wait "$1" 120 || { out "$1"; fail "$2: job $1 did not complete with 0"; }; }
@@ -75,3 +80,12 @@ assert_grep '^loom-run: 18 tasks: 18 succeeded, 0 failed' "$T/lr" "loom-run: not
     fail "loom-run: not every task once"
 ran_on=$(sed -n 's/^task=.* host=\([^ ]*\)$/\1/p' "$T/lr" | sort -u | tr '\n' ' ')
 [ "$ran_on" = "loom-node1 loom-node2 loom-node3 " ] || fail "loom-run: tasks ran on '$ran_on'"
+
+step "wait: loom-run started by hand in the allocation (sbatch --wrap)"
+ok "$j_self" loom-run-self
+out "$j_self" >"$T/self"
+assert_grep '^loom-run: 18 tasks: 18 succeeded, 0 failed' "$T/self" "loom-run self-launched"
+[ "$(grep -c $'^[0-9]*\t' "$T/self.log")" = 18 ] || fail "loom-run self-launched: job log"
+ran_on=$(sed -n 's/^task=.* host=\([^ ]*\)$/\1/p' "$T/self" | sort -u | tr '\n' ' ')
+[ "$ran_on" = "loom-node1 loom-node2 loom-node3 " ] ||
+    fail "loom-run self-launched: tasks ran on '$ran_on', not on every node"
