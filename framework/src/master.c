@@ -837,10 +837,12 @@ progress_main(void *arg)
 {
     struct master *m = arg;
     loom__polling_thread_init("Progress");
-    unsigned idle = 0;
+    unsigned idle = 0, start = 0;
+    struct loom__gap gap = {0, 0};
     while (!atomic_load(&m->quit) || m->sends) {
         if (progress_round(m)) {
-            idle = 0;
+            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            idle = start = loom__idle_start(&gap);
             continue;
         }
         /* Idle. While tasks are in flight wake at least every 500 us to

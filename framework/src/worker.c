@@ -478,7 +478,8 @@ comm_main(void *arg)
 {
     struct worker *w = arg;
     loom__polling_thread_init("Comm");
-    unsigned idle = 0;
+    unsigned idle = 0, start = 0;
+    struct loom__gap gap = {0, 0};
     for (;;) {
         int did = 0;
         for (int k = 0; k < 16; k++) {
@@ -502,7 +503,8 @@ comm_main(void *arg)
         if (atomic_load(&w->quit) && !w->sends)
             break;
         if (did) {
-            idle = 0;
+            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            idle = start = loom__idle_start(&gap);
             continue;
         }
         /* Idle: sleep until a runner hands over results (it wakes us),
