@@ -323,11 +323,15 @@ wake_waiters(struct master *m)
         pthread_cond_broadcast(&m->cv);
 }
 
+/* (under mu) One signal is enough: until the thread has run again, more
+ * would only cost system calls. */
 static void
 wake_progress(struct master *m)
 {
-    if (m->sleeping)
+    if (m->sleeping) {
         pthread_cond_signal(&m->wake);
+        m->sleeping = 0;
+    }
 }
 
 /* Wait on m->cv (m->mu held) until woken or the deadline; dl NULL = forever. */
@@ -1033,7 +1037,10 @@ enqueue(struct master *m, struct mtask *t, int avoiding)
         pending_push(m, t); /* else avoid_push() has queued it */
     m->unfinished++;
     m->outstanding++;
-    wake_progress(m);
+    /* only the first task of a queue needs the thread: with more already
+     * waiting it has been told, and what it waits for is credits */
+    if (avoiding ? m->navoid == 1 : m->pending.count == 1)
+        wake_progress(m);
     return t->id;
 }
 

@@ -172,6 +172,17 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
         loom__task_reply_free(t); /* chunk replies can be large: do not keep */
 }
 
+/* (under out_mu) Wake the comm thread if it sleeps; one signal is enough
+ * until it has run again. */
+static void
+wake_comm_locked(struct worker *w)
+{
+    if (w->sleeping) {
+        pthread_cond_signal(&w->wake);
+        w->sleeping = 0;
+    }
+}
+
 static void *
 runner(void *arg)
 {
@@ -206,13 +217,16 @@ runner(void *arg)
         double per = (double)(loom__now_ns() - t0) / (double)k;
 
         pthread_mutex_lock(&w->out_mu);
-        if (wire_empty(&w->outbox))
+        int first = wire_empty(&w->outbox);
+        if (first)
             w->out_since = loom__now_ns();
         if (wire_append(&w->outbox, &stage) != LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory for task results");
         w->out_results += k;
-        if (w->sleeping)
-            pthread_cond_signal(&w->wake);
+        /* the first result starts the flush delay the comm thread sleeps
+         * by; later ones go with it unless the batch is full */
+        if (first || w->out_results >= w->job->set.batch_max)
+            wake_comm_locked(w);
         pthread_mutex_unlock(&w->out_mu);
         wire_buf_reset(&stage);
 
@@ -584,8 +598,7 @@ static void
 wake_comm(struct worker *w)
 {
     pthread_mutex_lock(&w->out_mu);
-    if (w->sleeping)
-        pthread_cond_signal(&w->wake);
+    wake_comm_locked(w);
     pthread_mutex_unlock(&w->out_mu);
 }
 
@@ -674,8 +687,7 @@ loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
             pc->next = w->calls;
             w->calls = pc;
             w->out_urgent = 1;
-            if (w->sleeping)
-                pthread_cond_signal(&w->wake);
+            wake_comm_locked(w);
         }
     }
     pthread_mutex_unlock(&w->out_mu);

@@ -2,6 +2,7 @@
 /* loom-run as a user runs it: real task files, real mpirun, real job logs.
  * Each test works in its own temporary directory and asserts on the
  * output, the exit status and the job log. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,13 +25,22 @@ setup(void)
     cr_assert_not_null(mkdtemp(dir));
 }
 
-static void
-write_file(const char *name, const char *text)
+/* fopen of a file in the test's directory; NULL only for a missing file
+ * opened for reading. */
+static FILE *
+open_in(const char *name, const char *mode)
 {
     char p[256];
     snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f);
+    FILE *f = fopen(p, mode);
+    cr_assert(f || mode[0] == 'r', "%s: %s", p, strerror(errno));
+    return f;
+}
+
+static void
+write_file(const char *name, const char *text)
+{
+    FILE *f = open_in(name, "w");
     fputs(text, f);
     fclose(f);
 }
@@ -38,9 +48,7 @@ write_file(const char *name, const char *text)
 static char *
 read_file(const char *name)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
+    FILE *f = open_in(name, "r");
     if (!f)
         return strdup("");
     static char buf[1 << 20];
@@ -78,9 +86,8 @@ count(const char *hay, const char *needle)
 static int
 lines_in(const char *name)
 {
-    char p[256], buf[65536];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
+    char buf[65536];
+    FILE *f = open_in(name, "r");
     int n = 0;
     size_t got;
     while (f && (got = fread(buf, 1, sizeof buf, f)) > 0)
@@ -296,9 +303,7 @@ Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .timeout = 12
 
 Test(loomrun, a_hundred_thousand_tasks, .init = setup, .timeout = 500)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 100000; i++)
         fputs("true\n", f);
     fclose(f);
@@ -378,9 +383,7 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
 Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup,
      .timeout = 300)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 1; i <= 300; i++)
         fprintf(f, "sleep 0.01; echo %d >> %s/ran.txt\n", i, dir);
     fclose(f);
@@ -444,10 +447,8 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
 static char *
 read_bytes(const char *name, size_t *len)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "rb");
-    cr_assert_not_null(f, "%s", p);
+    FILE *f = open_in(name, "rb");
+    cr_assert_not_null(f, "%s", name);
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);
@@ -497,9 +498,7 @@ Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = se
 
 Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .timeout = 180)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 1; i <= 2100; i++)
         fprintf(f, i == 1500 ? "printf 'x\\000y'; echo err >&2; exit 4\n" : "echo %d\n", i);
     fclose(f);
@@ -544,17 +543,14 @@ Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .ti
 
 Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .timeout = 120)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/nul.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("nul.txt", "w");
     fwrite("echo one >> ran.txt\necho t\0wo >> ran.txt\n", 1, 41, f);
     fclose(f);
     cr_assert_eq(loomrun("nul.txt"), 255);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "nul.txt:2"), "names the line: %s", err);
     free(err);
-    snprintf(p, sizeof p, "%s/long.txt", dir);
-    f = fopen(p, "w");
+    f = open_in("long.txt", "w");
     fputs("echo one >> ran.txt\necho ", f);
     for (int i = 0; i < (1 << 20); i++)
         fputc('x', f);
@@ -570,9 +566,7 @@ Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .t
 
 Test(loomrun, more_than_100_failures_exit_101, .init = setup, .timeout = 120)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 150; i++)
         fputs(i % 3 ? "exit 1\n" : "kill -TERM $$\n", f);
     fclose(f);
@@ -585,9 +579,7 @@ Test(loomrun, more_than_100_failures_exit_101, .init = setup, .timeout = 120)
 
 Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 40; i++)
         fputs("echo $LOOM_TASK_ID $LOOM_ATTEMPT $LOOM_RANK >> att.txt; [ $LOOM_ATTEMPT -ge 2 ]\n",
               f);
@@ -610,9 +602,7 @@ Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
 
 Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup, .timeout = 180)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     fputs("[ -e ok ] || exit 7\n", f);
     for (int i = 2; i <= 1000; i++)
         fprintf(f, "sleep 0.01; echo %d >> ran.txt\n", i);
@@ -657,9 +647,7 @@ Test(loomrun, halt_now_kills_running_tasks, .init = setup, .timeout = 120)
 
 Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .timeout = 120)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/tasks.txt", dir);
-    FILE *f = fopen(p, "w");
+    FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 40; i++)
         fputs("sleep 0.05\n", f);
     fclose(f);
