@@ -304,26 +304,24 @@ halt_watch(void *arg)
     return NULL;
 }
 
+/* A worker: serve tasks, with a watcher for the master's "stop" (--halt,
+ * or results that cannot be recorded). */
 static int
-serve_worker(loom_job *job, int halt)
+serve_worker(loom_job *job)
 {
     pthread_t watcher;
-    int watching = 0;
-    if (halt) {
-        int fd = eventfd(0, EFD_CLOEXEC);
-        if (fd <= 0) {
-            fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
-            return EXIT_TROUBLE;
-        }
-        worker_set.cancel_fd = fd;
-        watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
+    int fd = eventfd(0, EFD_CLOEXEC);
+    if (fd <= 0) {
+        fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
+        return EXIT_TROUBLE;
     }
+    worker_set.cancel_fd = fd;
+    int watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
     loom_err rc = loom_job_serve(job);
     if (watching)
         pthread_join(watcher, NULL);
-    if (worker_set.cancel_fd > 0)
-        close(worker_set.cancel_fd);
-    return rc == LOOM_OK ? EXIT_OK : EXIT_TROUBLE;
+    close(fd);
+    return rc == LOOM_OK && watching ? EXIT_OK : EXIT_TROUBLE;
 }
 
 /* ---- resume: what the job log says is done ------------------------------------- */
@@ -1225,7 +1223,7 @@ main(int argc, char **argv)
         if (loom_job_finish(job) != LOOM_OK && status == EXIT_OK)
             status = EXIT_TROUBLE;
     } else {
-        status = serve_worker(job, o.halt.when != LR_HALT_NEVER);
+        status = serve_worker(job);
     }
 out:
     loom_job_destroy(job);
