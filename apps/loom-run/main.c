@@ -310,17 +310,10 @@ static int
 serve_worker(loom_job *job)
 {
     pthread_t watcher;
-    int fd = eventfd(0, EFD_CLOEXEC);
-    if (fd <= 0) {
-        fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
-        return EXIT_TROUBLE;
-    }
-    worker_set.cancel_fd = fd;
     int watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
     loom_err rc = loom_job_serve(job);
     if (watching)
         pthread_join(watcher, NULL);
-    close(fd);
     return rc == LOOM_OK && watching ? EXIT_OK : EXIT_TROUBLE;
 }
 
@@ -1208,6 +1201,13 @@ main(int argc, char **argv)
         status = EXIT_TROUBLE;
         goto out;
     }
+    /* before the job starts: its threads may run tasks at once */
+    worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
+    if (worker_set.cancel_fd <= 0) {
+        fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
+        status = EXIT_TROUBLE;
+        goto out;
+    }
     static const struct app_fn fns[] = {{"sh", run_command, NULL}};
     status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
     if (status != 0) {
@@ -1229,6 +1229,8 @@ out:
     loom_job_destroy(job);
     if (mpi_up)
         MPI_Finalize();
+    if (worker_set.cancel_fd > 0)
+        close(worker_set.cancel_fd);
     loom_config_destroy(cfg);
     return status;
 }
