@@ -75,6 +75,7 @@ struct worker {
     int64_t out_since;
     int out_urgent;
     struct pending_call *calls;
+    int64_t call_since; /* when the newest call was queued */
     uint64_t next_req;
     int calls_closed;
     pthread_cond_t wake; /* the comm thread sleeps here when idle */
@@ -171,6 +172,10 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     if (it->t.flags & WIRE_TASK_CHUNK)
         loom__task_reply_free(t); /* chunk replies can be large: do not keep */
 }
+
+/* How long a queue call keeps the comm thread spinning for its answer:
+ * many round trips, but not a parked get's whole wait. */
+#define HOT_CALL_NS ((int64_t)2000000)
 
 /* (under out_mu) Wake the comm thread if it sleeps; one signal is enough
  * until it has run again. */
@@ -523,14 +528,17 @@ comm_main(void *arg)
         }
         /* Idle: sleep until a runner hands over results (it wakes us),
          * their flush delay is due, or 1 ms at most (the master may have
-         * sent work). A caller waiting for a queue answer keeps us hot. */
+         * sent work). A caller that has just asked the queue something
+         * keeps us hot for a round trip; a get parked at the master (no
+         * item yet) must not keep a core spinning for its whole wait. */
         pthread_mutex_lock(&w->out_mu);
         int64_t cap = 1000000;
         if (!wire_empty(&w->outbox)) {
             int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
             cap = due < cap ? due : cap;
         }
-        int64_t ns = w->calls ? -1 : loom__idle_pause(++idle, cap);
+        int hot = w->calls && loom__now_ns() - w->call_since < HOT_CALL_NS;
+        int64_t ns = hot ? -1 : loom__idle_pause(++idle, cap);
         if (ns > 0 && !w->out_urgent && !atomic_load(&w->quit)) {
             w->sleeping = 1;
             loom__cond_sleep(&w->wake, &w->out_mu, ns);
@@ -686,6 +694,7 @@ loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
         if (rc == LOOM_OK) {
             pc->next = w->calls;
             w->calls = pc;
+            w->call_since = loom__now_ns();
             w->out_urgent = 1;
             wake_comm_locked(w);
         }
