@@ -31,6 +31,8 @@ struct job_settings {
     size_t batch_max;       /* tasks per message */
     int64_t flush_ns;       /* worker: result flush delay */
     double prefetch_s;      /* worker: seconds of work to hold per thread */
+    int64_t heartbeat_ns;   /* worker: longest silence towards the master */
+    int64_t lost_ns;        /* master: silence that makes a worker lost; 0 never */
 };
 
 /* A named-queue request on its way to the master's queue store. `local`
@@ -77,8 +79,9 @@ struct loom_job {
     struct job_settings set;
     struct job_fn *fns;
     unsigned nfns;
-    struct master *m; /* rank 0 after start */
-    struct worker *w; /* ranks >= 1 after start */
+    struct master *m;      /* rank 0 after start */
+    struct worker *w;      /* ranks >= 1 after start */
+    atomic_int peers_lost; /* workers declared lost (a worker learns it at STOP) */
 };
 
 /* The task a function sees. */

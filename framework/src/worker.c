@@ -82,6 +82,8 @@ struct worker {
     int sleeping;
 
     size_t capacity, granted; /* comm thread only */
+    int64_t last_sent;        /* comm thread: when it last sent the master anything */
+    int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
     struct send *sends;       /* comm thread only */
 
     pthread_mutex_t st_mu;
@@ -342,7 +344,13 @@ handle_frame(struct worker *w, char *buf, size_t len)
                 rc = -1;
             else
                 complete_call(w, &q, data);
-        } else if (type == WIRE_STOP && wire_get_empty(body, blen) == LOOM_OK) {
+        } else if (type == WIRE_STOP) {
+            struct wire_stop stop;
+            if (wire_get_stop(body, blen, &stop) != LOOM_OK) {
+                rc = -1;
+                break;
+            }
+            atomic_store(&w->job->peers_lost, (int)stop.lost);
             pthread_mutex_lock(&w->st_mu);
             w->stopped = 1;
             pthread_cond_broadcast(&w->st_cv);
@@ -459,7 +467,10 @@ maybe_flush(struct worker *w, int64_t now)
     int due =
         has && (w->out_urgent || idle || w->out_results >= w->job->set.batch_max ||
                 w->outbox.len >= ((size_t)1 << 20) || now - w->out_since >= w->job->set.flush_ns);
-    if (!due && !want_credit && !bye) {
+    /* a sign of life when silent for a heartbeat: the master cannot tell a
+     * quiet worker from a dead one otherwise (MPI does not say) */
+    int beat = !stopping && !w->bye_gone && now - w->last_sent >= w->job->set.heartbeat_ns;
+    if (!due && !want_credit && !bye && !beat) {
         pthread_mutex_unlock(&w->out_mu);
         return 0;
     }
@@ -472,10 +483,10 @@ maybe_flush(struct worker *w, int64_t now)
 
     if (b.len == 0)
         wire_buf_reset(&b);
-    if (want_credit) {
-        struct wire_credit c = {(uint32_t)grant};
+    if (want_credit || (beat && b.len == 0)) { /* a heartbeat is a credit of 0 */
+        struct wire_credit c = {want_credit ? (uint32_t)grant : 0};
         if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK)
-            w->granted += grant;
+            w->granted += c.credits;
     }
     if (bye && wire_put(&b, WIRE_BYE, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
         bye = 0;
@@ -483,7 +494,9 @@ maybe_flush(struct worker *w, int64_t now)
         wire_buf_free(&b);
         return 0;
     }
+    w->last_sent = now;
     if (bye) {
+        w->bye_gone = 1;
         pthread_mutex_lock(&w->st_mu);
         w->bye_sent = 1;
         pthread_cond_broadcast(&w->st_cv);
