@@ -102,6 +102,26 @@ grow(struct wc_table *t)
     return 0;
 }
 
+/* memcmp for the short strings words are: inlined, 8 bytes at a time. */
+static inline int
+same_bytes(const char *a, const unsigned char *b, size_t n)
+{
+    while (n >= 8) {
+        uint64_t x, y;
+        memcpy(&x, a, 8);
+        memcpy(&y, b, 8);
+        if (x != y)
+            return 0;
+        a += 8;
+        b += 8;
+        n -= 8;
+    }
+    while (n--)
+        if ((unsigned char)*a++ != *b++)
+            return 0;
+    return 1;
+}
+
 static int
 add_hashed(struct wc_table *t, const unsigned char *word, size_t len, uint64_t h, uint64_t count)
 {
@@ -110,7 +130,7 @@ add_hashed(struct wc_table *t, const unsigned char *word, size_t len, uint64_t h
         struct wc_slot *s = &t->slots[i];
         if (!s->hash)
             break;
-        if (s->hash == h && s->len == len && memcmp(t->arena + s->off, word, len) == 0) {
+        if (s->hash == h && s->len == len && same_bytes(t->arena + s->off, word, len)) {
             s->count += count;
             t->words += count;
             return 0;
