@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * command — the seed's subprocess lesson with loom's process module
+ * loom-command (apps/command) — the seed's subprocess lesson with loom's process module
  * (loom_proc_run): run a program with an argv (no shell), feed its stdin
  * from memory, capture its stdout and stderr, report its exit code — the
  * seed's `subprocess.call([...])` and `Popen(...).communicate(input)`.
  *
- *   command                       the seed's two steps, with local programs:
+ *   loom-command                  the seed's two steps, with local programs:
  *
  *       $ uname -s                (subprocess.call)
  *       Linux
@@ -16,8 +16,8 @@
  *       cherry
  *       Exit code: 0
  *
- *   command [--input TEXT | --input-file FILE] [--timeout S] [--quiet]
- *           [--] PROGRAM [ARG...]
+ *   loom-command [--input TEXT | --input-file FILE] [--timeout S] [--quiet]
+ *                [--] PROGRAM [ARG...]
  *                                 run PROGRAM with TEXT (escapes \n \t \\
  *                                 expanded) or FILE's bytes on its stdin,
  *                                 print "$ PROGRAM ARG...", its stdout, then
@@ -42,7 +42,7 @@
 
 #include <loom.h>
 
-#define PROG      "command"
+#define PROG      "loom-command"
 #define MAX_INPUT ((size_t)64 << 20)
 
 /* Read a whole file, at most MAX_INPUT bytes. 0 or -1 (message printed). */
@@ -176,8 +176,8 @@ main(int argc, char **argv)
             break;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             printf("usage: " PROG " [--input TEXT | --input-file FILE] [--timeout S] [--quiet]\n"
-                   "               [--] PROGRAM [ARG...]\n"
-                   "       " PROG "      (no program: the seed's two examples)\n\n"
+                   "                    [--] PROGRAM [ARG...]\n"
+                   "       " PROG "  (no program: the seed's two examples)\n\n"
                    "Runs PROGRAM (no shell) with TEXT or FILE on its stdin, prints its\n"
                    "stdout and its exit code.\n\n"
                    "  --input TEXT       stdin for the program (\\n \\t \\\\ expanded)\n"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * context — the seed's ThreadLocal lesson with loom_context.
+ * loom-context (apps/context) — the seed's ThreadLocal lesson with loom_context.
  *
  * 1. Alice and Bob: two threads, Thread-A and Thread-B, each bind their own
  *    student to one key (the seed's `local_school.student = name`); a
@@ -24,9 +24,9 @@
  *      task 0 on Worker-1 uses connection #1 (owner Worker-1)
  *      ...
  *      Worker-1 closes connection #1 after 4 tasks
- *      context: 8 tasks on 2 threads, 2 connections, every task used its own thread's
+ *      loom-context: 8 tasks on 2 threads, 2 connections, every task used its own thread's
  *
- *   context [--threads N] [--tasks N] [--quiet]
+ *   loom-context [--threads N] [--tasks N] [--quiet]
  *
  * Exit status: 0 success, 1 a thread saw a value that was not its own (or a
  * count does not add up, or threads could not start), 2 usage error.
@@ -40,7 +40,7 @@
 
 #include <loom.h>
 
-#define PROG "context"
+#define PROG "loom-context"
 
 static loom_lock out_lock = LOOM_LOCK_INITIALIZER;
 static int quiet;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pool — the seed's Pool lesson and its thread-name lesson, with loom's
+ * loom-pool (apps/pool) — the seed's Pool lesson and its thread-name lesson, with loom's
  * node-local thread pool.
  *
  * 1. `Pool(4)` with 5 tasks (`apply_async`, `close`, `join`): four tasks
@@ -18,7 +18,7 @@
  *      Run task 4 (Worker-3)...
  *      ...
  *      All tasks done.
- *      pool: 5 tasks on 4 threads, at most 4 at once; task 4 started after 1 had finished
+ *      loom-pool: 5 tasks on 4 threads, at most 4 at once; task 4 started after 1 had finished
  *
  *    Every start and finish is recorded, in order, under one lock, and the
  *    lines are printed as they are recorded, so the output is the pool's
@@ -31,7 +31,7 @@
  *    thread started by the program names itself LoopThread
  *    (loom_context_set_name, which `top -H` shows too) and counts to 5.
  *
- *   pool [--threads N] [--tasks N] [--max-task-ms MS] [--seed S]
+ *   loom-pool [--threads N] [--tasks N] [--max-task-ms MS] [--seed S]
  *
  * Exit status: 0 success, 1 the record breaks a rule of the pool (more
  * tasks at once than threads, a task not run exactly once, a waiting task
@@ -48,7 +48,7 @@
 
 #include <loom.h>
 
-#define PROG      "pool"
+#define PROG      "loom-pool"
 #define MAX_TASKS 10000
 
 /* The record of the pool's events, guarded by `record_lock`. */

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * queue — the seed's Queue lesson: one process writes A, B, C into a queue,
+ * loom-queue (apps/queue) — the seed's Queue lesson: one process writes A, B, C into a queue,
  * another reads them, here as two ranks of a loom job on any nodes. The
  * master (rank 0) hosts the named queue "letters" (the seed's parent
  * creating the Queue); rank 1 is the writer and rank 2 the reader, each in
  * a thread of its own while the rank's main thread serves the job:
  *
- *   mpirun -np 3 --bind-to none queue [loom options] [--items N] [--capacity C]
+ *   mpirun -np 3 --bind-to none loom-queue [loom options] [--items N] [--capacity C]
  *
  *   Process to write: rank 1 (pid 4712)
  *   Put A to queue...
@@ -16,7 +16,7 @@
  *   Get A from queue.
  *   Get B from queue.
  *   Get C from queue.
- *   queue: the reader (rank 2) got 3 items from the writer (rank 1), in order
+ *   loom-queue: the reader (rank 2) got 3 items from the writer (rank 1), in order
  *
  * (lines of different ranks may interleave differently; each rank's own
  * lines keep their order). Items are the letters A, B, ..., Z, AA, AB, ...
@@ -45,7 +45,7 @@
 
 #include "../common/app.h"
 
-#define PROG       "queue"
+#define PROG       "loom-queue"
 #define WRITER     1
 #define READER     2
 #define WAIT_MS    60000 /* a get or put that waits longer means the job is broken */

@@ -85,7 +85,7 @@ read_pool_events(const char *out, int threads, struct pool_events *e)
 Test(pool, four_threads_five_tasks_the_fifth_waits, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("pool") " --max-task-ms 50 --seed 7 2>&1", out, sizeof out);
+    int rc = run(APP("loom-pool") " --max-task-ms 50 --seed 7 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     struct pool_events e;
     read_pool_events(out, 4, &e);
@@ -115,7 +115,7 @@ Test(pool, four_threads_five_tasks_the_fifth_waits, .timeout = 60)
     }
     char summary[128];
     snprintf(summary, sizeof summary,
-             "pool: 5 tasks on 4 threads, at most %d at once; task 4 started after %d had "
+             "loom-pool: 5 tasks on 4 threads, at most %d at once; task 4 started after %d had "
              "finished\n",
              e.max_running, e.ends_before[4]);
     cr_assert_not_null(strstr(out, summary), "expected '%s' in:\n%s", summary, out);
@@ -124,8 +124,8 @@ Test(pool, four_threads_five_tasks_the_fifth_waits, .timeout = 60)
 Test(pool, one_thread_runs_the_tasks_one_after_another_in_order, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc =
-        run(APP("pool") " --threads 1 --tasks 6 --max-task-ms 3 --seed 1 2>&1", out, sizeof out);
+    int rc = run(APP("loom-pool") " --threads 1 --tasks 6 --max-task-ms 3 --seed 1 2>&1", out,
+                 sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     /* with one thread the record is fully determined: Run i, Task i, ... */
     const char *p = out;
@@ -140,15 +140,16 @@ Test(pool, one_thread_runs_the_tasks_one_after_another_in_order, .timeout = 60)
         cr_assert(!next || next > t, "a task started before task %d ended:\n%s", i, out);
         p = t;
     }
-    cr_assert_not_null(strstr(out, "pool: 6 tasks on 1 thread, at most 1 at once; task 1 started "
-                                   "after 1 had finished\n"),
+    cr_assert_not_null(strstr(out,
+                              "loom-pool: 6 tasks on 1 thread, at most 1 at once; task 1 started "
+                              "after 1 had finished\n"),
                        "%s", out);
 }
 
 Test(pool, more_threads_than_tasks_nobody_waits, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("pool") " --threads 8 --tasks 5 --max-task-ms 20 2>&1", out, sizeof out);
+    int rc = run(APP("loom-pool") " --threads 8 --tasks 5 --max-task-ms 20 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     struct pool_events e;
     read_pool_events(out, 8, &e);
@@ -157,7 +158,7 @@ Test(pool, more_threads_than_tasks_nobody_waits, .timeout = 60)
     cr_assert_eq(e.bad_names, 0, "%s", out);
     /* no task waited, so the summary names none */
     char summary[96];
-    snprintf(summary, sizeof summary, "pool: 5 tasks on 8 threads, at most %d at once\n",
+    snprintf(summary, sizeof summary, "loom-pool: 5 tasks on 8 threads, at most %d at once\n",
              e.max_running);
     cr_assert_not_null(strstr(out, summary), "expected '%s' in:\n%s", summary, out);
 }
@@ -165,7 +166,7 @@ Test(pool, more_threads_than_tasks_nobody_waits, .timeout = 60)
 Test(pool, thread_names_main_and_loop, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("pool") " --tasks 0 2>&1", out, sizeof out);
+    int rc = run(APP("loom-pool") " --tasks 0 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     cr_assert_not_null(strstr(out, "\nthread MainThread is running...\n"
                                    "thread LoopThread is running...\n"
@@ -182,12 +183,12 @@ Test(pool, thread_names_main_and_loop, .timeout = 60)
 Test(pool, usage_errors_exit_2, .timeout = 30)
 {
     char out[4096];
-    cr_assert_eq(run(APP("pool") " --threads 0 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-pool") " --threads 0 2>&1", out, sizeof out), 2, "%s", out);
     cr_assert_not_null(strstr(out, "--threads"), "%s", out);
-    cr_assert_eq(run(APP("pool") " --tasks x 2>&1", out, sizeof out), 2, "%s", out);
-    cr_assert_eq(run(APP("pool") " --frob 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-pool") " --tasks x 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-pool") " --frob 2>&1", out, sizeof out), 2, "%s", out);
     cr_assert_not_null(strstr(out, "unknown argument '--frob'"), "%s", out);
-    cr_assert_eq(run(APP("pool") " --help", out, sizeof out), 0, "%s", out);
+    cr_assert_eq(run(APP("loom-pool") " --help", out, sizeof out), 0, "%s", out);
     cr_assert_not_null(strstr(out, "Exit status"), "%s", out);
 }
 
@@ -196,7 +197,7 @@ Test(pool, usage_errors_exit_2, .timeout = 30)
 Test(command, the_seed_call_and_communicate, .timeout = 30)
 {
     char out[8192];
-    int rc = run(APP("command") " 2>&1", out, sizeof out);
+    int rc = run(APP("loom-command") " 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     cr_assert_str_eq(out, "$ uname -s\nLinux\nExit code: 0\n"
                           "$ sort\napple\nbanana\ncherry\nExit code: 0\n");
@@ -205,12 +206,12 @@ Test(command, the_seed_call_and_communicate, .timeout = 30)
 Test(command, stdin_round_trip_through_a_program, .timeout = 30)
 {
     char out[8192];
-    int rc =
-        run(APP("command") " --input 'hello\\nloom world\\n' -- tr a-z A-Z 2>&1", out, sizeof out);
+    int rc = run(APP("loom-command") " --input 'hello\\nloom world\\n' -- tr a-z A-Z 2>&1", out,
+                 sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     cr_assert_str_eq(out, "$ tr a-z A-Z\nHELLO\nLOOM WORLD\nExit code: 0\n");
     /* the words reach the program as its stdin, counted there */
-    rc = run(APP("command") " --quiet --input 'one two\\tthree\\nfour\\n' -- wc -w 2>&1", out,
+    rc = run(APP("loom-command") " --quiet --input 'one two\\tthree\\nfour\\n' -- wc -w 2>&1", out,
              sizeof out);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_eq(atoi(out), 4, "wc -w saw: %s", out);
@@ -233,7 +234,7 @@ Test(command, binary_stdin_comes_back_byte_for_byte, .timeout = 60)
         fputc((int)(x >> 16) & 0xff, f);
     }
     cr_assert_eq(fclose(f), 0);
-    snprintf(cmd, sizeof cmd, APP("command") " --quiet --input-file %s -- cat > %s", in, back);
+    snprintf(cmd, sizeof cmd, APP("loom-command") " --quiet --input-file %s -- cat > %s", in, back);
     cr_assert_eq(run(cmd, out, sizeof out), 0, "%s", out);
     snprintf(cmd, sizeof cmd, "cmp %s %s 2>&1", in, back);
     cr_assert_eq(run(cmd, out, sizeof out), 0, "the bytes came back changed: %s", out);
@@ -244,36 +245,37 @@ Test(command, binary_stdin_comes_back_byte_for_byte, .timeout = 60)
 Test(command, exit_codes_like_a_shell, .timeout = 60)
 {
     char out[8192];
-    int rc = run(APP("command") " -- sh -c 'echo to-stderr >&2; exit 3' 2>&1", out, sizeof out);
+    int rc =
+        run(APP("loom-command") " -- sh -c 'echo to-stderr >&2; exit 3' 2>&1", out, sizeof out);
     cr_assert_eq(rc, 1, "a failing command: exit %d:\n%s", rc, out);
     cr_assert_not_null(strstr(out, "$ sh -c 'echo to-stderr >&2; exit 3'\n"), "%s", out);
     cr_assert_not_null(strstr(out, "to-stderr\n"), "stderr passed on: %s", out);
     cr_assert_not_null(strstr(out, "Exit code: 3\n"), "%s", out);
 
-    rc = run(APP("command") " -- sh -c 'kill -TERM $$' 2>&1", out, sizeof out);
+    rc = run(APP("loom-command") " -- sh -c 'kill -TERM $$' 2>&1", out, sizeof out);
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert_not_null(strstr(out, "Killed by signal 15\n"), "%s", out);
 
-    rc = run(APP("command") " --timeout 1 -- sleep 30 2>&1", out, sizeof out);
+    rc = run(APP("loom-command") " --timeout 1 -- sleep 30 2>&1", out, sizeof out);
     cr_assert_eq(rc, 1, "%s", out);
     cr_assert_not_null(strstr(out, "Timed out after 1 s\n"), "%s", out);
 
-    rc = run(APP("command") " -- no-such-program-anywhere 2>&1", out, sizeof out);
+    rc = run(APP("loom-command") " -- no-such-program-anywhere 2>&1", out, sizeof out);
     cr_assert_eq(rc, 127, "%s", out);
     cr_assert_not_null(strstr(out, "no-such-program-anywhere"), "%s", out);
 
-    rc = run(APP("command") " -- /etc/passwd 2>&1", out, sizeof out);
+    rc = run(APP("loom-command") " -- /etc/passwd 2>&1", out, sizeof out);
     cr_assert_eq(rc, 126, "not executable: %s", out);
 }
 
 Test(command, usage_errors_exit_2, .timeout = 30)
 {
     char out[4096];
-    cr_assert_eq(run(APP("command") " --input x 2>&1", out, sizeof out), 2, "%s", out);
-    cr_assert_eq(run(APP("command") " --frob true 2>&1", out, sizeof out), 2, "%s", out);
-    cr_assert_eq(run(APP("command") " --timeout 0 true 2>&1", out, sizeof out), 2, "%s", out);
-    cr_assert_eq(run(APP("command") " --input-file /nonexistent/x cat 2>&1", out, sizeof out), 2,
-                 "%s", out);
+    cr_assert_eq(run(APP("loom-command") " --input x 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-command") " --frob true 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-command") " --timeout 0 true 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-command") " --input-file /nonexistent/x cat 2>&1", out, sizeof out),
+                 2, "%s", out);
     cr_assert_not_null(strstr(out, "/nonexistent/x"), "%s", out);
 }
 
@@ -282,7 +284,7 @@ Test(command, usage_errors_exit_2, .timeout = 30)
 Test(context, alice_and_bob_each_see_their_own, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("context") " 2>&1", out, sizeof out);
+    int rc = run(APP("loom-context") " 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     /* the threads run at once, so either line may come first */
     cr_assert_eq(count(out, "Hello, Alice (in Thread-A)\n"), 1, "%s", out);
@@ -327,10 +329,10 @@ check_connections(const char *out, int threads, int tasks, int per_task_lines)
 Test(context, one_connection_per_pool_thread, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("context") " --threads 3 --tasks 30 2>&1", out, sizeof out);
+    int rc = run(APP("loom-context") " --threads 3 --tasks 30 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     check_connections(out, 3, 30, 1);
-    cr_assert_not_null(strstr(out, "context: 30 tasks on 3 threads, 3 connections, every task "
+    cr_assert_not_null(strstr(out, "loom-context: 30 tasks on 3 threads, 3 connections, every task "
                                    "used its own thread's\n"),
                        "%s", out);
 }
@@ -338,15 +340,16 @@ Test(context, one_connection_per_pool_thread, .timeout = 60)
 Test(context, many_tasks_quiet, .timeout = 60)
 {
     static char out[OUT_MAX];
-    int rc = run(APP("context") " --threads 4 --tasks 100000 --quiet 2>&1", out, sizeof out);
+    int rc = run(APP("loom-context") " --threads 4 --tasks 100000 --quiet 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "exit %d:\n%s", rc, out);
     check_connections(out, 4, 100000, 0);
-    cr_assert_not_null(strstr(out, "context: 100000 tasks on 4 threads, 4 connections"), "%s", out);
+    cr_assert_not_null(strstr(out, "loom-context: 100000 tasks on 4 threads, 4 connections"), "%s",
+                       out);
 }
 
 Test(context, usage_errors_exit_2, .timeout = 30)
 {
     char out[4096];
-    cr_assert_eq(run(APP("context") " --threads 0 2>&1", out, sizeof out), 2, "%s", out);
-    cr_assert_eq(run(APP("context") " --what 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-context") " --threads 0 2>&1", out, sizeof out), 2, "%s", out);
+    cr_assert_eq(run(APP("loom-context") " --what 2>&1", out, sizeof out), 2, "%s", out);
 }

@@ -42,7 +42,7 @@ pos_of_line(const char *text, const char *line)
 Test(queue, the_seed_shape_a_b_c, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("queue"));
+    mpi_run(&o, "-np 3 " APP("loom-queue"));
     assert_clean_exit(&o);
     cr_assert(strstr(o.text, "Process to write: rank 1 (pid "), "%s", o.text);
     cr_assert(strstr(o.text, "Process to read: rank 2 (pid "), "%s", o.text);
@@ -59,7 +59,8 @@ Test(queue, the_seed_shape_a_b_c, .timeout = 90)
                   o.text);
     }
     cr_assert_eq(count_of(o.text, "Get "), 3, "%s", o.text);
-    assert_line(&o, "queue: the reader (rank 2) got 3 items from the writer (rank 1), in order");
+    assert_line(&o,
+                "loom-queue: the reader (rank 2) got 3 items from the writer (rank 1), in order");
     mpi_out_free(&o);
 }
 
@@ -117,7 +118,8 @@ Test(queue, many_items_through_a_small_queue_arrive_in_order, .timeout = 120)
     const int items = 3000;
     system("rm -rf " PROG_DIR "/queue-out");
     struct mpi_out o;
-    mpi_run(&o, "-np 4 --output-filename %s " APP("queue") " --items %d --capacity 4", dir, items);
+    mpi_run(&o, "-np 4 --output-filename %s " APP("loom-queue") " --items %d --capacity 4", dir,
+            items);
     assert_clean_exit(&o);
     mpi_out_free(&o);
     char *writer = slurp(PROG_DIR "/queue-out/1/rank.1/stdout");
@@ -129,7 +131,8 @@ Test(queue, many_items_through_a_small_queue_arrive_in_order, .timeout = 120)
     assert_items_in_order(reader, "Get ", " from queue.", items);
     char want[128];
     snprintf(want, sizeof want,
-             "queue: the reader (rank 2) got %d items from the writer (rank 1), in order\n", items);
+             "loom-queue: the reader (rank 2) got %d items from the writer (rank 1), in order\n",
+             items);
     cr_assert_str_eq(master, want);
     free(writer);
     free(reader);
@@ -140,17 +143,18 @@ Test(queue, many_items_through_a_small_queue_arrive_in_order, .timeout = 120)
 Test(queue, zero_items_and_usage_errors, .timeout = 120)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("queue") " --items 0");
+    mpi_run(&o, "-np 3 " APP("loom-queue") " --items 0");
     assert_clean_exit(&o);
-    assert_line(&o, "queue: the reader (rank 2) got 0 items from the writer (rank 1), in order");
+    assert_line(&o,
+                "loom-queue: the reader (rank 2) got 0 items from the writer (rank 1), in order");
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 2 " APP("queue"));
+    mpi_run(&o, "-np 2 " APP("loom-queue"));
     cr_assert_eq(o.status, 2, "two ranks are not enough: exit %d\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "needs a writer and a reader"), "%s", o.text);
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 3 " APP("queue") " --capacity 0");
+    mpi_run(&o, "-np 3 " APP("loom-queue") " --capacity 0");
     cr_assert_eq(o.status, 2, "exit %d\n%s", o.status, o.text);
     cr_assert_eq(count_of(o.text, "--capacity needs"), 1, "only rank 0 says why:\n%s", o.text);
     mpi_out_free(&o);
