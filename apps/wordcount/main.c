@@ -265,7 +265,11 @@ count_task(loom_task *task, void *user)
     size_t out_len = 0;
     if (wc_table_encode(&s->table, &s->reply, &s->reply_cap, &out_len) != 0)
         return task_error(task, 3, "reply", NULL, ENOMEM);
-    if (loom_task_reply(task, s->reply, out_len) != LOOM_OK)
+    loom_err rc = loom_task_reply(task, s->reply, out_len);
+    if (rc == LOOM_ERANGE) /* more distinct words than job.max_payload holds */
+        return task_error(task, 3, "reply above job.max_payload (use a smaller --chunk)", NULL,
+                          EMSGSIZE);
+    if (rc != LOOM_OK)
         return task_error(task, 3, "reply", NULL, ENOMEM);
     return 0;
 }
