@@ -2,45 +2,75 @@
 /*
  * loom-run — run a file of shell commands across the ranks of an MPI job.
  *
+ *   loom-run [options] [TASKFILE|-]                  (starts mpirun itself)
  *   mpirun -np 3 --bind-to none loom-run [options] [TASKFILE|-]
- *   mpirun -np 3 --bind-to none loom-run [options] -c 'gzip -9 {}' < files.txt
+ *   srun --mpi=pmix loom-run [options] [TASKFILE|-]
+ *   loom-run [options] -c 'gzip -9 {}' < files.txt
  *
  * Rank 0 reads the task file as a stream (one command per line; blank lines
  * and # comments skipped; or, with -c, one input per line for a GNU
  * Parallel style template) and submits each command as a task; worker
- * ranks run it with /bin/sh -c on their pool threads, capturing stdout and
- * stderr, and send back the exit status, the output and the timings. The
- * master prints each task's output whole when it finishes (never
- * interleaved with another task's), appends a line to the job log (GNU
- * Parallel's format), and retries failures up to --retries times.
+ * ranks run it on their pool threads — directly when it is a plain list of
+ * words, else with /bin/sh -c — capturing stdout and stderr, and send back
+ * the exit status, the output and the timings. The master prints each
+ * task's output whole when it finishes (never interleaved with another
+ * task's), stores it under --results, appends a line to the job log (GNU
+ * Parallel's format), retries failures on another worker, applies the
+ * --halt policy, and shows progress and a summary.
  *
  * Task numbers (Seq, LOOM_TASK_ID) are line numbers in the task file, as
  * GNU Parallel counts them, so a job log can be resumed by either tool.
  *
- * Started without an MPI launcher, it starts one itself: mpirun with a
- * master and one worker whose pool uses every core this process may use.
+ * --halt: the master tells the workers through the named queue
+ * "loom-run.halt" (one item per worker: "soon" or "now"), on which a
+ * watcher thread of each worker waits at no cost. "soon" makes the workers
+ * answer tasks not yet started with "not run"; "now" also makes an eventfd
+ * readable that every running command polls (loom_proc_opts.cancel_fd), so
+ * they are killed like on a timeout. Tasks not run or killed are not
+ * written to the job log: --resume runs them.
  *
- * This is the first cut of issue 4: see "Not yet" in --help.
- *
- * Exit status: 0 every task succeeded; 1 some task failed (after its
- * retries) or the job could not run; 2 usage or input error (nothing run).
+ * Exit status (GNU Parallel's, with a distinct code for input errors):
+ *   0      every task succeeded (or --halt ...,success=... was reached)
+ *   1-100  that many tasks failed (after their retries)
+ *   101    more than 100 tasks failed
+ *   102    the run could not be completed: MPI or a worker failed, or the
+ *          job log or --results could not be written (nothing is lost:
+ *          what was not recorded runs again under --resume)
+ *   255    usage or input error: bad option, unreadable or empty task
+ *          file, a job log from another task file; nothing was run
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <loom.h>
 
 #include "../common/app.h"
+#include "halt.h"
 #include "joblog.h"
+#include "results.h"
+#include "stats.h"
 #include "taskfile.h"
 
-#define PROG "loom-run"
+#define PROG       "loom-run"
+#define HALT_QUEUE "loom-run.halt"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED_MAX = 101, /* 1-100 failed tasks, 101 more */
+    EXIT_TROUBLE = 102,
+    EXIT_USAGE = 255,
+};
 
 /* ---- what travels ----------------------------------------------------------- */
 
@@ -53,12 +83,14 @@ struct run_req {
     uint64_t cmd_len;
 };
 
+enum { REP_RAN, REP_NOT_RUN, REP_KILLED }; /* run_rep.outcome */
+
 /* worker -> master: this header, then command, tag, stdout, stderr */
 struct run_rep {
     uint64_t seq;
     double start, runtime;
     uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
-    int32_t exitval, signal, timed_out, spawn_errno;
+    int32_t exitval, signal, timed_out, spawn_errno, outcome;
     uint32_t attempt;
     char host[64];
 };
@@ -66,6 +98,8 @@ struct run_rep {
 static struct {
     int64_t output_limit;
     double kill_grace;
+    atomic_int halted; /* the master said stop: start nothing more */
+    int cancel_fd;     /* readable once the master said "now"; 0 = none */
 } worker_set;
 
 /* A NUL-terminated copy of n bytes that need not be terminated (strndup
@@ -89,23 +123,31 @@ epoch_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static double
+mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 /* ---- the task every worker thread runs ---------------------------------------- */
 
 /* A command the shell would only split on spaces and run: no quoting,
  * expansion, redirection, globbing, assignment or builtin. Such a command
  * is exec'd directly, saving the shell's fork and exec (half the cost of
  * a short task); anything else goes to /bin/sh -c, so the result is the
- * same either way. Fills argv (at most max-1 words, NULL-terminated) in
+ * same either way (true and false are builtins too, but their programs
+ * behave alike). Fills argv (at most max-1 words, NULL-terminated) in
  * place in cmd. */
 static int
 split_simple(char *cmd, char **argv, int max)
 {
     static const char *const builtins[] = {
-        ".",      ":",       "alias", "bg",    "break",  "cd",    "command", "continue",
-        "echo",   "eval",    "exec",  "exit",  "export", "fc",    "fg",      "getopts",
-        "hash",   "jobs",    "kill",  "local", "printf", "pwd",   "read",    "readonly",
-        "return", "set",     "shift", "test",  "times",  "trap",  "type",    "ulimit",
-        "umask",  "unalias", "unset", "wait",  "[",      "false", "true"};
+        ".",      ":",       "alias", "bg",    "break",  "cd",   "command", "continue",
+        "echo",   "eval",    "exec",  "exit",  "export", "fc",   "fg",      "getopts",
+        "hash",   "jobs",    "kill",  "local", "printf", "pwd",  "read",    "readonly",
+        "return", "set",     "shift", "test",  "times",  "trap", "type",    "ulimit",
+        "umask",  "unalias", "unset", "wait",  "["};
     for (const char *c = cmd; *c; c++)
         if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
               strchr(" _./:,+@%-", *c)))
@@ -126,6 +168,14 @@ split_simple(char *cmd, char **argv, int max)
     return 1;
 }
 
+/* The reply for a task the worker did not run (--halt). */
+static int
+reply_not_run(loom_task *task, const struct run_req *req)
+{
+    struct run_rep rep = {.seq = req->seq, .attempt = req->attempt, .outcome = REP_NOT_RUN};
+    return loom_task_reply(task, &rep, sizeof rep) == LOOM_OK ? 0 : 1;
+}
+
 static int
 run_command(loom_task *task, void *user)
 {
@@ -138,6 +188,8 @@ run_command(loom_task *task, void *user)
     memcpy(&req, p, sizeof req);
     if (req.cmd_len > len - sizeof req)
         return 1;
+    if (atomic_load(&worker_set.halted))
+        return reply_not_run(task, &req);
     size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len;
     const char *tag = p + sizeof req + cmd_len;
     char *cmd = dup_bytes(p + sizeof req, cmd_len);
@@ -161,7 +213,8 @@ run_command(loom_task *task, void *user)
                         .output_limit = (size_t)worker_set.output_limit,
                         .timeout_ms = req.timeout_ms,
                         .kill_grace_ms =
-                            worker_set.kill_grace > 0 ? (int)(worker_set.kill_grace * 1000) : -1};
+                            worker_set.kill_grace > 0 ? (int)(worker_set.kill_grace * 1000) : -1,
+                        .cancel_fd = worker_set.cancel_fd};
     loom_proc_result r;
     double start = epoch_now();
     loom_err rc = loom_proc_run(&o, &r);
@@ -179,13 +232,15 @@ run_command(loom_task *task, void *user)
                           .cmd_len = cmd_len,
                           .tag_len = tag_len};
     snprintf(rep.host, sizeof rep.host, "%s", loom_context_host(ctx));
-    if (rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC) {
+    int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
+    if (ran) {
         rep.runtime = r.wall_seconds;
         /* GNU Parallel's convention: a signal gives Exitval 0 and the
          * signal; a timeout gives -1 */
         rep.exitval = r.timed_out ? -1 : r.exited ? r.exit_code : 0;
         rep.signal = r.signaled ? r.term_signal : 0;
         rep.timed_out = r.timed_out;
+        rep.outcome = r.cancelled ? REP_KILLED : REP_RAN;
         rep.spawn_errno = r.spawn_errno;
         rep.out_len = r.out_len;
         rep.err_len = r.err_len;
@@ -214,10 +269,61 @@ run_command(loom_task *task, void *user)
         status = loom_task_reply(task, buf, total) == LOOM_OK ? 0 : 1;
         free(buf);
     }
-    if (rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)
+    if (ran)
         loom_proc_result_free(&r);
     free(cmd);
     return status;
+}
+
+/* A worker's --halt watcher: waits on its queue "loom-run.halt.<rank>"
+ * (no traffic while it waits) for the master's "soon" or "now", until
+ * loom_job_serve() returns and the queue stops working. */
+static void *
+halt_watch(void *arg)
+{
+    loom_job *job = arg;
+    loom_queue *q = NULL;
+    char name[64];
+    loom_context_set_name("Halt");
+    snprintf(name, sizeof name, HALT_QUEUE ".%d", loom_job_rank(job));
+    if (loom_queue_open(job, name, 4, &q) != LOOM_OK)
+        return NULL;
+    void *data = NULL;
+    size_t len = 0;
+    while (loom_queue_get(q, &data, &len, LOOM_FOREVER) == LOOM_OK) {
+        atomic_store(&worker_set.halted, 1);
+        if (len == 3 && memcmp(data, "now", 3) == 0) {
+            uint64_t one = 1;
+            if (write(worker_set.cancel_fd, &one, sizeof one) != sizeof one)
+                fprintf(stderr, PROG ": cannot stop running tasks: %s\n", strerror(errno));
+        }
+        free(data);
+        data = NULL;
+    }
+    loom_queue_release(q);
+    return NULL;
+}
+
+static int
+serve_worker(loom_job *job, int halt)
+{
+    pthread_t watcher;
+    int watching = 0;
+    if (halt) {
+        int fd = eventfd(0, EFD_CLOEXEC);
+        if (fd <= 0) {
+            fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
+            return EXIT_TROUBLE;
+        }
+        worker_set.cancel_fd = fd;
+        watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
+    }
+    loom_err rc = loom_job_serve(job);
+    if (watching)
+        pthread_join(watcher, NULL);
+    if (worker_set.cancel_fd > 0)
+        close(worker_set.cancel_fd);
+    return rc == LOOM_OK ? EXIT_OK : EXIT_TROUBLE;
 }
 
 /* ---- resume: what the job log says is done ------------------------------------- */
@@ -282,17 +388,33 @@ struct held {
     uint64_t seq;
     char *out, *err, *tag;
     size_t out_len, err_len, tag_len;
-    uint64_t out_total;
+    uint64_t out_total, err_total;
+};
+
+struct opts {
+    const char *path, *tmpl, *joblog, *results;
+    int resume, resume_failed, force, retries, quiet, keep_order, tag;
+    int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
+    double timeout, progress_interval;
+    struct lr_halt halt;
 };
 
 struct run {
+    const struct opts *o;
     loom_job *job;
     lr_joblog *log;
-    int retries, timeout_ms, quiet, keep_order, tag;
-    uint64_t submitted, succeeded, failed, retried, skipped;
-    uint64_t *order; /* --keep-order: seqs in submission order (a ring) */
+    lr_results *res;
+    struct lr_stats st;
+    int halted;           /* 0, LR_HALT_SOON or LR_HALT_NOW: stop submitting */
+    int trouble;          /* something could not be recorded: exit 102 */
+    uint64_t outstanding; /* submitted, not yet back */
+    uint64_t *order;      /* --keep-order: seqs in submission order (a ring) */
     size_t order_head, order_count, order_cap;
     struct held *held;
+    /* progress display */
+    int live;  /* a terminal: one line redrawn in place */
+    int drawn; /* the live line is on the screen */
+    double next_tick;
 };
 
 static int
@@ -312,6 +434,65 @@ order_push(struct run *run, uint64_t seq)
     }
     run->order[(run->order_head + run->order_count++) % run->order_cap] = seq;
     return 0;
+}
+
+/* Drop seq from the --keep-order ring: a task that will print nothing
+ * (not run, killed) must not hold back those after it. */
+static void
+order_forget(struct run *run, uint64_t seq)
+{
+    for (size_t i = 0; i < run->order_count; i++) {
+        size_t at = (run->order_head + i) % run->order_cap;
+        if (run->order[at] != seq)
+            continue;
+        for (size_t j = i; j > 0; j--)
+            run->order[(run->order_head + j) % run->order_cap] =
+                run->order[(run->order_head + j - 1) % run->order_cap];
+        run->order_head = (run->order_head + 1) % run->order_cap;
+        run->order_count--;
+        return;
+    }
+}
+
+/* Clear the live progress line before anything else is printed. */
+static void
+progress_clear(struct run *run)
+{
+    if (run->drawn) {
+        fputs("\r\033[K", stderr);
+        run->drawn = 0;
+    }
+}
+
+static void
+progress_show(struct run *run, double now)
+{
+    char line[256];
+    lr_stats_progress(&run->st, now, run->outstanding, loom_job_threads(run->job), line,
+                      sizeof line);
+    if (run->live) {
+        fprintf(stderr, "\r\033[K" PROG ": %s", line);
+        run->drawn = 1;
+    } else {
+        fprintf(stderr, PROG ": progress: %s\n", line);
+    }
+    fflush(stderr);
+}
+
+/* Time to redraw? Returns ms until the next tick (LOOM_FOREVER: none). */
+static int
+progress_tick(struct run *run)
+{
+    if (run->o->quiet || run->next_tick <= 0)
+        return LOOM_FOREVER;
+    double now = mono_now();
+    if (now >= run->next_tick) {
+        progress_show(run, now);
+        double every = run->live ? 0.2 : run->o->progress_interval;
+        run->next_tick = now + every;
+    }
+    double ms = (run->next_tick - now) * 1000.0;
+    return ms < 1 ? 1 : (int)ms;
 }
 
 /* Write len bytes of a task's output to fp, each line prefixed with
@@ -335,19 +516,38 @@ emit(FILE *fp, const char *data, size_t len, const char *tag, size_t tag_len)
         fputc('\n', fp);
 }
 
+/* Say a stream was cut at process.output_limit, on that stream. */
+static void
+say_truncated(FILE *fp, uint64_t seq, const char *name, const char *data, size_t len,
+              uint64_t total, int tagged)
+{
+    if (total > len)
+        fprintf(fp, "%s[loom-run: task %llu: %s truncated: %llu of %llu bytes kept]\n",
+                len && data[len - 1] != '\n' && !tagged ? "\n" : "", (unsigned long long)seq, name,
+                (unsigned long long)len, (unsigned long long)total);
+}
+
 static void
 print_output(struct run *run, uint64_t seq, const char *out, size_t out_len, uint64_t out_total,
-             const char *err, size_t err_len, const char *tag, size_t tag_len)
+             const char *err, size_t err_len, uint64_t err_total, const char *tag, size_t tag_len)
 {
-    const char *t = run->tag ? tag : NULL;
+    const char *t = run->o->tag ? tag : NULL;
+    progress_clear(run);
     emit(stdout, out, out_len, t, tag_len);
-    if (out_total > out_len)
-        fprintf(stdout, "%s[loom-run: task %llu: stdout truncated: %llu of %llu bytes kept]\n",
-                out_len && out[out_len - 1] != '\n' && !t ? "\n" : "", (unsigned long long)seq,
-                (unsigned long long)out_len, (unsigned long long)out_total);
+    say_truncated(stdout, seq, "stdout", out, out_len, out_total, t != NULL);
     fflush(stdout);
     emit(stderr, err, err_len, t, tag_len);
+    say_truncated(stderr, seq, "stderr", err, err_len, err_total, t != NULL);
     fflush(stderr);
+}
+
+static void
+held_free(struct held *h)
+{
+    free(h->out);
+    free(h->err);
+    free(h->tag);
+    free(h);
 }
 
 /* --keep-order: print what is due, in submission order. */
@@ -365,12 +565,9 @@ flush_in_order(struct run *run)
             }
         if (!h)
             return;
-        print_output(run, h->seq, h->out, h->out_len, h->out_total, h->err, h->err_len, h->tag,
-                     h->tag_len);
-        free(h->out);
-        free(h->err);
-        free(h->tag);
-        free(h);
+        print_output(run, h->seq, h->out, h->out_len, h->out_total, h->err, h->err_len,
+                     h->err_total, h->tag, h->tag_len);
+        held_free(h);
         run->order_head = (run->order_head + 1) % run->order_cap;
         run->order_count--;
     }
@@ -378,252 +575,458 @@ flush_in_order(struct run *run)
 
 static loom_err
 submit(struct run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len,
-       const char *tag, size_t tag_len, int timeout)
+       const char *tag, size_t tag_len, int avoid_rank, int timeout)
 {
-    struct run_req req = {seq, attempt, run->timeout_ms, len};
+    struct run_req req = {seq, attempt, run->o->timeout > 0 ? (int)(run->o->timeout * 1000) : 0,
+                          len};
     char *buf = malloc(sizeof req + len + tag_len);
     if (!buf)
         return LOOM_ENOMEM;
     memcpy(buf, &req, sizeof req);
     memcpy(buf + sizeof req, cmd, len);
     memcpy(buf + sizeof req + len, tag, tag_len);
-    loom_err rc = loom_job_submit(run->job, "sh", buf, sizeof req + len + tag_len, timeout, NULL);
+    loom_err rc = loom_job_submit_avoiding(run->job, "sh", buf, sizeof req + len + tag_len,
+                                           avoid_rank, timeout, NULL);
     free(buf);
+    if (rc == LOOM_OK)
+        run->outstanding++;
     return rc;
 }
 
-/* Handle one finished attempt: output, job log, retry. */
+/* The --halt policy says stop (or storing failed): tell every worker,
+ * through its own queue "loom-run.halt.<rank>" (a shared queue would let
+ * one worker take another's word). "now" may follow "soon". */
+static void
+halt(struct run *run, int how, const char *why)
+{
+    if (run->halted >= how)
+        return;
+    run->halted = how;
+    if (!run->o->quiet) {
+        progress_clear(run);
+        fprintf(stderr, PROG ": %s: %s\n", why,
+                how == LR_HALT_NOW ? "killing the running tasks, starting no more"
+                                   : "starting no more tasks, waiting for the running ones");
+    }
+    const char *word = how == LR_HALT_NOW ? "now" : "soon";
+    for (int r = 1; r < loom_job_size(run->job); r++) {
+        char name[64];
+        loom_queue *q = NULL;
+        snprintf(name, sizeof name, HALT_QUEUE ".%d", r);
+        if (loom_queue_open(run->job, name, 4, &q) != LOOM_OK ||
+            loom_queue_put(q, word, strlen(word), LOOM_FOREVER) != LOOM_OK)
+            fprintf(stderr, PROG ": could not tell worker %d to stop\n", r);
+        loom_queue_release(q);
+    }
+}
+
+/* Store an attempt: --results (the final one), then the job log. 0, or -1 when it
+ * could not be recorded (said; the run then stops: 102). */
 static int
+record(struct run *run, const struct run_rep *rep, int rank, const char *cmd, const char *out,
+       const char *err, int final)
+{
+    char msg[PATH_MAX + 256];
+    if (run->res && final) {
+        struct lr_result_rec rec = {rep->seq,       rep->attempt, rep->exitval, rep->signal,
+                                    rep->timed_out, rank,         rep->host,    rep->start,
+                                    rep->runtime,   cmd,          out,          err,
+                                    rep->cmd_len,   rep->out_len, rep->err_len, rep->out_total,
+                                    rep->err_total};
+        if (lr_results_write(run->res, &rec, msg, sizeof msg) != 0)
+            goto fail;
+    }
+    if (run->log) {
+        char *command = dup_bytes(cmd, rep->cmd_len);
+        struct lr_joblog_entry e = {rep->seq,       rep->host,    rep->start,  rep->runtime, 0,
+                                    rep->out_total, rep->exitval, rep->signal, command,      0};
+        int rc = command ? lr_joblog_write(run->log, &e) : -1;
+        int saved = command ? errno : ENOMEM;
+        free(command);
+        if (rc != 0) {
+            snprintf(msg, sizeof msg, "writing the job log: %s", strerror(saved));
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    progress_clear(run);
+    fprintf(stderr, PROG ": task %llu: %s\n", (unsigned long long)rep->seq, msg);
+    run->trouble = 1;
+    halt(run, LR_HALT_SOON, "a result could not be recorded");
+    return -1;
+}
+
+/* Handle one finished attempt: output, results, job log, retry, halt. */
+static void
 finish_one(struct run *run, const loom_result *res)
 {
     struct run_rep rep;
+    run->outstanding--;
     if (res->status != 0 || res->len < sizeof rep) {
+        progress_clear(run);
         fprintf(stderr, PROG ": a worker could not report a task (status %d)\n", res->status);
-        run->failed++;
-        return -1;
+        run->trouble = 1;
+        return;
     }
     memcpy(&rep, res->data, sizeof rep);
+    if (rep.outcome == REP_NOT_RUN) {
+        run->st.not_run++;
+        order_forget(run, rep.seq);
+        flush_in_order(run);
+        return;
+    }
     const char *cmd = (const char *)res->data + sizeof rep;
     const char *tag = cmd + rep.cmd_len;
     const char *out = tag + rep.tag_len, *err = out + rep.out_len;
-    if (sizeof rep + rep.cmd_len + rep.tag_len + rep.out_len + rep.err_len != res->len)
-        return -1;
+    if (rep.cmd_len > res->len || rep.tag_len > res->len || rep.out_len > res->len ||
+        rep.err_len > res->len ||
+        sizeof rep + rep.cmd_len + rep.tag_len + rep.out_len + rep.err_len != res->len) {
+        fprintf(stderr, PROG ": a malformed report for task %llu\n", (unsigned long long)rep.seq);
+        run->trouble = 1;
+        return;
+    }
+    if (rep.outcome == REP_KILLED) {
+        run->st.killed++;
+        order_forget(run, rep.seq);
+        flush_in_order(run);
+        return;
+    }
     int ok = rep.exitval == 0 && rep.signal == 0;
-    int final = ok || (int)rep.attempt > run->retries;
+    int final = ok || (int)rep.attempt > run->o->retries || run->halted;
     /* the task's output, whole: now, or (--keep-order) the final attempt's
      * once every earlier task's is out */
-    if (!run->keep_order) {
-        print_output(run, rep.seq, out, rep.out_len, rep.out_total, err, rep.err_len, tag,
-                     rep.tag_len);
+    if (!run->o->keep_order) {
+        print_output(run, rep.seq, out, rep.out_len, rep.out_total, err, rep.err_len, rep.err_total,
+                     tag, rep.tag_len);
     } else if (final) {
         struct held *h = calloc(1, sizeof *h);
-        if (!h)
-            return -1;
-        h->next = run->held;
-        h->seq = rep.seq;
-        h->out = dup_bytes(out, rep.out_len);
-        h->err = dup_bytes(err, rep.err_len);
-        h->tag = dup_bytes(tag, rep.tag_len);
-        h->out_len = rep.out_len;
-        h->err_len = rep.err_len;
-        h->tag_len = rep.tag_len;
-        h->out_total = rep.out_total;
-        run->held = h;
+        if (h) {
+            *h = (struct held){run->held,
+                               rep.seq,
+                               dup_bytes(out, rep.out_len),
+                               dup_bytes(err, rep.err_len),
+                               dup_bytes(tag, rep.tag_len),
+                               rep.out_len,
+                               rep.err_len,
+                               rep.tag_len,
+                               rep.out_total,
+                               rep.err_total};
+            run->held = h;
+        }
+        if (!h || !h->out || !h->err || !h->tag) {
+            fprintf(stderr, PROG ": out of memory holding task %llu's output\n",
+                    (unsigned long long)rep.seq);
+            run->trouble = 1;
+        }
         flush_in_order(run);
     }
-    if (rep.spawn_errno)
-        fprintf(stderr, PROG ": task %llu: /bin/sh could not start: %s\n",
-                (unsigned long long)rep.seq, strerror(rep.spawn_errno));
+    if (rep.spawn_errno) {
+        progress_clear(run);
+        fprintf(stderr, PROG ": task %llu: could not start: %s\n", (unsigned long long)rep.seq,
+                strerror(rep.spawn_errno));
+    }
+    /* the job log has every attempt (as GNU's, with --retries); --results
+     * the final one */
+    if (record(run, &rep, res->rank, cmd, out, err, final) != 0) {
+        run->st.unrecorded++;
+        return;
+    }
+    lr_stats_attempt(&run->st, rep.seq, cmd, rep.cmd_len, rep.runtime, rep.exitval, rep.signal,
+                     rep.timed_out, final);
+    if (!final && submit(run, rep.seq, rep.attempt + 1, cmd, rep.cmd_len, tag, rep.tag_len,
+                         res->rank, LOOM_FOREVER) != LOOM_OK) {
+        fprintf(stderr, PROG ": task %llu: could not retry it\n", (unsigned long long)rep.seq);
+        run->trouble = 1;
+    }
+    uint64_t known = run->st.tasks;
+    if (final && lr_halt_due(&run->o->halt, run->st.failed, run->st.succeeded, known)) {
+        char why[96], pol[48];
+        lr_halt_describe(&run->o->halt, pol, sizeof pol);
+        snprintf(why, sizeof why, "--halt %s reached", pol);
+        halt(run, (int)run->o->halt.when, why);
+    }
+}
 
-    char *command = dup_bytes(cmd, rep.cmd_len);
-    if (!command)
+/* Wait for one result (handling it) or the next progress tick; 0 when
+ * nothing is outstanding any more. */
+static int
+pump(struct run *run)
+{
+    loom_result res;
+    loom_err rc = loom_job_next_result(run->job, progress_tick(run), &res);
+    if (rc == LOOM_OK) {
+        finish_one(run, &res);
+        loom_result_free(&res);
+    }
+    return rc != LOOM_EDRAINED;
+}
+
+/* Does the task of line `lineno` differ from what the job log recorded
+ * under that number? Says so in err. */
+static int
+changed(const struct done_set *done, const char *path, uint64_t lineno, const char *cmd, size_t len,
+        char *err, size_t errlen)
+{
+    const struct done_entry *d = find_done(done, lineno);
+    if (!d || d->hash == lr_task_hash(cmd, len))
+        return 0;
+    snprintf(err, errlen,
+             "%s:%llu: the task differs from the one the job log recorded as task %llu: the "
+             "task file changed (use --force to run it anyway)",
+             path, (unsigned long long)lineno, (unsigned long long)lineno);
+    return 1;
+}
+
+/* A regular task file is read once before anything runs: bad input (a NUL
+ * byte, an over-long line, a bad template, no tasks at all, a task that
+ * differs from the job log's) is then refused with nothing run, and the
+ * number of tasks gives "done/total" and an ETA from the start. Standard
+ * input is checked and counted as it streams. Returns 1 (counted), 0 (not
+ * a regular file), -1 (bad input, said in err). */
+static int
+prescan(const struct opts *o, const struct done_set *done, uint64_t *n, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (strcmp(o->path, "-") == 0 || stat(o->path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
+    lr_reader *rd = NULL;
+    struct lr_line line;
+    if (lr_reader_open(o->path, &ro, &rd, err, errlen) != 0)
         return -1;
-    if (run->log) {
-        struct lr_joblog_entry e = {rep.seq,       rep.host,    rep.start,  rep.runtime, 0,
-                                    rep.out_total, rep.exitval, rep.signal, command,     0};
-        if (lr_joblog_write(run->log, &e) != 0)
-            fprintf(stderr, PROG ": writing the job log: %s\n", strerror(errno));
+    int r;
+    while ((r = lr_reader_next(rd, &line, err, errlen)) == 1) {
+        if (!o->tmpl && !done->n)
+            continue;
+        char *expanded = NULL;
+        if (o->tmpl && !(expanded = lr_template_expand(o->tmpl, line.text, line.len, line.lineno,
+                                                       err, errlen))) {
+            r = -1;
+            break;
+        }
+        int differs =
+            !o->force && changed(done, o->path, line.lineno, expanded ? expanded : line.text,
+                                 expanded ? strlen(expanded) : line.len, err, errlen);
+        free(expanded);
+        if (differs) {
+            r = -1;
+            break;
+        }
     }
-    int rc = 0;
-    if (ok) {
-        run->succeeded++;
-    } else if (!final) {
-        run->retried++;
-        if (submit(run, rep.seq, rep.attempt + 1, command, rep.cmd_len, tag, rep.tag_len,
-                   LOOM_FOREVER) != LOOM_OK)
-            rc = -1;
-    } else {
-        run->failed++;
+    struct lr_reader_stats st;
+    lr_reader_stats(rd, &st);
+    lr_reader_close(rd);
+    *n = st.tasks;
+    if (r == 0 && st.tasks == 0) {
+        snprintf(err, errlen, "%s: no tasks (an empty file, or only comments)", o->path);
+        r = -1;
     }
-    free(command);
-    return rc;
+    return r == 0 ? 1 : -1;
+}
+
+static long
+peak_kib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
 static int
-run_master(struct run *run, const char *path, const char *tmpl, const char *joblog, int resume,
-           int resume_failed, int force)
+run_master(struct run *run)
 {
-    char err[512];
+    const struct opts *o = run->o;
+    char err[PATH_MAX + 256];
     struct done_set done = {0};
     lr_reader *rd = NULL;
-    int status = 2;
+    int status = EXIT_USAGE;
+    uint64_t counted = 0;
+    int have_count = 0;
 
-    if (joblog) {
-        if (lr_joblog_open(joblog, resume || resume_failed, &run->log, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
-            goto out;
-        }
-        if ((resume || resume_failed) &&
-            lr_joblog_read(joblog, collect_done, &done, NULL, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
-            goto out;
-        }
-        if (done.n)
-            qsort(done.a, done.n, sizeof *done.a, cmp_done);
-    }
-    struct lr_reader_opts ro = {.skip_comments = tmpl == NULL};
-    if (lr_reader_open(path, &ro, &rd, err, sizeof err) != 0) {
+    int resume = o->resume || o->resume_failed;
+    struct stat sb;
+    /* resuming without a log yet (the first run died before writing one,
+     * or this is the first run of a script that always resumes): run all */
+    if (resume && stat(o->joblog, &sb) == 0 &&
+        lr_joblog_read(o->joblog, collect_done, &done, NULL, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
+    if (done.n)
+        qsort(done.a, done.n, sizeof *done.a, cmp_done);
+    if ((have_count = prescan(o, &done, &counted, err, sizeof err)) < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    if (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    if (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
+    if (lr_reader_open(o->path, &ro, &rd, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
+    lr_stats_init(&run->st, mono_now());
+    if (!o->quiet && (run->live || o->progress_interval > 0))
+        run->next_tick = run->st.t0 + (run->live ? 0.2 : o->progress_interval);
+
     struct lr_line line;
-    int r;
-    status = 1;
-    while ((r = lr_reader_next(rd, &line, err, sizeof err)) == 1) {
+    int r = 0, input_error = 0;
+    while (!run->halted && (r = lr_reader_next(rd, &line, err, sizeof err)) == 1) {
         char *expanded = NULL;
         const char *cmd = line.text;
         size_t len = line.len;
-        if (tmpl) {
-            expanded = lr_template_expand(tmpl, line.text, line.len, line.lineno, err, sizeof err);
+        if (o->tmpl) {
+            expanded =
+                lr_template_expand(o->tmpl, line.text, line.len, line.lineno, err, sizeof err);
             if (!expanded) {
                 fprintf(stderr, PROG ": %s\n", err);
-                goto out;
+                input_error = 1;
+                break;
             }
             cmd = expanded;
             len = strlen(expanded);
         }
-        const struct done_entry *d = find_done(&done, line.lineno);
-        if (d && d->hash != lr_task_hash(cmd, len) && !force) {
-            fprintf(stderr,
-                    PROG ": %s:%llu: the task differs from the one the job log recorded as "
-                         "task %llu: the task file changed (use --force to run it anyway)\n",
-                    path, (unsigned long long)line.lineno, (unsigned long long)line.lineno);
+        if (!o->force && changed(&done, o->path, line.lineno, cmd, len, err, sizeof err)) {
+            fprintf(stderr, PROG ": %s\n", err);
             free(expanded);
-            status = 2;
-            goto out;
+            input_error = 1;
+            break;
         }
-        if (d && (resume || d->ok)) {
-            run->skipped++;
+        const struct done_entry *d = find_done(&done, line.lineno);
+        if (d && (o->resume || d->ok)) {
+            run->st.skipped++;
             free(expanded);
             continue;
         }
-        /* stream: when the job is full, take finished tasks until it has room */
-        loom_err rc;
-        if (run->keep_order && order_push(run, line.lineno) != 0) {
-            free(expanded);
-            goto out;
-        }
-        while ((rc = submit(run, line.lineno, 1, cmd, len, line.text, line.len, LOOM_NOWAIT)) ==
-               LOOM_EFULL) {
-            loom_result res;
-            if (loom_job_next_result(run->job, LOOM_FOREVER, &res) == LOOM_OK) {
-                finish_one(run, &res);
-                loom_result_free(&res);
-            }
+        run->st.tasks = have_count ? counted - run->st.skipped : run->st.tasks + 1;
+        loom_err rc = LOOM_ENOMEM;
+        if (!o->keep_order || order_push(run, line.lineno) == 0) {
+            /* stream: when the job is full, take finished tasks until it has room */
+            while ((rc = submit(run, line.lineno, 1, cmd, len, line.text, line.len, 0,
+                                LOOM_NOWAIT)) == LOOM_EFULL)
+                pump(run);
         }
         free(expanded);
         if (rc != LOOM_OK) {
             fprintf(stderr, PROG ": submitting task %llu: %s\n", (unsigned long long)line.lineno,
                     loom_strerror(rc));
-            goto out;
+            run->trouble = 1;
+            break;
         }
-        run->submitted++;
+        progress_tick(run);
     }
     if (r < 0) {
         fprintf(stderr, PROG ": %s\n", err);
-        status = 2;
-        goto out;
+        input_error = 1;
     }
-    struct lr_reader_stats st;
-    lr_reader_stats(rd, &st);
-    if (st.tasks == 0) {
-        fprintf(stderr, PROG ": %s: no tasks (an empty file, or only comments)\n", path);
-        status = 2;
-        goto out;
+    struct lr_reader_stats rst;
+    lr_reader_stats(rd, &rst);
+    if (r == 0 && rst.tasks == 0) {
+        fprintf(stderr, PROG ": %s: no tasks (an empty file, or only comments)\n", o->path);
+        input_error = 1;
     }
-    loom_result res;
-    loom_err rc;
-    while ((rc = loom_job_next_result(run->job, LOOM_FOREVER, &res)) == LOOM_OK) {
-        finish_one(run, &res);
-        loom_result_free(&res);
+    if (r == 0 && !run->halted) {
+        run->st.tasks = rst.tasks - run->st.skipped;
+        run->st.tasks_final = 1;
     }
-    status = run->failed ? 1 : 0;
-    if (!run->quiet)
-        fprintf(stderr,
-                PROG ": %llu tasks: %llu succeeded, %llu failed, %llu retried, %llu skipped "
-                     "(resume)\n",
-                (unsigned long long)(run->submitted + run->skipped),
-                (unsigned long long)run->succeeded, (unsigned long long)run->failed,
-                (unsigned long long)run->retried, (unsigned long long)run->skipped);
+    /* what was submitted finishes and is recorded, whatever stopped the
+     * reading: a later --resume must not run it again */
+    while (pump(run))
+        ;
+    if (input_error)
+        status = EXIT_USAGE;
+    else if (run->trouble)
+        status = EXIT_TROUBLE;
+    else if (o->halt.on == LR_HALT_SUCCESS && run->halted)
+        status = EXIT_OK;
+    else
+        status = run->st.failed > 100 ? EXIT_FAILED_MAX : (int)run->st.failed;
+    if (input_error && !run->st.succeeded && !run->st.failed)
+        goto out; /* nothing ran: no summary */
+    if (!o->quiet) {
+        progress_clear(run);
+        lr_stats_summary(&run->st, mono_now(), peak_kib(), stderr);
+    }
 out:
     lr_reader_close(rd);
-    if (run->log && lr_joblog_close(run->log) != 0)
+    if (run->log && lr_joblog_close(run->log) != 0) {
         fprintf(stderr, PROG ": closing the job log: %s\n", strerror(errno));
+        status = EXIT_TROUBLE;
+    }
     run->log = NULL;
+    lr_results_close(run->res);
     free(done.a);
     free(run->order);
     for (struct held *h = run->held, *next; h; h = next) {
         next = h->next;
-        free(h->out);
-        free(h->err);
-        free(h->tag);
-        free(h);
+        held_free(h);
     }
     return status;
 }
-
 /* ---- main ----------------------------------------------------------------------------- */
 
 static void
 usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: " PROG " [options] [TASKFILE|-]\n"
-            "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
-            "       mpirun -np N --bind-to none " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n\n"
-            "Runs every line of TASKFILE (default: standard input) with /bin/sh -c on the\n"
-            "worker ranks' threads; rank 0 hands them out and prints each task's output\n"
-            "whole when it finishes. Blank lines and # comments are skipped.\n\n"
-            "  -c, --command TEMPLATE  each input line fills TEMPLATE: {} the line (quoted),\n"
-            "                          {#} the task number, {.} {/} {//} {/.} as GNU Parallel\n"
-            "  --joblog FILE           GNU Parallel job log, one line per finished attempt\n"
-            "  --resume                skip the tasks the job log has (any outcome)\n"
-            "  --resume-failed         skip only the tasks the job log has as succeeded\n"
-            "  --force                 resume even if a task's command changed\n"
-            "  --retries N             run a failed task up to N more times (default 0)\n"
-            "  --timeout SECONDS       kill a task's whole process group after this long\n"
-            "  -k, --keep-order        print outputs in task-file order (a task's output\n"
-            "                          waits for every earlier task's; failed attempts\n"
-            "                          that are retried print nothing)\n"
-            "  --tag                   prefix each output line with the task's input (with\n"
-            "                          -c) or command, and a tab\n"
-            "  --quiet                 no summary line\n"
-            "  --help                  this text\n\n"
-            "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
-            "LOOM_HOST and LOOM_SLOT.\n\n"
-            "loom options (also LOOM_* variables and a config file):\n");
+    fprintf(fp, "usage: " PROG " [options] [TASKFILE|-]\n"
+                "       " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n"
+                "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
+                "       srun --mpi=pmix " PROG " [options] [TASKFILE|-]\n\n"
+                "Runs every line of TASKFILE (default: standard input) on the worker ranks'\n"
+                "threads: plain words are exec'd, anything else goes to /bin/sh -c. Rank 0\n"
+                "hands them out and prints each task's output whole when it finishes. Blank\n"
+                "lines and # comments are skipped.\n\n"
+                "  -c, --command TEMPLATE  each input line fills TEMPLATE: {} the line (quoted),\n"
+                "                          {#} the task number, {.} {/} {//} {/.} as GNU Parallel\n"
+                "  --joblog FILE           GNU Parallel job log, one line per finished attempt\n"
+                "  --resume                skip the tasks the job log has (any outcome)\n"
+                "  --resume-failed         skip only the tasks the job log has as succeeded\n"
+                "  --force                 resume even if a task's command changed\n"
+                "  --results DIR           store each task's command, stdout, stderr and status\n"
+                "                          in DIR/<seq/1e6>/<seq/1e3%%1000>/<seq>/ (at most 1000\n"
+                "                          entries a directory); output is printed as well\n"
+                "  --retries N             run a failed task up to N more times, preferably on\n"
+                "                          another worker (default 0)\n"
+                "  --timeout SECONDS       kill a task's whole process group after this long\n"
+                "  --halt POLICY           stop early: never (default), soon|now,fail=N,\n"
+                "                          fail=P%%, success=N|P%%, done=N|P%% (GNU Parallel's);\n"
+                "                          soon lets running tasks finish, now kills them;\n"
+                "                          tasks not run or killed stay out of the job log\n"
+                "  -k, --keep-order        print outputs in task-file order (a task's output\n"
+                "                          waits for every earlier task's; failed attempts\n"
+                "                          that are retried print nothing)\n"
+                "  --tag                   prefix each output line with the task's input (with\n"
+                "                          -c) or command, and a tab\n"
+                "  --progress-interval S   without a terminal, a progress line every S seconds\n"
+                "                          (default 5; 0: none). On a terminal one line is\n"
+                "                          redrawn in place.\n"
+                "  --progress, --no-progress\n"
+                "                          the line redrawn in place, or plain lines, whatever\n"
+                "                          stderr is (under your own mpirun, loom-run cannot\n"
+                "                          tell that mpirun's stderr is a terminal)\n"
+                "  --quiet                 no progress and no summary\n"
+                "  --help                  this text\n\n"
+                "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
+                "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
+                "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
+                "counted, not kept, and the cut is said.\n\n"
+                "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
-    fprintf(fp, "\nExit status: 0 every task succeeded, 1 a task failed or the job could not\n"
-                "run, 2 usage or input error.\n\n"
-                "Started without mpirun, loom-run starts `mpirun -np 2` itself (a master and\n"
-                "one worker using every core); LOOM_MPIRUN names another launcher.\n\n"
-                "Not yet (issue 4): --results, --halt, progress display, retries on another\n"
-                "worker.\n");
+    fprintf(fp, "\nExit status: 0 every task succeeded; 1-100 that many tasks failed; 101 more\n"
+                "than 100 failed; 102 the run could not complete (MPI, a worker, the job log\n"
+                "or --results failed: --resume runs what was not recorded); 255 usage or\n"
+                "input error, nothing run.\n\n"
+                "Started without an MPI launcher, loom-run starts mpirun itself: a master\n"
+                "and one worker using every core, or inside a Slurm allocation one worker\n"
+                "per node. LOOM_MPIRUN names another launcher.\n");
 }
 
-/* Started by hand, not by an MPI launcher: start the MPI job ourselves,
- * a master and one worker whose pool fills this machine's cores, as
- * `loom-run tasks.txt` on a laptop should. Returns only on failure. */
 static int
 launched_by_mpi(void)
 {
@@ -634,23 +1037,44 @@ launched_by_mpi(void)
     return 0;
 }
 
+/* Started by hand, not by an MPI launcher: start the MPI job ourselves, as
+ * `loom-run tasks.txt` on a laptop should — a master and one worker whose
+ * pool fills this machine's cores, or, in a Slurm allocation of N nodes,
+ * N+1 ranks placed round-robin by node (rank 0 and rank N share the first
+ * node, every node gets one worker). Returns only on failure. */
 static void
 launch_self(int argc, char **argv)
 {
     const char *mpirun = getenv("LOOM_MPIRUN");
     if (!mpirun || !*mpirun)
         mpirun = "mpirun";
-    char **args = calloc((size_t)argc + 8, sizeof *args);
+    long nodes = 1;
+    const char *sn = getenv("SLURM_JOB_NUM_NODES");
+    if (!sn)
+        sn = getenv("SLURM_NNODES");
+    if (sn && getenv("SLURM_JOB_ID")) {
+        char *end;
+        long v = strtol(sn, &end, 10);
+        if (!*end && v >= 1 && v <= 100000)
+            nodes = v;
+    }
+    char **args = calloc((size_t)argc + 12, sizeof *args);
     if (!args)
         return;
+    static char np[24];
+    snprintf(np, sizeof np, "%ld", nodes + 1);
     int n = 0;
     args[n++] = (char *)mpirun;
     args[n++] = "--quiet"; /* the exit status says it; no banner per failed task */
     args[n++] = "--oversubscribe";
     args[n++] = "--bind-to";
     args[n++] = "none";
+    if (nodes > 1) {
+        args[n++] = "--map-by";
+        args[n++] = "node";
+    }
     args[n++] = "-np";
-    args[n++] = "2";
+    args[n++] = np;
     /* our own path now: "/proc/self/exe" would name mpirun once it runs */
     static char self[4096];
     ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -665,6 +1089,9 @@ launch_self(int argc, char **argv)
         args[n++] = argv[i];
     /* a launcher that is not an MPI launcher must not start us again */
     setenv("LOOM_RUN_SELF_LAUNCHED", "1", 1);
+    /* the ranks' stderr is a pipe to mpirun: tell them it ends on a terminal */
+    if (isatty(STDERR_FILENO))
+        setenv("LOOM_RUN_TTY", "1", 1);
     if (getuid() == 0) { /* Open MPI refuses root unless told it is meant */
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
@@ -676,116 +1103,129 @@ launch_self(int argc, char **argv)
     free(args);
 }
 
-int
-main(int argc, char **argv)
+/* Options of loom-run itself (loom's own were taken out before). Returns
+ * -1 to go on, else the exit status. */
+static int
+parse_args(int argc, char **argv, struct opts *o, int speak)
 {
-    loom_config *cfg = NULL;
-    loom_job *job = NULL;
-    int status = 2, mpi_up = 0, speak = app_launcher_rank() == 0;
-    const char *path = "-", *tmpl = NULL, *joblog = NULL;
-    int resume = 0, resume_failed = 0, force = 0, retries = 0, quiet = 0, have_path = 0;
-    int keep_order = 0, tag = 0;
-    double timeout = 0;
-
-    if (loom_config_create(&cfg) != LOOM_OK)
-        return 1;
-    if (loom_config_load(cfg, &argc, argv) != LOOM_OK) {
-        if (speak)
-            fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
-        goto out;
-    }
+    int have_path = 0;
+    char err[256];
+#define BAD(...)                                                                                   \
+    do {                                                                                           \
+        if (speak)                                                                                 \
+            fprintf(stderr, PROG ": " __VA_ARGS__);                                                \
+        return EXIT_USAGE;                                                                         \
+    } while (0)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         char *end = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             if (speak)
                 usage(stdout);
-            status = 0;
-            goto out;
-        } else if ((!strcmp(a, "-c") || !strcmp(a, "--command")) && v) {
-            tmpl = v;
-            i++;
-        } else if (!strcmp(a, "--joblog") && v) {
-            joblog = v;
-            i++;
+            return EXIT_OK;
         } else if (!strcmp(a, "--resume")) {
-            resume = 1;
+            o->resume = 1;
         } else if (!strcmp(a, "--resume-failed")) {
-            resume_failed = 1;
+            o->resume_failed = 1;
         } else if (!strcmp(a, "--force")) {
-            force = 1;
+            o->force = 1;
         } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
+            o->quiet = 1;
         } else if (!strcmp(a, "--keep-order") || !strcmp(a, "-k")) {
-            keep_order = 1;
+            o->keep_order = 1;
         } else if (!strcmp(a, "--tag")) {
-            tag = 1;
-        } else if (!strcmp(a, "--retries") && v) {
-            long n = strtol(v, &end, 10);
-            if (*end || end == v || n < 0 || n > 1000) {
-                if (speak)
-                    fprintf(stderr, PROG ": --retries needs 0..1000\n");
-                goto out;
-            }
-            retries = (int)n;
-            i++;
-        } else if (!strcmp(a, "--timeout") && v) {
-            timeout = strtod(v, &end);
-            if (*end || end == v || !(timeout > 0 && timeout <= 2000000)) {
-                if (speak)
-                    fprintf(stderr, PROG ": --timeout needs seconds > 0\n");
-                goto out;
-            }
-            i++;
+            o->tag = 1;
+        } else if (!strcmp(a, "--progress")) {
+            o->progress = 1;
+        } else if (!strcmp(a, "--no-progress")) {
+            o->progress = -1;
         } else if (a[0] != '-' || !strcmp(a, "-")) {
-            if (have_path) {
-                if (speak)
-                    fprintf(stderr, PROG ": one task file only ('%s' and '%s')\n", path, a);
-                goto out;
-            }
-            path = a;
+            if (have_path)
+                BAD("one task file only ('%s' and '%s')\n", o->path, a);
+            o->path = a;
             have_path = 1;
+        } else if (!v) {
+            BAD("unknown argument '%s', or it needs a value (try --help)\n", a);
+        } else if (!strcmp(a, "-c") || !strcmp(a, "--command")) {
+            o->tmpl = argv[++i];
+        } else if (!strcmp(a, "--joblog")) {
+            o->joblog = argv[++i];
+        } else if (!strcmp(a, "--results")) {
+            o->results = argv[++i];
+        } else if (!strcmp(a, "--halt")) {
+            if (lr_halt_parse(v, &o->halt, err, sizeof err) != 0)
+                BAD("%s\n", err);
+            i++;
+        } else if (!strcmp(a, "--retries")) {
+            long n = strtol(v, &end, 10);
+            if (*end || end == v || n < 0 || n > 1000)
+                BAD("--retries needs 0..1000\n");
+            o->retries = (int)n;
+            i++;
+        } else if (!strcmp(a, "--timeout")) {
+            o->timeout = strtod(v, &end);
+            if (*end || end == v || !(o->timeout > 0 && o->timeout <= 2000000))
+                BAD("--timeout needs seconds > 0\n");
+            i++;
+        } else if (!strcmp(a, "--progress-interval")) {
+            o->progress_interval = strtod(v, &end);
+            if (*end || end == v || !(o->progress_interval >= 0 && o->progress_interval <= 1e6))
+                BAD("--progress-interval needs seconds >= 0\n");
+            i++;
         } else {
-            if (speak)
-                fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", a);
-            goto out;
+            BAD("unknown argument '%s' (try --help)\n", a);
         }
     }
-    if ((resume || resume_failed) && !joblog) {
+    if ((o->resume || o->resume_failed) && !o->joblog)
+        BAD("--resume and --resume-failed need --joblog FILE\n");
+#undef BAD
+    return -1;
+}
+
+int
+main(int argc, char **argv)
+{
+    loom_config *cfg = NULL;
+    loom_job *job = NULL;
+    int status = EXIT_USAGE, mpi_up = 0, speak = app_launcher_rank() == 0;
+    struct opts o = {.path = "-", .progress_interval = 5};
+
+    if (loom_config_create(&cfg) != LOOM_OK)
+        return EXIT_TROUBLE;
+    if (loom_config_load(cfg, &argc, argv) != LOOM_OK) {
         if (speak)
-            fprintf(stderr, PROG ": --resume and --resume-failed need --joblog FILE\n");
+            fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
         goto out;
     }
+    if ((status = parse_args(argc, argv, &o, speak)) >= 0)
+        goto out;
     loom_config_apply(cfg);
     loom_config_get_int(cfg, "process.output_limit", &worker_set.output_limit);
     loom_config_get_double(cfg, "process.kill_grace", &worker_set.kill_grace);
-    if (timeout == 0) {
-        loom_config_get_double(cfg, "process.timeout", &timeout);
-    }
+    if (o.timeout == 0)
+        loom_config_get_double(cfg, "process.timeout", &o.timeout);
 
     if (!launched_by_mpi() && !getenv("LOOM_RUN_SELF_LAUNCHED")) {
         launch_self(argc, argv);
-        status = 1;
+        status = EXIT_TROUBLE;
         goto out;
     }
     static const struct app_fn fns[] = {{"sh", run_command, NULL}};
     status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
-    if (status != 0)
+    if (status != 0) {
+        status = status == 2 ? EXIT_USAGE : EXIT_TROUBLE;
         goto out;
+    }
     if (loom_job_is_master(job)) {
-        struct run run = {.job = job,
-                          .retries = retries,
-                          .timeout_ms = timeout > 0 ? (int)(timeout * 1000) : 0,
-                          .quiet = quiet,
-                          .keep_order = keep_order,
-                          .tag = tag};
-        status = run_master(&run, path, tmpl, joblog, resume, resume_failed, force);
-        if (loom_job_finish(job) != LOOM_OK && status == 0)
-            status = 1;
-    } else if (loom_job_serve(job) != LOOM_OK) {
-        status = 1;
+        const char *tty = getenv("LOOM_RUN_TTY");
+        int live = o.progress == 1 ||
+                   (o.progress == 0 && (isatty(STDERR_FILENO) || (tty && strcmp(tty, "1") == 0)));
+        struct run run = {.o = &o, .job = job, .live = !o.quiet && live};
+        status = run_master(&run);
+        if (loom_job_finish(job) != LOOM_OK && status == EXIT_OK)
+            status = EXIT_TROUBLE;
     } else {
-        status = 0;
+        status = serve_worker(job, o.halt.when != LR_HALT_NEVER);
     }
 out:
     loom_job_destroy(job);

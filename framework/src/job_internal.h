@@ -113,6 +113,17 @@ void loom__local_call_wait(struct local_call *c);
 /* After `idle` empty polling rounds: 0 = poll again, -1 = sched_yield(),
  * else sleep this many ns (growing to max_ns). */
 int64_t loom__idle_pause(unsigned idle, int64_t max_ns);
+/* Idle rounds from which loom__idle_pause sleeps. */
+#define LOOM__IDLE_SLEEP 32u
+/* Work that comes back more often than this on average is worth spinning for. */
+#define LOOM__HOT_GAP_NS 100000
+/* Average time between bursts of polling rounds that did work (job.c). */
+struct loom__gap {
+    int64_t last, avg;
+};
+void loom__work_gap(struct loom__gap *g, int64_t now, int after_idle);
+/* Where a polling thread's idle count starts after a round of work. */
+unsigned loom__idle_start(const struct loom__gap *g);
 /* pthread_cond_timedwait for ns on a CLOCK_MONOTONIC condition variable. */
 void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 void loom__polling_thread_init(const char *name);
@@ -120,6 +131,8 @@ void loom__polling_thread_init(const char *name);
 /* master.c */
 loom_err loom__master_start(loom_job *job);
 void loom__master_stop(loom_job *job);
+/* Pool threads of the workers that have said hello so far. */
+unsigned loom__master_worker_threads(const loom_job *job);
 /* Send a queue request and wait for its answer. Takes ownership of rq
  * (and rq->data); the answer's data (malloc'd, may be NULL) goes to *data. */
 loom_err loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len);

@@ -256,6 +256,18 @@ tring_unshift(struct tring *q, struct mtask *const *t, size_t n)
     }
 }
 
+/* A task that would rather not run on `rank` (its last attempt failed
+ * there): it waits here, beside the pending ring, until another worker
+ * asks for work — or until no other worker is left, or it has waited
+ * AVOID_WAIT_NS, so a preference never becomes a stall. */
+struct avoiding {
+    struct mtask *t;
+    int rank;
+    int64_t since;
+};
+
+#define AVOID_WAIT_NS ((int64_t)1000000000)
+
 /* What one frame changes in the state under m->mu, gathered first without
  * the lock so program threads are held up only for the hand-over. */
 struct frame_effects {
@@ -280,6 +292,8 @@ struct master {
 
     struct tring pending;
     int64_t pending_since;
+    struct avoiding *avoid; /* retries kept away from one worker (a vector) */
+    size_t navoid, avoid_cap;
     unsigned worker_threads; /* sum over workers that said hello */
     struct rring results;
     struct u64map futures;
@@ -681,6 +695,26 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 /* Hand pending tasks to workers with credits, in batches. */
+/* Move up to `want` avoiding tasks that may go to `rank` into m->batch
+ * (under mu); returns how many. */
+static size_t
+take_avoiding(struct master *m, int rank, size_t want, int64_t now)
+{
+    int others = 0;
+    for (int r = 1; r < m->job->size; r++)
+        others += r != rank && m->workers[r].hello && !m->workers[r].bye;
+    size_t n = 0, keep = 0;
+    for (size_t i = 0; i < m->navoid; i++) {
+        struct avoiding *a = &m->avoid[i];
+        if (n < want && (a->rank != rank || !others || now - a->since >= AVOID_WAIT_NS))
+            m->batch[n++] = a->t;
+        else
+            m->avoid[keep++] = *a;
+    }
+    m->navoid = keep;
+    return n;
+}
+
 static int
 dispatch(struct master *m, int64_t now)
 {
@@ -692,21 +726,25 @@ dispatch(struct master *m, int64_t now)
             continue;
         size_t want = w->credits < m->job->set.batch_max ? w->credits : m->job->set.batch_max;
         pthread_mutex_lock(&m->mu);
+        size_t n = 0;
+        if (!m->stop_sent && m->navoid)
+            n = take_avoiding(m, rank, want, now);
         /* Let a batch build up while tasks keep coming in quickly, but
          * never hold the first one back for more than 20 us. */
         size_t have = m->pending.count;
-        if (!have || m->stop_sent || (have < want && now - m->pending_since < 20000)) {
-            pthread_mutex_unlock(&m->mu);
-            continue;
+        if (!m->stop_sent && have && (n || have >= want - n || now - m->pending_since >= 20000)) {
+            size_t k = have < want - n ? have : want - n;
+            for (size_t j = 0; j < k; j++)
+                m->batch[n + j] = m->pending.a[(m->pending.head + j) & (m->pending.cap - 1)];
+            m->pending.head = (m->pending.head + k) & (m->pending.cap - 1);
+            m->pending.count -= k;
+            if (m->pending.count)
+                m->pending_since = now;
+            n += k;
         }
-        size_t n = have < want ? have : want;
-        for (size_t k = 0; k < n; k++)
-            m->batch[k] = m->pending.a[(m->pending.head + k) & (m->pending.cap - 1)];
-        m->pending.head = (m->pending.head + n) & (m->pending.cap - 1);
-        m->pending.count -= n;
-        if (m->pending.count)
-            m->pending_since = now;
         pthread_mutex_unlock(&m->mu);
+        if (!n)
+            continue;
 
         /* at most 8 MiB of payload per message: the rest goes back */
         size_t sent = 0, bytes = 0;
@@ -799,10 +837,12 @@ progress_main(void *arg)
 {
     struct master *m = arg;
     loom__polling_thread_init("Progress");
-    unsigned idle = 0;
+    unsigned idle = 0, start = 0;
+    struct loom__gap gap = {0, 0};
     while (!atomic_load(&m->quit) || m->sends) {
         if (progress_round(m)) {
-            idle = 0;
+            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            idle = start = loom__idle_start(&gap);
             continue;
         }
         /* Idle. While tasks are in flight wake at least every 500 us to
@@ -929,6 +969,9 @@ loom__master_stop(loom_job *job)
     for (size_t i = 0; i < m->pending.count; i++)
         free(m->pending.a[(m->pending.head + i) & (m->pending.cap - 1)]);
     free(m->pending.a);
+    for (size_t i = 0; i < m->navoid; i++)
+        free(m->avoid[i].t);
+    free(m->avoid);
     for (int r = 0; r < job->size; r++)
         wire_buf_free(&m->workers[r].out);
     free(m->results.a);
@@ -946,6 +989,16 @@ loom__master_stop(loom_job *job)
     job->m = NULL;
 }
 
+unsigned
+loom__master_worker_threads(const loom_job *job)
+{
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    unsigned n = m->worker_threads;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
 /* ---- the program's side: submit, results, futures, map --------------------------------- */
 
 static loom_err
@@ -955,12 +1008,29 @@ master_only(loom_job *job)
     return job->started && job->rank == 0 ? LOOM_OK : LOOM_ESTATE;
 }
 
+/* Keep t away from `rank` (under mu); -1 when out of memory. */
+static int
+avoid_push(struct master *m, struct mtask *t, int rank)
+{
+    if (m->navoid == m->avoid_cap) {
+        size_t cap = m->avoid_cap ? m->avoid_cap * 2 : 64;
+        struct avoiding *a = realloc(m->avoid, cap * sizeof *a);
+        if (!a)
+            return -1;
+        m->avoid = a;
+        m->avoid_cap = cap;
+    }
+    m->avoid[m->navoid++] = (struct avoiding){t, rank, loom__now_ns()};
+    return 0;
+}
+
 /* Queue tasks (under mu, with room checked by the caller). */
 static uint64_t
-enqueue(struct master *m, struct mtask *t)
+enqueue(struct master *m, struct mtask *t, int avoiding)
 {
     t->id = ++m->next_id;
-    pending_push(m, t);
+    if (!avoiding)
+        pending_push(m, t); /* else avoid_push() has queued it */
     m->unfinished++;
     m->outstanding++;
     wake_progress(m);
@@ -986,7 +1056,7 @@ wait_room(struct master *m, int timeout_ms)
 
 static loom_err
 submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms, uint64_t *id,
-       struct loom_job_future *f)
+       struct loom_job_future *f, int avoid_rank)
 {
     loom_err rc = master_only(job);
     if (rc != LOOM_OK)
@@ -1002,8 +1072,14 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     struct mtask *t = rc == LOOM_OK ? mtask_get(m, (uint32_t)idx, 0, payload, len) : NULL;
     if (rc == LOOM_OK && !t)
         rc = LOOM_ENOMEM;
+    /* with one worker there is nowhere else to go */
+    int avoiding = avoid_rank > 0 && avoid_rank < job->size && job->size > 2;
+    if (rc == LOOM_OK && avoiding && avoid_push(m, t, avoid_rank) != 0) {
+        mtask_recycle(m, inflight_tag(t));
+        rc = LOOM_ENOMEM;
+    }
     if (rc == LOOM_OK) {
-        uint64_t tid = enqueue(m, t);
+        uint64_t tid = enqueue(m, t, avoiding);
         if (id)
             *id = tid;
         if (f && u64map_put(&m->futures, tid, f) != 0)
@@ -1017,7 +1093,14 @@ loom_err
 loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms,
                 uint64_t *id)
 {
-    return submit(job, fn, payload, len, timeout_ms, id, NULL);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0);
+}
+
+loom_err
+loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload, size_t len,
+                         int avoid_rank, int timeout_ms, uint64_t *id)
+{
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, avoid_rank);
 }
 
 loom_err
@@ -1063,7 +1146,7 @@ loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_
         return LOOM_ENOMEM;
     f->m = job->m;
     f->refs = 2; /* the master's table and the caller */
-    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f);
+    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0);
     if (rc != LOOM_OK) {
         free(f);
         return rc;
@@ -1217,7 +1300,7 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
         pthread_mutex_lock(&m->mu);
         rc = wait_room(m, LOOM_FOREVER);
         if (rc == LOOM_OK) {
-            uint64_t id = enqueue(m, t);
+            uint64_t id = enqueue(m, t, 0);
             if (u64map_put(&mc.ids, id, (void *)(uintptr_t)(c + 1)) != 0)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory for a map");
             submitted++;

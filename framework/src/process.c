@@ -37,6 +37,11 @@
  * SIGKILL the pipes are drained until EOF or for PROC_DRAIN_MS at most
  * (a process that left the group may still hold them).
  *
+ * Cancel. A readable cancel_fd in the same poll() acts as a deadline
+ * reached now: the same TERM, grace, KILL, with `cancelled` instead of
+ * `timed_out`. The descriptor is only polled, so it stays readable for
+ * every other command watching it.
+ *
  * SIGPIPE. Writing to a stdin pipe the child has closed raises SIGPIPE in
  * the calling thread; while stdin is fed the signal is blocked in this
  * thread and a SIGPIPE we caused is consumed with sigtimedwait before the
@@ -199,6 +204,7 @@ struct run {
     char *discard; /* lazily allocated scratch for bytes past the limit */
     int exited;    /* the leader's exit was seen; it is not reaped yet */
     int timed_out;
+    int cancelled;
 };
 
 static void
@@ -315,22 +321,22 @@ check_exit_without_pidfd(struct run *r)
 /* The poll loop: returns when the command is done, or after the post-kill
  * drain. Only a failing poll() or ENOMEM is an error. */
 static loom_err
-run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms)
+run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms, int cancel_fd)
 {
     enum { PH_RUN, PH_GRACE, PH_KILLED } phase = PH_RUN;
     int64_t deadline = timeout_ms > 0 ? t0 + (int64_t)timeout_ms * 1000000 : -1;
     int64_t next = -1;
 
     for (;;) {
-        struct pollfd pfd[4];
-        int idx_in = -1, idx_out[2] = {-1, -1}, idx_pid = -1;
+        struct pollfd pfd[5];
+        int idx_in = -1, idx_out[2] = {-1, -1}, idx_pid = -1, idx_cancel = -1;
         int nfds = 0, wait_ms, n;
         int64_t now = loom__now_ns();
 
         if (r->exited && r->s[0].fd < 0 && r->s[1].fd < 0)
             return LOOM_OK; /* done */
-        if (phase == PH_RUN && deadline >= 0 && now >= deadline) {
-            r->timed_out = 1;
+        if (phase == PH_RUN && (r->cancelled || (deadline >= 0 && now >= deadline))) {
+            r->timed_out = !r->cancelled;
             close_fd(&r->in_fd);
             if (grace_ms < 0) {
                 group_kill(r->pid, SIGKILL);
@@ -368,6 +374,10 @@ run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms)
             idx_pid = nfds;
             pfd[nfds++] = (struct pollfd){.fd = r->pidfd, .events = POLLIN};
         }
+        if (cancel_fd > 0 && phase == PH_RUN && !r->exited) {
+            idx_cancel = nfds;
+            pfd[nfds++] = (struct pollfd){.fd = cancel_fd, .events = POLLIN};
+        }
 
         n = poll(pfd, (nfds_t)nfds, wait_ms);
         if (n < 0) {
@@ -386,6 +396,8 @@ run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms)
         }
         if (idx_pid >= 0 && pfd[idx_pid].revents)
             r->exited = 1;
+        if (idx_cancel >= 0 && pfd[idx_cancel].revents && !r->exited)
+            r->cancelled = 1;
         if (r->pidfd < 0 && !r->exited)
             check_exit_without_pidfd(r);
     }
@@ -624,8 +636,8 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
         pthread_sigmask(SIG_BLOCK, &pipe_set, &saved_mask);
         pipe_blocked = 1;
     }
-    rc = run_io(&r, t0, opts->timeout_ms, grace_ms);
-    if (rc != LOOM_OK || r.timed_out)
+    rc = run_io(&r, t0, opts->timeout_ms, grace_ms, opts->cancel_fd);
+    if (rc != LOOM_OK || r.timed_out || r.cancelled)
         group_kill(r.pid, SIGKILL); /* before reaping: the pgid is still ours */
     close_fd(&r.in_fd);
     close_fd(&r.s[0].fd);
@@ -644,6 +656,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
 
     res->pid = (int)r.pid;
     res->timed_out = r.timed_out;
+    res->cancelled = r.cancelled;
     res->exit_code = -1;
     if (status != -1 && WIFEXITED(status)) {
         res->exited = 1;

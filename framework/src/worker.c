@@ -31,6 +31,7 @@
 
 #include "internal.h"
 #include "job_internal.h"
+#include "loom/cpu.h"
 #include "loom/log.h"
 
 struct rmsg {
@@ -184,10 +185,10 @@ runner(void *arg)
     pthread_mutex_lock(&w->rq_mu);
     while (w->rq_count > 0) {
         /* Tiny tasks are taken several at a time (one lock per chunk);
-         * anything slower one by one, so no thread sits on queued work
-         * while another is idle. */
+         * anything slower — or not measured yet — one by one, so no
+         * thread sits on queued work while another is idle. */
         size_t k = 1;
-        if (w->avg_task_ns < 20000) {
+        if (w->avg_task_ns > 0 && w->avg_task_ns < 20000) {
             k = w->rq_count / threads + 1;
             k = k > 64 ? 64 : k > w->rq_count ? w->rq_count : k;
         }
@@ -395,7 +396,10 @@ send_frame(struct worker *w, struct wire_buf *b)
 static size_t
 target_capacity(struct worker *w, double avg_ns)
 {
-    size_t threads = w->job->set.threads, min = 2 * threads, max = (size_t)1 << 16;
+    /* at least one task per thread; no more until the tasks prove short:
+     * a long task queued behind another on a busy worker would wait there
+     * while other workers idle */
+    size_t threads = w->job->set.threads, min = threads, max = (size_t)1 << 16;
     if (avg_ns <= 0)
         return min;
     double per_thread = w->job->set.prefetch_s * 1e9 / avg_ns;
@@ -474,7 +478,8 @@ comm_main(void *arg)
 {
     struct worker *w = arg;
     loom__polling_thread_init("Comm");
-    unsigned idle = 0;
+    unsigned idle = 0, start = 0;
+    struct loom__gap gap = {0, 0};
     for (;;) {
         int did = 0;
         for (int k = 0; k < 16; k++) {
@@ -498,7 +503,8 @@ comm_main(void *arg)
         if (atomic_load(&w->quit) && !w->sends)
             break;
         if (did) {
-            idle = 0;
+            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            idle = start = loom__idle_start(&gap);
             continue;
         }
         /* Idle: sleep until a runner hands over results (it wakes us),
@@ -540,6 +546,11 @@ loom__worker_start(loom_job *job)
     loom__cond_init_monotonic(&w->wake);
     wire_buf_reset(&w->outbox);
 
+    /* Say loudly, once per worker at start-up, when the pool cannot run in
+     * parallel: mpirun binds to one core by default. */
+    char why[512];
+    if (loom_cpu_pool_oversized(job->set.threads, loom_cpu_affinity_count(), why, sizeof why))
+        LOOM_WARN("%s", why);
     loom_pool_opts po = {.threads = job->set.threads, .queue_capacity = job->set.threads + 1};
     loom_err rc = loom_pool_create(&po, &w->pool);
     if (rc != LOOM_OK)

@@ -74,6 +74,23 @@ count(const char *hay, const char *needle)
     return n;
 }
 
+/* Lines in a file of any size (0 if missing). */
+static int
+lines_in(const char *name)
+{
+    char p[256], buf[65536];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    int n = 0;
+    size_t got;
+    while (f && (got = fread(buf, 1, sizeof buf, f)) > 0)
+        for (size_t i = 0; i < got; i++)
+            n += buf[i] == '\n';
+    if (f)
+        fclose(f);
+    return n;
+}
+
 /* Job log line of task seq (the first), or NULL. */
 static const char *
 joblog_line(const char *log, unsigned seq)
@@ -138,7 +155,7 @@ Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .t
 Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .timeout = 120)
 {
     write_file("tasks.txt", "true\nexit 3\nkill -9 $$\necho $LOOM_TASK_ID $LOOM_ATTEMPT\n");
-    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 1);
+    cr_assert_eq(loomrun("--joblog jl tasks.txt"), 2, "the exit status counts the failed tasks");
     char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
     int ev, sig;
     exit_and_signal(joblog_line(log, 1), &ev, &sig);
@@ -236,7 +253,7 @@ Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
     write_file("tasks.txt", "true\ntrue\n");
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
     write_file("tasks.txt", "true\necho changed\n");
-    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 2);
+    cr_assert_eq(loomrun("--joblog jl --resume tasks.txt"), 255);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "tasks.txt:2: the task differs"), "%s", err);
     free(err);
@@ -260,37 +277,35 @@ Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
     free(got);
 }
 
-Test(loomrun, bad_input_exits_2_and_runs_nothing, .init = setup, .timeout = 120)
+Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .timeout = 120)
 {
     write_file("empty.txt", "");
     write_file("comments.txt", "# only\n\n   # comments\n");
-    cr_assert_eq(loomrun("empty.txt"), 2);
+    cr_assert_eq(loomrun("empty.txt"), 255);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "no tasks"), "%s", err);
     free(err);
-    cr_assert_eq(loomrun("comments.txt"), 2);
-    cr_assert_eq(loomrun("missing.txt"), 2);
+    cr_assert_eq(loomrun("comments.txt"), 255);
+    cr_assert_eq(loomrun("missing.txt"), 255);
     err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "missing.txt"), "%s", err);
     free(err);
-    cr_assert_eq(loomrun("--retries many x"), 2);
-    cr_assert_eq(loomrun("--resume x"), 2);
+    cr_assert_eq(loomrun("--retries many x"), 255);
+    cr_assert_eq(loomrun("--resume x"), 255);
 }
 
-Test(loomrun, ten_thousand_tasks, .init = setup, .timeout = 300)
+Test(loomrun, a_hundred_thousand_tasks, .init = setup, .timeout = 500)
 {
     char p[256];
     snprintf(p, sizeof p, "%s/tasks.txt", dir);
     FILE *f = fopen(p, "w");
-    for (int i = 0; i < 10000; i++)
+    for (int i = 0; i < 100000; i++)
         fputs("true\n", f);
     fclose(f);
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
-    char *log = read_file("jl");
-    cr_assert_eq(count(log, "\n"), 10001);
-    free(log);
+    cr_assert_eq(lines_in("jl"), 100001);
     char *err = read_file("err.txt");
-    cr_assert_not_null(strstr(err, "10000 tasks: 10000 succeeded, 0 failed"), "%s", err);
+    cr_assert_not_null(strstr(err, "100000 tasks: 100000 succeeded, 0 failed"), "%s", err);
     free(err);
 }
 
@@ -344,7 +359,7 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
      * 127 / 126 and its message */
     write_file("tasks.txt", "/bin/echo a  b\nnosuchprog x\n/etc/passwd\nls /nonexistent-dir\n"
                             "echo $LOOM_TASK_ID\n");
-    cr_assert_eq(loomrun("--joblog jl --keep-order tasks.txt"), 1);
+    cr_assert_eq(loomrun("--joblog jl --keep-order tasks.txt"), 3);
     char *log = read_file("jl"), *out = read_file("out.txt"), *err = read_file("err.txt");
     int ev, sig;
     exit_and_signal(joblog_line(log, 2), &ev, &sig);
@@ -358,16 +373,6 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
     free(log);
     free(out);
     free(err);
-}
-
-/* Lines in a file (0 if missing). */
-static int
-lines_in(const char *name)
-{
-    char *text = read_file(name);
-    int n = count(text, "\n");
-    free(text);
-    return n;
 }
 
 Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup,
@@ -433,4 +438,252 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
         cr_assert(ev == 0 && sig == 0);
     }
     free(log);
+}
+
+/* A whole file's bytes (any bytes); *len its size. */
+static char *
+read_bytes(const char *name, size_t *len)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    FILE *f = fopen(p, "rb");
+    cr_assert_not_null(f, "%s", p);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)n + 1);
+    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    b[n] = '\0';
+    *len = (size_t)n;
+    return b;
+}
+
+Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup, .timeout = 180)
+{
+    /* NUL, 0xff, invalid UTF-8, no final newline; then 6 MB */
+    write_file("tasks.txt", "printf 'a\\000b\\377\\300\\001z'\n");
+    cr_assert_eq(loomrun("--quiet tasks.txt"), 0);
+    size_t n;
+    char *out = read_bytes("out.txt", &n);
+    cr_assert_eq(n, 7);
+    cr_assert_eq(memcmp(out, "a\000b\377\300\001z", 7), 0);
+    free(out);
+
+    write_file("tasks.txt", "head -c 6000000 /dev/urandom | tee big.bin\n");
+    cr_assert_eq(loomrun("--quiet tasks.txt"), 0);
+    size_t m;
+    char *big = read_bytes("big.bin", &m);
+    out = read_bytes("out.txt", &n);
+    cr_assert_eq(m, 6000000);
+    cr_assert_eq(n, m, "6 MB of random bytes: got %zu", n);
+    cr_assert_eq(memcmp(out, big, n), 0);
+    free(out);
+    free(big);
+
+    /* over the cap: the first bytes kept, the cut said on the same stream */
+    write_file("tasks.txt", "seq 1 100000; seq 1 100000 >&2\n");
+    cr_assert_eq(loomrun("--quiet --process-output-limit 4096 tasks.txt"), 0);
+    out = read_bytes("out.txt", &n);
+    cr_assert_eq(strncmp(out, "1\n2\n3\n", 6), 0);
+    cr_assert_not_null(
+        strstr(out, "[loom-run: task 1: stdout truncated: 4096 of 588895 bytes kept]"), "%s",
+        out + (n > 200 ? n - 200 : 0));
+    free(out);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "stderr truncated: 4096 of 588895 bytes kept"), "%s", err);
+    free(err);
+}
+
+Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .timeout = 180)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 1; i <= 2100; i++)
+        fprintf(f, i == 1500 ? "printf 'x\\000y'; echo err >&2; exit 4\n" : "echo %d\n", i);
+    fclose(f);
+    cr_assert_eq(loomrun("--quiet --results res tasks.txt > /dev/null"), 1);
+    /* 1-999 | 1000-1999 | 2000-2100: never more than 1000 entries */
+    char cmd[512], out[64];
+    snprintf(cmd, sizeof cmd,
+             "cd %s/res && ls 000 | wc -l && ls 000/000 | wc -l && ls 000/001 | wc -l && "
+             "ls 000/002 | wc -l",
+             dir);
+    FILE *pp = popen(cmd, "r");
+    size_t n = fread(out, 1, sizeof out - 1, pp);
+    out[n] = '\0';
+    pclose(pp);
+    cr_assert_str_eq(out, "3\n999\n1000\n101\n");
+    char *st = read_file("res/000/001/1500/status");
+    cr_assert_not_null(strstr(st, "seq 1500\n"), "%s", st);
+    cr_assert_not_null(strstr(st, "exitval 4\n"), "%s", st);
+    cr_assert_not_null(strstr(st, "stdout_bytes 3\n"), "%s", st);
+    free(st);
+    size_t len;
+    char *o = read_bytes("res/000/001/1500/stdout", &len);
+    cr_assert(len == 3 && memcmp(o, "x\000y", 3) == 0);
+    free(o);
+    char *e = read_file("res/000/001/1500/stderr"), *c = read_file("res/000/000/7/command");
+    cr_assert_str_eq(e, "err\n");
+    cr_assert_str_eq(c, "echo 7");
+    free(e);
+    free(c);
+    o = read_file("res/000/002/2100/stdout");
+    cr_assert_str_eq(o, "2100\n");
+    free(o);
+
+    /* a results directory that cannot be made: refused, nothing run */
+    write_file("afile", "");
+    cr_assert_eq(loomrun("--results afile/res --joblog jl tasks.txt"), 255);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "--results afile/res: cannot write there"), "%s", err);
+    free(err);
+    cr_assert_eq(lines_in("jl"), 0, "nothing ran, no job log");
+}
+
+Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .timeout = 120)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/nul.txt", dir);
+    FILE *f = fopen(p, "w");
+    fwrite("echo one >> ran.txt\necho t\0wo >> ran.txt\n", 1, 41, f);
+    fclose(f);
+    cr_assert_eq(loomrun("nul.txt"), 255);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "nul.txt:2"), "names the line: %s", err);
+    free(err);
+    snprintf(p, sizeof p, "%s/long.txt", dir);
+    f = fopen(p, "w");
+    fputs("echo one >> ran.txt\necho ", f);
+    for (int i = 0; i < (1 << 20); i++)
+        fputc('x', f);
+    fputs("\n", f);
+    fclose(f);
+    cr_assert_eq(loomrun("long.txt"), 255);
+    err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "long.txt:2"), "names the line: %s", err);
+    free(err);
+    cr_assert_eq(loomrun("."), 255, "a directory");
+    cr_assert_eq(lines_in("ran.txt"), 0, "the good first lines did not run either");
+}
+
+Test(loomrun, more_than_100_failures_exit_101, .init = setup, .timeout = 120)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 150; i++)
+        fputs(i % 3 ? "exit 1\n" : "kill -TERM $$\n", f);
+    fclose(f);
+    cr_assert_eq(loomrun("tasks.txt"), 101);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "150 tasks: 0 succeeded, 150 failed"), "%s", err);
+    cr_assert_not_null(strstr(err, "failures: 100 exit 1, 50 signal 15 (SIGTERM)"), "%s", err);
+    free(err);
+}
+
+Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 40; i++)
+        fputs("echo $LOOM_TASK_ID $LOOM_ATTEMPT $LOOM_RANK >> att.txt; [ $LOOM_ATTEMPT -ge 2 ]\n",
+              f);
+    fclose(f);
+    cr_assert_eq(loomrun("--retries 1 tasks.txt"), 0);
+    char *att = read_file("att.txt");
+    int first[41] = {0}, second[41] = {0}, lines = 0;
+    for (char *l = att; *l; l = strchr(l, '\n') + 1) {
+        int id, a, r;
+        cr_assert_eq(sscanf(l, "%d %d %d", &id, &a, &r), 3);
+        cr_assert(id >= 1 && id <= 40 && (a == 1 || a == 2));
+        (a == 1 ? first : second)[id] = r;
+        lines++;
+    }
+    cr_assert_eq(lines, 80);
+    for (int id = 1; id <= 40; id++)
+        cr_assert_neq(first[id], second[id], "task %d ran twice on rank %d", id, first[id]);
+    free(att);
+}
+
+Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup, .timeout = 180)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    fputs("[ -e ok ] || exit 7\n", f);
+    for (int i = 2; i <= 1000; i++)
+        fprintf(f, "sleep 0.01; echo %d >> ran.txt\n", i);
+    fclose(f);
+    cr_assert_eq(loomrun("--halt soon,fail=1 --joblog jl tasks.txt"), 1);
+    int ran = lines_in("ran.txt");
+    cr_assert_lt(ran, 999, "the halt stopped nothing");
+    cr_assert_eq(lines_in("jl"), ran + 2, "header, the failure, and what ran");
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "--halt soon,fail=1 reached"), "%s", err);
+    cr_assert_not_null(strstr(err, "not started"), "%s", err);
+    free(err);
+    /* the tasks not run are not in the log: --resume-failed runs them and
+     * the failed one, each exactly once in all */
+    write_file("ok", "");
+    cr_assert_eq(loomrun("--resume-failed --joblog jl tasks.txt"), 0);
+    char *all = read_file("ran.txt");
+    for (int i = 2; i <= 1000; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%d\n", i);
+        cr_assert_eq(count(all, key) + (strncmp(all, key + 1, strlen(key) - 1) == 0), 1,
+                     "task %d ran %d times", i, count(all, key));
+    }
+    free(all);
+}
+
+Test(loomrun, halt_now_kills_running_tasks, .init = setup, .timeout = 120)
+{
+    /* the sleeps would outlast the test's timeout: the halt must kill them
+     * (whatever the number of slots, tasks 1 and 2 start together) */
+    write_file("tasks.txt", "sleep 1000\n[ -e x ] || exit 9\nsleep 1000\nsleep 1000\n");
+    cr_assert_eq(loomrun("--halt now,fail=1 --joblog jl tasks.txt"), 1);
+    char *log = read_file("jl"), *err = read_file("err.txt");
+    cr_assert_not_null(joblog_line(log, 2));
+    cr_assert_null(joblog_line(log, 1), "killed tasks are not recorded: %s", log);
+    cr_assert_not_null(strstr(err, "--halt now,fail=1 reached: killing"), "%s", err);
+    cr_assert_not_null(strstr(err, "killed (--halt)"), "%s", err);
+    free(log);
+    free(err);
+    cr_assert_eq(loomrun("--halt sometimes tasks.txt"), 255);
+}
+
+Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .timeout = 120)
+{
+    char p[256];
+    snprintf(p, sizeof p, "%s/tasks.txt", dir);
+    FILE *f = fopen(p, "w");
+    for (int i = 0; i < 40; i++)
+        fputs("sleep 0.05\n", f);
+    fclose(f);
+    cr_assert_eq(loomrun("--progress-interval 0.1 tasks.txt"), 0);
+    char *err = read_file("err.txt");
+    cr_assert_geq(count(err, "loom-run: progress: "), 1, "%s", err);
+    cr_assert_not_null(strstr(err, "/40 done, 0 failed, "), "%s", err);
+    cr_assert_not_null(strstr(err, "loom-run: wall "), "%s", err);
+    cr_assert_not_null(strstr(err, "loom-run: slowest: #"), "%s", err);
+    free(err);
+    /* on a terminal (script(1) gives it one): one line redrawn in place */
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "script -qec '" LOOMRUN " tasks.txt' /dev/null > tty.txt",
+             dir);
+    cr_assert_eq(system(cmd), 0);
+    char *tty = read_file("tty.txt");
+    cr_assert_geq(count(tty, "\r\033[Kloom-run: "), 1, "%s", tty);
+    cr_assert_not_null(strstr(tty, "40 tasks: 40 succeeded"), "%s", tty);
+    free(tty);
+    /* --quiet: none of it */
+    cr_assert_eq(loomrun("--quiet --progress-interval 0.1 tasks.txt"), 0);
+    err = read_file("err.txt");
+    cr_assert_eq(count(err, "loom-run:"), 0, "%s", err);
+    free(err);
 }

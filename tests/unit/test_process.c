@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -402,6 +403,77 @@ Test(process, closing_outputs_early_does_not_end_the_run, .timeout = 30)
     cr_assert_eq(r.exit_code, 5);
     cr_assert_geq(r.wall_seconds, 0.15);
     loom_proc_result_free(&r);
+}
+
+/* cancel_fd: another thread makes it readable once the command (and its
+ * background grandchild) runs — the command says so through a FIFO — and
+ * the whole group goes, as on a timeout, with `cancelled` set. */
+struct cancel_arg {
+    const char *fifo;
+    int efd;
+};
+
+static void *
+cancel_when_started(void *p)
+{
+    struct cancel_arg *a = p;
+    char c;
+    int fd = open(a->fifo, O_RDONLY); /* blocks until the command opens it */
+    if (fd >= 0) {
+        (void)!read(fd, &c, 1);
+        close(fd);
+    }
+    uint64_t one = 1;
+    (void)!write(a->efd, &one, sizeof one);
+    return NULL;
+}
+
+Test(process, cancel_fd_ends_the_whole_group, .timeout = 30)
+{
+    char dir[] = "/tmp/loom-cancel-XXXXXX", fifo[64], cmd[256];
+    cr_assert_not_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/started", dir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    snprintf(cmd, sizeof cmd, "sleep 100 & echo $!; echo x > %s; sleep 100; wait", fifo);
+    int efd = eventfd(0, EFD_CLOEXEC);
+    cr_assert_geq(efd, 0);
+    struct cancel_arg a = {fifo, efd};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, cancel_when_started, &a), 0);
+
+    become_subreaper();
+    loom_proc_opts o = {.shell_cmd = cmd, .cancel_fd = efd};
+    loom_proc_result r;
+    loom_assert_ok(loom_proc_run(&o, &r));
+    pthread_join(th, NULL);
+    cr_assert_eq(r.cancelled, 1);
+    cr_assert_eq(r.timed_out, 0);
+    cr_assert_eq(r.signaled, 1);
+    cr_assert_eq(r.term_signal, SIGTERM);
+    pid_t grandchild = (pid_t)atoi(r.out);
+    int st;
+    cr_assert_gt(grandchild, 1, "no pid in output '%s'", r.out);
+    cr_assert(wait_gone(grandchild, 5.0, &st), "background sleep %d survived", (int)grandchild);
+    cr_assert(group_gone(r.pid, 5.0), "process group %d not empty", r.pid);
+    loom_proc_result_free(&r);
+
+    /* still readable: the next command is cancelled at once, and a command
+     * that is not watching runs to its end */
+    const char *argv[] = {"sleep", "100", NULL};
+    loom_proc_opts o2 = {.argv = argv, .cancel_fd = efd, .kill_grace_ms = -1};
+    loom_assert_ok(loom_proc_run(&o2, &r));
+    cr_assert_eq(r.cancelled, 1);
+    cr_assert_eq(r.term_signal, SIGKILL);
+    loom_proc_result_free(&r);
+    const char *tru[] = {"true", NULL};
+    loom_proc_opts o3 = {.argv = tru};
+    loom_assert_ok(loom_proc_run(&o3, &r));
+    cr_assert_eq(r.cancelled, 0);
+    cr_assert_eq(r.exit_code, 0);
+    loom_proc_result_free(&r);
+    close(efd);
+    unlink(fifo);
+    rmdir(dir);
 }
 
 Test(process, term_ignoring_child_is_killed_after_grace, .timeout = 30)

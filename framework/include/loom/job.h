@@ -118,7 +118,8 @@ LOOM_EXTERN int loom_job_rank(const loom_job *job);
 LOOM_EXTERN int loom_job_size(const loom_job *job);
 /** \brief 1 on rank 0. */
 LOOM_EXTERN int loom_job_is_master(const loom_job *job);
-/** \brief Pool threads of a worker rank (0 on the master). */
+/** \brief Pool threads of a worker rank; on the master, the sum over the
+ *         workers connected so far (0 before the first says hello). */
 LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
 
 /**
@@ -142,6 +143,21 @@ LOOM_EXTERN loom_err loom_job_serve(loom_job *job);
  */
 LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len,
                                      int timeout_ms, uint64_t *id);
+
+/**
+ * \brief Master: loom_job_submit() for a task that should rather not run on
+ *        worker `avoid_rank` — a retry of an attempt that failed there.
+ *
+ * The task goes to another worker when one asks for work. It may still run
+ * on `avoid_rank` when no other worker is connected, or after it has
+ * waited a second for one (busy with long tasks): a preference, never a
+ * stall. With one worker, or `avoid_rank` not a worker rank, this is
+ * loom_job_submit().
+ * \return as loom_job_submit().
+ */
+LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload,
+                                              size_t len, int avoid_rank, int timeout_ms,
+                                              uint64_t *id);
 
 /** \brief loom_job_submit() with an int64 payload (see loom_task_arg_i64()). */
 LOOM_EXTERN loom_err loom_job_submit_i64(loom_job *job, const char *fn, int64_t value,

@@ -61,6 +61,13 @@ typedef struct loom_proc_opts {
     /** Grace between SIGTERM and SIGKILL after a timeout, in ms; 0 means
      *  #LOOM_PROC_KILL_GRACE_DEFAULT_MS, negative means SIGKILL at once. */
     int kill_grace_ms;
+    /** A descriptor the caller makes readable (an eventfd, a pipe's read
+     *  end) to stop the command early: it is then ended as on a timeout
+     *  (SIGTERM to the group, the grace, SIGKILL) and the result's
+     *  `cancelled` is set. loom only polls it, never reads it, so one
+     *  descriptor can cancel every command watching it. 0 (the default)
+     *  means none: standard input is never a cancel descriptor. */
+    int cancel_fd;
 } loom_proc_opts;
 
 /** How a command ended and what it wrote. */
@@ -70,6 +77,7 @@ typedef struct loom_proc_result {
     int signaled;        /**< 1 if a signal ended it: see term_signal */
     int term_signal;     /**< the signal number when signaled, else 0 */
     int timed_out;       /**< 1 if loom killed it because of timeout_ms */
+    int cancelled;       /**< 1 if loom killed it because cancel_fd was readable */
     int pid;             /**< its process id (also its process group id) */
     char *out;           /**< captured stdout, NUL-terminated for convenience
                               (binary-safe: use out_len); owned by the result */
