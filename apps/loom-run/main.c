@@ -1226,9 +1226,7 @@ main(int argc, char **argv)
         status = serve_worker(job);
     }
 out:
-    loom_job_destroy(job);
-    if (mpi_up)
-        MPI_Finalize();
+    app_end(job, mpi_up);
     if (worker_set.cancel_fd > 0)
         close(worker_set.cancel_fd);
     loom_config_destroy(cfg);

@@ -629,9 +629,7 @@ main(int argc, char **argv)
         }
     }
 out:
-    loom_job_destroy(job);
-    if (mpi_up)
-        MPI_Finalize();
+    app_end(job, mpi_up);
     loom_config_destroy(cfg);
     free(files);
     return status;
