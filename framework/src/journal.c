@@ -154,6 +154,20 @@ loom__crc32c(uint32_t crc, const void *data, size_t len)
     return ~crc;
 }
 
+uint64_t
+loom__journal_def_hash(const char *fn, const void *payload, size_t len)
+{
+    const unsigned char *p = payload;
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (const char *c = fn != NULL ? fn : ""; *c != '\0'; c++)
+        h = (h ^ (unsigned char)*c) * 0x100000001b3ull;
+    h *= 0x100000001b3ull; /* the NUL after the name: h ^= 0 */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
 /* ---- little-endian fields --------------------------------------------- */
 
 static void

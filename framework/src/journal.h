@@ -186,6 +186,12 @@ loom_err loom__journal_close(loom__journal *j);
 loom_err loom__journal_replay(const char *path, const uint64_t *expect_key, loom__journal_cb cb,
                               void *arg, struct loom__journal_stats *st, char *err, size_t errlen);
 
+/* A task definition's hash for rec.def_hash, stable across hosts and
+ * versions: 64-bit FNV-1a over fn's bytes (NULL = ""), one NUL byte, then
+ * the payload's len bytes. A C-API task passes its function's registered
+ * name and payload; a command passes NULL and the command line. */
+uint64_t loom__journal_def_hash(const char *fn, const void *payload, size_t len);
+
 /* CRC-32C (Castagnoli), as the journal uses it; crc = 0 to start. */
 uint32_t loom__crc32c(uint32_t crc, const void *data, size_t len);
 

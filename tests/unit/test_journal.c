@@ -282,6 +282,15 @@ Test(journal, crc32c_check_value)
     cr_assert_eq(loom__crc32c(loom__crc32c(0, "1234", 4), "56789", 5), 0xE3069283u);
 }
 
+Test(journal, def_hash_is_fnv1a_of_name_nul_payload)
+{
+    /* FNV-1a 64 of "" is its offset basis; of "a" a published value. */
+    cr_assert_eq(loom__journal_def_hash(NULL, NULL, 0), 0xaf63bd4c8601b7dfull); /* "\0" */
+    cr_assert_eq(loom__journal_def_hash("", "a", 1), loom__journal_def_hash(NULL, "a", 1));
+    cr_assert_neq(loom__journal_def_hash("f", "x", 1), loom__journal_def_hash("fx", NULL, 0));
+    cr_assert_neq(loom__journal_def_hash("f", "x", 1), loom__journal_def_hash("f", "y", 1));
+}
+
 Test(journal, round_trip_and_resume, .timeout = 30)
 {
     char *dir = test_dir(), *path = join(dir, "j");
@@ -660,6 +669,56 @@ Test(journal, sync_policy, .timeout = 30)
     cr_assert_eq(loom__journal_unsynced(j), 0);
     loom_assert_ok(loom__journal_close(j));
     cr_assert_eq(loom__journal_close(NULL), LOOM_OK);
+    rm_dir(dir, &path, 1);
+}
+
+Test(journal, loss_bound_holds_under_a_steady_stream, .timeout = 30)
+{
+    char *dir = test_dir(), *path = join(dir, "j");
+    struct loom__journal_open_opts o = {.job_key = KEY};
+    char err[256], host[LOOM__JOURNAL_HOST_MAX + 1];
+    struct loom__journal_rec r;
+    loom__journal *j;
+    int64_t oldest = 0, worst_age = 0, worst_sync = 0, t_end;
+    int syncs = 0;
+
+    /* An event loop: a result now and then, sync_if_due on every turn.
+     * Whenever the unsynced count drops to 0, the call that synced must
+     * have started while the oldest unsynced record was younger than the
+     * bound (the sync's own duration is the disk's, reported). */
+    loom_assert_ok(loom__journal_open(path, &o, &j, NULL, err, sizeof err));
+    t_end = loom__now_ns() + 400000000ll;
+    for (uint64_t id = 1; loom__now_ns() < t_end; id++) {
+        if (id % 50 == 0) {
+            make_rec(id, 1, &r, host);
+            int64_t before = loom__now_ns();
+            int fresh = loom__journal_unsynced(j) == 0;
+            loom_assert_ok(loom__journal_append(j, &r));
+            if (fresh)
+                oldest = before;
+        }
+        int had = loom__journal_unsynced(j) != 0;
+        int64_t start = loom__now_ns();
+        loom_assert_ok(loom__journal_sync_if_due(j));
+        int64_t done = loom__now_ns();
+        if (had && loom__journal_unsynced(j) == 0) {
+            syncs++;
+            if (start - oldest > worst_age)
+                worst_age = start - oldest;
+            if (done - start > worst_sync)
+                worst_sync = done - start;
+        }
+        sched_yield();
+    }
+    loom_assert_ok(loom__journal_close(j));
+    fprintf(stderr,
+            "journal loss bound: %d syncs in 400 ms; oldest record %.1f ms old when its sync "
+            "began, slowest fdatasync %.1f ms\n",
+            syncs, worst_age / 1e6, worst_sync / 1e6);
+    cr_assert_geq(syncs, 3);
+    cr_assert_leq(syncs, 400 / LOOM__JOURNAL_SYNC_MS_DEFAULT + 1, "synced more than once per %d ms",
+                  LOOM__JOURNAL_SYNC_MS_DEFAULT);
+    cr_assert_lt(worst_age, LOOM__JOURNAL_LOSS_BOUND_MS * 1000000ll);
     rm_dir(dir, &path, 1);
 }
 
