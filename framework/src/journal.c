@@ -27,6 +27,7 @@
  *    24 i32 exit_code 28 i32 signal    32 i32 rank      36 i32 thread
  *    40 i64 start_ns  48 i64 duration_ns                56 u16 host_len
  *    58 host bytes (host_len <= 255, each in '!'..'~', no NUL)
+ *   so an attempt frame is 74..329 bytes.
  *
  * Invariants.
  *  - A record reaches the file in ONE write(2) on an O_APPEND descriptor,
@@ -370,13 +371,16 @@ check_header(const unsigned char *h, size_t n, const char *path, uint64_t *key, 
         *torn = 1;
         return LOOM_OK;
     }
-    if (get_u32(h + 28) != loom__crc32c(0, h, 28)) {
-        set_err(err, errlen, "%s: the journal's header is corrupt (checksum mismatch)", path);
+    /* The version first: a later format may lay its header out otherwise. */
+    if (get_u32(h + 8) != LOOM__JOURNAL_VERSION) {
+        set_err(err, errlen,
+                "%s: journal format version %" PRIu32 " is not supported (this is %d), or the "
+                "header is corrupt",
+                path, get_u32(h + 8), LOOM__JOURNAL_VERSION);
         return LOOM_EPROTO;
     }
-    if (get_u32(h + 8) != LOOM__JOURNAL_VERSION || get_u32(h + 12) != JN_HDR_LEN) {
-        set_err(err, errlen, "%s: journal format version %" PRIu32 " is not supported (this is %d)",
-                path, get_u32(h + 8), LOOM__JOURNAL_VERSION);
+    if (get_u32(h + 12) != JN_HDR_LEN || get_u32(h + 28) != loom__crc32c(0, h, 28)) {
+        set_err(err, errlen, "%s: the journal's header is corrupt (checksum mismatch)", path);
         return LOOM_EPROTO;
     }
     *key = get_u64(h + 16);
@@ -650,9 +654,10 @@ write_header(struct loom__journal *j, uint64_t job_key)
     encode_header(h, job_key);
     if (write_all(j->fd, h, sizeof h, &done) != 0) {
         e = errno;
-        if (done > 0 && ftruncate(j->fd, 0) != 0) {
-            /* nothing more to do: a prefix of a header holds no records */
-        }
+        /* If even this fails, a prefix of a header holds no records and
+         * resume starts the journal again. */
+        if (done > 0 && ftruncate(j->fd, 0) != 0)
+            LOOM_DEBUG("%s: cannot empty the journal again: %s", j->path, strerror(errno));
         return jfail(j, LOOM_ESYS, e, "cannot write the journal's header: %s", strerror(e));
     }
     if (sync_fd(j->fd) != 0 || sync_dir_of(j->path) != 0) {

@@ -24,6 +24,13 @@
  *     itself takes at most 40 ms (a slower one is logged as a warning: the
  *     bound is then stretched by that latency). Those attempts are re-run.
  *
+ * For these numbers to hold for a whole job, the master must append a
+ * result's record as soon as it matches the result to its task (before
+ * delivering it to user code or counting the task done), and call
+ * loom__journal_sync_if_due on every turn of its event loop. Results still
+ * in MPI buffers or in a worker when the master dies were never recorded:
+ * those tasks run again on resume, like any attempt in flight.
+ *
  * Threads: a handle is used by one thread at a time (the master's progress
  * thread). Replay of a path needs no handle and may run anywhere.
  * Errors: every fallible function returns a loom_err; system call failures
