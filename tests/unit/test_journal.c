@@ -604,6 +604,90 @@ Test(journal, duplicated_record_reported_twice_any_success_wins, .timeout = 30)
     rm_dir(dir, &path, 1);
 }
 
+/* Build a frame with a correct CRC around any payload. */
+static size_t
+craft(unsigned char *f, uint16_t type, const unsigned char *payload, uint32_t len)
+{
+    static const unsigned char magic[4] = {0xD7, 'J', 'R', '\n'};
+    memcpy(f, magic, 4);
+    for (int i = 0; i < 4; i++)
+        f[4 + i] = (unsigned char)(len >> (8 * i));
+    f[8] = (unsigned char)type;
+    f[9] = (unsigned char)(type >> 8);
+    f[10] = f[11] = 0;
+    memcpy(f + 16, payload, len);
+    uint32_t crc = loom__crc32c(loom__crc32c(0, f, 12), payload, len);
+    for (int i = 0; i < 4; i++)
+        f[12 + i] = (unsigned char)(crc >> (8 * i));
+    return 16 + len;
+}
+
+Test(journal, checksummed_lies_are_not_trusted, .timeout = 30)
+{
+    char *dir = test_dir(), *path = join(dir, "j");
+    struct loom__journal_stats st;
+    struct seen *s = malloc(sizeof *s);
+    size_t len, n;
+
+    write_journal(path, 1, 3);
+    unsigned char *b = slurp(path, &len);
+    size_t first = 32 + frame_len(1);
+    unsigned char p[2048] = {0}, f[2100];
+    /* a well-formed attempt payload of record 1, then lies about it */
+    memcpy(p, b + 32 + 16, frame_len(1) - 16);
+    size_t plen = frame_len(1) - 16;
+    struct {
+        const char *what;
+        uint16_t type;
+        size_t len;
+    } cases[] = {
+        {"host_len beyond the payload", 1, plen}, {"payload shorter than the fixed part", 1, 40},
+        {"host_len over the maximum", 1, plen},   {"a control byte in the host", 1, plen},
+        {"payload over 1024 bytes", 1, 1500},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        unsigned char q[2048];
+        memcpy(q, p, sizeof q);
+        size_t hl = plen - 58;
+        if (c == 0)
+            q[56] = (unsigned char)(hl + 1);
+        if (c == 2) {
+            q[56] = 0;
+            q[57] = 1; /* 256 */
+        }
+        if (c == 3 && hl > 0)
+            q[58] = 0x01;
+        if (c == 3 && hl == 0)
+            continue;
+        n = craft(f, cases[c].type, q, (uint32_t)cases[c].len);
+        unsigned char *d = malloc(len + n);
+        memcpy(d, b, first);
+        memcpy(d + first, f, n);
+        memcpy(d + first + n, b + first, len - first);
+        spit(path, d, len + n);
+        free(d);
+        loom_assert_ok(replay(path, s, &st));
+        cr_assert_eq(s->n, 3, "%s: %" PRIu64 " records", cases[c].what, s->n);
+        cr_assert_eq(st.bad_regions, 1, "%s: not reported as corrupt", cases[c].what);
+        cr_assert_eq(st.skipped_bytes, n, "%s", cases[c].what);
+    }
+    /* a frame of a type this version does not know: skipped, counted */
+    n = craft(f, 7, (const unsigned char *)"future", 6);
+    unsigned char *d = malloc(len + n);
+    memcpy(d, b, first);
+    memcpy(d + first, f, n);
+    memcpy(d + first + n, b + first, len - first);
+    spit(path, d, len + n);
+    loom_assert_ok(replay(path, s, &st));
+    cr_assert_eq(s->n, 3);
+    cr_assert_eq(st.unknown, 1);
+    cr_assert_eq(st.bad_regions + st.torn_bytes, 0);
+    free(d);
+    free(b);
+    free(s);
+    rm_dir(dir, &path, 1);
+}
+
 Test(journal, done_set_grows, .timeout = 30)
 {
     loom__journal_done *d;
