@@ -82,6 +82,10 @@ struct loom_job {
     struct master *m;      /* rank 0 after start */
     struct worker *w;      /* ranks >= 1 after start */
     atomic_int peers_lost; /* workers declared lost (a worker learns it at STOP) */
+    char *journal;         /* master: journal path (NULL: none) */
+    int resume;            /* master: resume from it */
+    struct loom__journal *jnl;           /* master: opened before start */
+    struct loom__journal_done *jnl_done; /* master: what resume skips */
 };
 
 /* The task a function sees. */
@@ -132,6 +136,10 @@ void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 void loom__polling_thread_init(const char *name);
 
 /* master.c */
+/* Before start, on rank 0: open the journal (if any) into job->jnl. */
+loom_err loom__master_prepare(loom_job *job);
+/* Undo loom__master_prepare when start fails. */
+void loom__master_unprepare(loom_job *job);
 loom_err loom__master_start(loom_job *job);
 void loom__master_stop(loom_job *job);
 /* Pool threads of the workers that have said hello so far. */

@@ -417,7 +417,7 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
                 usleep(500);
             }
             if (pid > 0) {
-                kill(-pid, SIGKILL);
+                loom_test_kill_session(pid);
                 waitpid(pid, NULL, 0);
                 kills++;
             }

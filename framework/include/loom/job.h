@@ -74,6 +74,8 @@ typedef struct loom_result {
     void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
                            release with loom_result_free(), never free() */
     size_t len;       /**< reply length */
+    int resumed;      /**< 1: not run in this job — the journal being resumed
+                           had it succeeded; status 0, no reply data */
     void *loom__buf;  /**< private: the received message data points into */
 } loom_result;
 
@@ -82,6 +84,15 @@ typedef struct loom_job_opts {
     /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
      *  during create only. */
     const loom_config *config;
+    /** Master: a journal file of finished attempts (see "Journal and
+     *  resume" in the README): one checksummed record per attempt, written
+     *  before the result is delivered. NULL: none. */
+    const char *journal;
+    /** With journal: 1 = resume — tasks the journal has as succeeded (same
+     *  id, same function and payload) are not run again; their result comes
+     *  back at once with `resumed` set and no reply data. 0 = start a new
+     *  journal (an existing one is replaced). */
+    int resume;
 } loom_job_opts;
 
 /**
