@@ -317,6 +317,7 @@ struct master {
     loom__journal *jnl;        /* progress thread: the journal, if any */
     loom__journal_done *done;  /* resume: what the journal has (read-only) */
     atomic_int jnl_failed;     /* an append or sync failed (said once) */
+    int no_workers;            /* all lost: submits fail at once */
 
     /* progress thread only */
     struct u64map inflight;
@@ -819,6 +820,32 @@ dispatch(struct master *m, int64_t now)
 
 /* ---- the progress thread ------------------------------------------------------------ */
 
+/* (under mu) Every worker is gone: fail what waits to run, with status
+ * -1, so the program sees the end instead of waiting forever. */
+static size_t
+fail_all(struct master *m)
+{
+    size_t n = 0;
+    m->no_workers = 1;
+    while (m->pending.count) {
+        struct mtask *t = m->pending.a[m->pending.head];
+        m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
+        m->pending.count--;
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL};
+        mtask_recycle(m, inflight_tag(t));
+        deliver(m, &r);
+        n++;
+    }
+    for (size_t i = 0; i < m->navoid; i++, n++) {
+        struct mtask *t = m->avoid[i].t;
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL};
+        mtask_recycle(m, inflight_tag(t));
+        deliver(m, &r);
+    }
+    m->navoid = 0;
+    return n;
+}
+
 /* A worker has been silent past job.worker_timeout: MPI will not say
  * whether it died, hangs or lost its link, so it is treated as gone.
  * Its tasks in flight go back to the front of the queue with a new
@@ -870,11 +897,16 @@ lose_worker(struct master *m, int rank, int64_t now)
     }
     m->worker_threads -= w->hello ? w->threads : 0;
     m->lost++;
+    size_t failed = m->byes == m->job->size - 1 ? fail_all(m) : 0;
     wake_waiters(m);
     pthread_mutex_unlock(&m->mu);
     LOOM_WARN("worker rank %d silent for %.1f s: declared lost; %zu of its tasks run again "
               "elsewhere",
               rank, (double)(now - w->heard) / 1e9, n);
+    if (m->byes == m->job->size - 1)
+        LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
+                   "submitted from now on",
+                   failed);
     free(back);
 }
 
@@ -1301,7 +1333,7 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     struct master *m = job->m;
     uint64_t hash = m->jnl ? loom__journal_def_hash(job->fns[idx].name, payload, len) : 0;
     pthread_mutex_lock(&m->mu);
-    rc = wait_room(m, timeout_ms);
+    rc = m->no_workers ? LOOM_ECLOSED : wait_room(m, timeout_ms);
     int skip = rc == LOOM_OK && m->done ? resume_skip(m, hash, id, f) : 0;
     if (rc != LOOM_OK || skip) {
         pthread_mutex_unlock(&m->mu);

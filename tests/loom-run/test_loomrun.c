@@ -675,3 +675,68 @@ Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .timeout
     cr_assert_eq(count(err, "loom-run:"), 0, "%s", err);
     free(err);
 }
+
+/* 60 tasks of 0.1 s; task 5 kills its own worker process with SIGKILL, once
+ * (a marker file says it was done). */
+static void
+write_killer_tasks(void)
+{
+    FILE *f = open_in("tasks.txt", "w");
+    for (int i = 1; i <= 60; i++)
+        fprintf(f,
+                i == 5 ? "[ -e killed ] || { touch killed; kill -9 $PPID; }; echo %d\n"
+                       : "sleep 0.1; echo %d\n",
+                i);
+    fclose(f);
+}
+
+Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .timeout = 120)
+{
+    write_killer_tasks();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "OMPI_MCA_mpi_yield_when_idle=1 mpirun --enable-recovery --oversubscribe "
+             "--bind-to none --timeout 100 -np 3 " LOOMRUN " --job-worker-timeout 1 "
+             "--job-heartbeat 0.1 --joblog jl tasks.txt >out.txt 2>err.txt",
+             dir);
+    cr_assert_eq(system(cmd), 0); /* with --enable-recovery mpirun says 0 anyway */
+    char *log = read_file("jl"), *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "declared lost"), "%s", err);
+    cr_assert_not_null(strstr(err, "60 tasks: 60 succeeded, 0 failed"), "%s", err);
+    for (unsigned seq = 1; seq <= 60; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    free(log);
+    free(err);
+}
+
+Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .timeout = 120)
+{
+    write_killer_tasks();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " LOOMRUN " --job-worker-timeout 1 --job-heartbeat 0.1 --joblog jl "
+             "tasks.txt >out.txt 2>err.txt",
+             dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 102, "status %#x", st);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "no worker left"), "%s", err);
+    cr_assert_not_null(strstr(err, "not recorded (lost with their workers"), "%s", err);
+    free(err);
+    int before = lines_in("jl") - 1;
+    cr_assert_lt(before, 60);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " LOOMRUN " --joblog jl --resume tasks.txt >out.txt 2>err.txt", dir);
+    cr_assert_eq(system(cmd), 0);
+    char *log = read_file("jl");
+    for (unsigned seq = 1; seq <= 60; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    free(log);
+}

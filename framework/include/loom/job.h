@@ -162,7 +162,10 @@ LOOM_EXTERN loom_err loom_job_serve(loom_job *job);
  * \param[out] id          may be NULL; the task's id (from 1, increasing).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_EFULL (timed out at the bound),
  *         #LOOM_ESTATE (not the master, or after finish), #LOOM_ERANGE
- *         (payload above `job.max_payload`), #LOOM_ENOMEM.
+ *         (payload above `job.max_payload`), #LOOM_ENOMEM, #LOOM_ECLOSED
+ *         (every worker was lost: nothing can run it; the tasks that were
+ *         waiting came back with status -1), #LOOM_EMISMATCH (resuming a
+ *         journal that has another task under this id).
  * \note Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len,
