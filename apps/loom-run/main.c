@@ -1022,7 +1022,10 @@ usage(FILE *fp)
                 "input error, nothing run.\n\n"
                 "Started without an MPI launcher, loom-run starts mpirun itself: a master\n"
                 "and one worker using every core, or inside a Slurm allocation one worker\n"
-                "per node. LOOM_MPIRUN names another launcher.\n");
+                "per node. LOOM_MPIRUN names another launcher (e.g. a script adding\n"
+                "--hostfile), LOOM_RUN_NODES=N makes it N+1 ranks mapped by node. It\n"
+                "passes --enable-recovery (a lost worker's tasks run elsewhere) and\n"
+                "stops an mpirun still running 10 s after the master finished.\n");
 }
 
 static int
@@ -1119,7 +1122,12 @@ launch_self(int argc, char **argv)
     const char *sn = getenv("SLURM_JOB_NUM_NODES");
     if (!sn)
         sn = getenv("SLURM_NNODES");
-    if (sn && getenv("SLURM_JOB_ID")) {
+    if (!getenv("SLURM_JOB_ID"))
+        sn = NULL;
+    /* a launcher that knows the hosts (LOOM_MPIRUN) and how many */
+    if (getenv("LOOM_RUN_NODES"))
+        sn = getenv("LOOM_RUN_NODES");
+    if (sn) {
         char *end;
         long v = strtol(sn, &end, 10);
         if (!*end && v >= 1 && v <= 100000)
