@@ -740,3 +740,43 @@ Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setu
     }
     free(log);
 }
+
+Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup, .timeout = 180)
+{
+    /* 200 tasks of 2000 bytes each into --results and the job log, on a
+     * private 128 KiB tmpfs: the disk fills mid-run */
+    FILE *f = open_in("tasks.txt", "w");
+    for (int i = 0; i < 200; i++)
+        fputs("head -c 2000 /dev/zero\n", f);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p disk && unshare -m sh -c '"
+             "mount -t tmpfs -o size=128k loomtest disk || exit 77; " LOOMRUN
+             " --results disk/res --joblog disk/jl tasks.txt >/dev/null 2>err1.txt; "
+             "echo $? > rc1; "
+             "mount -o remount,size=64m disk; " LOOMRUN
+             " --results disk/res --joblog disk/jl --resume tasks.txt >/dev/null "
+             "2>err2.txt; echo $? > rc2; "
+             "cp disk/jl jl; for d in disk/res/000/000/*; do wc -c < $d/stdout; done > sizes'",
+             dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 77, "cannot mount a tmpfs here");
+    char *rc1 = read_file("rc1"), *rc2 = read_file("rc2"), *err1 = read_file("err1.txt");
+    cr_assert_str_eq(rc1, "102\n", "%s", err1);
+    cr_assert_not_null(strstr(err1, "No space left on device"), "%s", err1);
+    cr_assert_str_eq(rc2, "0\n");
+    char *log = read_file("jl");
+    for (unsigned seq = 1; seq <= 200; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    char *sizes = read_file("sizes");
+    cr_assert_eq(count(sizes, "2000\n"), 200, "%s", sizes);
+    free(rc1);
+    free(rc2);
+    free(err1);
+    free(log);
+    free(sizes);
+}
