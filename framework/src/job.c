@@ -233,7 +233,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
             return rc;
         cfg = own;
     }
-    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0;
+    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0;
     if (loom_config_get_int(cfg, "pool.threads", &threads) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_outstanding", &outstanding) != LOOM_OK ||
@@ -241,6 +241,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
         loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
         loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.retries", &retries) != LOOM_OK ||
         loom_config_get_double(cfg, "job.heartbeat", &heartbeat) != LOOM_OK ||
         loom_config_get_double(cfg, "job.worker_timeout", &lost) != LOOM_OK)
         rc = LOOM_ECONFIG;
@@ -250,6 +251,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->batch_max = (size_t)batch;
     s->flush_ns = (int64_t)(flush * 1e9);
     s->prefetch_s = prefetch;
+    s->retries = (unsigned)retries;
     s->heartbeat_ns = (int64_t)(heartbeat * 1e9);
     s->lost_ns = (int64_t)(lost * 1e9);
     loom_config_destroy(own);

@@ -31,6 +31,7 @@ struct job_settings {
     size_t batch_max;       /* tasks per message */
     int64_t flush_ns;       /* worker: result flush delay */
     double prefetch_s;      /* worker: seconds of work to hold per thread */
+    unsigned retries;       /* master: runs again of a failed task */
     int64_t heartbeat_ns;   /* worker: longest silence towards the master */
     int64_t lost_ns;        /* master: silence that makes a worker lost; 0 never */
 };

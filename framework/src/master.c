@@ -283,6 +283,7 @@ struct frame_effects {
     struct mtask *submits, **submits_tail;
     struct mtask **done; /* finished tasks, for the free list */
     size_t ndone, done_cap;
+    struct mtask *retries, **retries_tail; /* failed, to run again (rank: where) */
     unsigned hello_threads;
     int bye;
 };
@@ -523,6 +524,22 @@ pending_push(struct master *m, struct mtask *t)
     m->pending.count++;
 }
 
+/* Keep t away from `rank` (under mu); -1 when out of memory. */
+static int
+avoid_push(struct master *m, struct mtask *t, int rank)
+{
+    if (m->navoid == m->avoid_cap) {
+        size_t cap = m->avoid_cap ? m->avoid_cap * 2 : 64;
+        struct avoiding *a = realloc(m->avoid, cap * sizeof *a);
+        if (!a)
+            return -1;
+        m->avoid = a;
+        m->avoid_cap = cap;
+    }
+    m->avoid[m->navoid++] = (struct avoiding){t, rank, loom__now_ns()};
+    return 0;
+}
+
 /* Deliver one result (under mu); the result's buffer reference is taken
  * over. */
 static void
@@ -612,6 +629,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     fx->submits = NULL;
     fx->submits_tail = &fx->submits;
     fx->ndone = 0;
+    fx->retries = NULL;
+    fx->retries_tail = &fx->retries;
     fx->hello_threads = 0;
     fx->bye = 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
@@ -632,6 +651,20 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                     u64map_put(&m->inflight, t->id, tagged);
                 continue;
             }
+            if (m->jnl) /* every attempt, failed ones too */
+                journal_record(m, t, wr.status, rank);
+            if (wr.status != 0 && t->attempt <= m->job->set.retries &&
+                !(t->flags & WIRE_TASK_CHUNK)) {
+                /* job.retries: run it again, on another worker if there is one */
+                LOOM_DEBUG("task %llu attempt %u failed on rank %d (status %d): retrying",
+                           (unsigned long long)t->id, t->attempt, rank, wr.status);
+                t->attempt++;
+                t->rank = rank;
+                t->next = NULL;
+                *fx->retries_tail = t;
+                fx->retries_tail = &t->next;
+                continue;
+            }
             if (fx->ndone == fx->done_cap) {
                 size_t cap = fx->done_cap ? fx->done_cap * 2 : 256;
                 struct mtask **d = realloc(fx->done, cap * sizeof *d);
@@ -641,8 +674,6 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                 fx->done_cap = cap;
             }
             fx->done[fx->ndone++] = tagged;
-            if (m->jnl)
-                journal_record(m, t, wr.status, rank);
             /* the result points into the message: no copy */
             loom_result res = {wr.id, wr.status, wr.attempt, rank, NULL, wr.len, 0,
                                wr.len ? msg : NULL};
@@ -718,7 +749,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
 
-    if (!fx->nresults && !fx->submits && !fx->ndone && !fx->hello_threads && !fx->bye)
+    if (!fx->nresults && !fx->submits && !fx->ndone && !fx->hello_threads && !fx->bye &&
+        !fx->retries)
         return;
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < fx->nresults; i++)
@@ -733,6 +765,12 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     }
     for (size_t i = 0; i < fx->ndone; i++)
         mtask_recycle(m, fx->done[i]);
+    for (struct mtask *t = fx->retries, *next; t; t = next) {
+        next = t->next;
+        t->next = NULL;
+        if (m->job->size <= 2 || avoid_push(m, t, t->rank) != 0)
+            pending_push(m, t);
+    }
     m->worker_threads += fx->hello_threads;
     m->byes += fx->bye;
     if (fx->nresults || fx->bye)
@@ -1267,22 +1305,6 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
     deliver(m, &r);
     wake_waiters(m);
     return 1;
-}
-
-/* Keep t away from `rank` (under mu); -1 when out of memory. */
-static int
-avoid_push(struct master *m, struct mtask *t, int rank)
-{
-    if (m->navoid == m->avoid_cap) {
-        size_t cap = m->avoid_cap ? m->avoid_cap * 2 : 64;
-        struct avoiding *a = realloc(m->avoid, cap * sizeof *a);
-        if (!a)
-            return -1;
-        m->avoid = a;
-        m->avoid_cap = cap;
-    }
-    m->avoid[m->navoid++] = (struct avoiding){t, rank, loom__now_ns()};
-    return 0;
 }
 
 /* Queue tasks (under mu, with room checked by the caller). */
