@@ -118,15 +118,20 @@ LOOM_EXTERN void loom_log(loom_log_level level, const char *fmt, ...) LOOM_PRINT
         if (loom_log_enabled(level))                                                               \
             loom_log(level, __VA_ARGS__);                                                          \
     } while (0)
-/** \brief Log at #LOOM_LOG_ERROR. \param ... format and arguments, as for loom_log(). */
+/** \def LOOM_ERROR(...)
+ *  \brief Log at #LOOM_LOG_ERROR. \param ... format and arguments, as for loom_log(). */
+/** \def LOOM_WARN(...)
+ *  \brief Log at #LOOM_LOG_WARN. \param ... format and arguments, as for loom_log(). */
+/** \def LOOM_INFO(...)
+ *  \brief Log at #LOOM_LOG_INFO. \param ... format and arguments, as for loom_log(). */
+/** \def LOOM_DEBUG(...)
+ *  \brief Log at #LOOM_LOG_DEBUG. \param ... format and arguments, as for loom_log(). */
+/** \def LOOM_TRACE(...)
+ *  \brief Log at #LOOM_LOG_TRACE. \param ... format and arguments, as for loom_log(). */
 #define LOOM_ERROR(...) LOOM_LOG_AT(LOOM_LOG_ERROR, __VA_ARGS__)
-/** \brief Log at #LOOM_LOG_WARN. \param ... format and arguments, as for loom_log(). */
 #define LOOM_WARN(...)  LOOM_LOG_AT(LOOM_LOG_WARN, __VA_ARGS__)
-/** \brief Log at #LOOM_LOG_INFO. \param ... format and arguments, as for loom_log(). */
 #define LOOM_INFO(...)  LOOM_LOG_AT(LOOM_LOG_INFO, __VA_ARGS__)
-/** \brief Log at #LOOM_LOG_DEBUG. \param ... format and arguments, as for loom_log(). */
 #define LOOM_DEBUG(...) LOOM_LOG_AT(LOOM_LOG_DEBUG, __VA_ARGS__)
-/** \brief Log at #LOOM_LOG_TRACE. \param ... format and arguments, as for loom_log(). */
 #define LOOM_TRACE(...) LOOM_LOG_AT(LOOM_LOG_TRACE, __VA_ARGS__)
 
 #endif /* LOOM_LOG_H */

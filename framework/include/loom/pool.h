@@ -94,7 +94,8 @@ LOOM_EXTERN loom_err loom_pool_create(const loom_pool_opts *opts, loom_pool **ou
  * \return #LOOM_OK; #LOOM_ECLOSED after loom_pool_close() (also when the
  *         pool is closed while waiting); #LOOM_EFULL if the queue stayed
  *         full for timeout_ms; #LOOM_ENOMEM.
- * \note Any thread, including pool threads (a task may submit tasks; with
+ * \note Blocks up to timeout_ms while the queue is full, else never.
+ *       Any thread, including pool threads (a task may submit tasks; with
  *       #LOOM_FOREVER on a full queue that can deadlock if every pool
  *       thread does it — use a finite timeout there).
  */

@@ -8,14 +8,18 @@
 
 #include "loom/common.h"
 
-/** \brief Major version of these headers; changes break the API or ABI. */
-#define LOOM_VERSION_MAJOR  0
-/** \brief Minor version of these headers; additions that keep compatibility. */
-#define LOOM_VERSION_MINOR  1
-/** \brief Patch version of these headers; fixes only. */
-#define LOOM_VERSION_PATCH  0
-/** \brief The headers' version as a string, "MAJOR.MINOR.PATCH"; compare
+/** \def LOOM_VERSION_MAJOR
+ *  \brief Major version of these headers; changes break the API or ABI. */
+/** \def LOOM_VERSION_MINOR
+ *  \brief Minor version of these headers; additions that keep compatibility. */
+/** \def LOOM_VERSION_PATCH
+ *  \brief Patch version of these headers; fixes only. */
+/** \def LOOM_VERSION_STRING
+ *  \brief The headers' version as a string, "MAJOR.MINOR.PATCH"; compare
  *         with loom_version() to detect a mismatched libloom.so. */
+#define LOOM_VERSION_MAJOR  0
+#define LOOM_VERSION_MINOR  1
+#define LOOM_VERSION_PATCH  0
 #define LOOM_VERSION_STRING "0.1.0"
 
 /**
