@@ -132,13 +132,13 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
                                        void *user);
 
 /**
- * \brief Start the job: collective over the communicator.
- * \param[in] job a created job, its functions registered.
- * \note Blocks until every rank has called it (collective). Call from the
- *       thread that created the job; loom then owns MPI on its own thread. Checks that every
+ * \brief Start the job: collective over the communicator. Checks that every
  *        rank runs the same binary (ELF build id) with the same registrations
  *        and that MPI gives enough thread support, then starts the master's
  *        progress thread or a worker's communication thread and pool.
+ * \param[in] job a created job, its functions registered.
+ * \note Blocks until every rank has called it (collective). Call from the
+ *       thread that created the job; loom then owns MPI on its own thread.
  * \return #LOOM_OK; #LOOM_EMISMATCH on every rank if ranks differ (the
  *         log says which rank and what); #LOOM_ESTATE if MPI's thread level
  *         is below MPI_THREAD_SERIALIZED or the job has only one rank;
@@ -227,7 +227,7 @@ LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *
  * waited a second for one (busy with long tasks): a preference, never a
  * stall. With one worker, or `avoid_rank` not a worker rank, this is
  * loom_job_submit().
- * \param[in]  job, fn, payload, len, timeout_ms, id as for loom_job_submit().
+ * \param      job, fn, payload, len, timeout_ms, id as for loom_job_submit().
  * \param      avoid_rank  the worker rank to keep the task away from.
  * \return as loom_job_submit().
  * \note Blocks as loom_job_submit(). Master only, any thread.
@@ -238,7 +238,7 @@ LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, con
 
 /**
  * \brief loom_job_submit() with an int64 payload (see loom_task_arg_i64()).
- * \param[in]  job, fn, timeout_ms, id as for loom_job_submit().
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
  * \param      value the payload (8 bytes, host byte order).
  * \return as loom_job_submit(). Blocks as it; master only, any thread.
  */
@@ -246,7 +246,7 @@ LOOM_EXTERN loom_err loom_job_submit_i64(loom_job *job, const char *fn, int64_t 
                                          int timeout_ms, uint64_t *id);
 /**
  * \brief loom_job_submit() with a double payload (see loom_task_arg_double()).
- * \param[in]  job, fn, timeout_ms, id as for loom_job_submit().
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
  * \param      value the payload (8 bytes).
  * \return as loom_job_submit(). Blocks as it; master only, any thread.
  */
@@ -255,7 +255,7 @@ LOOM_EXTERN loom_err loom_job_submit_double(loom_job *job, const char *fn, doubl
 /**
  * \brief loom_job_submit() with a NUL-terminated string payload (the NUL is
  *        sent; see loom_task_arg_str()).
- * \param[in]  job, fn, timeout_ms, id as for loom_job_submit().
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
  * \param[in]  value the string; copied.
  * \return as loom_job_submit(). Blocks as it; master only, any thread.
  */
