@@ -58,8 +58,10 @@
 #include <loom.h>
 
 #include "../common/app.h"
+#include "events.h"
 #include "halt.h"
 #include "joblog.h"
+#include "report.h"
 #include "results.h"
 #include "stats.h"
 #include "taskfile.h"
@@ -94,6 +96,7 @@ struct run_rep {
     uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
     int32_t exitval, signal, timed_out, spawn_errno, outcome;
     uint32_t attempt;
+    int32_t slot; /* the worker thread, from 1 (LOOM_SLOT) */
     char host[64];
 };
 
@@ -231,6 +234,7 @@ run_command(loom_task *task, void *user)
     struct run_rep rep = {.seq = req.seq,
                           .start = start,
                           .attempt = req.attempt,
+                          .slot = loom_context_index(ctx) + 1,
                           .cmd_len = cmd_len,
                           .tag_len = tag_len};
     snprintf(rep.host, sizeof rep.host, "%s", loom_context_host(ctx));
@@ -385,7 +389,7 @@ struct held {
 };
 
 struct opts {
-    const char *path, *tmpl, *joblog, *results;
+    const char *path, *tmpl, *joblog, *results, *events, *report;
     int resume, resume_failed, force, retries, quiet, keep_order, tag;
     int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
     double timeout, progress_interval;
@@ -397,6 +401,11 @@ struct run {
     loom_job *job;
     lr_joblog *log;
     lr_results *res;
+    lr_events *ev;     /* --events */
+    lr_report *report; /* --report */
+    double t0_epoch;   /* when the run started, Unix time */
+    int lost;          /* workers lost, as last seen */
+    unsigned threads;  /* worker threads connected, as last seen */
     struct lr_stats st;
     int halted;           /* 0, LR_HALT_SOON or LR_HALT_NOW: stop submitting */
     int trouble;          /* something could not be recorded: exit 102 */
@@ -650,6 +659,60 @@ fail:
     return -1;
 }
 
+/* --events and --report: one attempt (any outcome). */
+static void
+observe(struct run *run, const struct run_rep *rep, int rank, const char *cmd, int final)
+{
+    if (!run->ev && !run->report)
+        return;
+    enum lr_outcome oc = rep->outcome == REP_NOT_RUN             ? LR_OUT_NOT_RUN
+                         : rep->outcome == REP_KILLED            ? LR_OUT_KILLED
+                         : rep->timed_out                        ? LR_OUT_TIMEOUT
+                         : rep->exitval == 0 && rep->signal == 0 ? LR_OUT_OK
+                                                                 : LR_OUT_FAILED;
+    int ran = oc != LR_OUT_NOT_RUN;
+    char host[sizeof rep->host]; /* terminated, whatever came */
+    memcpy(host, rep->host, sizeof host);
+    host[sizeof host - 1] = '\0';
+    struct lr_attempt a = {rep->seq,
+                           rep->attempt,
+                           ran ? host : "",
+                           ran ? rank : 0,
+                           ran ? rep->slot : 0,
+                           rep->start,
+                           rep->runtime,
+                           rep->exitval,
+                           rep->signal,
+                           rep->timed_out,
+                           final,
+                           oc,
+                           cmd,
+                           ran ? rep->cmd_len : 0};
+    lr_events_attempt(run->ev, epoch_now(), &a);
+    if (run->report)
+        lr_report_attempt(run->report, &a);
+}
+
+/* --events and --report: workers joined or lost since last seen. */
+static void
+observe_workers(struct run *run)
+{
+    if (!run->ev && !run->report)
+        return;
+    unsigned threads = loom_job_threads(run->job);
+    if (threads > run->threads) {
+        run->threads = threads;
+        lr_events_worker_join(run->ev, epoch_now(), threads);
+    }
+    int lost = loom_job_workers_lost(run->job);
+    if (lost == run->lost)
+        return;
+    run->lost = lost;
+    lr_events_worker_lost(run->ev, epoch_now(), lost);
+    if (run->report)
+        lr_report_worker_lost(run->report, epoch_now(), lost);
+}
+
 /* Handle one finished attempt: output, results, job log, retry, halt. */
 static void
 finish_one(struct run *run, const loom_result *res)
@@ -669,6 +732,7 @@ finish_one(struct run *run, const loom_result *res)
     }
     memcpy(&rep, res->data, sizeof rep);
     if (rep.outcome == REP_NOT_RUN) {
+        observe(run, &rep, res->rank, NULL, 1);
         run->st.not_run++;
         order_forget(run, rep.seq);
         flush_in_order(run);
@@ -685,6 +749,7 @@ finish_one(struct run *run, const loom_result *res)
         return;
     }
     if (rep.outcome == REP_KILLED) {
+        observe(run, &rep, res->rank, cmd, 1);
         run->st.killed++;
         order_forget(run, rep.seq);
         flush_in_order(run);
@@ -692,6 +757,7 @@ finish_one(struct run *run, const loom_result *res)
     }
     int ok = rep.exitval == 0 && rep.signal == 0;
     int final = ok || (int)rep.attempt > run->o->retries || run->halted;
+    observe(run, &rep, res->rank, cmd, final);
     /* the task's output, whole: now, or (--keep-order) the final attempt's
      * once every earlier task's is out */
     if (!run->o->keep_order) {
@@ -757,6 +823,7 @@ pump(struct run *run)
         finish_one(run, &res);
         loom_result_free(&res);
     }
+    observe_workers(run);
     return rc != LOOM_EDRAINED;
 }
 
@@ -830,6 +897,43 @@ peak_kib(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
+/* --events: the last line; --report: the page. 0, or -1 (said). */
+static int
+finish_observers(struct run *run, int status)
+{
+    char err[PATH_MAX + 256];
+    int rc = 0;
+    struct lr_run_end end = {status,
+                             run->t0_epoch > 0 ? epoch_now() - run->t0_epoch : 0,
+                             run->job ? loom_job_threads(run->job) : 0,
+                             run->st.tasks,
+                             run->st.succeeded,
+                             run->st.failed,
+                             run->st.retried,
+                             run->st.timeouts,
+                             run->st.killed,
+                             run->st.not_run,
+                             run->st.skipped,
+                             run->st.unrecorded};
+    if (run->ev) {
+        lr_events_run_end(run->ev, epoch_now(), &end);
+        if (lr_events_close(run->ev) != 0) {
+            fprintf(stderr, PROG ": --events %s: %s\n", run->o->events, strerror(errno));
+            rc = -1;
+        }
+        run->ev = NULL;
+    }
+    if (run->report) {
+        if (lr_report_finish(run->report, &end, err, sizeof err) != 0) {
+            fprintf(stderr, PROG ": %s\n", err);
+            rc = -1;
+        }
+        lr_report_free(run->report);
+        run->report = NULL;
+    }
+    return rc;
+}
+
 static int
 run_master(struct run *run)
 {
@@ -864,12 +968,24 @@ run_master(struct run *run)
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
+    if ((o->events && lr_events_open(o->events, &run->ev, err, sizeof err) != 0) ||
+        (o->report && lr_report_create(o->report, 0, &run->report, err, sizeof err) != 0)) {
+        fprintf(stderr, PROG ": %s\n", err);
+        goto out;
+    }
     struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
     if (lr_reader_open(o->path, &ro, &rd, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
     lr_stats_init(&run->st, mono_now());
+    run->t0_epoch = epoch_now();
+    run->threads = loom_job_threads(run->job);
+    lr_events_run_start(run->ev, run->t0_epoch, o->path, loom_job_size(run->job),
+                        loom_job_threads(run->job));
+    if (run->report)
+        lr_report_run_start(run->report, run->t0_epoch, o->path, loom_job_size(run->job),
+                            loom_job_threads(run->job));
     if (!o->quiet && (run->live || o->progress_interval > 0))
         run->next_tick = run->st.t0 + (run->live ? 0.2 : o->progress_interval);
 
@@ -959,6 +1075,8 @@ out:
     }
     run->log = NULL;
     lr_results_close(run->res);
+    if (finish_observers(run, status) != 0)
+        status = EXIT_TROUBLE;
     free(done.a);
     free(run->order);
     for (struct held *h = run->held, *next; h; h = next) {
@@ -989,6 +1107,11 @@ usage(FILE *fp)
                 "  --results DIR           store each task's command, stdout, stderr and status\n"
                 "                          in DIR/<seq/1e6>/<seq/1e3%%1000>/<seq>/ (at most 1000\n"
                 "                          entries a directory); output is printed as well\n"
+                "  --events FILE           JSON lines: run_start, one per attempt, worker_lost,\n"
+                "                          run_end, written as they happen (schema: README)\n"
+                "  --report FILE.html      a self-contained HTML page at the end: timeline per\n"
+                "                          thread and node, durations, utilisation, slowest and\n"
+                "                          failed tasks (a uniform sample past 20,000 attempts)\n"
                 "  --retries N             run a failed task up to N more times, preferably on\n"
                 "                          another worker (default 0)\n"
                 "  --timeout SECONDS       kill a task's whole process group after this long\n"
@@ -1252,6 +1375,10 @@ parse_args(int argc, char **argv, struct opts *o, int speak)
             o->joblog = argv[++i];
         } else if (!strcmp(a, "--results")) {
             o->results = argv[++i];
+        } else if (!strcmp(a, "--events")) {
+            o->events = argv[++i];
+        } else if (!strcmp(a, "--report")) {
+            o->report = argv[++i];
         } else if (!strcmp(a, "--halt")) {
             if (lr_halt_parse(v, &o->halt, err, sizeof err) != 0)
                 BAD("%s\n", err);
