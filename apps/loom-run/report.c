@@ -450,9 +450,7 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
         fprintf(fp, " %s attempts ran on threads beyond the %d rows drawn and are not shown.",
                 grouped(r->undrawn, b1, sizeof b1), LR_REPORT_ROWS);
     fputs(" One row per worker thread, grouped by node; hover over a bar for its task.</p>\n", fp);
-    fprintf(fp,
-            "<svg id=\"timeline\" data-bars=\"%zu\" width=\"%d\" height=\"%.0f\" "
-            "xmlns=\"http://www.w3.org/2000/svg\">\n",
+    fprintf(fp, "<svg id=\"timeline\" data-bars=\"%zu\" width=\"%d\" height=\"%.0f\">\n",
             r->nsample, PLOT_X + PLOT_W + 10, height);
     /* the rows' y, their labels and the node separators */
     double *y = malloc((size_t)(rows ? rows : 1) * sizeof *y);
