@@ -480,12 +480,12 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
         const struct kept *k = &r->sample[i];
         double x = PLOT_X + (k->start - x0) / span * PLOT_W, w = k->runtime / span * PLOT_W;
         fprintf(fp, "<rect class=\"bar %s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\">",
-                outcome_css[k->outcome], x, y[k->row], w < 0.5 ? 0.5 : w, rh > 3 ? rh - 1 : rh);
+                outcome_css[k->outcome], x, y[k->row], w < 1.5 ? 1.5 : w, rh > 3 ? rh - 1 : rh);
         tooltip(fp, r, k);
         fputs("</rect>\n", fp);
     }
     /* the time axis */
-    for (int t = 0; t <= 10; t++)
+    for (int t = 0; t <= 10; t += t == 8 ? 2 : 1) /* no 9: the last is right-aligned */
         fprintf(fp, "<text class=\"axis%s\" x=\"%.0f\" y=\"%.0f\">%s</text>\n",
                 t == 10 ? " end" : "", PLOT_X + t * PLOT_W / 10.0, height - 6,
                 dur(x0 + span * t / 10, b1, sizeof b1));

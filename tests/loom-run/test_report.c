@@ -9,11 +9,24 @@
 #include "loom_test.h"
 #include "report.h"
 
+/* strstr, by hand: ASan's strict_string_checks makes each strstr() scan
+ * the whole rest of a page of megabytes, and counting 20,000 bars with it
+ * quadratic */
+static const char *
+find(const char *p, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *p; p++)
+        if (*p == *needle && strncmp(p, needle, n) == 0)
+            return p;
+    return NULL;
+}
+
 static int
 count(const char *hay, const char *needle)
 {
     int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
+    for (const char *p = hay; (p = find(p, needle)); p += strlen(needle))
         n++;
     return n;
 }
@@ -146,7 +159,7 @@ Test(report, a_million_attempts_in_bounded_memory, .timeout = 60)
     cr_assert_not_null(strstr(p, "The table shows the first 1,000 of"));
     /* uniform: the sampled tasks' numbers average about 500,000 */
     int n = 0;
-    for (const char *q = p; (q = strstr(q, "<title>#")); q += 8) {
+    for (const char *q = p; (q = find(q, "<title>#")); q += 8) {
         seq_sum += strtod(q + 8, NULL);
         n++;
     }
