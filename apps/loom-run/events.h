@@ -38,6 +38,8 @@
  *                summary's counts)
  *
  * Keys may be added in later versions; none is removed or changes type.
+ * FILE is replaced at the start of a run, a --resume'd one too (keep the
+ * earlier run's file under another name to keep its events).
  *
  * Strings: '"', '\\' and the control characters U+0000-U+001F are escaped
  * (\n \r \t \b \f, else \u00XX); valid UTF-8 is copied as it is; each byte
