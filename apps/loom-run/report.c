@@ -427,10 +427,72 @@ cmp_rows(const void *a, const void *b, void *arg)
 
 static const char *const outcome_css[] = {"o-ok", "o-failed", "o-timeout", "o-killed", "o-not_run"};
 
+struct key {
+    uint64_t seq;
+    unsigned attempt;
+};
+
+static int
+cmp_key(const void *a, const void *b)
+{
+    const struct key *x = a, *y = b;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return (x->attempt > y->attempt) - (x->attempt < y->attempt);
+}
+
+/* The failed and the slowest attempts kept that the sample missed: the
+ * timeline draws them too, so a sample never hides a failure. Pointers
+ * into r->fails and r->slow, *n of them; NULL when out of memory. */
+static const struct kept **
+missed(const lr_report *r, size_t *n)
+{
+    struct key *keys = malloc((r->nsample ? r->nsample : 1) * sizeof *keys);
+    const struct kept **out = malloc((r->nfails + LR_REPORT_SLOWEST) * sizeof *out);
+    *n = 0;
+    if (!keys || !out) {
+        free(keys);
+        free(out);
+        return NULL;
+    }
+    for (size_t i = 0; i < r->nsample; i++)
+        keys[i] = (struct key){r->sample[i].seq, r->sample[i].attempt};
+    qsort(keys, r->nsample, sizeof *keys, cmp_key);
+    size_t nf = 0;
+    for (size_t i = 0; i < r->nfails + (size_t)r->nslow; i++) {
+        const struct kept *k = i < r->nfails ? &r->fails[i] : &r->slow[i - r->nfails];
+        struct key want = {k->seq, k->attempt};
+        if (k->row < 0 || bsearch(&want, keys, r->nsample, sizeof *keys, cmp_key))
+            continue;
+        int dup = 0; /* a slow one may be a failed one too */
+        for (size_t j = 0; i >= r->nfails && j < nf && !dup; j++)
+            dup = out[j]->seq == k->seq && out[j]->attempt == k->attempt;
+        if (!dup)
+            out[(*n)++] = k;
+        if (i < r->nfails)
+            nf = *n;
+    }
+    free(keys);
+    return out;
+}
+
+static void
+bar(const lr_report *r, FILE *fp, const struct kept *k, const double *y, double x0, double span,
+    double rh, const char *extra)
+{
+    double x = PLOT_X + (k->start - x0) / span * PLOT_W, w = k->runtime / span * PLOT_W;
+    fprintf(fp, "<rect class=\"bar %s%s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\">",
+            outcome_css[k->outcome], extra, x, y[k->row], w < 1.5 ? 1.5 : w, rh > 3 ? rh - 1 : rh);
+    tooltip(fp, r, k);
+    fputs("</rect>\n", fp);
+}
+
 static void
 write_timeline(const lr_report *r, FILE *fp, int *pos)
 {
     char b1[32], b2[32];
+    size_t nextra = 0;
+    const struct kept **extra = missed(r, &nextra);
     double x0 = r->tmin < 0 ? r->tmin : 0, span = r->tmax - x0;
     if (!(span > 0))
         span = 1;
@@ -442,8 +504,13 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
     double height = rows * rh + gaps * 4 + 24;
     fputs("<h2>Timeline</h2>\n<p class=\"note\" id=\"sampling-note\">", fp);
     if (r->nsample < r->ran - r->undrawn)
-        fprintf(fp, "Sampled: showing %s of %s attempts, sampled uniformly.",
+        fprintf(fp, "Sampled: showing %s of %s attempts, sampled uniformly",
                 grouped(r->nsample, b1, sizeof b1), grouped(r->ran - r->undrawn, b2, sizeof b2));
+    if (r->nsample < r->ran - r->undrawn && nextra)
+        fprintf(fp, ", and the %s failed or slowest ones the sample missed (outlined).",
+                grouped(nextra, b1, sizeof b1));
+    else if (r->nsample < r->ran - r->undrawn)
+        fputs(".", fp);
     else
         fprintf(fp, "Showing all %s attempts.", grouped(r->nsample, b1, sizeof b1));
     if (r->undrawn)
@@ -451,11 +518,13 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
                 grouped(r->undrawn, b1, sizeof b1), LR_REPORT_ROWS);
     fputs(" One row per worker thread, grouped by node; hover over a bar for its task.</p>\n", fp);
     fprintf(fp, "<svg id=\"timeline\" data-bars=\"%zu\" width=\"%d\" height=\"%.0f\">\n",
-            r->nsample, PLOT_X + PLOT_W + 10, height);
+            r->nsample + nextra, PLOT_X + PLOT_W + 10, height);
     /* the rows' y, their labels and the node separators */
     double *y = malloc((size_t)(rows ? rows : 1) * sizeof *y);
-    if (!y)
+    if (!y) {
+        free(extra);
         return;
+    }
     double at = 4;
     for (int i = 0; i < rows; i++) {
         const struct row *w = &r->rows[pos[i]];
@@ -476,14 +545,10 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
         at += rh;
     }
     /* the bars */
-    for (size_t i = 0; i < r->nsample; i++) {
-        const struct kept *k = &r->sample[i];
-        double x = PLOT_X + (k->start - x0) / span * PLOT_W, w = k->runtime / span * PLOT_W;
-        fprintf(fp, "<rect class=\"bar %s\" x=\"%.2f\" y=\"%.1f\" width=\"%.2f\" height=\"%.1f\">",
-                outcome_css[k->outcome], x, y[k->row], w < 1.5 ? 1.5 : w, rh > 3 ? rh - 1 : rh);
-        tooltip(fp, r, k);
-        fputs("</rect>\n", fp);
-    }
+    for (size_t i = 0; i < r->nsample; i++)
+        bar(r, fp, &r->sample[i], y, x0, span, rh, "");
+    for (size_t i = 0; i < nextra; i++)
+        bar(r, fp, extra[i], y, x0, span, rh, " kept");
     /* the time axis */
     for (int t = 0; t <= 10; t += t == 8 ? 2 : 1) /* no 9: the last is right-aligned */
         fprintf(fp, "<text class=\"axis%s\" x=\"%.0f\" y=\"%.0f\">%s</text>\n",
@@ -491,6 +556,7 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
                 dur(x0 + span * t / 10, b1, sizeof b1));
     fputs("</svg>\n", fp);
     free(y);
+    free(extra);
 }
 
 static void
@@ -692,7 +758,7 @@ lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
           ".o-ok{fill:#43a047;color:#2e7d32}.o-failed{fill:#e53935;color:#c62828}\n"
           ".o-timeout{fill:#fb8c00;color:#ef6c00}.o-killed{fill:#8e24aa;color:#6a1b9a}\n"
           ".o-not_run{fill:#9e9e9e;color:#757575}\n"
-          "rect.bar:hover{stroke:#000;stroke-width:1}\n"
+          "rect.bar:hover{stroke:#000;stroke-width:1}rect.kept{stroke:#000;stroke-width:.5}\n"
           ".legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
           "vertical-align:middle}\n"
           ".legend .o-ok{background:#43a047}.legend .o-failed{background:#e53935}\n"

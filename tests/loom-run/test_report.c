@@ -98,6 +98,7 @@ Test(report, one_bar_per_attempt_and_text_escaped)
     cr_assert_eq(count(t, "<rect class=\"bar "), 100);
     cr_assert_not_null(strstr(t, "<svg id=\"timeline\" data-bars=\"100\""));
     cr_assert_not_null(strstr(t, "Showing all 100 attempts."));
+    cr_assert_eq(count(t, " kept\""), 0, "nothing is missed when nothing is sampled");
     int ok = 0;
     for (uint64_t i = 0; i < 100; i++)
         ok += synthetic(i, 0, "", 0).outcome == LR_OUT_OK;
@@ -129,6 +130,29 @@ Test(report, one_bar_per_attempt_and_text_escaped)
     lr_report_free(r);
 }
 
+Test(report, a_sample_never_hides_a_failure)
+{
+    lr_report *r = NULL;
+    char err[256];
+    cr_assert_eq(lr_report_create(NULL, 10, &r, err, sizeof err), 0, "%s", err);
+    int bad = 0;
+    for (uint64_t i = 0; i < 100; i++) {
+        struct lr_attempt a = synthetic(i, 1700000000.0, "x", 1);
+        bad += a.outcome != LR_OUT_OK;
+        lr_report_attempt(r, &a);
+    }
+    struct lr_run_end s = {.status = 20, .wall = 0.2};
+    char *t = page(r, &s);
+    cr_assert_not_null(
+        strstr(t, "Sampled: showing 10 of 100 attempts, sampled uniformly, and the "));
+    /* each failed attempt once: in the sample, or drawn as missed */
+    int red = count(t, "<rect class=\"bar o-failed") + count(t, "<rect class=\"bar o-timeout");
+    cr_assert_eq(red, bad);
+    cr_assert_geq(count(t, "<rect class=\"bar "), 10 + bad - 10);
+    free(t);
+    lr_report_free(r);
+}
+
 Test(report, a_million_attempts_in_bounded_memory, .timeout = 60)
 {
     lr_report *r = NULL;
@@ -153,13 +177,28 @@ Test(report, a_million_attempts_in_bounded_memory, .timeout = 60)
     t = now();
     char *p = page(r, &s);
     double written = now() - t;
-    cr_assert_eq(count(p, "<rect class=\"bar "), LR_REPORT_SAMPLE);
-    cr_assert_not_null(
-        strstr(p, "Sampled: showing 20,000 of 1,000,000 attempts, sampled uniformly."));
+    /* the sample, and the failed and slowest attempts it missed */
+    int extra = count(p, " kept\"");
+    cr_assert(extra > 900 && extra <= LR_REPORT_FAILS + LR_REPORT_SLOWEST, "%d", extra);
+    cr_assert_eq(count(p, "<rect class=\"bar "), LR_REPORT_SAMPLE + extra);
+    char want[160];
+    snprintf(want, sizeof want, "<svg id=\"timeline\" data-bars=\"%d\"", LR_REPORT_SAMPLE + extra);
+    cr_assert_not_null(strstr(p, want));
+    char num[16];
+    if (extra >= 1000)
+        snprintf(num, sizeof num, "%d,%03d", extra / 1000, extra % 1000);
+    else
+        snprintf(num, sizeof num, "%d", extra);
+    snprintf(want, sizeof want,
+             "Sampled: showing 20,000 of 1,000,000 attempts, sampled uniformly, and the %s "
+             "failed or slowest ones the sample missed (outlined).",
+             num);
+    cr_assert_not_null(strstr(p, want), "%s", want);
     cr_assert_not_null(strstr(p, "The table shows the first 1,000 of"));
-    /* uniform: the sampled tasks' numbers average about 500,000 */
+    /* uniform: the sampled tasks' numbers (the first bars) average about
+     * 500,000 */
     int n = 0;
-    for (const char *q = p; (q = find(q, "<title>#")); q += 8) {
+    for (const char *q = p; n < LR_REPORT_SAMPLE && (q = find(q, "<title>#")); q += 8) {
         seq_sum += strtod(q + 8, NULL);
         n++;
     }
