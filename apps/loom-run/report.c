@@ -507,7 +507,7 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
         fprintf(fp, "Sampled: showing %s of %s attempts, sampled uniformly",
                 grouped(r->nsample, b1, sizeof b1), grouped(r->ran - r->undrawn, b2, sizeof b2));
     if (r->nsample < r->ran - r->undrawn && nextra)
-        fprintf(fp, ", and the %s failed or slowest ones the sample missed (outlined).",
+        fprintf(fp, ", and the %s failed or slowest ones the sample missed, drawn as well.",
                 grouped(nextra, b1, sizeof b1));
     else if (r->nsample < r->ran - r->undrawn)
         fputs(".", fp);
@@ -758,7 +758,7 @@ lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
           ".o-ok{fill:#43a047;color:#2e7d32}.o-failed{fill:#e53935;color:#c62828}\n"
           ".o-timeout{fill:#fb8c00;color:#ef6c00}.o-killed{fill:#8e24aa;color:#6a1b9a}\n"
           ".o-not_run{fill:#9e9e9e;color:#757575}\n"
-          "rect.bar:hover{stroke:#000;stroke-width:1}rect.kept{stroke:#000;stroke-width:.5}\n"
+          "rect.bar:hover{stroke:#000;stroke-width:1}\n"
           ".legend span{display:inline-block;width:12px;height:12px;margin:0 4px 0 12px;"
           "vertical-align:middle}\n"
           ".legend .o-ok{background:#43a047}.legend .o-failed{background:#e53935}\n"

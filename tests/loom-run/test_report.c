@@ -191,7 +191,7 @@ Test(report, a_million_attempts_in_bounded_memory, .timeout = 60)
         snprintf(num, sizeof num, "%d", extra);
     snprintf(want, sizeof want,
              "Sampled: showing 20,000 of 1,000,000 attempts, sampled uniformly, and the %s "
-             "failed or slowest ones the sample missed (outlined).",
+             "failed or slowest ones the sample missed, drawn as well.",
              num);
     cr_assert_not_null(strstr(p, want), "%s", want);
     cr_assert_not_null(strstr(p, "The table shows the first 1,000 of"));
