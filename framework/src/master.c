@@ -603,8 +603,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             fx->done[fx->ndone++] = tagged;
             /* the result points into the message: no copy */
-            loom_result res = {wr.id, wr.status, wr.attempt,         rank,
-                               NULL,  wr.len,    wr.len ? msg : NULL};
+            loom_result res = {wr.id,  wr.status,           wr.attempt,           rank,   NULL,
+                               wr.len, wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
             if (wr.len) {
                 res.data = (void *)reply;
                 refs++;
@@ -1063,7 +1063,7 @@ wait_room(struct master *m, int timeout_ms)
 
 static loom_err
 submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms, uint64_t *id,
-       struct loom_job_future *f, int avoid_rank)
+       struct loom_job_future *f, int avoid_rank, uint32_t flags)
 {
     loom_err rc = master_only(job);
     if (rc != LOOM_OK)
@@ -1076,7 +1076,7 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     struct master *m = job->m;
     pthread_mutex_lock(&m->mu);
     rc = wait_room(m, timeout_ms);
-    struct mtask *t = rc == LOOM_OK ? mtask_get(m, (uint32_t)idx, 0, payload, len) : NULL;
+    struct mtask *t = rc == LOOM_OK ? mtask_get(m, (uint32_t)idx, flags, payload, len) : NULL;
     if (rc == LOOM_OK && !t)
         rc = LOOM_ENOMEM;
     /* with one worker there is nowhere else to go */
@@ -1100,14 +1100,27 @@ loom_err
 loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms,
                 uint64_t *id)
 {
-    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0, 0);
 }
 
 loom_err
 loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload, size_t len,
                          int avoid_rank, int timeout_ms, uint64_t *id)
 {
-    return submit(job, fn, payload, len, timeout_ms, id, NULL, avoid_rank);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, avoid_rank, 0);
+}
+
+/* Isolation flags travel as task flags; the worker decides (isolate.c). */
+loom_err
+loom_job_submit_flags(loom_job *job, const char *fn, const void *payload, size_t len,
+                      unsigned flags, int timeout_ms, uint64_t *id)
+{
+    if ((flags & ~(LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD)) ||
+        flags == (LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD))
+        return LOOM_EINVAL;
+    uint32_t wf = (flags & LOOM_TASK_ISOLATED ? WIRE_TASK_ISOLATE : 0) |
+                  (flags & LOOM_TASK_IN_THREAD ? WIRE_TASK_IN_THREAD : 0);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0, wf);
 }
 
 loom_err
@@ -1153,7 +1166,7 @@ loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_
         return LOOM_ENOMEM;
     f->m = job->m;
     f->refs = 2; /* the master's table and the caller */
-    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0);
+    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0, 0);
     if (rc != LOOM_OK) {
         free(f);
         return rc;
@@ -1224,7 +1237,17 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
     long refs = 0;
     for (size_t i = 0; i < count; i++) {
         loom_result *r = &results[first + i];
-        *r = (loom_result){mr->r.id, -1, mr->r.attempt, mr->r.rank, NULL, 0, NULL};
+        /* a chunk that failed as a whole (an isolated chunk that crashed)
+         * gives every input its cause */
+        *r = (loom_result){mr->r.id,
+                           -1,
+                           mr->r.attempt,
+                           mr->r.rank,
+                           NULL,
+                           0,
+                           NULL,
+                           mr->r.cause != LOOM_CAUSE_OK ? mr->r.cause : LOOM_CAUSE_FAILED,
+                           mr->r.cause_code};
         if (!ok)
             continue;
         int32_t status;
@@ -1232,6 +1255,8 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
         memcpy(&status, st + 4 * i, 4);
         memcpy(&len, lens + 4 * i, 4);
         r->status = status;
+        r->cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
+        r->cause_code = 0;
         if (len) {
             r->data = (void *)data;
             r->len = len;
