@@ -62,6 +62,7 @@
 #include <fcntl.h>
 #include <link.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -711,6 +712,17 @@ run_fork(struct loom__iso *h, const struct loom__iso_limits *lim, const struct j
         setpgid(0, 0);
         if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
             _exit(0);
+        /* the worker's handlers (Open MPI prints a backtrace on SIGSEGV)
+         * are not the task's: a crash must end the child as the signal */
+        struct sigaction dfl;
+        memset(&dfl, 0, sizeof dfl);
+        dfl.sa_handler = SIG_DFL;
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                (void)sigaction(sig, &dfl, NULL);
+        sigset_t none;
+        sigemptyset(&none);
+        pthread_sigmask(SIG_SETMASK, &none, NULL);
         struct rlimit no_core = {0, 0};
         setrlimit(RLIMIT_CORE, &no_core);
         t->out = NULL; /* loom_task_submit refuses */
