@@ -22,6 +22,12 @@
  *
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
+ *
+ * Isolated tasks (LOOM_TASK_ISOLATED, job.isolate): a runner takes an
+ * isolation slot (isolate.c: a helper process) from iso_idle when it meets
+ * its first one and gives it back when it stops, so there are at most as
+ * many helpers as threads and a helper outlives the runner that started
+ * it. iso_mu guards iso_idle only; it is never held with another lock.
  */
 #include <sched.h>
 #include <stdio.h>
