@@ -334,6 +334,7 @@ struct loom__iso {
     int statm; /* /proc/<pid>/statm, opened on the first memory check */
     /* the last function's and user data's location (a runner repeats them) */
     const struct job_fn *last;
+    const struct job_fn *warned; /* the last function that could not be located */
     char fn_mod[ISO_NAME_MAX + 1], user_mod[ISO_NAME_MAX + 1];
     uint64_t fn_off, user_off;
     uint32_t fn_mod_len, user_mod_len;
@@ -639,9 +640,11 @@ run_helper(struct loom__iso *h, const struct loom__iso_limits *lim, const struct
 {
     int where = locate_fn(h, f);
     if (where != 0) {
-        LOOM_ERROR("isolated task '%s': its %s is not in a loaded object's static storage; "
-                   "it cannot run in a helper process",
-                   f->name, where == -1 ? "function" : "user pointer");
+        if (h->warned != f) /* once per function and slot, not per task */
+            LOOM_ERROR("isolated task '%s': its %s is not in a loaded object's static storage; "
+                       "it cannot run in a helper process",
+                       f->name, where == -1 ? "function" : "user pointer");
+        h->warned = f;
         return;
     }
     /* a helper that died while idle (OOM killer, a kill) is replaced */

@@ -12,7 +12,14 @@
  * task failed — as a job whose tasks failed should — or a check failed;
  * the test tells them apart by the lines.
  *
- *   prog_isolate [--tasks N] [--flag]   (loom options: --task-timeout ...)
+ * With --map M (job.isolate on) the master then maps "work" over the
+ * values 0..M-1: chunks run isolated as a whole, so a chunk holding a
+ * value planned to segfault fails with cause SIGNAL for all its inputs:
+ *   MAP inputs=M wrong=W planned_crashes=P
+ * W counts results that are neither right nor SIGNAL, and planned-to-crash
+ * inputs that did not come back SIGNAL; P the planned crashes seen as SIGNAL.
+ *
+ *   prog_isolate [--tasks N] [--flag] [--map M]   (loom options: --task-timeout ...)
  * --flag: isolate by loom_job_submit_flags(LOOM_TASK_ISOLATED) instead of
  * the job-wide job.isolate (which the test then sets); the pid tasks always
  * run in threads (LOOM_TASK_IN_THREAD).
@@ -110,17 +117,63 @@ collect_pids(struct prog *p, int64_t *pids)
     return missing > 0;
 }
 
+/* loom_job_map over 0..m-1 with every task isolated (job.isolate). */
+static int
+map_check(struct prog *p, uint64_t m)
+{
+    int64_t *vals = malloc(m * sizeof *vals);
+    const void **in = malloc(m * sizeof *in);
+    size_t *lens = malloc(m * sizeof *lens);
+    loom_result *res = calloc(m, sizeof *res);
+    if (!vals || !in || !lens || !res) {
+        out("CHECK map: no memory\n");
+        return 1;
+    }
+    for (uint64_t i = 0; i < m; i++) {
+        vals[i] = (int64_t)i;
+        in[i] = &vals[i];
+        lens[i] = sizeof vals[i];
+    }
+    loom_err rc = loom_job_map(p->job, "work", in, lens, m, res);
+    uint64_t wrong = 0, planned = 0, ok = 0, crashed = 0;
+    for (uint64_t i = 0; rc == LOOM_OK && i < m; i++) {
+        int64_t reply = -1;
+        enum plan pl = plan_of(i);
+        int sig = res[i].status == -1 && res[i].cause == LOOM_CAUSE_SIGNAL &&
+                  res[i].cause_code == SIGSEGV;
+        int right = pl == P_OK && res[i].status == 0 && res[i].cause == LOOM_CAUSE_OK &&
+                    loom_result_i64(&res[i], &reply) == LOOM_OK && reply == (int64_t)i * 3 + 1;
+        if (pl == P_SEGV && sig)
+            planned++;
+        else if (pl != P_OK || (!right && !sig))
+            wrong++;
+        ok += right;
+        crashed += sig;
+        loom_result_free(&res[i]);
+    }
+    out("MAP inputs=%llu wrong=%llu planned_crashes=%llu\n", (unsigned long long)m,
+        (unsigned long long)wrong, (unsigned long long)planned);
+    out("MAPINFO rc=%s ok=%llu crashed=%llu\n", loom_err_name(rc), (unsigned long long)ok,
+        (unsigned long long)crashed);
+    free(vals);
+    free(in);
+    free(lens);
+    free(res);
+    return rc != LOOM_OK;
+}
+
 int
 main(int argc, char **argv)
 {
     struct prog p;
-    uint64_t n = 10000;
+    uint64_t n = 10000, nmap = 0;
     int by_flag = 0;
     int status = prog_config(&p, "prog_isolate", &argc, argv);
     if (status != 0)
         return prog_end(&p, status);
     for (int i = 1; i < argc; i++) {
-        if (prog_opt_u64(argc, argv, &i, "--tasks", &n))
+        if (prog_opt_u64(argc, argv, &i, "--tasks", &n) ||
+            prog_opt_u64(argc, argv, &i, "--map", &nmap))
             continue;
         if (strcmp(argv[i], "--flag") == 0) {
             by_flag = 1;
@@ -214,6 +267,8 @@ main(int argc, char **argv)
         out("CHECK results: %llu of %llu\n", (unsigned long long)got, (unsigned long long)n);
         checks_ok = 0;
     }
+    if (nmap > 0 && map_check(&p, nmap) != 0)
+        checks_ok = 0;
     if (collect_pids(&p, after) != 0) {
         out("CHECK pids after: not every worker answered\n");
         checks_ok = 0;

@@ -40,12 +40,16 @@ Test(isolate, ten_thousand_tasks_flagged, .timeout = 300)
     mpi_out_free(&o);
 }
 
-/* job.isolate = true isolates every task not submitted LOOM_TASK_IN_THREAD */
+/* job.isolate = true isolates every task not submitted LOOM_TASK_IN_THREAD,
+ * map chunks included */
 Test(isolate, job_wide_setting, .timeout = 300)
 {
     struct mpi_out o;
     mpi_run(&o, "-np 3 env " ISO_ENV PROG(
-                    "prog_isolate") " --tasks 2000 --job-isolate true " ISO_LIMITS);
+                    "prog_isolate") " --tasks 2000 --map 100 --job-isolate true " ISO_LIMITS);
     check(&o, "ISOLATE tasks=2000 ok=1900 segv=30 abort=30 exit=30 memory=8 timeout=2 wrong=0");
+    /* a map chunk is isolated as a whole: values 7, 27, 47, 67, 87 crash
+     * their chunks, the other chunks succeed */
+    assert_line(&o, "MAP inputs=100 wrong=0 planned_crashes=5");
     mpi_out_free(&o);
 }
