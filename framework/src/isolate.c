@@ -322,6 +322,8 @@ iso_constructor(void)
     if (fd > 3)
         syscall(SYS_close_range, 3u, (unsigned)fd - 1, 0u);
     syscall(SYS_close_range, (unsigned)fd + 1, ~0u, 0u);
+    /* commands the task starts must not inherit the helper's socket */
+    fcntl(fd, F_SETFD, FD_CLOEXEC);
     helper_main(fd);
 }
 
@@ -333,7 +335,8 @@ struct loom__iso {
     int sock;
     int statm; /* /proc/<pid>/statm, opened on the first memory check */
     /* the last function's and user data's location (a runner repeats them) */
-    const struct job_fn *last;
+    loom_task_fn last_fn;
+    void *last_user;
     const struct job_fn *warned; /* the last function that could not be located */
     char fn_mod[ISO_NAME_MAX + 1], user_mod[ISO_NAME_MAX + 1];
     uint64_t fn_off, user_off;
@@ -608,9 +611,9 @@ out:
 static int
 locate_fn(struct loom__iso *h, const struct job_fn *f)
 {
-    if (h->last == f)
+    if (h->last_fn == f->fn && h->last_user == f->user)
         return 0;
-    h->last = NULL;
+    h->last_fn = NULL;
     struct locate l = {0, 1, NULL, 0, 0};
     memcpy(&l.addr, &f->fn, sizeof l.addr);
     dl_iterate_phdr(find_holder, &l);
@@ -630,7 +633,8 @@ locate_fn(struct loom__iso *h, const struct job_fn *f)
         h->user_mod_len = (uint32_t)strlen(u.name);
         memcpy(h->user_mod, u.name, h->user_mod_len);
     }
-    h->last = f;
+    h->last_fn = f->fn;
+    h->last_user = f->user;
     return 0;
 }
 
