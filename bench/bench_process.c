@@ -176,10 +176,10 @@ int
 main(int argc, char **argv)
 {
     size_t n = 2000, failures = 0;
-    int reps = 5, opt;
+    int reps = 5, opt, only = -1;
     double *rates, med[SYS_COUNT];
 
-    while ((opt = getopt(argc, argv, "n:r:h")) != -1) {
+    while ((opt = getopt(argc, argv, "n:r:s:h")) != -1) {
         switch (opt) {
         case 'n':
             n = strtoull(optarg, NULL, 10);
@@ -187,8 +187,15 @@ main(int argc, char **argv)
         case 'r':
             reps = atoi(optarg);
             break;
+        case 's': /* one system only, e.g. under perf stat */
+            only = !strcmp(optarg, "bare") ? SYS_BARE : !strcmp(optarg, "loom") ? SYS_LOOM : -2;
+            if (only == -2) {
+                fprintf(stderr, "bench_process: -s bare|loom\n");
+                return 2;
+            }
+            break;
         default:
-            fprintf(stderr, "usage: bench_process [-n COMMANDS] [-r REPEATS]\n");
+            fprintf(stderr, "usage: bench_process [-n COMMANDS] [-r REPEATS] [-s bare|loom]\n");
             return opt == 'h' ? 0 : 2;
         }
     }
@@ -203,6 +210,14 @@ main(int argc, char **argv)
            n, THREADS, reps, usable_cpus());
     fflush(stdout);
 
+    if (only >= 0) {
+        double rate = run_threads(only == SYS_BARE ? bare_worker : loom_worker, n, &failures);
+        char b[32];
+        fmt_rate(b, sizeof b, rate);
+        printf("%s: %s/s\n", sys_names[only], b);
+        free(rates);
+        return failures ? 1 : 0;
+    }
     for (int r = 0; r < reps; r++) {
         rates[SYS_BARE * reps + r] = run_threads(bare_worker, n, &failures);
         rates[SYS_LOOM * reps + r] = run_threads(loom_worker, n, &failures);

@@ -42,7 +42,7 @@ struct app_fn {
 /*
  * Returns 0 with *job started, or the exit status to use: 1 (MPI or loom
  * failed), 2 (one rank only, or bad settings). *mpi_up says whether the
- * caller must MPI_Finalize; *job, if set, must be destroyed.
+ * caller must end with app_end(job, mpi_up).
  */
 static inline int
 app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
@@ -81,6 +81,20 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;
+}
+
+/*
+ * The end of every distributed app: destroy the job and finalise MPI —
+ * except after a lost worker, when MPI_Finalize could wait for the dead
+ * rank forever (Open MPI 4.1): then the process just ends.
+ */
+static inline void
+app_end(loom_job *job, int mpi_up)
+{
+    int lost = job ? loom_job_workers_lost(job) : 0;
+    loom_job_destroy(job);
+    if (mpi_up && !lost)
+        MPI_Finalize();
 }
 
 #endif

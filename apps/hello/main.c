@@ -172,9 +172,7 @@ main(int argc, char **argv)
     }
     status = 0;
 out:
-    loom_job_destroy(job);
-    if (mpi_up)
-        MPI_Finalize();
+    app_end(job, mpi_up);
     loom_config_destroy(cfg);
     return status;
 }

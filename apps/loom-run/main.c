@@ -4,7 +4,7 @@
  *
  *   loom-run [options] [TASKFILE|-]                  (starts mpirun itself)
  *   mpirun -np 3 --bind-to none loom-run [options] [TASKFILE|-]
- *   srun --mpi=pmix loom-run [options] [TASKFILE|-]
+ *   srun --mpi=pmix --cpu-bind=none loom-run [options] [TASKFILE|-]
  *   loom-run [options] -c 'gzip -9 {}' < files.txt
  *
  * Rank 0 reads the task file as a stream (one command per line; blank lines
@@ -968,7 +968,7 @@ usage(FILE *fp)
     fprintf(fp, "usage: " PROG " [options] [TASKFILE|-]\n"
                 "       " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n"
                 "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
-                "       srun --mpi=pmix " PROG " [options] [TASKFILE|-]\n\n"
+                "       srun --mpi=pmix --cpu-bind=none " PROG " [options] [TASKFILE|-]\n\n"
                 "Runs every line of TASKFILE (default: standard input) on the worker ranks'\n"
                 "threads: plain words are exec'd, anything else goes to /bin/sh -c. Rank 0\n"
                 "hands them out and prints each task's output whole when it finishes. Blank\n"
@@ -1226,9 +1226,7 @@ main(int argc, char **argv)
         status = serve_worker(job);
     }
 out:
-    loom_job_destroy(job);
-    if (mpi_up)
-        MPI_Finalize();
+    app_end(job, mpi_up);
     if (worker_set.cancel_fd > 0)
         close(worker_set.cancel_fd);
     loom_config_destroy(cfg);

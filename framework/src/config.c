@@ -101,6 +101,11 @@ static const struct key_def config_keys[] = {
               "seconds a worker may hold finished results before sending them"),
     KEY_FLOAT("job.prefetch", "0.005", 0, 10,
               "seconds of work a worker keeps queued per thread (sizes its credits)"),
+    KEY_FLOAT("job.heartbeat", "0.5", 0.01, 3600,
+              "seconds between a worker's signs of life when it has nothing else to send"),
+    KEY_FLOAT("job.worker_timeout", "10", 0, 86400,
+              "seconds of silence after which the master declares a worker lost and re-runs "
+              "its tasks elsewhere; 0 = never"),
     KEY_BOOL("job.isolate", "false",
              "run every task in a child process of its worker: a crash fails the task only"),
     KEY_ENUM("task.isolate_mode", "helper", ALLOWED("helper", "fork"),

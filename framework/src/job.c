@@ -233,7 +233,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         cfg = own;
     }
     int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, memory = 0;
-    double flush = 0, prefetch = 0, timeout = 0;
+    double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
     const char *mode = "helper";
     int isolate = 0;
     if (loom_config_get_bool(cfg, "job.isolate", &isolate) != LOOM_OK ||
@@ -245,7 +245,9 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_int(cfg, "job.max_payload", &payload) != LOOM_OK ||
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
         loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
-        loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK)
+        loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK ||
+        loom_config_get_double(cfg, "job.heartbeat", &heartbeat) != LOOM_OK ||
+        loom_config_get_double(cfg, "job.worker_timeout", &lost) != LOOM_OK)
         rc = LOOM_ECONFIG;
     s->threads = threads > 0 ? (unsigned)threads : loom_cpu_count(NULL);
     s->max_outstanding = (size_t)outstanding;
@@ -253,6 +255,8 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->batch_max = (size_t)batch;
     s->flush_ns = (int64_t)(flush * 1e9);
     s->prefetch_s = prefetch;
+    s->heartbeat_ns = (int64_t)(heartbeat * 1e9);
+    s->lost_ns = (int64_t)(lost * 1e9);
     s->isolate = isolate;
     s->isolate_mode = strcmp(mode, "fork") == 0 ? LOOM__ISO_FORK : LOOM__ISO_HELPER;
     s->task_timeout_ns = (int64_t)(timeout * 1e9);

@@ -31,6 +31,8 @@ struct job_settings {
     size_t batch_max;        /* tasks per message */
     int64_t flush_ns;        /* worker: result flush delay */
     double prefetch_s;       /* worker: seconds of work to hold per thread */
+    int64_t heartbeat_ns;    /* worker: longest silence towards the master */
+    int64_t lost_ns;         /* master: silence that makes a worker lost; 0 never */
     int isolate;             /* job.isolate: tasks run in a helper by default */
     int isolate_mode;        /* task.isolate_mode: enum loom__iso_mode */
     int64_t task_timeout_ns; /* task.timeout (isolated tasks); 0: none */
@@ -81,8 +83,9 @@ struct loom_job {
     struct job_settings set;
     struct job_fn *fns;
     unsigned nfns;
-    struct master *m; /* rank 0 after start */
-    struct worker *w; /* ranks >= 1 after start */
+    struct master *m;      /* rank 0 after start */
+    struct worker *w;      /* ranks >= 1 after start */
+    atomic_int peers_lost; /* workers declared lost (a worker learns it at STOP) */
 };
 
 /* The task a function sees. */

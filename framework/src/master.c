@@ -143,6 +143,7 @@ struct mtask {
     struct mtask *next;
     uint64_t id;
     uint32_t attempt, fn, flags, len;
+    int32_t rank; /* the worker it was sent to (in flight) */
     char data[];
 };
 
@@ -207,11 +208,15 @@ struct msend {
     MPI_Request req;
     struct wire_buf buf;
     struct msend *next;
+    int rank;
 };
 
 struct mworker {
     size_t credits;
     int hello, bye;
+    int lost; /* declared lost: nothing goes to it, nothing from it counts */
+    unsigned threads;
+    int64_t heard; /* when it last sent anything */
     struct wire_buf out;
 };
 
@@ -305,6 +310,8 @@ struct master {
     size_t nfree_tasks;
     int finishing, stop_sent;
     int byes;
+    int lost;           /* workers declared lost */
+    int64_t next_check; /* when to look for silent workers next */
 
     /* progress thread only */
     struct u64map inflight;
@@ -369,6 +376,10 @@ flush_worker(struct master *m, int rank)
     struct mworker *w = &m->workers[rank];
     if (wire_empty(&w->out))
         return;
+    if (w->lost) { /* it will never read it */
+        wire_buf_reset(&w->out);
+        return;
+    }
     struct msend *s = calloc(1, sizeof *s);
     if (!s)
         return; /* try again next round */
@@ -383,6 +394,7 @@ flush_worker(struct master *m, int rank)
         free(s);
         return;
     }
+    s->rank = rank;
     s->next = m->sends;
     m->sends = s;
 }
@@ -451,7 +463,7 @@ mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len)
     struct mtask *t = malloc(sizeof *t + (len <= SMALL_TASK ? SMALL_TASK : len));
     if (!t)
         return NULL;
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0};
     if (len && data)
         memcpy(t->data, data, len);
     return t;
@@ -487,7 +499,7 @@ mtask_get(struct master *m, uint32_t fn, uint32_t flags, const void *data, size_
     if (len > SMALL_TASK || !m->nfree_tasks)
         return mtask_new(fn, flags, data, len);
     struct mtask *t = m->free_tasks[--m->nfree_tasks];
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0};
     if (len)
         memcpy(t->data, data, len);
     return t;
@@ -637,6 +649,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                 break;
             }
             w->hello = 1;
+            w->threads = h.threads;
             fx->hello_threads += h.threads;
             LOOM_DEBUG("worker rank %d is up: pid %d, %u threads", rank, h.pid, h.threads);
         } else if (type == WIRE_QREQ) {
@@ -755,6 +768,7 @@ dispatch(struct master *m, int64_t now)
         for (; sent < n && (sent == 0 || bytes < ((size_t)8 << 20)); sent++) {
             struct mtask *t = m->batch[sent];
             struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
+            t->rank = rank;
             if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
                 u64map_put(&m->inflight, t->id, inflight_tag(t)) != 0)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
@@ -775,6 +789,65 @@ dispatch(struct master *m, int64_t now)
 
 /* ---- the progress thread ------------------------------------------------------------ */
 
+/* A worker has been silent past job.worker_timeout: MPI will not say
+ * whether it died, hangs or lost its link, so it is treated as gone.
+ * Its tasks in flight go back to the front of the queue with a new
+ * attempt number (a late result of the old attempt is then ignored, as
+ * is anything else it sends); it counts as having said goodbye, so the
+ * job can finish without it; sends to it are abandoned (their buffers
+ * stay allocated: MPI may still hold them). */
+static void
+lose_worker(struct master *m, int rank, int64_t now)
+{
+    struct mworker *w = &m->workers[rank];
+    w->lost = 1;
+    w->credits = 0;
+    wire_buf_reset(&w->out);
+    size_t n = 0, cap = 0;
+    struct mtask **back = NULL;
+    for (size_t i = 0; i < m->inflight.cap; i++) {
+        struct mtask *t;
+        if (!m->inflight.keys[i] || (t = inflight_task(m->inflight.vals[i]))->rank != rank)
+            continue;
+        if (n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct mtask **a = realloc(back, cap * sizeof *a);
+            if (!a)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory requeueing tasks");
+            back = a;
+        }
+        back[n++] = t;
+    }
+    for (size_t i = 0; i < n; i++) {
+        u64map_take(&m->inflight, back[i]->id);
+        back[i]->attempt++;
+    }
+    for (struct msend **pp = &m->sends; *pp;) {
+        struct msend *s = *pp;
+        if (s->rank != rank) {
+            pp = &s->next;
+            continue;
+        }
+        *pp = s->next;
+        MPI_Request_free(&s->req);
+    }
+    pthread_mutex_lock(&m->mu);
+    if (n)
+        tring_unshift(&m->pending, back, n);
+    if (!w->bye) {
+        w->bye = 1;
+        m->byes++;
+    }
+    m->worker_threads -= w->hello ? w->threads : 0;
+    m->lost++;
+    wake_waiters(m);
+    pthread_mutex_unlock(&m->mu);
+    LOOM_WARN("worker rank %d silent for %.1f s: declared lost; %zu of its tasks run again "
+              "elsewhere",
+              rank, (double)(now - w->heard) / 1e9, n);
+    free(back);
+}
+
 static int
 progress_round(struct master *m)
 {
@@ -794,8 +867,10 @@ progress_round(struct master *m)
         if (!buf)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size)
+        if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size && !m->workers[st.MPI_SOURCE].lost) {
+            m->workers[st.MPI_SOURCE].heard = loom__now_ns();
             handle_frame(m, st.MPI_SOURCE, buf, fx);
+        }
         loom__msg_release(buf);
         did = 1;
     }
@@ -822,11 +897,26 @@ progress_round(struct master *m)
         rev = next;
     }
     loom__qstore_expire(m->qs, now);
+    if (m->job->set.lost_ns > 0 && now >= m->next_check) {
+        m->next_check = now + 100000000; /* 100 ms */
+        for (int r = 1; r < m->job->size; r++) {
+            struct mworker *w = &m->workers[r];
+            if (!w->bye && !w->lost && now - w->heard > m->job->set.lost_ns) {
+                lose_worker(m, r, now);
+                did = 1;
+            }
+        }
+    }
 
     did |= dispatch(m, now);
     if (send_stop) {
+        pthread_mutex_lock(&m->mu);
+        struct wire_stop stop = {(uint32_t)m->lost};
+        pthread_mutex_unlock(&m->mu);
+        atomic_store(&m->job->peers_lost, m->lost);
         for (int r = 1; r < m->job->size; r++)
-            if (wire_put(&m->workers[r].out, WIRE_STOP, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+            if (!m->workers[r].lost && wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop,
+                                                NULL, 0, NULL, 0) != LOOM_OK)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
         did = 1;
     }
@@ -885,8 +975,11 @@ loom__master_start(loom_job *job)
     m->batch = malloc(job->set.batch_max * sizeof *m->batch);
     if (!m->workers || !m->free_tasks || !m->batch)
         goto fail_workers;
-    for (int r = 0; r < job->size; r++)
+    int64_t t0 = loom__now_ns();
+    for (int r = 0; r < job->size; r++) {
         wire_buf_reset(&m->workers[r].out);
+        m->workers[r].heard = t0; /* a worker that never speaks is lost too */
+    }
     m->qs = loom__qstore_create(queue_reply, m);
     if (!m->qs)
         goto fail_workers;
@@ -991,6 +1084,19 @@ loom__master_stop(loom_job *job)
     pthread_mutex_destroy(&m->mu);
     free(m);
     job->m = NULL;
+}
+
+int
+loom_job_workers_lost(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    if (!job->m)
+        return atomic_load(&job->peers_lost);
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    int n = m->lost;
+    pthread_mutex_unlock(&m->mu);
+    return n;
 }
 
 unsigned

@@ -169,6 +169,13 @@ wire_get_credit(const char *body, size_t blen, struct wire_credit *c)
 }
 
 loom_err
+wire_get_stop(const char *body, size_t blen, struct wire_stop *s)
+{
+    FIXED(body, blen, s);
+    return blen == sizeof *s ? LOOM_OK : LOOM_EPROTO;
+}
+
+loom_err
 wire_get_task(const char *body, size_t blen, struct wire_task *t, const char **payload)
 {
     FIXED(body, blen, t);

@@ -59,6 +59,12 @@ struct wire_credit {
     uint32_t credits;
 };
 
+/* STOP: the job is over; `lost` workers were declared lost in it (the
+ * survivors then must not wait for them in MPI_Finalize) */
+struct wire_stop {
+    uint32_t lost;
+};
+
 struct wire_task { /* + payload */
     uint64_t id;
     uint32_t attempt;
@@ -138,6 +144,7 @@ int wire_next(struct wire_reader *r, uint32_t *type, const char **body, size_t *
  * body; LOOM_EPROTO unless sizes agree exactly. */
 loom_err wire_get_hello(const char *body, size_t blen, struct wire_hello *h);
 loom_err wire_get_credit(const char *body, size_t blen, struct wire_credit *c);
+loom_err wire_get_stop(const char *body, size_t blen, struct wire_stop *s);
 loom_err wire_get_task(const char *body, size_t blen, struct wire_task *t, const char **payload);
 loom_err wire_get_result(const char *body, size_t blen, struct wire_result *r, const char **reply);
 loom_err wire_get_submit(const char *body, size_t blen, struct wire_submit *s,

@@ -82,6 +82,7 @@ struct worker {
     int64_t out_since;
     int out_urgent;
     struct pending_call *calls;
+    int64_t call_since; /* when the newest call was queued */
     uint64_t next_req;
     int calls_closed;
     pthread_cond_t wake; /* the comm thread sleeps here when idle */
@@ -93,6 +94,8 @@ struct worker {
     struct loom__iso_limits iso_limits;
 
     size_t capacity, granted; /* comm thread only */
+    int64_t last_sent;        /* comm thread: when it last sent the master anything */
+    int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
     struct send *sends;       /* comm thread only */
 
     pthread_mutex_t st_mu;
@@ -183,6 +186,10 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     if (chunk)
         loom__task_reply_free(t); /* chunk replies can be large: do not keep */
 }
+
+/* How long a queue call keeps the comm thread spinning for its answer:
+ * many round trips, but not a parked get's whole wait. */
+#define HOT_CALL_NS ((int64_t)2000000)
 
 /* (under out_mu) Wake the comm thread if it sleeps; one signal is enough
  * until it has run again. */
@@ -351,7 +358,13 @@ handle_frame(struct worker *w, char *buf, size_t len)
                 rc = -1;
             else
                 complete_call(w, &q, data);
-        } else if (type == WIRE_STOP && wire_get_empty(body, blen) == LOOM_OK) {
+        } else if (type == WIRE_STOP) {
+            struct wire_stop stop;
+            if (wire_get_stop(body, blen, &stop) != LOOM_OK) {
+                rc = -1;
+                break;
+            }
+            atomic_store(&w->job->peers_lost, (int)stop.lost);
             pthread_mutex_lock(&w->st_mu);
             w->stopped = 1;
             pthread_cond_broadcast(&w->st_cv);
@@ -468,7 +481,10 @@ maybe_flush(struct worker *w, int64_t now)
     int due =
         has && (w->out_urgent || idle || w->out_results >= w->job->set.batch_max ||
                 w->outbox.len >= ((size_t)1 << 20) || now - w->out_since >= w->job->set.flush_ns);
-    if (!due && !want_credit && !bye) {
+    /* a sign of life when silent for a heartbeat: the master cannot tell a
+     * quiet worker from a dead one otherwise (MPI does not say) */
+    int beat = !stopping && !w->bye_gone && now - w->last_sent >= w->job->set.heartbeat_ns;
+    if (!due && !want_credit && !bye && !beat) {
         pthread_mutex_unlock(&w->out_mu);
         return 0;
     }
@@ -481,10 +497,10 @@ maybe_flush(struct worker *w, int64_t now)
 
     if (b.len == 0)
         wire_buf_reset(&b);
-    if (want_credit) {
-        struct wire_credit c = {(uint32_t)grant};
+    if (want_credit || (beat && b.len == 0)) { /* a heartbeat is a credit of 0 */
+        struct wire_credit c = {want_credit ? (uint32_t)grant : 0};
         if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK)
-            w->granted += grant;
+            w->granted += c.credits;
     }
     if (bye && wire_put(&b, WIRE_BYE, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
         bye = 0;
@@ -492,7 +508,9 @@ maybe_flush(struct worker *w, int64_t now)
         wire_buf_free(&b);
         return 0;
     }
+    w->last_sent = now;
     if (bye) {
+        w->bye_gone = 1;
         pthread_mutex_lock(&w->st_mu);
         w->bye_sent = 1;
         pthread_cond_broadcast(&w->st_cv);
@@ -537,14 +555,17 @@ comm_main(void *arg)
         }
         /* Idle: sleep until a runner hands over results (it wakes us),
          * their flush delay is due, or 1 ms at most (the master may have
-         * sent work). A caller waiting for a queue answer keeps us hot. */
+         * sent work). A caller that has just asked the queue something
+         * keeps us hot for a round trip; a get parked at the master (no
+         * item yet) must not keep a core spinning for its whole wait. */
         pthread_mutex_lock(&w->out_mu);
         int64_t cap = 1000000;
         if (!wire_empty(&w->outbox)) {
             int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
             cap = due < cap ? due : cap;
         }
-        int64_t ns = w->calls ? -1 : loom__idle_pause(++idle, cap);
+        int hot = w->calls && loom__now_ns() - w->call_since < HOT_CALL_NS;
+        int64_t ns = hot ? -1 : loom__idle_pause(++idle, cap);
         if (ns > 0 && !w->out_urgent && !atomic_load(&w->quit)) {
             w->sleeping = 1;
             loom__cond_sleep(&w->wake, &w->out_mu, ns);
@@ -714,6 +735,7 @@ loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
         if (rc == LOOM_OK) {
             pc->next = w->calls;
             w->calls = pc;
+            w->call_since = loom__now_ns();
             w->out_urgent = 1;
             wake_comm_locked(w);
         }

@@ -148,9 +148,11 @@ prog_start(struct prog *p)
 static inline int
 prog_end(struct prog *p, int status)
 {
+    /* after a lost worker MPI_Finalize may wait for it forever */
+    int lost = p->job ? loom_job_workers_lost(p->job) : 0;
     loom_job_destroy(p->job);
     p->job = NULL;
-    if (p->mpi_up)
+    if (p->mpi_up && !lost)
         MPI_Finalize();
     loom_config_destroy(p->cfg);
     return status;

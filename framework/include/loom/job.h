@@ -141,6 +141,19 @@ LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 LOOM_EXTERN int loom_job_rank(const loom_job *job);
 /** \brief Number of ranks (master + workers). */
 LOOM_EXTERN int loom_job_size(const loom_job *job);
+/**
+ * \brief Workers declared lost — silent for longer than `job.worker_timeout`
+ *        (killed, hung, their node or link gone: MPI does not tell). Their
+ *        tasks in flight ran again on the others.
+ *
+ * On the master, the count so far; on a worker, what the master told it
+ * when the job stopped (0 before). When it is not 0 after the job, do not
+ * call MPI_Finalize(): Open MPI 4.1 may wait there for the dead rank
+ * forever. Return from main() instead (run under `mpirun
+ * --enable-recovery`, or Open MPI ends the whole job when a rank dies).
+ * Call it before loom_job_destroy(). Any thread.
+ */
+LOOM_EXTERN int loom_job_workers_lost(const loom_job *job);
 /** \brief 1 on rank 0. */
 LOOM_EXTERN int loom_job_is_master(const loom_job *job);
 /** \brief Pool threads of a worker rank; on the master, the sum over the

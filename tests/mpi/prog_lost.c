@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * prog_lost — workers die mid-run (SIGKILL, raised by the process itself
+ * after it has run a given number of tasks); the master must notice their
+ * silence (job.worker_timeout), run their tasks elsewhere and finish.
+ *
+ *   mpirun --enable-recovery -np 4 prog_lost --tasks 200 --ms 20 --die 2:10
+ *          --job-worker-timeout 1 --job-heartbeat 0.1
+ *
+ * --die RANK:AFTER[,RANK:AFTER...]  rank RANK kills itself when it starts
+ * its AFTER-th task. The master prints
+ *   LOST tasks=N once=N dup=0 missing=0 bad=0 lost=K secs=S
+ * (every task's result exactly once, K workers declared lost, S seconds
+ * from the first submit to the last result).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "prog_common.h"
+
+static int die_after; /* this rank's; 0 = lives */
+static atomic_int started;
+
+static int
+sleep_task(loom_task *task, void *user)
+{
+    (void)user;
+    if (die_after && atomic_fetch_add(&started, 1) + 1 >= die_after)
+        raise(SIGKILL); /* as kill -9 from outside: no goodbye, no flush */
+    int64_t v[2];       /* id, ms */
+    size_t len;
+    const void *p = loom_task_payload(task, &len);
+    if (len != sizeof v)
+        return 1;
+    memcpy(v, p, sizeof v);
+    prog_sleep_ms((int)v[1]); /* the task's work */
+    return loom_task_reply(task, &v[0], sizeof v[0]) == LOOM_OK ? 0 : 1;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct prog p;
+    int n = 200, ms = 20;
+    const char *die = "";
+    int status = prog_config(&p, "prog_lost", &argc, argv);
+    if (status != 0)
+        return prog_end(&p, status);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--tasks") == 0 && i + 1 < argc) {
+            n = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--ms") == 0 && i + 1 < argc) {
+            ms = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--die") == 0 && i + 1 < argc) {
+            die = argv[++i];
+        } else {
+            fprintf(stderr, "prog_lost: unknown argument '%s'\n", argv[i]);
+            return prog_end(&p, 2);
+        }
+    }
+    if ((status = prog_init(&p, &argc, &argv)) != 0)
+        return prog_end(&p, status);
+    for (const char *s = die; *s;) {
+        char *end;
+        long r = strtol(s, &end, 10), after = *end == ':' ? strtol(end + 1, &end, 10) : 0;
+        if (r == p.rank)
+            die_after = (int)after;
+        s = *end ? end + 1 : end;
+    }
+    if (loom_job_register(p.job, "sleep", sleep_task, NULL) != LOOM_OK || prog_start(&p) != 0)
+        return prog_end(&p, 1);
+    if (!loom_job_is_master(p.job))
+        return prog_end(&p, loom_job_serve(p.job) == LOOM_OK ? 0 : 1);
+
+    status = 0;
+    unsigned char *seen = calloc((size_t)n + 1, 1);
+    double t0 = prog_now();
+    for (int i = 1; i <= n; i++) {
+        int64_t v[2] = {i, ms};
+        if (loom_job_submit(p.job, "sleep", v, sizeof v, LOOM_FOREVER, NULL) != LOOM_OK)
+            status = 1;
+    }
+    int dup = 0, bad = 0, once = 0;
+    loom_result r;
+    while (loom_job_next_result(p.job, LOOM_FOREVER, &r) == LOOM_OK) {
+        int64_t id = 0;
+        if (r.status != 0 || r.len != sizeof id) {
+            bad++;
+        } else {
+            memcpy(&id, r.data, sizeof id);
+            if (id < 1 || id > n)
+                bad++;
+            else if (seen[id]++)
+                dup++;
+            else
+                once++;
+        }
+        loom_result_free(&r);
+    }
+    double secs = prog_now() - t0;
+    if (loom_job_finish(p.job) != LOOM_OK)
+        status = 1;
+    out("LOST tasks=%d once=%d dup=%d missing=%d bad=%d lost=%d secs=%.1f\n", n, once, dup,
+        n - once, bad, loom_job_workers_lost(p.job), secs);
+    free(seen);
+    return prog_end(&p, status || once != n || dup || bad);
+}
