@@ -42,6 +42,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -655,8 +657,13 @@ finish_one(struct run *run, const loom_result *res)
     struct run_rep rep;
     run->outstanding--;
     if (res->status != 0 || res->len < sizeof rep) {
-        progress_clear(run);
-        fprintf(stderr, PROG ": a worker could not report a task (status %d)\n", res->status);
+        /* no report: the task's worker was lost and none is left (status
+         * -1), or it could not send one; --resume runs it */
+        if (!run->st.unrecorded++) {
+            progress_clear(run);
+            fprintf(stderr, PROG ": a task came back without a report (status %d: %s)\n",
+                    res->status, res->status == -1 ? "no worker left to run it" : "worker error");
+        }
         run->trouble = 1;
         return;
     }
@@ -1015,7 +1022,10 @@ usage(FILE *fp)
                 "input error, nothing run.\n\n"
                 "Started without an MPI launcher, loom-run starts mpirun itself: a master\n"
                 "and one worker using every core, or inside a Slurm allocation one worker\n"
-                "per node. LOOM_MPIRUN names another launcher.\n");
+                "per node. LOOM_MPIRUN names another launcher (e.g. a script adding\n"
+                "--hostfile), LOOM_RUN_NODES=N makes it N+1 ranks mapped by node. It\n"
+                "passes --enable-recovery (a lost worker's tasks run elsewhere) and\n"
+                "stops an mpirun still running 10 s after the master finished.\n");
 }
 
 static int
@@ -1033,7 +1043,76 @@ launched_by_mpi(void)
  * pool fills this machine's cores, or, in a Slurm allocation of N nodes,
  * N+1 ranks placed round-robin by node (rank 0 and rank N share the first
  * node, every node gets one worker). Returns only on failure. */
-static void
+/* The master's exit status from the status file: -1 while not there. */
+static int
+read_status(const char *path)
+{
+    char buf[16] = "";
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *end;
+    long v = strtol(buf, &end, 10);
+    return n && *end == '\n' && v >= 0 && v <= 255 ? (int)v : -1;
+}
+
+/* Run mpirun and wait for it. Once the master has written its status, a
+ * hung mpirun (Open MPI may wait forever for a rank lost with its node or
+ * link) gets SUPERVISE_GRACE seconds, then SIGTERM, then SIGKILL. The
+ * result is the master's status; 102 when it never gave one. */
+#define SUPERVISE_GRACE 10.0
+static int
+supervise(const char *mpirun, char **args, const char *status_file)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+        return EXIT_TROUBLE;
+    }
+    if (pid == 0) {
+        execvp(mpirun, args);
+        fprintf(stderr, PROG ": cannot start %s: %s (run under mpirun, or set LOOM_MPIRUN)\n",
+                mpirun, strerror(errno));
+        _exit(EXIT_TROUBLE);
+    }
+    /* Ctrl-C reaches mpirun too (same process group): wait for it */
+    signal(SIGINT, SIG_IGN);
+    signal(SIGQUIT, SIG_IGN);
+    double reported = 0;
+    int st = 0, termed = 0;
+    for (;;) {
+        pid_t w = waitpid(pid, &st, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR))
+            break;
+        double now = mono_now();
+        if (!reported && read_status(status_file) >= 0)
+            reported = now;
+        if (reported && now - reported > SUPERVISE_GRACE + (termed ? 5 : 0)) {
+            if (!termed)
+                fprintf(stderr,
+                        PROG ": mpirun has not exited %.0f s after the master: stopping "
+                             "it (a lost rank holds it)\n",
+                        SUPERVISE_GRACE);
+            kill(pid, termed ? SIGKILL : SIGTERM);
+            termed++;
+        }
+        struct timespec tick = {0, 50 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    int master = read_status(status_file);
+    if (master >= 0)
+        return master;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_TROUBLE)
+        return EXIT_TROUBLE; /* could not start mpirun: said above */
+    fprintf(stderr, PROG ": the master ended without an exit status (mpirun: %s %d)\n",
+            WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    return EXIT_TROUBLE;
+}
+
+static int
 launch_self(int argc, char **argv)
 {
     const char *mpirun = getenv("LOOM_MPIRUN");
@@ -1043,20 +1122,27 @@ launch_self(int argc, char **argv)
     const char *sn = getenv("SLURM_JOB_NUM_NODES");
     if (!sn)
         sn = getenv("SLURM_NNODES");
-    if (sn && getenv("SLURM_JOB_ID")) {
+    if (!getenv("SLURM_JOB_ID"))
+        sn = NULL;
+    /* a launcher that knows the hosts (LOOM_MPIRUN) and how many */
+    if (getenv("LOOM_RUN_NODES"))
+        sn = getenv("LOOM_RUN_NODES");
+    if (sn) {
         char *end;
         long v = strtol(sn, &end, 10);
         if (!*end && v >= 1 && v <= 100000)
             nodes = v;
     }
-    char **args = calloc((size_t)argc + 12, sizeof *args);
+    char **args = calloc((size_t)argc + 13, sizeof *args);
     if (!args)
-        return;
+        return EXIT_TROUBLE;
     static char np[24];
     snprintf(np, sizeof np, "%ld", nodes + 1);
     int n = 0;
     args[n++] = (char *)mpirun;
     args[n++] = "--quiet"; /* the exit status says it; no banner per failed task */
+    /* a dead worker must not take the job down: loom re-runs its tasks */
+    args[n++] = "--enable-recovery";
     args[n++] = "--oversubscribe";
     args[n++] = "--bind-to";
     args[n++] = "none";
@@ -1072,7 +1158,7 @@ launch_self(int argc, char **argv)
     if (len <= 0) {
         fprintf(stderr, PROG ": cannot find my own executable: %s\n", strerror(errno));
         free(args);
-        return;
+        return EXIT_TROUBLE;
     }
     self[len] = '\0';
     args[n++] = self;
@@ -1088,10 +1174,33 @@ launch_self(int argc, char **argv)
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
     }
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-    execvp(mpirun, args);
-    fprintf(stderr, PROG ": cannot start %s: %s (run under mpirun, or set LOOM_MPIRUN)\n", mpirun,
-            strerror(errno));
+    /* the master reports its exit status here: with --enable-recovery
+     * mpirun's own is always 0 */
+    char status_file[] = "/tmp/loom-run-status-XXXXXX";
+    int sfd = mkstemp(status_file);
+    if (sfd < 0) {
+        fprintf(stderr, PROG ": cannot create a status file in /tmp: %s\n", strerror(errno));
+        free(args);
+        return EXIT_TROUBLE;
+    }
+    close(sfd);
+    setenv("LOOM_RUN_STATUS_FILE", status_file, 1);
+    int status = supervise(mpirun, args, status_file);
+    unlink(status_file);
     free(args);
+    return status;
+}
+
+/* Under loom-run's own mpirun: tell the launcher the exit status. */
+static void
+report_status(int status)
+{
+    const char *path = getenv("LOOM_RUN_STATUS_FILE");
+    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    if (f) {
+        fprintf(f, "%d\n", status);
+        fclose(f);
+    }
 }
 
 /* Options of loom-run itself (loom's own were taken out before). Returns
@@ -1197,9 +1306,9 @@ main(int argc, char **argv)
         loom_config_get_double(cfg, "process.timeout", &o.timeout);
 
     if (!launched_by_mpi() && !getenv("LOOM_RUN_SELF_LAUNCHED")) {
-        launch_self(argc, argv);
-        status = EXIT_TROUBLE;
-        goto out;
+        status = launch_self(argc, argv);
+        loom_config_destroy(cfg);
+        return status;
     }
     /* before the job starts: its threads may run tasks at once */
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
@@ -1226,6 +1335,8 @@ main(int argc, char **argv)
         status = serve_worker(job);
     }
 out:
+    if (speak)
+        report_status(status);
     app_end(job, mpi_up);
     if (worker_set.cancel_fd > 0)
         close(worker_set.cancel_fd);

@@ -111,7 +111,9 @@ lr_stats_summary(const struct lr_stats *s, double now, long peak_kib, FILE *fp)
         fprintf(fp, ", %llu not started and %llu killed (--halt)", (unsigned long long)s->not_run,
                 (unsigned long long)s->killed);
     if (s->unrecorded)
-        fprintf(fp, ", %llu not recorded (output or job log could not be written)",
+        fprintf(fp,
+                ", %llu not recorded (lost with their workers, or output or job log not "
+                "writable: --resume runs them)",
                 (unsigned long long)s->unrecorded);
     fputc('\n', fp);
     if (s->failed) {

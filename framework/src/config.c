@@ -101,6 +101,8 @@ static const struct key_def config_keys[] = {
               "seconds a worker may hold finished results before sending them"),
     KEY_FLOAT("job.prefetch", "0.005", 0, 10,
               "seconds of work a worker keeps queued per thread (sizes its credits)"),
+    KEY_INT("job.retries", "0", 0, 1000,
+            "times a failed task (non-zero status) runs again, on another worker if any"),
     KEY_FLOAT("job.heartbeat", "0.5", 0.01, 3600,
               "seconds between a worker's signs of life when it has nothing else to send"),
     KEY_FLOAT("job.worker_timeout", "10", 0, 86400,

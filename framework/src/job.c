@@ -104,6 +104,8 @@ struct fingerprint {
     uint64_t registry;
     uint32_t nfns;
     uint32_t wire_version;
+    uint32_t ready; /* rank 0: its own preparation (the journal) succeeded */
+    uint32_t pad;
 };
 
 /* ---- small shared helpers --------------------------------------------------- */
@@ -232,7 +234,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
             return rc;
         cfg = own;
     }
-    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, memory = 0;
+    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
     const char *mode = "helper";
     int isolate = 0;
@@ -246,6 +248,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
         loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
         loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.retries", &retries) != LOOM_OK ||
         loom_config_get_double(cfg, "job.heartbeat", &heartbeat) != LOOM_OK ||
         loom_config_get_double(cfg, "job.worker_timeout", &lost) != LOOM_OK)
         rc = LOOM_ECONFIG;
@@ -255,6 +258,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->batch_max = (size_t)batch;
     s->flush_ns = (int64_t)(flush * 1e9);
     s->prefetch_s = prefetch;
+    s->retries = (unsigned)retries;
     s->heartbeat_ns = (int64_t)(heartbeat * 1e9);
     s->lost_ns = (int64_t)(lost * 1e9);
     s->isolate = isolate;
@@ -285,6 +289,9 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     job->fns = calloc(JOB_MAX_FUNCS, sizeof *job->fns);
     if (!job->fns)
         goto fail_settings;
+    if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
+        goto fail_dup;
+    job->resume = opts && opts->resume;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
         goto fail_dup;
@@ -298,6 +305,7 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     return LOOM_OK;
 
 fail_dup:
+    free(job->journal);
     free(job->fns);
 fail_settings:
     free(job);
@@ -335,9 +343,10 @@ loom__job_fn_index(const loom_job *job, const char *name)
 }
 
 static loom_err
-check_agreement(loom_job *job)
+check_agreement(loom_job *job, int ready)
 {
-    struct fingerprint mine = {binary_identity(), FNV_INIT, job->nfns, WIRE_VERSION};
+    struct fingerprint mine = {binary_identity(), FNV_INIT,        job->nfns,
+                               WIRE_VERSION,      (uint32_t)ready, 0};
     for (unsigned i = 0; i < job->nfns; i++)
         mine.registry = fnv1a(mine.registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 
@@ -350,6 +359,11 @@ check_agreement(loom_job *job)
         return LOOM_EMPI;
     }
     loom_err rc = LOOM_OK;
+    if (!all[0].ready) {
+        if (job->rank != 0)
+            LOOM_ERROR("the master could not start (its log says why)");
+        rc = LOOM_ESTATE;
+    }
     for (int r = 1; r < job->size; r++) {
         const char *what = NULL;
         if (all[r].binary != all[0].binary)
@@ -378,11 +392,16 @@ loom_job_start(loom_job *job)
         return LOOM_ESTATE;
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
-    /* The check itself is collective: every rank must reach it even if
-     * it is about to fail, so no rank waits for a partner that left. */
-    loom_err rc = check_agreement(job);
-    if (rc != LOOM_OK)
-        return rc;
+    /* What can fail on the master alone (its journal) is done first, and
+     * the check itself is collective: every rank must reach it even if it
+     * is about to fail, so no rank waits for a partner that left. */
+    loom_err prep = job->rank == 0 ? loom__master_prepare(job) : LOOM_OK;
+    loom_err rc = check_agreement(job, prep == LOOM_OK);
+    if (rc != LOOM_OK || prep != LOOM_OK) {
+        if (job->rank == 0)
+            loom__master_unprepare(job);
+        return prep != LOOM_OK ? prep : rc;
+    }
     if (level < MPI_THREAD_SERIALIZED) {
         LOOM_ERROR("MPI was initialised with thread level %d; loom needs at least "
                    "MPI_THREAD_SERIALIZED (use MPI_Init_thread)",
@@ -396,8 +415,11 @@ loom_job_start(loom_job *job)
     /* Set before loom's threads exist: tasks they run read it (queue calls). */
     job->started = 1;
     rc = job->rank == 0 ? loom__master_start(job) : loom__worker_start(job);
-    if (rc != LOOM_OK)
+    if (rc != LOOM_OK) {
         job->started = 0;
+        if (job->rank == 0)
+            loom__master_unprepare(job);
+    }
     return rc;
 }
 
@@ -440,7 +462,10 @@ loom_job_destroy(loom_job *job)
         else
             loom__worker_stop(job);
     }
+    if (job->rank == 0)
+        loom__master_unprepare(job); /* if start never took it over */
     MPI_Comm_free(&job->comm);
+    free(job->journal);
     free(job->fns);
     free(job);
 }
@@ -536,6 +561,8 @@ loom_cause_name(loom_cause cause)
         return "memory";
     case LOOM_CAUSE_ISOLATION:
         return "isolation";
+    case LOOM_CAUSE_LOST:
+        return "lost";
     }
     return "unknown";
 }

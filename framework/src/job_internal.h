@@ -31,6 +31,7 @@ struct job_settings {
     size_t batch_max;        /* tasks per message */
     int64_t flush_ns;        /* worker: result flush delay */
     double prefetch_s;       /* worker: seconds of work to hold per thread */
+    unsigned retries;        /* master: runs again of a failed task */
     int64_t heartbeat_ns;    /* worker: longest silence towards the master */
     int64_t lost_ns;         /* master: silence that makes a worker lost; 0 never */
     int isolate;             /* job.isolate: tasks run in a helper by default */
@@ -83,9 +84,13 @@ struct loom_job {
     struct job_settings set;
     struct job_fn *fns;
     unsigned nfns;
-    struct master *m;      /* rank 0 after start */
-    struct worker *w;      /* ranks >= 1 after start */
-    atomic_int peers_lost; /* workers declared lost (a worker learns it at STOP) */
+    struct master *m;                    /* rank 0 after start */
+    struct worker *w;                    /* ranks >= 1 after start */
+    atomic_int peers_lost;               /* workers declared lost (a worker learns it at STOP) */
+    char *journal;                       /* master: journal path (NULL: none) */
+    int resume;                          /* master: resume from it */
+    struct loom__journal *jnl;           /* master: opened before start */
+    struct loom__journal_done *jnl_done; /* master: what resume skips */
 };
 
 /* The task a function sees. */
@@ -140,6 +145,10 @@ void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 void loom__polling_thread_init(const char *name);
 
 /* master.c */
+/* Before start, on rank 0: open the journal (if any) into job->jnl. */
+loom_err loom__master_prepare(loom_job *job);
+/* Undo loom__master_prepare when start fails. */
+void loom__master_unprepare(loom_job *job);
 loom_err loom__master_start(loom_job *job);
 void loom__master_stop(loom_job *job);
 /* Pool threads of the workers that have said hello so far. */

@@ -36,6 +36,7 @@
 
 #include "internal.h"
 #include "job_internal.h"
+#include "journal.h"
 #include "loom/log.h"
 
 /* ---- a small u64 -> pointer map (open addressing, linear probing) --------- */
@@ -143,7 +144,8 @@ struct mtask {
     struct mtask *next;
     uint64_t id;
     uint32_t attempt, fn, flags, len;
-    int32_t rank; /* the worker it was sent to (in flight) */
+    int32_t rank;  /* the worker it was sent to (in flight) */
+    uint64_t hash; /* of its definition, for the journal (0 without one) */
     char data[];
 };
 
@@ -281,6 +283,7 @@ struct frame_effects {
     struct mtask *submits, **submits_tail;
     struct mtask **done; /* finished tasks, for the free list */
     size_t ndone, done_cap;
+    struct mtask *retries, **retries_tail; /* failed, to run again (rank: where) */
     unsigned hello_threads;
     int bye;
 };
@@ -310,8 +313,12 @@ struct master {
     size_t nfree_tasks;
     int finishing, stop_sent;
     int byes;
-    int lost;           /* workers declared lost */
-    int64_t next_check; /* when to look for silent workers next */
+    int lost;                 /* workers declared lost */
+    int64_t next_check;       /* when to look for silent workers next */
+    loom__journal *jnl;       /* progress thread: the journal, if any */
+    loom__journal_done *done; /* resume: what the journal has (read-only) */
+    atomic_int jnl_failed;    /* an append or sync failed (said once) */
+    int no_workers;           /* all lost: submits fail at once */
 
     /* progress thread only */
     struct u64map inflight;
@@ -463,7 +470,7 @@ mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len)
     struct mtask *t = malloc(sizeof *t + (len <= SMALL_TASK ? SMALL_TASK : len));
     if (!t)
         return NULL;
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0};
     if (len && data)
         memcpy(t->data, data, len);
     return t;
@@ -499,7 +506,7 @@ mtask_get(struct master *m, uint32_t fn, uint32_t flags, const void *data, size_
     if (len > SMALL_TASK || !m->nfree_tasks)
         return mtask_new(fn, flags, data, len);
     struct mtask *t = m->free_tasks[--m->nfree_tasks];
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0};
     if (len)
         memcpy(t->data, data, len);
     return t;
@@ -515,6 +522,22 @@ pending_push(struct master *m, struct mtask *t)
         m->pending_since = loom__now_ns();
     m->pending.a[(m->pending.head + m->pending.count) & (m->pending.cap - 1)] = t;
     m->pending.count++;
+}
+
+/* Keep t away from `rank` (under mu); -1 when out of memory. */
+static int
+avoid_push(struct master *m, struct mtask *t, int rank)
+{
+    if (m->navoid == m->avoid_cap) {
+        size_t cap = m->avoid_cap ? m->avoid_cap * 2 : 64;
+        struct avoiding *a = realloc(m->avoid, cap * sizeof *a);
+        if (!a)
+            return -1;
+        m->avoid = a;
+        m->avoid_cap = cap;
+    }
+    m->avoid[m->navoid++] = (struct avoiding){t, rank, loom__now_ns()};
+    return 0;
 }
 
 /* Deliver one result (under mu); the result's buffer reference is taken
@@ -565,6 +588,30 @@ effects_add_result(struct frame_effects *fx, const loom_result *r)
     fx->results[fx->nresults++] = *r;
 }
 
+/* The journal's record of a finished attempt, appended before the result
+ * can be delivered (journal.h: what a crash may then lose). A failing
+ * journal is said once and makes loom_job_finish() fail; the job goes on. */
+static void
+journal_record(struct master *m, const struct mtask *t, const struct wire_result *wr, int rank)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    struct loom__journal_rec rec = {.task_id = t->id,
+                                    .def_hash = t->hash,
+                                    .attempt = t->attempt,
+                                    .status = wr->status,
+                                    /* how an isolated task ended */
+                                    .exit_code = wr->cause == LOOM_CAUSE_EXIT ? wr->code : 0,
+                                    .signal = wr->cause == LOOM_CAUSE_SIGNAL ? wr->code : 0,
+                                    .rank = rank,
+                                    .start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
+                                    .host = ""};
+    if (loom__journal_append(m->jnl, &rec) != LOOM_OK && !atomic_exchange(&m->jnl_failed, 1)) {
+        LOOM_ERROR("%s: results from now on are not recorded (they run again on resume)",
+                   loom__journal_errmsg(m->jnl));
+    }
+}
+
 /* Read one frame: phase 1 without m->mu (the in-flight map, credits and
  * the queue store belong to the progress thread), phase 2 under it. */
 static void
@@ -585,6 +632,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     fx->submits = NULL;
     fx->submits_tail = &fx->submits;
     fx->ndone = 0;
+    fx->retries = NULL;
+    fx->retries_tail = &fx->retries;
     fx->hello_threads = 0;
     fx->bye = 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
@@ -605,6 +654,20 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                     u64map_put(&m->inflight, t->id, tagged);
                 continue;
             }
+            if (m->jnl) /* every attempt, failed ones too */
+                journal_record(m, t, &wr, rank);
+            if (wr.status != 0 && t->attempt <= m->job->set.retries &&
+                !(t->flags & WIRE_TASK_CHUNK)) {
+                /* job.retries: run it again, on another worker if there is one */
+                LOOM_DEBUG("task %llu attempt %u failed on rank %d (status %d): retrying",
+                           (unsigned long long)t->id, t->attempt, rank, wr.status);
+                t->attempt++;
+                t->rank = rank;
+                t->next = NULL;
+                *fx->retries_tail = t;
+                fx->retries_tail = &t->next;
+                continue;
+            }
             if (fx->ndone == fx->done_cap) {
                 size_t cap = fx->done_cap ? fx->done_cap * 2 : 256;
                 struct mtask **d = realloc(fx->done, cap * sizeof *d);
@@ -615,8 +678,9 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             fx->done[fx->ndone++] = tagged;
             /* the result points into the message: no copy */
-            loom_result res = {wr.id,  wr.status,           wr.attempt,           rank,   NULL,
-                               wr.len, wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
+            loom_result res = {
+                wr.id, wr.status,           wr.attempt,           rank,   NULL, wr.len,
+                0,     wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
             if (wr.len) {
                 res.data = (void *)reply;
                 refs++;
@@ -633,6 +697,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             struct mtask *t = mtask_new(sub.fn, 0, payload, sub.len);
             if (!t)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory for a task");
+            if (m->jnl)
+                t->hash = loom__journal_def_hash(m->job->fns[sub.fn].name, payload, sub.len);
             *fx->submits_tail = t;
             fx->submits_tail = &t->next;
         } else if (type == WIRE_CREDIT) {
@@ -687,7 +753,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
 
-    if (!fx->nresults && !fx->submits && !fx->ndone && !fx->hello_threads && !fx->bye)
+    if (!fx->nresults && !fx->submits && !fx->ndone && !fx->hello_threads && !fx->bye &&
+        !fx->retries)
         return;
     pthread_mutex_lock(&m->mu);
     for (size_t i = 0; i < fx->nresults; i++)
@@ -702,6 +769,12 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     }
     for (size_t i = 0; i < fx->ndone; i++)
         mtask_recycle(m, fx->done[i]);
+    for (struct mtask *t = fx->retries, *next; t; t = next) {
+        next = t->next;
+        t->next = NULL;
+        if (m->job->size <= 2 || avoid_push(m, t, t->rank) != 0)
+            pending_push(m, t);
+    }
     m->worker_threads += fx->hello_threads;
     m->byes += fx->bye;
     if (fx->nresults || fx->bye)
@@ -789,6 +862,32 @@ dispatch(struct master *m, int64_t now)
 
 /* ---- the progress thread ------------------------------------------------------------ */
 
+/* (under mu) Every worker is gone: fail what waits to run, with status
+ * -1, so the program sees the end instead of waiting forever. */
+static size_t
+fail_all(struct master *m)
+{
+    size_t n = 0;
+    m->no_workers = 1;
+    while (m->pending.count) {
+        struct mtask *t = m->pending.a[m->pending.head];
+        m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
+        m->pending.count--;
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        mtask_recycle(m, inflight_tag(t));
+        deliver(m, &r);
+        n++;
+    }
+    for (size_t i = 0; i < m->navoid; i++, n++) {
+        struct mtask *t = m->avoid[i].t;
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        mtask_recycle(m, inflight_tag(t));
+        deliver(m, &r);
+    }
+    m->navoid = 0;
+    return n;
+}
+
 /* A worker has been silent past job.worker_timeout: MPI will not say
  * whether it died, hangs or lost its link, so it is treated as gone.
  * Its tasks in flight go back to the front of the queue with a new
@@ -840,11 +939,16 @@ lose_worker(struct master *m, int rank, int64_t now)
     }
     m->worker_threads -= w->hello ? w->threads : 0;
     m->lost++;
+    size_t failed = m->byes == m->job->size - 1 ? fail_all(m) : 0;
     wake_waiters(m);
     pthread_mutex_unlock(&m->mu);
     LOOM_WARN("worker rank %d silent for %.1f s: declared lost; %zu of its tasks run again "
               "elsewhere",
               rank, (double)(now - w->heard) / 1e9, n);
+    if (m->byes == m->job->size - 1)
+        LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
+                   "submitted from now on",
+                   failed);
     free(back);
 }
 
@@ -897,6 +1001,9 @@ progress_round(struct master *m)
         rev = next;
     }
     loom__qstore_expire(m->qs, now);
+    if (m->jnl && !atomic_load(&m->jnl_failed) && loom__journal_sync_if_due(m->jnl) != LOOM_OK &&
+        !atomic_exchange(&m->jnl_failed, 1))
+        LOOM_ERROR("%s", loom__journal_errmsg(m->jnl));
     if (m->job->set.lost_ns > 0 && now >= m->next_check) {
         m->next_check = now + 100000000; /* 100 ms */
         for (int r = 1; r < m->job->size; r++) {
@@ -947,6 +1054,11 @@ progress_main(void *arg)
         int64_t next = loom__qstore_next_deadline(m->qs);
         if (next && next - loom__now_ns() < cap)
             cap = next - loom__now_ns();
+        if (m->jnl) { /* the journal's sync must not wait for work */
+            long ms = loom__journal_next_sync_ms(m->jnl);
+            if (ms >= 0 && ms * 1000000 < cap)
+                cap = ms > 0 ? ms * 1000000 : 1000;
+        }
         int64_t ns = loom__idle_pause(++idle, cap);
         if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
             m->sleeping = 1;
@@ -961,6 +1073,46 @@ progress_main(void *arg)
 }
 
 /* ---- life cycle ---------------------------------------------------------------------- */
+
+/* Open the job's journal: its key is a hash of the registered function
+ * names (a journal of another program is refused); resuming reads what it
+ * has into job->jnl_done. Runs before the start-up check, whose result
+ * every rank shares: a master without its journal stops the whole job. */
+loom_err
+loom__master_prepare(loom_job *job)
+{
+    if (!job->journal)
+        return LOOM_OK;
+    uint64_t key = 1469598103934665603ULL;
+    for (unsigned i = 0; i < job->nfns; i++)
+        key = loom__journal_def_hash(job->fns[i].name, &key, sizeof key);
+    loom_err rc = LOOM_OK;
+    if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK)
+        return rc;
+    struct loom__journal_open_opts o = {key, job->resume,
+                                        job->resume ? loom__journal_done_cb : NULL, job->jnl_done};
+    struct loom__journal_stats st;
+    char err[LOOM__JOURNAL_ERR_MAX];
+    rc = loom__journal_open(job->journal, &o, &job->jnl, &st, err, sizeof err);
+    if (rc != LOOM_OK) {
+        LOOM_ERROR("%s", err);
+        loom__master_unprepare(job);
+        return rc;
+    }
+    if (job->resume)
+        LOOM_INFO("journal %s: %llu records of earlier runs", job->journal,
+                  (unsigned long long)st.records);
+    return LOOM_OK;
+}
+
+void
+loom__master_unprepare(loom_job *job)
+{
+    loom__journal_close(job->jnl);
+    loom__journal_done_destroy(job->jnl_done);
+    job->jnl = NULL;
+    job->jnl_done = NULL;
+}
 
 loom_err
 loom__master_start(loom_job *job)
@@ -983,6 +1135,10 @@ loom__master_start(loom_job *job)
     m->qs = loom__qstore_create(queue_reply, m);
     if (!m->qs)
         goto fail_workers;
+    m->jnl = job->jnl; /* opened by loom__master_prepare */
+    m->done = job->jnl_done;
+    job->jnl = NULL;
+    job->jnl_done = NULL;
     /* Adaptive: the program's thread and the progress thread hold m->mu
      * for short stretches; spinning briefly beats a futex sleep and wake. */
     pthread_mutexattr_t ma;
@@ -1003,6 +1159,8 @@ fail_thread:
     pthread_cond_destroy(&m->wake);
     pthread_cond_destroy(&m->cv);
     pthread_mutex_destroy(&m->mu);
+    job->jnl = m->jnl; /* loom_job_start unprepares */
+    job->jnl_done = m->done;
     loom__qstore_destroy(m->qs);
 fail_workers:
     free(m->batch);
@@ -1032,7 +1190,7 @@ loom_job_finish(loom_job *job)
     while (m->byes < job->size - 1)
         wait_cv(m, NULL);
     pthread_mutex_unlock(&m->mu);
-    return LOOM_OK;
+    return atomic_load(&m->jnl_failed) ? LOOM_ESYS : LOOM_OK;
 }
 
 void
@@ -1051,6 +1209,11 @@ loom__master_stop(loom_job *job)
         queue_reply(m, q, LOOM_ECLOSED, NULL, 0);
     }
     loom__qstore_destroy(m->qs);
+    if (m->jnl && loom__journal_close(m->jnl) != LOOM_OK)
+        LOOM_ERROR("closing the journal %s failed: results of the last moments may run again "
+                   "on resume",
+                   job->journal);
+    loom__journal_done_destroy(m->done);
     for (size_t i = 0; i < m->inflight.cap; i++)
         if (m->inflight.keys[i])
             free(inflight_task(m->inflight.vals[i]));
@@ -1118,20 +1281,34 @@ master_only(loom_job *job)
     return job->started && job->rank == 0 ? LOOM_OK : LOOM_ESTATE;
 }
 
-/* Keep t away from `rank` (under mu); -1 when out of memory. */
+/* Resume (under mu, with room): the next task, of definition hash, as
+ * the journal knows it. 0: run it. 1: it succeeded in an earlier run —
+ * its result (status 0, `resumed`, no data) is delivered now. -1: the
+ * journal has another definition under this id (the program submits
+ * other tasks, or in another order). */
 static int
-avoid_push(struct master *m, struct mtask *t, int rank)
+resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_future *f)
 {
-    if (m->navoid == m->avoid_cap) {
-        size_t cap = m->avoid_cap ? m->avoid_cap * 2 : 64;
-        struct avoiding *a = realloc(m->avoid, cap * sizeof *a);
-        if (!a)
-            return -1;
-        m->avoid = a;
-        m->avoid_cap = cap;
+    uint64_t tid = m->next_id + 1;
+    if (loom__journal_done_changed(m->done, tid, hash, NULL)) {
+        LOOM_ERROR("task %llu differs from the journal's task %llu: the job's tasks changed "
+                   "since the journal was written",
+                   (unsigned long long)tid, (unsigned long long)tid);
+        return -1;
     }
-    m->avoid[m->navoid++] = (struct avoiding){t, rank, loom__now_ns()};
-    return 0;
+    if (!loom__journal_done_succeeded(m->done, tid, hash))
+        return 0;
+    m->next_id = tid;
+    m->unfinished++;
+    m->outstanding++;
+    if (id)
+        *id = tid;
+    if (f && u64map_put(&m->futures, tid, f) != 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
+    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0};
+    deliver(m, &r);
+    wake_waiters(m);
+    return 1;
 }
 
 /* Queue tasks (under mu, with room checked by the caller). */
@@ -1180,11 +1357,19 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     if (len > job->set.max_payload)
         return LOOM_ERANGE;
     struct master *m = job->m;
+    uint64_t hash = m->jnl ? loom__journal_def_hash(job->fns[idx].name, payload, len) : 0;
     pthread_mutex_lock(&m->mu);
-    rc = wait_room(m, timeout_ms);
-    struct mtask *t = rc == LOOM_OK ? mtask_get(m, (uint32_t)idx, flags, payload, len) : NULL;
-    if (rc == LOOM_OK && !t)
+    rc = m->no_workers ? LOOM_ECLOSED : wait_room(m, timeout_ms);
+    int skip = rc == LOOM_OK && m->done ? resume_skip(m, hash, id, f) : 0;
+    if (rc != LOOM_OK || skip) {
+        pthread_mutex_unlock(&m->mu);
+        return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : LOOM_EMISMATCH;
+    }
+    struct mtask *t = mtask_get(m, (uint32_t)idx, flags, payload, len);
+    if (!t)
         rc = LOOM_ENOMEM;
+    else
+        t->hash = hash;
     /* with one worker there is nowhere else to go */
     int avoiding = avoid_rank > 0 && avoid_rank < job->size && job->size > 2;
     if (rc == LOOM_OK && avoiding && avoid_push(m, t, avoid_rank) != 0) {
@@ -1351,6 +1536,7 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
                            mr->r.rank,
                            NULL,
                            0,
+                           0,
                            NULL,
                            mr->r.cause != LOOM_CAUSE_OK ? mr->r.cause : LOOM_CAUSE_FAILED,
                            mr->r.cause_code};
@@ -1435,6 +1621,8 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
             break;
         }
         wire_chunk_pack(t->data, count, inputs + first, lens + first);
+        if (m->jnl)
+            t->hash = loom__journal_def_hash(job->fns[idx].name, t->data, psize);
         pthread_mutex_lock(&m->mu);
         rc = wait_room(m, LOOM_FOREVER);
         if (rc == LOOM_OK) {

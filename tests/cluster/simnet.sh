@@ -10,8 +10,8 @@
 #   - btl vader,self cannot connect the nodes (they really are separate)
 #   - loom-run: every task once, on all 3 nodes, each task sees PATH,
 #     LD_LIBRARY_PATH and LOOM_* variables forwarded from the launch
-#   - cut and restore a node's link (no job running: failure handling is
-#     not built yet), then a job works again
+#   - cut and restore a node's link, then a job works again (a cut in the
+#     middle of a job: linkcut.sh)
 #   - down leaves no namespace, process or /etc/hosts line behind
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/simnet.sh
 # Exit status: 0 pass, 1 fail, 77 skipped (not root).

@@ -417,7 +417,7 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
                 usleep(500);
             }
             if (pid > 0) {
-                kill(-pid, SIGKILL);
+                loom_test_kill_session(pid);
                 waitpid(pid, NULL, 0);
                 kills++;
             }
@@ -674,4 +674,109 @@ Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .timeout
     err = read_file("err.txt");
     cr_assert_eq(count(err, "loom-run:"), 0, "%s", err);
     free(err);
+}
+
+/* 60 tasks of 0.1 s; task 5 kills its own worker process with SIGKILL, once
+ * (a marker file says it was done). */
+static void
+write_killer_tasks(void)
+{
+    FILE *f = open_in("tasks.txt", "w");
+    for (int i = 1; i <= 60; i++)
+        fprintf(f,
+                i == 5 ? "[ -e killed ] || { touch killed; kill -9 $PPID; }; echo %d\n"
+                       : "sleep 0.1; echo %d\n",
+                i);
+    fclose(f);
+}
+
+Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .timeout = 120)
+{
+    write_killer_tasks();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 "
+             "OMPI_MCA_mpi_yield_when_idle=1 mpirun --enable-recovery --oversubscribe "
+             "--bind-to none --timeout 100 -np 3 " LOOMRUN " --job-worker-timeout 1 "
+             "--job-heartbeat 0.1 --joblog jl tasks.txt >out.txt 2>err.txt",
+             dir);
+    cr_assert_eq(system(cmd), 0); /* with --enable-recovery mpirun says 0 anyway */
+    char *log = read_file("jl"), *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "declared lost"), "%s", err);
+    cr_assert_not_null(strstr(err, "60 tasks: 60 succeeded, 0 failed"), "%s", err);
+    for (unsigned seq = 1; seq <= 60; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    free(log);
+    free(err);
+}
+
+Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .timeout = 120)
+{
+    write_killer_tasks();
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " LOOMRUN " --job-worker-timeout 1 --job-heartbeat 0.1 --joblog jl "
+             "tasks.txt >out.txt 2>err.txt",
+             dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 102, "status %#x", st);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "no worker left"), "%s", err);
+    cr_assert_not_null(strstr(err, "not recorded (lost with their workers"), "%s", err);
+    free(err);
+    int before = lines_in("jl") - 1;
+    cr_assert_lt(before, 60);
+    snprintf(cmd, sizeof cmd,
+             "cd %s && " LOOMRUN " --joblog jl --resume tasks.txt >out.txt 2>err.txt", dir);
+    cr_assert_eq(system(cmd), 0);
+    char *log = read_file("jl");
+    for (unsigned seq = 1; seq <= 60; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    free(log);
+}
+
+Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup, .timeout = 180)
+{
+    /* 200 tasks of 2000 bytes each into --results and the job log, on a
+     * private 128 KiB tmpfs: the disk fills mid-run */
+    FILE *f = open_in("tasks.txt", "w");
+    for (int i = 0; i < 200; i++)
+        fputs("head -c 2000 /dev/zero\n", f);
+    fclose(f);
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "cd %s && mkdir -p disk && unshare -m sh -c '"
+             "mount -t tmpfs -o size=128k loomtest disk || exit 77; " LOOMRUN
+             " --results disk/res --joblog disk/jl tasks.txt >/dev/null 2>err1.txt; "
+             "echo $? > rc1; "
+             "mount -o remount,size=64m disk; " LOOMRUN
+             " --results disk/res --joblog disk/jl --resume tasks.txt >/dev/null "
+             "2>err2.txt; echo $? > rc2; "
+             "cp disk/jl jl; for d in disk/res/000/000/*; do wc -c < $d/stdout; done > sizes'",
+             dir);
+    int st = system(cmd);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 77, "cannot mount a tmpfs here");
+    char *rc1 = read_file("rc1"), *rc2 = read_file("rc2"), *err1 = read_file("err1.txt");
+    cr_assert_str_eq(rc1, "102\n", "%s", err1);
+    cr_assert_not_null(strstr(err1, "No space left on device"), "%s", err1);
+    cr_assert_str_eq(rc2, "0\n");
+    char *log = read_file("jl");
+    for (unsigned seq = 1; seq <= 200; seq++) {
+        char key[16];
+        snprintf(key, sizeof key, "\n%u\t", seq);
+        cr_assert_eq(count(log, key), 1, "task %u: %d times in the job log", seq, count(log, key));
+    }
+    char *sizes = read_file("sizes");
+    cr_assert_eq(count(sizes, "2000\n"), 200, "%s", sizes);
+    free(rc1);
+    free(rc2);
+    free(err1);
+    free(log);
+    free(sizes);
 }

@@ -62,6 +62,7 @@ prog_sleep_ms(int ms)
 /* A program's state from prog_begin() to prog_end(). */
 struct prog {
     const char *name;
+    const char *journal; /* set before prog_init: the job's journal */
     loom_config *cfg;
     loom_job *job;
     int mpi_up;
@@ -108,7 +109,7 @@ prog_init(struct prog *p, int *argc, char ***argv)
         fprintf(stderr, "%s: MPI gives thread level %d, not MPI_THREAD_MULTIPLE\n", name, provided);
         return 1;
     }
-    loom_job_opts opts = {.config = p->cfg};
+    loom_job_opts opts = {.config = p->cfg, .journal = p->journal};
     loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, &p->job);
     if (rc != LOOM_OK) {
         fprintf(stderr, "%s: rank %d: loom_job_create: %s\n", name, p->rank, loom_strerror(rc));

@@ -8,7 +8,8 @@
  *          --job-worker-timeout 1 --job-heartbeat 0.1
  *
  * --die RANK:AFTER[,RANK:AFTER...]  rank RANK kills itself when it starts
- * its AFTER-th task. The master prints
+ * its AFTER-th task. --journal FILE  the job's journal (prog_resume
+ * --check reads it). The master prints
  *   LOST tasks=N once=N dup=0 missing=0 bad=0 lost=K secs=S
  * (every task's result exactly once, K workers declared lost, S seconds
  * from the first submit to the last result).
@@ -54,6 +55,8 @@ main(int argc, char **argv)
             ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--die") == 0 && i + 1 < argc) {
             die = argv[++i];
+        } else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
+            p.journal = argv[++i];
         } else {
             fprintf(stderr, "prog_lost: unknown argument '%s'\n", argv[i]);
             return prog_end(&p, 2);

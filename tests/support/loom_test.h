@@ -53,4 +53,48 @@
                   loom_err_name(loom_assert_rc_), loom_err_name(code));                            \
     } while (0)
 
+/*
+ * SIGKILL every process of session `sid` — a whole MPI job started with
+ * setsid(): Open MPI puts each rank in a process group of its own, so
+ * kill(-pgid) would reach mpirun alone and leave the ranks running.
+ * Returns how many processes were signalled.
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+static inline int
+loom_test_kill_session(pid_t sid)
+{
+    int n = 0;
+    DIR *d = opendir("/proc");
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char path[300], buf[512];
+        long pid = strtol(e->d_name, NULL, 10);
+        if (pid <= 1)
+            continue;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        size_t len = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        /* pid (comm) state ppid pgrp session ...; comm may hold spaces */
+        const char *p = strrchr(buf, ')');
+        char state;
+        long ppid, pgrp, session;
+        if (p && sscanf(p + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) == 4 &&
+            session == (long)sid && kill((pid_t)pid, SIGKILL) == 0)
+            n++;
+    }
+    if (d)
+        closedir(d);
+    return n;
+}
+
 #endif /* LOOM_TEST_H */

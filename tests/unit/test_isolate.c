@@ -368,5 +368,6 @@ Test(isolate, cause_names, .timeout = 10)
     cr_assert_str_eq(loom_cause_name(LOOM_CAUSE_TIMEOUT), "timeout");
     cr_assert_str_eq(loom_cause_name(LOOM_CAUSE_MEMORY), "memory");
     cr_assert_str_eq(loom_cause_name(LOOM_CAUSE_ISOLATION), "isolation");
+    cr_assert_str_eq(loom_cause_name(LOOM_CAUSE_LOST), "lost");
     cr_assert_str_eq(loom_cause_name((loom_cause)99), "unknown");
 }

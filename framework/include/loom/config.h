@@ -25,18 +25,30 @@
 #include "loom/common.h"
 #include "loom/error.h"
 
-/** An opaque set of settings. Not thread-safe: load it once, then read it
- *  from any number of threads (getters do not modify it). */
+/**
+ * \brief An opaque set of settings, created with loom_config_create() and
+ *        owned by the caller until loom_config_destroy().
+ *
+ * Not thread-safe: load it once, then read it from any number of threads
+ * (getters do not modify it). No function of this header blocks beyond
+ * reading a file, and none calls MPI.
+ */
 typedef struct loom_config loom_config;
 
 /**
  * \brief Create a config holding the built-in defaults.
- * \param[out] out the new config; destroy with loom_config_destroy().
+ * \param[out] out the new config, owned by the caller; destroy it with
+ *             loom_config_destroy(). Untouched on error.
  * \return #LOOM_OK or #LOOM_ENOMEM.
+ * \note Never blocks. Any thread.
  */
 LOOM_EXTERN loom_err loom_config_create(loom_config **out);
 
-/** \brief Destroy a config. Accepts NULL. Cannot fail. */
+/**
+ * \brief Destroy a config and every string it handed out.
+ * \param[in] cfg the config, or NULL (nothing happens).
+ * \note Cannot fail, never blocks. Any thread, once no other uses cfg.
+ */
 LOOM_EXTERN void loom_config_destroy(loom_config *cfg);
 
 /**
@@ -52,67 +64,121 @@ LOOM_EXTERN void loom_config_destroy(loom_config *cfg);
  * \param[in,out] argv as given to main().
  * \return #LOOM_OK, #LOOM_ECONFIG (message in loom_config_error()), #LOOM_ENOMEM.
  * \note Reads the environment; not thread-safe with respect to setenv().
+ *       Blocks only reading the file. Call from one thread at a time (it
+ *       modifies cfg and argv); the strings left in argv stay the caller's.
  */
 LOOM_EXTERN loom_err loom_config_load(loom_config *cfg, int *argc, char **argv);
 
 /**
  * \brief Apply one libconfig file on top of the current values.
- * \return #LOOM_OK, or #LOOM_ECONFIG naming file and line; cfg unchanged on error.
+ * \param[in,out] cfg  the config to update; unchanged on error.
+ * \param[in]     path the file to read (not kept).
+ * \return #LOOM_OK, or #LOOM_ECONFIG naming file and line (unreadable file,
+ *         syntax error, unknown key, wrong type, out of range; message in
+ *         loom_config_error()); #LOOM_ENOMEM.
+ * \note Blocks reading the file. One thread at a time per cfg.
  */
 LOOM_EXTERN loom_err loom_config_load_file(loom_config *cfg, const char *path);
 
 /**
  * \brief Set one key from its text form, as an option or variable would.
- * \param[in] origin names the source in error messages ("--pool-threads").
- * \return #LOOM_OK, or #LOOM_ECONFIG (unknown key, bad type, out of range).
+ * \param[in,out] cfg the config to update; unchanged on error.
+ * \param[in] key    a dotted key ("pool.threads").
+ * \param[in] value  its value as text ("4", "true", "debug"); copied.
+ * \param[in] origin names the source in error messages and in
+ *            loom_config_origin() ("--pool-threads"); copied.
+ * \return #LOOM_OK, or #LOOM_ECONFIG (unknown key, bad type, out of range;
+ *         message in loom_config_error()); #LOOM_ENOMEM.
+ * \note Never blocks. One thread at a time per cfg.
  */
 LOOM_EXTERN loom_err loom_config_set(loom_config *cfg, const char *key, const char *value,
                                      const char *origin);
 
-/** \brief Integer value of a key. #LOOM_EINVAL if the key is unknown or not an integer. */
+/**
+ * \brief Integer value of a key.
+ * \param[in]  cfg the config.
+ * \param[in]  key a dotted key ("pool.threads").
+ * \param[out] out the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the key is unknown or not an integer.
+ * \note Never blocks; any thread, concurrently with other getters.
+ */
 LOOM_EXTERN loom_err loom_config_get_int(const loom_config *cfg, const char *key, int64_t *out);
 
-/** \brief Floating-point value of a key. #LOOM_EINVAL if unknown or not a number. */
+/**
+ * \brief Floating-point value of a key.
+ * \param[in]  cfg the config.
+ * \param[in]  key a dotted key ("job.prefetch").
+ * \param[out] out the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the key is unknown or not a number.
+ * \note Never blocks; any thread, concurrently with other getters.
+ */
 LOOM_EXTERN loom_err loom_config_get_double(const loom_config *cfg, const char *key, double *out);
 
-/** \brief Boolean value of a key. #LOOM_EINVAL if unknown or not a boolean. */
+/**
+ * \brief Boolean value of a key.
+ * \param[in]  cfg the config.
+ * \param[in]  key a dotted key.
+ * \param[out] out 1 or 0, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the key is unknown or not a boolean.
+ * \note Never blocks; any thread, concurrently with other getters.
+ */
 LOOM_EXTERN loom_err loom_config_get_bool(const loom_config *cfg, const char *key, int *out);
 
 /**
  * \brief String (or enumeration) value of a key.
- * \param[out] out points into cfg; valid until cfg is changed or destroyed.
- * \return #LOOM_EINVAL if unknown or not a string.
+ * \param[in]  cfg the config.
+ * \param[in]  key a dotted key ("log.level").
+ * \param[out] out points into cfg (do not free); valid until cfg is changed
+ *             or destroyed. Set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if unknown or not a string.
+ * \note Never blocks; any thread, concurrently with other getters.
  */
 LOOM_EXTERN loom_err loom_config_get_string(const loom_config *cfg, const char *key,
                                             const char **out);
 
 /**
- * \brief Where the current value of a key came from: "default", the file
- *        path with ":line", the variable name, or the option. NULL if unknown key.
+ * \brief Where the current value of a key came from.
+ * \param[in] cfg the config.
+ * \param[in] key a dotted key.
+ * \return "default", the file path with ":line", the variable name, or the
+ *         option; NULL if the key is unknown. Points into cfg (do not free),
+ *         valid until cfg is changed or destroyed. Never blocks; any thread.
  */
 LOOM_EXTERN const char *loom_config_origin(const loom_config *cfg, const char *key);
 
 /**
- * \brief The message of the last failed load or set ("cluster/x.cfg:12:
- *        unknown key 'pool.thread'"), or "" if none. Points into cfg.
+ * \brief The message of the last failed load or set.
+ * \param[in] cfg the config.
+ * \return the message ("cluster/x.cfg:12: unknown key 'pool.thread'"), or
+ *         "" if none. Points into cfg (do not free), valid until the next
+ *         load or set, or destroy. Never blocks; any thread.
  */
 LOOM_EXTERN const char *loom_config_error(const loom_config *cfg);
 
 /**
  * \brief Apply process-wide settings (today: `log.level`) to the running process.
- * \return #LOOM_OK. Any thread; meant for start-up.
+ * \param[in] cfg the config; not kept.
+ * \return #LOOM_OK (cannot fail today; check it anyway, later settings may).
+ * \note Never blocks. Any thread; meant for start-up.
  */
 LOOM_EXTERN loom_err loom_config_apply(const loom_config *cfg);
 
 /**
  * \brief Print every setting as its command-line option, type, default and
  *        description (for an application's --help).
+ * \param[in] fp an open stream, the caller's (not closed).
+ * \note Blocks only in stdio. Cannot fail visibly (write errors are the
+ *       stream's). Any thread.
  */
 LOOM_EXTERN void loom_config_print_help(FILE *fp);
 
 /**
  * \brief Print every setting with its current value and origin, in libconfig
  *        syntax that loom_config_load_file() accepts.
+ * \param[in] cfg the config.
+ * \param[in] fp  an open stream, the caller's (not closed).
+ * \note Blocks only in stdio. Cannot fail visibly (write errors are the
+ *       stream's). Any thread, concurrently with getters.
  */
 LOOM_EXTERN void loom_config_dump(const loom_config *cfg, FILE *fp);
 

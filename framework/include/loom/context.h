@@ -21,15 +21,18 @@
 #include "loom/common.h"
 #include "loom/error.h"
 
-/** Maximum number of keys a process can create. */
+/** \brief Maximum number of keys a process can create (loom_context_key_create()). */
 #define LOOM_CONTEXT_MAX_KEYS 64
-/** Maximum length of a thread name, without the NUL. */
+/** \brief Maximum length of a thread name, without the NUL (loom_context_set_name()). */
 #define LOOM_CONTEXT_NAME_MAX 31
 
-/** A thread's context. Owned by loom; valid for the life of the thread. */
+/**
+ * \brief A thread's context (opaque). Owned by loom, never freed by the
+ *        caller; valid for the life of its thread.
+ */
 typedef struct loom_context loom_context;
 
-/** Identifies a user slot; the same key gives each thread its own value. */
+/** \brief Identifies a user slot; the same key gives each thread its own value. */
 typedef unsigned loom_context_key;
 
 /**
@@ -43,23 +46,46 @@ typedef unsigned loom_context_key;
  */
 LOOM_EXTERN loom_context *loom_context_current(void);
 
-/** \brief The thread's name. The string lives as long as the context. */
+/**
+ * \brief The thread's name (`MainThread`, `Worker-3`, `Thread-1`).
+ * \param[in] ctx any thread's context.
+ * \return the name; owned by the context (do not free), valid until the
+ *         thread renames itself or ends. Never blocks, any thread.
+ */
 LOOM_EXTERN const char *loom_context_name(const loom_context *ctx);
 
-/** \brief The thread's 0-based index in its pool, or -1 outside a pool. */
+/**
+ * \brief The thread's position in its pool.
+ * \param[in] ctx any thread's context.
+ * \return the 0-based index (`Worker-1` is 0), or -1 outside a pool. Never
+ *         blocks, any thread.
+ */
 LOOM_EXTERN int loom_context_index(const loom_context *ctx);
 
-/** \brief The MPI rank of this process, or -1 before it is known. */
+/**
+ * \brief The MPI rank of this process (set by loom_job_create() or
+ *        loom_log_set_rank()).
+ * \param[in] ctx any thread's context.
+ * \return the rank, or -1 before it is known. Never blocks, any thread.
+ */
 LOOM_EXTERN int loom_context_rank(const loom_context *ctx);
 
-/** \brief The host name of this machine (as gethostname()). */
+/**
+ * \brief The host name of this machine (as gethostname()).
+ * \param[in] ctx any thread's context.
+ * \return the name; owned by loom (do not free), valid for the life of the
+ *         context. Never blocks, any thread.
+ */
 LOOM_EXTERN const char *loom_context_host(const loom_context *ctx);
 
 /**
  * \brief Rename the calling thread (the seed's `Thread(name='LoopThread')`);
  *        also sets the kernel thread name (first 15 bytes) seen by `top -H`.
+ * \param[in] name the new name; copied.
  * \return #LOOM_OK, or #LOOM_EINVAL if name is NULL, empty or longer than
- *         #LOOM_CONTEXT_NAME_MAX.
+ *         #LOOM_CONTEXT_NAME_MAX (the name is then unchanged); #LOOM_ENOMEM
+ *         for the static fallback context (see loom_context_current()).
+ * \note Never blocks. Renames only the calling thread; any thread.
  */
 LOOM_EXTERN loom_err loom_context_set_name(const char *name);
 
@@ -76,13 +102,23 @@ LOOM_EXTERN loom_err loom_context_key_create(loom_context_key *key, void (*dtor)
 /**
  * \brief Bind a value to a key for the thread owning ctx.
  * \param[in] ctx must be the calling thread's context (programmer error otherwise).
+ * \param key   a key from loom_context_key_create().
+ * \param value the thread's value; NULL unbinds. loom does not copy it; the
+ *              key's destructor (if any) receives it when the thread ends.
  * \return #LOOM_OK, #LOOM_EINVAL for a key never created, #LOOM_ENOMEM
  *         for the static fallback context. Replacing a value does not call
- *         the destructor on the old one.
+ *         the destructor on the old one: the caller still owns that.
+ * \note Never blocks; only the thread owning ctx.
  */
 LOOM_EXTERN loom_err loom_context_set(loom_context *ctx, loom_context_key key, void *value);
 
-/** \brief The value the thread owning ctx bound to key, or NULL. */
+/**
+ * \brief The value the thread owning ctx bound to key.
+ * \param[in] ctx a thread's context; normally the caller's own.
+ * \param key a key from loom_context_key_create().
+ * \return the value (ownership unchanged), or NULL if none is bound or the
+ *         key was never created. Never blocks.
+ */
 LOOM_EXTERN void *loom_context_get(const loom_context *ctx, loom_context_key key);
 
 #endif /* LOOM_CONTEXT_H */

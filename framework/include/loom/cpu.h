@@ -14,7 +14,8 @@
 /**
  * \brief CPUs in this process's affinity mask (sched_getaffinity), which
  *        mpirun binding, taskset, cgroups cpusets and Slurm all narrow.
- * \return at least 1. Any thread, cannot fail (falls back to the online CPUs).
+ * \return at least 1. Cannot fail (falls back to the online CPUs), never
+ *         blocks, any thread.
  */
 LOOM_EXTERN unsigned loom_cpu_affinity_count(void);
 
@@ -27,7 +28,8 @@ LOOM_EXTERN unsigned loom_cpu_affinity_count(void);
  * \param[out] source may be NULL; set to "SLURM_CPUS_PER_TASK",
  *             "SLURM_CPUS_ON_NODE" or "affinity" (static strings) to say
  *             where the number came from.
- * \return at least 1. Any thread, cannot fail. Reads the environment.
+ * \return at least 1. Cannot fail, never blocks, any thread. Reads the
+ *         environment: not thread-safe with respect to setenv().
  */
 LOOM_EXTERN unsigned loom_cpu_count(const char **source);
 
@@ -37,6 +39,8 @@ LOOM_EXTERN unsigned loom_cpu_count(const char **source);
  *        of `SLURM_CPUS_PER_TASK` and `SLURM_CPUS_ON_NODE` (NULL = unset).
  *        Values that are not a whole number in 1..1048576 are ignored.
  * \param allowed the affinity count (0 is taken as 1).
+ * \param[in] cpus_per_task the value of `SLURM_CPUS_PER_TASK`, or NULL.
+ * \param[in] cpus_on_node  the value of `SLURM_CPUS_ON_NODE`, or NULL.
  * \param[out] source as for loom_cpu_count(); may be NULL.
  * \return at least 1. Pure: any thread, cannot fail.
  */
@@ -48,8 +52,11 @@ LOOM_EXTERN unsigned loom_cpu_count_for(unsigned allowed, const char *cpus_per_t
  *        CPUs the process may use — typically a worker that mpirun bound to
  *        one core while its pool was sized for the node — and if so, a
  *        one-line explanation with the remedy in `buf`.
- * \param buf, len where the message goes (always NUL-terminated when len > 0;
- *        buf may be NULL when len is 0).
+ * \param threads the pool's size.
+ * \param allowed the CPUs the process may use (loom_cpu_affinity_count()).
+ * \param[out] buf where the message goes, owned by the caller (always
+ *        NUL-terminated when len > 0; may be NULL when len is 0).
+ * \param len size of buf in bytes; a longer message is cut.
  * \return 1 if the pool is oversized (message written), else 0 (buf empty).
  *         Pure: any thread, cannot fail.
  */

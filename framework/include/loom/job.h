@@ -47,17 +47,21 @@
 #include "loom/context.h"
 #include "loom/error.h"
 
-/** A distributed job (opaque). One per communicator. */
+/** \brief A distributed job (opaque). One per communicator; created with
+ *         loom_job_create(), owned by the caller until loom_job_destroy(). */
 typedef struct loom_job loom_job;
 
-/** A running task, handed to its function (opaque; valid during the call). */
+/** \brief A running task, handed to its function (opaque; owned by loom,
+ *         valid during the call only). */
 typedef struct loom_task loom_task;
 
-/** A master-side handle on one task's result (opaque). */
+/** \brief A master-side handle on one task's result (opaque), from
+ *         loom_job_submit_future(); the caller releases it. */
 typedef struct loom_job_future loom_job_future;
 
 /**
- * A task function. Runs on a pool thread of a worker rank.
+ * \brief A task function. Runs on a pool thread of a worker rank, never on
+ *        the master; it must not call MPI (loom's threads own it).
  * \param task  the task: its payload, its context, its reply.
  * \param user  the pointer given to loom_job_register().
  * \return 0 for success; any other value is the task's failure status,
@@ -69,7 +73,8 @@ typedef int (*loom_task_fn)(loom_task *task, void *user);
  * Why a task ended as it did (loom_result.cause). Values are append-only.
  * Only isolated tasks (see loom_job_submit_flags() and `job.isolate`) can
  * end with SIGNAL, EXIT, TIMEOUT, MEMORY or ISOLATION: an in-thread task
- * that crashes takes its worker rank with it.
+ * that crashes takes its worker rank with it. A task that never ran to its
+ * end because no worker was left is LOST.
  */
 typedef enum loom_cause {
     LOOM_CAUSE_OK = 0,        /**< returned 0 */
@@ -81,13 +86,20 @@ typedef enum loom_cause {
     LOOM_CAUSE_ISOLATION = 6, /**< loom could not run it isolated (no helper
                                    process, function or user data not found
                                    in the helper); the worker log says why */
+    LOOM_CAUSE_LOST = 7,      /**< never finished: every worker was lost first */
 } loom_cause;
 
-/** \brief Short lower-case name of a cause ("ok", "signal", ...); "unknown"
- *         for values this version does not know. Any thread. */
+/**
+ * \brief Short lower-case name of a cause, for logs and reports.
+ * \param cause any value, known to this version or not.
+ * \return "ok", "failed", "signal", "exit", "timeout", "memory",
+ *         "isolation", "lost", or "unknown"; a static string.
+ * \note Any thread; never fails.
+ */
 LOOM_EXTERN const char *loom_cause_name(loom_cause cause);
 
-/** The outcome of one task, as the master receives it. */
+/** \brief The outcome of one task, as the master receives it. Its data
+ *         belongs to it until loom_result_free(). */
 typedef struct loom_result {
     uint64_t id;      /**< the id submit returned */
     int status;       /**< the task function's return value (0 = success);
@@ -97,28 +109,54 @@ typedef struct loom_result {
     void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
                            release with loom_result_free(), never free() */
     size_t len;       /**< reply length */
+    int resumed;      /**< 1: not run in this job — the journal being resumed
+                           had it succeeded; status 0, no reply data */
     void *loom__buf;  /**< private: the received message data points into */
     loom_cause cause; /**< why it ended: OK exactly when status is 0 */
     int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
 } loom_result;
 
-/** Options of loom_job_create(). Zero-initialise, then set what you need. */
+/** \brief Options of loom_job_create(). Zero-initialise, then set what you
+ *         need. Read during create (journal path copied); not kept. */
 typedef struct loom_job_opts {
     /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
      *  during create only. */
     const loom_config *config;
+    /** Master: a journal file of finished attempts (see "Journal and
+     *  resume" in the README): one checksummed record per attempt, written
+     *  before the result is delivered. NULL: none. */
+    const char *journal;
+    /** With journal: 1 = resume — tasks the journal has as succeeded (same
+     *  id, same function and payload) are not run again; their result comes
+     *  back at once with `resumed` set and no reply data. 0 = start a new
+     *  journal (an existing one is replaced). */
+    int resume;
 } loom_job_opts;
 
 /**
  * \brief Create a job on a duplicate of `comm`. Not collective yet.
+ * \param comm       the communicator of every rank of the job (usually
+ *                   MPI_COMM_WORLD); duplicated, the caller keeps it.
+ * \param[in] opts   may be NULL for defaults; not kept.
+ * \param[out] out   the job, owned by the caller: loom_job_destroy() it.
+ *                   Untouched on error.
  * \return #LOOM_OK, #LOOM_ESTATE if MPI is not initialised, #LOOM_EMPI,
  *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config).
+ * \note Every rank of comm must call it: MPI_Comm_dup() is collective and
+ *       may wait for the others (loom itself sends nothing yet). Call from
+ *       the thread that will call loom_job_start(), after MPI_Init_thread().
  */
 LOOM_EXTERN loom_err loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out);
 
 /**
  * \brief Register a task function under a name (at most 63 bytes). Every
  *        rank must register the same names in the same order before start.
+ * \param[in] job  a job not yet started.
+ * \param[in] name the name tasks are submitted under; copied.
+ * \param[in] fn   the task function.
+ * \param[in] user passed to every call of fn; stays the caller's and must
+ *                 outlive the job.
+ * \note Never blocks. The thread that created the job.
  * \return #LOOM_OK, #LOOM_EINVAL (bad or duplicate name), #LOOM_ESTATE
  *         after start, #LOOM_ERANGE (more than 4096 functions).
  */
@@ -130,6 +168,9 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  *        rank runs the same binary (ELF build id) with the same registrations
  *        and that MPI gives enough thread support, then starts the master's
  *        progress thread or a worker's communication thread and pool.
+ * \param[in] job a created job, its functions registered.
+ * \note Blocks until every rank has called it (collective). Call from the
+ *       thread that created the job; loom then owns MPI on its own thread.
  * \return #LOOM_OK; #LOOM_EMISMATCH on every rank if ranks differ (the
  *         log says which rank and what); #LOOM_ESTATE if MPI's thread level
  *         is below MPI_THREAD_SERIALIZED or the job has only one rank;
@@ -137,9 +178,17 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  */
 LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 
-/** \brief This process's rank in the job's communicator. */
+/**
+ * \brief This process's rank in the job's communicator.
+ * \param[in] job the job.
+ * \return the rank (0 is the master). Never blocks, any thread.
+ */
 LOOM_EXTERN int loom_job_rank(const loom_job *job);
-/** \brief Number of ranks (master + workers). */
+/**
+ * \brief Number of ranks (master + workers).
+ * \param[in] job the job.
+ * \return the communicator's size. Never blocks, any thread.
+ */
 LOOM_EXTERN int loom_job_size(const loom_job *job);
 /**
  * \brief Workers declared lost — silent for longer than `job.worker_timeout`
@@ -152,16 +201,27 @@ LOOM_EXTERN int loom_job_size(const loom_job *job);
  * forever. Return from main() instead (run under `mpirun
  * --enable-recovery`, or Open MPI ends the whole job when a rank dies).
  * Call it before loom_job_destroy(). Any thread.
+ * \param[in] job the job.
+ * \return the number of workers lost (0 if none). Never blocks.
  */
 LOOM_EXTERN int loom_job_workers_lost(const loom_job *job);
-/** \brief 1 on rank 0. */
+/**
+ * \brief Whether this process is the master.
+ * \param[in] job the job.
+ * \return 1 on rank 0, else 0. Never blocks, any thread.
+ */
 LOOM_EXTERN int loom_job_is_master(const loom_job *job);
-/** \brief Pool threads of a worker rank; on the master, the sum over the
- *         workers connected so far (0 before the first says hello). */
+/**
+ * \brief Pool threads of a worker rank; on the master, the sum over the
+ *        workers connected so far (0 before the first says hello).
+ * \param[in] job the job.
+ * \return the thread count. Never blocks, any thread.
+ */
 LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
 
 /**
  * \brief Worker: run tasks until the master finishes the job.
+ * \param[in] job a started job, on a worker rank.
  * \return #LOOM_OK when the master ended the job; #LOOM_ESTATE on the
  *         master or before start; #LOOM_EMPI.
  * \note Blocks. Call from the thread that called loom_job_start().
@@ -170,14 +230,22 @@ LOOM_EXTERN loom_err loom_job_serve(loom_job *job);
 
 /**
  * \brief Master: submit a task (copies the payload).
+ * \param[in]  job         a started job, on the master.
  * \param[in]  fn          a registered name.
+ * \param[in]  payload     len bytes handed to the task; copied, stays the
+ *                         caller's. May be NULL when len is 0.
+ * \param      len         payload size in bytes (at most `job.max_payload`).
  * \param[in]  timeout_ms  how long to wait while the job is at
  *                         `job.max_outstanding`: #LOOM_NOWAIT, ms, #LOOM_FOREVER.
  * \param[out] id          may be NULL; the task's id (from 1, increasing).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_EFULL (timed out at the bound),
  *         #LOOM_ESTATE (not the master, or after finish), #LOOM_ERANGE
- *         (payload above `job.max_payload`), #LOOM_ENOMEM.
- * \note Master only, any thread.
+ *         (payload above `job.max_payload`), #LOOM_ENOMEM, #LOOM_ECLOSED
+ *         (every worker was lost: nothing can run it; the tasks that were
+ *         waiting came back with status -1), #LOOM_EMISMATCH (resuming a
+ *         journal that has another task under this id).
+ * \note Blocks while the job is at `job.max_outstanding` (up to
+ *       timeout_ms). Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len,
                                      int timeout_ms, uint64_t *id);
@@ -191,7 +259,10 @@ LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *
  * waited a second for one (busy with long tasks): a preference, never a
  * stall. With one worker, or `avoid_rank` not a worker rank, this is
  * loom_job_submit().
+ * \param      job, fn, payload, len, timeout_ms, id as for loom_job_submit().
+ * \param      avoid_rank  the worker rank to keep the task away from.
  * \return as loom_job_submit().
+ * \note Blocks as loom_job_submit(). Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload,
                                               size_t len, int avoid_rank, int timeout_ms,
@@ -230,53 +301,87 @@ LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, con
  * With `task.isolate_mode = "fork"` each task runs in a fork() of the
  * worker instead (sees main()'s state, costs a fork per task; must not call
  * MPI or anything whose lock another thread may have held at the fork).
- * \param flags #LOOM_TASK_ISOLATED, #LOOM_TASK_IN_THREAD or 0 (the job's
- *        default); both: #LOOM_EINVAL.
+ * \param      job, fn, payload, len, timeout_ms, id as for loom_job_submit().
+ * \param      flags #LOOM_TASK_ISOLATED, #LOOM_TASK_IN_THREAD or 0 (the
+ *                   job's default); both: #LOOM_EINVAL.
  * \return as loom_job_submit(); #LOOM_EINVAL for unknown flags.
- * \note Master only, any thread.
+ * \note Blocks as loom_job_submit(). Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit_flags(loom_job *job, const char *fn, const void *payload,
                                            size_t len, unsigned flags, int timeout_ms,
                                            uint64_t *id);
 
-/** \brief loom_job_submit() with an int64 payload (see loom_task_arg_i64()). */
+/**
+ * \brief loom_job_submit() with an int64 payload (see loom_task_arg_i64()).
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
+ * \param      value the payload (8 bytes, host byte order).
+ * \return as loom_job_submit(). Blocks as it; master only, any thread.
+ */
 LOOM_EXTERN loom_err loom_job_submit_i64(loom_job *job, const char *fn, int64_t value,
                                          int timeout_ms, uint64_t *id);
-/** \brief loom_job_submit() with a double payload. */
+/**
+ * \brief loom_job_submit() with a double payload (see loom_task_arg_double()).
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
+ * \param      value the payload (8 bytes).
+ * \return as loom_job_submit(). Blocks as it; master only, any thread.
+ */
 LOOM_EXTERN loom_err loom_job_submit_double(loom_job *job, const char *fn, double value,
                                             int timeout_ms, uint64_t *id);
-/** \brief loom_job_submit() with a NUL-terminated string payload (the NUL is sent). */
+/**
+ * \brief loom_job_submit() with a NUL-terminated string payload (the NUL is
+ *        sent; see loom_task_arg_str()).
+ * \param      job, fn, timeout_ms, id as for loom_job_submit().
+ * \param[in]  value the string; copied.
+ * \return as loom_job_submit(). Blocks as it; master only, any thread.
+ */
 LOOM_EXTERN loom_err loom_job_submit_str(loom_job *job, const char *fn, const char *value,
                                          int timeout_ms, uint64_t *id);
 
 /**
  * \brief Master: the next result to arrive, in completion order.
+ * \param[in]  job        a started job, on the master.
+ * \param      timeout_ms #LOOM_NOWAIT, ms, or #LOOM_FOREVER.
  * \param[out] out filled on #LOOM_OK; release with loom_result_free().
  * \return #LOOM_OK; #LOOM_ETIMEDOUT; #LOOM_EDRAINED when no task is
  *         outstanding and none can appear (nothing submitted and not yet
  *         consumed, no task running that could submit more); #LOOM_ESTATE
  *         on a worker.
- * \note Results of tasks that have a future go to the future instead.
+ * \note Blocks up to timeout_ms. Master only, any thread (each result goes
+ *       to one caller). Results of tasks that have a future go to the
+ *       future instead.
  */
 LOOM_EXTERN loom_err loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out);
 
 /**
  * \brief Master: submit a task and get a future for its result.
+ * \param[in]  job, fn, payload, len, timeout_ms as for loom_job_submit().
+ * \param[out] future receives the future on #LOOM_OK; the caller owns it and
+ *             must loom_job_future_release() it before loom_job_destroy().
  * \return as loom_job_submit(); on success *future must be released.
+ * \note Blocks as loom_job_submit(). Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit_future(loom_job *job, const char *fn, const void *payload,
                                             size_t len, int timeout_ms, loom_job_future **future);
 
 /**
  * \brief Wait for a future's result.
+ * \param[in]  future     from loom_job_submit_future(); still to be released.
+ * \param      timeout_ms #LOOM_NOWAIT, ms, or #LOOM_FOREVER.
  * \param[out] out on #LOOM_OK a copy the caller frees with loom_result_free().
- * \return #LOOM_OK, #LOOM_ETIMEDOUT (wait again later).
+ * \return #LOOM_OK, #LOOM_ETIMEDOUT (wait again later), #LOOM_ENOMEM (the
+ *         reply could not be copied; wait again later).
+ * \note Blocks up to timeout_ms. Master, any thread; a future may be waited
+ *       on more than once (each #LOOM_OK gives a new copy).
  */
 LOOM_EXTERN loom_err loom_job_future_wait(loom_job_future *future, int timeout_ms,
                                           loom_result *out);
 
-/** \brief Release a future. Accepts NULL. Release every future before
- *         loom_job_destroy(): the future refers to its job's master. */
+/**
+ * \brief Release a future. Release every future before loom_job_destroy():
+ *        the future refers to its job's master.
+ * \param[in] future the future, or NULL (nothing happens); invalid afterwards.
+ * \note Cannot fail, never blocks. Master, any thread.
+ */
 LOOM_EXTERN void loom_job_future_release(loom_job_future *future);
 
 /**
@@ -285,8 +390,14 @@ LOOM_EXTERN void loom_job_future_release(loom_job_future *future);
  * Payloads are grouped into chunks (many inputs per task message, spread
  * over all workers' threads), so per-input cost is a few copies, not a
  * round trip.
- * \param[in]  inputs, lens  n payloads (lens[i] bytes at inputs[i]).
- * \param[out] results       n results, in input order; free each.
+ * \param[in]  job           a started job, on the master.
+ * \param[in]  fn            a registered name.
+ * \param[in]  inputs        n payloads (inputs[i] has lens[i] bytes);
+ *                           copied, they stay the caller's.
+ * \param[in]  lens          n payload sizes.
+ * \param      n             number of inputs (0 returns at once).
+ * \param[out] results       n results, in input order; the caller owns each
+ *                           and frees it with loom_result_free().
  * \return #LOOM_OK when all have returned; errors as loom_job_submit().
  * \note Blocks. Results of other tasks arriving meanwhile stay queued for
  *       loom_job_next_result().
@@ -298,64 +409,165 @@ LOOM_EXTERN loom_err loom_job_map(loom_job *job, const char *fn, const void *con
  * \brief Master: wait until every task has finished (results not consumed
  *        are dropped), then stop the workers and wait until each has left
  *        loom_job_serve(). Named queues are served until then.
- * \return #LOOM_OK, #LOOM_ESTATE on a worker, #LOOM_EMPI.
+ * \param[in] job a started job, on the master.
+ * \return #LOOM_OK, #LOOM_ESTATE on a worker or before start, #LOOM_ESYS
+ *         if the journal could not be written (what was not recorded runs
+ *         again on resume), #LOOM_EMPI.
+ * \note Blocks until every worker has left. Master; call from one thread
+ *       once no other thread submits.
  */
 LOOM_EXTERN loom_err loom_job_finish(loom_job *job);
 
 /**
  * \brief Stop loom's threads and free the job. On the master, calls
- *        loom_job_finish() if it was not called. Accepts NULL. The
- *        duplicated communicator is freed; MPI stays initialised.
+ *        loom_job_finish() if it was not called. The duplicated
+ *        communicator is freed; MPI stays initialised.
+ * \param[in] job the job, or NULL (nothing happens); invalid afterwards.
+ *            Release futures and queue handles first.
+ * \note Blocks until loom's threads end (and, on the master, as
+ *       loom_job_finish()). Cannot fail. The thread that created the job,
+ *       before MPI_Finalize().
  */
 LOOM_EXTERN void loom_job_destroy(loom_job *job);
 
 /**
- * \brief Release a result's data and zero it. Accepts NULL. Results point
- *        into the message that carried them (no copy), so this is the only
- *        way to release one; copy `data` to keep it longer.
+ * \brief Release a result's data and zero it. Results point into the
+ *        message that carried them (no copy), so this is the only way to
+ *        release one; copy `data` to keep it longer.
+ * \param[in,out] res the result, or NULL (nothing happens); the struct
+ *                itself stays the caller's storage.
+ * \note Cannot fail, never blocks, any thread.
  */
 LOOM_EXTERN void loom_result_free(loom_result *res);
 
-/** \brief The result's data as an int64 (#LOOM_EINVAL if it is not 8 bytes). */
+/**
+ * \brief The result's data as an int64 (a loom_task_reply_i64() reply).
+ * \param[in]  res a received result.
+ * \param[out] out the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the data is not 8 bytes. Never
+ *         blocks, any thread.
+ */
 LOOM_EXTERN loom_err loom_result_i64(const loom_result *res, int64_t *out);
-/** \brief The result's data as a double (#LOOM_EINVAL if it is not 8 bytes). */
+/**
+ * \brief The result's data as a double (a loom_task_reply_double() reply).
+ * \param[in]  res a received result.
+ * \param[out] out the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the data is not 8 bytes. Never
+ *         blocks, any thread.
+ */
 LOOM_EXTERN loom_err loom_result_double(const loom_result *res, double *out);
 
 /* ---- inside a task -------------------------------------------------------- */
 
-/** \brief The task's payload (valid during the call) and its length. */
+/**
+ * \brief The task's payload.
+ * \param[in]  task the running task.
+ * \param[out] len  the payload's size; may be NULL.
+ * \return the payload, owned by loom and valid during the call only (NULL
+ *         or any pointer when empty). Never blocks; the task's thread.
+ */
 LOOM_EXTERN const void *loom_task_payload(const loom_task *task, size_t *len);
-/** \brief The payload as an int64 (#LOOM_EINVAL if it is not 8 bytes). */
+/**
+ * \brief The payload as an int64 (from loom_job_submit_i64()).
+ * \param[in]  task the running task.
+ * \param[out] out  the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the payload is not 8 bytes. Never
+ *         blocks; the task's thread.
+ */
 LOOM_EXTERN loom_err loom_task_arg_i64(const loom_task *task, int64_t *out);
-/** \brief The payload as a double (#LOOM_EINVAL if it is not 8 bytes). */
+/**
+ * \brief The payload as a double (from loom_job_submit_double()).
+ * \param[in]  task the running task.
+ * \param[out] out  the value, set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the payload is not 8 bytes. Never
+ *         blocks; the task's thread.
+ */
 LOOM_EXTERN loom_err loom_task_arg_double(const loom_task *task, double *out);
-/** \brief The payload as a string (#LOOM_EINVAL unless NUL-terminated). */
+/**
+ * \brief The payload as a string (from loom_job_submit_str()).
+ * \param[in]  task the running task.
+ * \param[out] out  points into the payload (valid during the call only, do
+ *                  not free); set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL unless the payload is NUL-terminated.
+ *         Never blocks; the task's thread.
+ */
 LOOM_EXTERN loom_err loom_task_arg_str(const loom_task *task, const char **out);
 
-/** \brief Set the task's reply (copied; a later call replaces it). */
+/**
+ * \brief Set the task's reply (copied; a later call replaces it). It reaches
+ *        the master as loom_result.data.
+ * \param[in] task the running task.
+ * \param[in] data len bytes; copied, stays the caller's. May be NULL when
+ *                 len is 0.
+ * \param     len  reply size (at most `job.max_payload`).
+ * \return #LOOM_OK, #LOOM_ERANGE (above `job.max_payload`; the reply is
+ *         unchanged), #LOOM_ENOMEM.
+ * \note Never blocks; the task's thread, during the call.
+ */
 LOOM_EXTERN loom_err loom_task_reply(loom_task *task, const void *data, size_t len);
-/** \brief Reply with an int64. */
+/**
+ * \brief Reply with an int64 (read it with loom_result_i64()).
+ * \param[in] task  the running task.
+ * \param     value the reply.
+ * \return as loom_task_reply().
+ */
 LOOM_EXTERN loom_err loom_task_reply_i64(loom_task *task, int64_t value);
-/** \brief Reply with a double. */
+/**
+ * \brief Reply with a double (read it with loom_result_double()).
+ * \param[in] task  the running task.
+ * \param     value the reply.
+ * \return as loom_task_reply().
+ */
 LOOM_EXTERN loom_err loom_task_reply_double(loom_task *task, double value);
-/** \brief Reply with a NUL-terminated string. */
+/**
+ * \brief Reply with a NUL-terminated string (the NUL is sent).
+ * \param[in] task  the running task.
+ * \param[in] value the string; copied. NULL gives #LOOM_EINVAL.
+ * \return as loom_task_reply(), or #LOOM_EINVAL.
+ */
 LOOM_EXTERN loom_err loom_task_reply_str(loom_task *task, const char *value);
 
-/** \brief The task's id (as returned to the master by submit). */
+/**
+ * \brief The task's id.
+ * \param[in] task the running task.
+ * \return the id submit returned to the master (loom_result.id). Never
+ *         blocks; the task's thread.
+ */
 LOOM_EXTERN uint64_t loom_task_id(const loom_task *task);
-/** \brief Attempt number, from 1. */
+/**
+ * \brief The attempt number: a task is delivered at least once, and a retry
+ *        (its worker lost) runs with a higher number.
+ * \param[in] task the running task.
+ * \return the attempt, from 1. Never blocks; the task's thread.
+ */
 LOOM_EXTERN unsigned loom_task_attempt(const loom_task *task);
-/** \brief The job the task runs in (for loom_job_rank(), loom_job_threads()). */
+/**
+ * \brief The job the task runs in (for loom_job_rank(), loom_job_threads()).
+ * \param[in] task the running task.
+ * \return the job; owned by the program, not to be destroyed by the task.
+ */
 LOOM_EXTERN loom_job *loom_task_job(const loom_task *task);
-/** \brief The running thread's context (name, index, rank, host, slots). */
+/**
+ * \brief The running thread's context (name, index, rank, host, slots).
+ * \param[in] task the running task.
+ * \return the pool thread's context, owned by loom (as
+ *         loom_context_current() on that thread).
+ */
 LOOM_EXTERN loom_context *loom_task_context(const loom_task *task);
 
 /**
  * \brief Submit a new task from inside a task (tree searches, directory
  *        walks). The job does not end while it is outstanding; its result
  *        reaches the master like any other.
+ * \param[in] task    the running task.
+ * \param[in] fn      a registered name.
+ * \param[in] payload len bytes; copied, stays the caller's. May be NULL
+ *                    when len is 0.
+ * \param     len     payload size (at most `job.max_payload`).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_ERANGE, #LOOM_ENOMEM;
  *         #LOOM_ESTATE inside an isolated task.
+ * \note Never waits for room (the master's bound does not hold it back).
+ *       The task's thread, during the call.
  */
 LOOM_EXTERN loom_err loom_task_submit(loom_task *task, const char *fn, const void *payload,
                                       size_t len);

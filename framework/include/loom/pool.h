@@ -34,16 +34,25 @@
 #include "loom/context.h"
 #include "loom/error.h"
 
-/** A thread pool (opaque). */
+/** \brief A thread pool (opaque). Created by loom_pool_create(), owned by
+ *         the caller until loom_pool_destroy(). */
 typedef struct loom_pool loom_pool;
 
-/** The result of one submitted task (opaque, reference-counted). */
+/** \brief The result of one submitted task (opaque, reference-counted):
+ *         the submitter's reference is dropped with loom_future_release(). */
 typedef struct loom_future loom_future;
 
-/** A task: runs on a pool thread with `arg`; its return value is the result. */
+/**
+ * \brief A task: runs once on a pool thread.
+ * \param arg the pointer given to loom_pool_submit() (or an element of
+ *            loom_pool_map()'s args); loom never dereferences or frees it.
+ * \return the task's result, handed unchanged to loom_future_wait() or
+ *         loom_pool_map()'s results; its ownership is the task's business.
+ */
 typedef void *(*loom_pool_fn)(void *arg);
 
-/** Options for loom_pool_create(). Zero-initialise, then set what you need. */
+/** \brief Options for loom_pool_create(). Zero-initialise, then set what
+ *         you need. Read during create only; not kept. */
 typedef struct loom_pool_opts {
     /** Number of threads; 0 means loom_cpu_count(). */
     unsigned threads;
@@ -63,7 +72,7 @@ typedef struct loom_pool_opts {
 
 /**
  * \brief Create a pool and start its threads.
- * \param[in]  opts may be NULL for all defaults.
+ * \param[in]  opts may be NULL for all defaults; not kept.
  * \param[out] out  the pool; destroy with loom_pool_destroy().
  * \return #LOOM_OK, #LOOM_EINVAL (name prefix too long), #LOOM_ENOMEM,
  *         #LOOM_ESYS if threads cannot be started (none are left running).
@@ -74,7 +83,10 @@ LOOM_EXTERN loom_err loom_pool_create(const loom_pool_opts *opts, loom_pool **ou
 
 /**
  * \brief Queue one task — the seed's `apply_async`.
- * \param[in]  fn, arg   the task.
+ * \param[in]  pool      the pool.
+ * \param[in]  fn        the task function.
+ * \param[in]  arg       passed to fn as is; stays the caller's (it must stay
+ *                       valid until the task has run).
  * \param[in]  timeout_ms how long to wait for room in a full queue:
  *             #LOOM_NOWAIT, a number of ms, or #LOOM_FOREVER.
  * \param[out] future    may be NULL (fire and forget: no allocation). If not,
@@ -82,7 +94,8 @@ LOOM_EXTERN loom_err loom_pool_create(const loom_pool_opts *opts, loom_pool **ou
  * \return #LOOM_OK; #LOOM_ECLOSED after loom_pool_close() (also when the
  *         pool is closed while waiting); #LOOM_EFULL if the queue stayed
  *         full for timeout_ms; #LOOM_ENOMEM.
- * \note Any thread, including pool threads (a task may submit tasks; with
+ * \note Blocks up to timeout_ms while the queue is full, else never.
+ *       Any thread, including pool threads (a task may submit tasks; with
  *       #LOOM_FOREVER on a full queue that can deadlock if every pool
  *       thread does it — use a finite timeout there).
  */
@@ -92,8 +105,11 @@ LOOM_EXTERN loom_err loom_pool_submit(loom_pool *pool, loom_pool_fn fn, void *ar
 /**
  * \brief Run fn over args[0..n) on the pool and store fn(args[i]) in
  *        results[i] — the seed's `Pool.map`. Order is preserved.
- * \param[in]  args    n arguments (may be NULL when n == 0).
- * \param[out] results n slots (may be NULL to discard results).
+ * \param[in]  pool    the pool.
+ * \param[in]  fn      the task function.
+ * \param[in]  args    n arguments (may be NULL when n == 0); the caller's.
+ * \param[out] results n slots (may be NULL to discard results), the caller's.
+ * \param      n       number of calls.
  * \return #LOOM_OK once every call has returned; #LOOM_ECLOSED if the pool
  *         is closed (nothing ran); #LOOM_EDEADLK if called from a thread of
  *         this pool; #LOOM_ENOMEM.
@@ -105,18 +121,22 @@ LOOM_EXTERN loom_err loom_pool_map(loom_pool *pool, loom_pool_fn fn, void *const
 
 /**
  * \brief Refuse further submissions (#LOOM_ECLOSED); queued tasks still run.
- *        Idempotent, cannot fail, any thread.
+ * \param[in] pool the pool.
+ * \note Idempotent, cannot fail, never blocks; wakes submitters waiting for
+ *       room. Any thread, including pool threads.
  */
 LOOM_EXTERN void loom_pool_close(loom_pool *pool);
 
 /**
  * \brief Wait until every task submitted so far has finished (queue empty,
  *        no task running).
+ * \param[in] pool       the pool.
  * \param[in] timeout_ms #LOOM_NOWAIT, ms, or #LOOM_FOREVER.
  * \return #LOOM_OK, #LOOM_ETIMEDOUT, #LOOM_EDEADLK if called from a thread
  *         of this pool.
- * \note Unlike Python, join does not require close first; tasks submitted
- *       during the wait are waited for too.
+ * \note Blocks up to timeout_ms. Any thread but the pool's own. Unlike
+ *       Python, join does not require close first; tasks submitted during
+ *       the wait are waited for too.
  */
 LOOM_EXTERN loom_err loom_pool_join(loom_pool *pool, int timeout_ms);
 
@@ -124,30 +144,52 @@ LOOM_EXTERN loom_err loom_pool_join(loom_pool *pool, int timeout_ms);
  * \brief Stop the pool: queued tasks are canceled (their futures complete
  *        with #LOOM_ECANCELED), running tasks finish, threads run their
  *        fini hooks and slot destructors and exit, memory is freed.
+ * \param[in] pool the pool, or NULL (nothing happens); invalid afterwards.
+ *            To run the queued tasks instead, loom_pool_close() and
+ *            loom_pool_join() first.
  * \note Blocks until the running tasks return. Accepts NULL. Must not be
  *       called from a pool thread or while another thread uses the pool.
  *       Futures stay valid until released.
  */
 LOOM_EXTERN void loom_pool_destroy(loom_pool *pool);
 
-/** \brief Number of threads of the pool. */
+/**
+ * \brief Number of threads of the pool.
+ * \param[in] pool the pool.
+ * \return the thread count fixed at create. Never blocks, any thread.
+ */
 LOOM_EXTERN unsigned loom_pool_threads(const loom_pool *pool);
 
 /**
  * \brief Wait for a task's result — the seed's `AsyncResult.get(timeout)`.
+ * \param[in]  future     from loom_pool_submit(); still the caller's to
+ *                        release afterwards.
  * \param[in]  timeout_ms #LOOM_NOWAIT, ms, or #LOOM_FOREVER.
  * \param[out] result     may be NULL; receives the task's return value.
  * \return #LOOM_OK, #LOOM_ETIMEDOUT (the future stays valid and may be
  *         waited on again), #LOOM_ECANCELED (the pool was destroyed before
  *         the task started).
- * \note Any thread; several threads may wait on one future.
+ * \note Blocks up to timeout_ms. Any thread; several threads may wait on
+ *       one future. Waiting from a pool thread on a task of the same pool
+ *       can deadlock if every thread does it; use a finite timeout there.
  */
 LOOM_EXTERN loom_err loom_future_wait(loom_future *future, int timeout_ms, void **result);
 
-/** \brief 1 if the task has finished or was canceled, else 0. Never blocks. */
+/**
+ * \brief Whether the task has finished or was canceled.
+ * \param[in] future from loom_pool_submit().
+ * \return 1 if it has (loom_future_wait() would not block), else 0. Never
+ *         blocks, any thread.
+ */
 LOOM_EXTERN int loom_future_done(const loom_future *future);
 
-/** \brief Drop the caller's reference. Accepts NULL. The task still runs. */
+/**
+ * \brief Drop the caller's reference to a future; the last reference frees
+ *        it. The task still runs.
+ * \param[in] future the future, or NULL (nothing happens); invalid for the
+ *            caller afterwards.
+ * \note Cannot fail, never blocks, any thread.
+ */
 LOOM_EXTERN void loom_future_release(loom_future *future);
 
 #endif /* LOOM_POOL_H */

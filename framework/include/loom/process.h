@@ -29,12 +29,14 @@
 #include "loom/common.h"
 #include "loom/error.h"
 
-/** Default bound on captured bytes per stream (8 MiB). */
+/** \brief Default bound on captured bytes per stream (8 MiB). */
 #define LOOM_PROC_OUTPUT_LIMIT_DEFAULT ((size_t)8 << 20)
-/** Default grace between SIGTERM and SIGKILL on timeout (2000 ms). */
+/** \brief Default grace between SIGTERM and SIGKILL on timeout (2000 ms). */
 #define LOOM_PROC_KILL_GRACE_DEFAULT_MS 2000
 
-/** What to run and how. Zero-initialise, then set what you need. */
+/** \brief What to run and how. Zero-initialise, then set what you need.
+ *         Every pointer stays the caller's; none is kept after
+ *         loom_proc_run() returns. */
 typedef struct loom_proc_opts {
     /** NULL-terminated argv; argv[0] is looked up in PATH when it has no '/'.
      *  Exactly one of argv and shell_cmd must be set. */
@@ -45,6 +47,7 @@ typedef struct loom_proc_opts {
      *  stdin_len 0) gives the child /dev/null. A child that exits without
      *  reading all of it is not an error. */
     const void *stdin_data;
+    /** Bytes of stdin_data to write (0: none). */
     size_t stdin_len;
     /** Extra environment entries "NAME=value", NULL-terminated; they are
      *  added to (and override) the caller's environment. May be NULL. */
@@ -70,7 +73,8 @@ typedef struct loom_proc_opts {
     int cancel_fd;
 } loom_proc_opts;
 
-/** How a command ended and what it wrote. */
+/** \brief How a command ended and what it wrote. Filled by loom_proc_run();
+ *         its buffers belong to it until loom_proc_result_free(). */
 typedef struct loom_proc_result {
     int exited;          /**< 1 if it exited normally: see exit_code */
     int exit_code;       /**< exit status when exited, else -1 */
@@ -111,8 +115,10 @@ typedef struct loom_proc_result {
 LOOM_EXTERN loom_err loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res);
 
 /**
- * \brief Release the buffers of a result and zero it. Accepts a zeroed or
- *        already-freed result. Cannot fail, any thread.
+ * \brief Release the buffers of a result (out, err) and zero it. Accepts a
+ *        zeroed or already-freed result. Cannot fail, never blocks, any
+ *        thread.
+ * \param[in,out] res the result; its struct stays the caller's storage.
  */
 LOOM_EXTERN void loom_proc_result_free(loom_proc_result *res);
 

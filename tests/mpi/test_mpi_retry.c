@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/* job.retries (prog_retry): failed tasks run again with increasing attempt
+ * numbers, on another worker, up to the limit. */
+#include "mpi_run.h"
+
+Test(retry, failures_run_again_elsewhere_until_they_succeed, .timeout = 120)
+{
+    struct mpi_out o;
+    mpi_run(&o, "-np 4 " PROG("prog_retry") " --pool-threads 2 --tasks 100 --ok-from 3 "
+                                            "--job-retries 5");
+    assert_clean_exit(&o);
+    assert_line(&o, "RETRY tasks=100 ok=100 failed=0 attempts=300 same_rank=0");
+    mpi_out_free(&o);
+}
+
+Test(retry, the_limit_is_kept, .timeout = 120)
+{
+    struct mpi_out o;
+    mpi_run(&o, "-np 4 " PROG("prog_retry") " --pool-threads 2 --tasks 100 --ok-from 9 "
+                                            "--job-retries 2");
+    assert_clean_exit(&o);
+    assert_line(&o, "RETRY tasks=100 ok=0 failed=100 attempts=300 same_rank=0");
+    mpi_out_free(&o);
+}
