@@ -55,7 +55,7 @@ enum key_type {
     KT_INT,   /* int64 in [imin, imax] */
     KT_SIZE,  /* like KT_INT; text may end in K, M or G (powers of 1024) */
     KT_FLOAT, /* finite double in [fmin, fmax] */
-    KT_BOOL,  /* reserved: no key uses it yet */
+    KT_BOOL,  /* true/false (also yes/no, on/off, 1/0) */
     KT_ENUM   /* one of allowed[], matched without regard to case */
 };
 
@@ -108,6 +108,14 @@ static const struct key_def config_keys[] = {
     KEY_FLOAT("job.worker_timeout", "10", 0, 86400,
               "seconds of silence after which the master declares a worker lost and re-runs "
               "its tasks elsewhere; 0 = never"),
+    KEY_BOOL("job.isolate", "false",
+             "run every task in a child process of its worker: a crash fails the task only"),
+    KEY_ENUM("task.isolate_mode", "helper", ALLOWED("helper", "fork"),
+             "how isolated tasks run: a persistent helper process per thread, or a fork per task"),
+    KEY_FLOAT("task.timeout", "0", 0, 2000000,
+              "seconds an isolated task may run before it is killed; 0 = no limit"),
+    KEY_SIZE("task.memory_limit", "0", 0, INT64_C(1099511627776),
+             "resident bytes an isolated task's process may use before it is killed; 0 = no limit"),
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])

@@ -24,6 +24,7 @@
 
 #include "context_internal.h"
 #include "internal.h"
+#include "isolate.h"
 #include "job_internal.h"
 #include "loom/cpu.h"
 #include "loom/log.h"
@@ -233,9 +234,15 @@ read_settings(const loom_config *cfg, struct job_settings *s)
             return rc;
         cfg = own;
     }
-    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0;
-    double flush = 0, prefetch = 0, heartbeat = 0, lost = 0;
-    if (loom_config_get_int(cfg, "pool.threads", &threads) != LOOM_OK ||
+    int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
+    double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
+    const char *mode = "helper";
+    int isolate = 0;
+    if (loom_config_get_bool(cfg, "job.isolate", &isolate) != LOOM_OK ||
+        loom_config_get_string(cfg, "task.isolate_mode", &mode) != LOOM_OK ||
+        loom_config_get_double(cfg, "task.timeout", &timeout) != LOOM_OK ||
+        loom_config_get_int(cfg, "task.memory_limit", &memory) != LOOM_OK ||
+        loom_config_get_int(cfg, "pool.threads", &threads) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_outstanding", &outstanding) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_payload", &payload) != LOOM_OK ||
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
@@ -254,6 +261,10 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->retries = (unsigned)retries;
     s->heartbeat_ns = (int64_t)(heartbeat * 1e9);
     s->lost_ns = (int64_t)(lost * 1e9);
+    s->isolate = isolate;
+    s->isolate_mode = strcmp(mode, "fork") == 0 ? LOOM__ISO_FORK : LOOM__ISO_HELPER;
+    s->task_timeout_ns = (int64_t)(timeout * 1e9);
+    s->task_memory = (uint64_t)memory;
     loom_config_destroy(own);
     return rc;
 }
@@ -334,8 +345,8 @@ loom__job_fn_index(const loom_job *job, const char *name)
 static loom_err
 check_agreement(loom_job *job, int ready)
 {
-    struct fingerprint mine = {binary_identity(), FNV_INIT, job->nfns, WIRE_VERSION, (uint32_t)ready,
-                               0};
+    struct fingerprint mine = {binary_identity(), FNV_INIT,        job->nfns,
+                               WIRE_VERSION,      (uint32_t)ready, 0};
     for (unsigned i = 0; i < job->nfns; i++)
         mine.registry = fnv1a(mine.registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 
@@ -532,6 +543,30 @@ loom_job_submit_str(loom_job *job, const char *fn, const char *value, int timeou
     return loom_job_submit(job, fn, value, strlen(value) + 1, timeout_ms, id);
 }
 
+const char *
+loom_cause_name(loom_cause cause)
+{
+    switch (cause) {
+    case LOOM_CAUSE_OK:
+        return "ok";
+    case LOOM_CAUSE_FAILED:
+        return "failed";
+    case LOOM_CAUSE_SIGNAL:
+        return "signal";
+    case LOOM_CAUSE_EXIT:
+        return "exit";
+    case LOOM_CAUSE_TIMEOUT:
+        return "timeout";
+    case LOOM_CAUSE_MEMORY:
+        return "memory";
+    case LOOM_CAUSE_ISOLATION:
+        return "isolation";
+    case LOOM_CAUSE_LOST:
+        return "lost";
+    }
+    return "unknown";
+}
+
 /* ---- the task API ------------------------------------------------------------- */
 
 const void *
@@ -603,6 +638,52 @@ loom_task_reply_str(loom_task *task, const char *value)
     return loom_task_reply(task, value, strlen(value) + 1);
 }
 
+/* Run one map chunk (the task's payload): every input through fn, the
+ * replies packed into the task's reply. */
+int
+loom__run_chunk(loom_task_fn fn, void *user, loom_task *t)
+{
+    uint32_t n;
+    const char *lens, *data;
+    if (wire_chunk_open(t->payload, t->len, &n, &lens, &data) != LOOM_OK)
+        return -1;
+    size_t head = 4 + 8 * (size_t)n, cap = head + 64, used = head;
+    char *out = malloc(cap);
+    if (!out)
+        return -1;
+    memcpy(out, &n, 4);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t l;
+        memcpy(&l, lens + 4 * (size_t)i, 4);
+        t->payload = data;
+        t->len = l;
+        t->reply_len = 0;
+        int32_t st = fn(t, user);
+        data += l;
+        uint32_t rl = (uint32_t)t->reply_len;
+        if (used + rl > cap) {
+            while (used + rl > cap)
+                cap *= 2;
+            char *p = realloc(out, cap);
+            if (!p) {
+                free(out);
+                return -1;
+            }
+            out = p;
+        }
+        memcpy(out + 4 + 4 * (size_t)i, &st, 4);
+        memcpy(out + 4 + 4 * (size_t)n + 4 * (size_t)i, &rl, 4);
+        if (rl)
+            memcpy(out + used, t->reply, rl);
+        used += rl;
+    }
+    /* the packed replies become the task's reply */
+    loom__task_reply_free(t);
+    t->reply = out;
+    t->reply_len = t->reply_cap = used;
+    return 0;
+}
+
 void
 loom__task_reply_free(loom_task *t)
 {
@@ -643,6 +724,8 @@ loom_err
 loom_task_submit(loom_task *task, const char *fn, const void *payload, size_t len)
 {
     LOOM_ASSERT(task);
+    if (!task->out)
+        return LOOM_ESTATE; /* an isolated task: nobody to hand it to */
     int idx = loom__job_fn_index(task->job, fn);
     if (idx < 0)
         return LOOM_ENOFUNC;

@@ -25,15 +25,19 @@ struct job_fn {
 
 /* Settings read from the config at create. */
 struct job_settings {
-    unsigned threads;       /* pool threads of a worker */
-    size_t max_outstanding; /* master: unfinished + unconsumed tasks */
-    size_t max_payload;     /* bytes of one payload, reply or queue item */
-    size_t batch_max;       /* tasks per message */
-    int64_t flush_ns;       /* worker: result flush delay */
-    double prefetch_s;      /* worker: seconds of work to hold per thread */
-    unsigned retries;       /* master: runs again of a failed task */
-    int64_t heartbeat_ns;   /* worker: longest silence towards the master */
-    int64_t lost_ns;        /* master: silence that makes a worker lost; 0 never */
+    unsigned threads;        /* pool threads of a worker */
+    size_t max_outstanding;  /* master: unfinished + unconsumed tasks */
+    size_t max_payload;      /* bytes of one payload, reply or queue item */
+    size_t batch_max;        /* tasks per message */
+    int64_t flush_ns;        /* worker: result flush delay */
+    double prefetch_s;       /* worker: seconds of work to hold per thread */
+    unsigned retries;        /* master: runs again of a failed task */
+    int64_t heartbeat_ns;    /* worker: longest silence towards the master */
+    int64_t lost_ns;         /* master: silence that makes a worker lost; 0 never */
+    int isolate;             /* job.isolate: tasks run in a helper by default */
+    int isolate_mode;        /* task.isolate_mode: enum loom__iso_mode */
+    int64_t task_timeout_ns; /* task.timeout (isolated tasks); 0: none */
+    uint64_t task_memory;    /* task.memory_limit (isolated tasks); 0: none */
 };
 
 /* A named-queue request on its way to the master's queue store. `local`
@@ -80,11 +84,11 @@ struct loom_job {
     struct job_settings set;
     struct job_fn *fns;
     unsigned nfns;
-    struct master *m;      /* rank 0 after start */
-    struct worker *w;      /* ranks >= 1 after start */
-    atomic_int peers_lost; /* workers declared lost (a worker learns it at STOP) */
-    char *journal;         /* master: journal path (NULL: none) */
-    int resume;            /* master: resume from it */
+    struct master *m;                    /* rank 0 after start */
+    struct worker *w;                    /* ranks >= 1 after start */
+    atomic_int peers_lost;               /* workers declared lost (a worker learns it at STOP) */
+    char *journal;                       /* master: journal path (NULL: none) */
+    int resume;                          /* master: resume from it */
     struct loom__journal *jnl;           /* master: opened before start */
     struct loom__journal_done *jnl_done; /* master: what resume skips */
 };
@@ -98,7 +102,8 @@ struct loom_task {
     size_t len;
     char *reply;
     size_t reply_len, reply_cap;
-    struct wire_buf *out; /* where loom_task_submit appends WIRE_SUBMIT */
+    struct wire_buf *out; /* where loom_task_submit appends WIRE_SUBMIT;
+                             NULL in an isolated task (submit refuses) */
     loom_err out_err;     /* first failure appending to out */
 };
 
@@ -114,6 +119,9 @@ void loom__msg_release(struct loom__msg *msg);
 /* job.c */
 int loom__job_fn_index(const loom_job *job, const char *name);
 void loom__task_reply_free(loom_task *t);
+/* Run a map chunk (the task's payload) through fn; the packed replies
+ * become the task's reply. 0, or -1 (malformed chunk, no memory). */
+int loom__run_chunk(loom_task_fn fn, void *user, loom_task *t);
 void loom__local_call_init(struct local_call *c);
 void loom__local_call_destroy(struct local_call *c);
 void loom__local_call_complete(struct local_call *c, loom_err err, void *data, size_t len);

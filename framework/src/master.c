@@ -313,12 +313,12 @@ struct master {
     size_t nfree_tasks;
     int finishing, stop_sent;
     int byes;
-    int lost;           /* workers declared lost */
-    int64_t next_check; /* when to look for silent workers next */
-    loom__journal *jnl;        /* progress thread: the journal, if any */
-    loom__journal_done *done;  /* resume: what the journal has (read-only) */
-    atomic_int jnl_failed;     /* an append or sync failed (said once) */
-    int no_workers;            /* all lost: submits fail at once */
+    int lost;                 /* workers declared lost */
+    int64_t next_check;       /* when to look for silent workers next */
+    loom__journal *jnl;       /* progress thread: the journal, if any */
+    loom__journal_done *done; /* resume: what the journal has (read-only) */
+    atomic_int jnl_failed;    /* an append or sync failed (said once) */
+    int no_workers;           /* all lost: submits fail at once */
 
     /* progress thread only */
     struct u64map inflight;
@@ -592,14 +592,17 @@ effects_add_result(struct frame_effects *fx, const loom_result *r)
  * can be delivered (journal.h: what a crash may then lose). A failing
  * journal is said once and makes loom_job_finish() fail; the job goes on. */
 static void
-journal_record(struct master *m, const struct mtask *t, int status, int rank)
+journal_record(struct master *m, const struct mtask *t, const struct wire_result *wr, int rank)
 {
     struct timespec now;
     clock_gettime(CLOCK_REALTIME, &now);
     struct loom__journal_rec rec = {.task_id = t->id,
                                     .def_hash = t->hash,
                                     .attempt = t->attempt,
-                                    .status = status,
+                                    .status = wr->status,
+                                    /* how an isolated task ended */
+                                    .exit_code = wr->cause == LOOM_CAUSE_EXIT ? wr->code : 0,
+                                    .signal = wr->cause == LOOM_CAUSE_SIGNAL ? wr->code : 0,
                                     .rank = rank,
                                     .start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
                                     .host = ""};
@@ -652,7 +655,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                 continue;
             }
             if (m->jnl) /* every attempt, failed ones too */
-                journal_record(m, t, wr.status, rank);
+                journal_record(m, t, &wr, rank);
             if (wr.status != 0 && t->attempt <= m->job->set.retries &&
                 !(t->flags & WIRE_TASK_CHUNK)) {
                 /* job.retries: run it again, on another worker if there is one */
@@ -675,8 +678,9 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             fx->done[fx->ndone++] = tagged;
             /* the result points into the message: no copy */
-            loom_result res = {wr.id, wr.status, wr.attempt, rank, NULL, wr.len, 0,
-                               wr.len ? msg : NULL};
+            loom_result res = {
+                wr.id, wr.status,           wr.attempt,           rank,   NULL, wr.len,
+                0,     wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
             if (wr.len) {
                 res.data = (void *)reply;
                 refs++;
@@ -869,14 +873,14 @@ fail_all(struct master *m)
         struct mtask *t = m->pending.a[m->pending.head];
         m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
         m->pending.count--;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL};
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
         n++;
     }
     for (size_t i = 0; i < m->navoid; i++, n++) {
         struct mtask *t = m->avoid[i].t;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL};
+        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
     }
@@ -1085,8 +1089,8 @@ loom__master_prepare(loom_job *job)
     loom_err rc = LOOM_OK;
     if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK)
         return rc;
-    struct loom__journal_open_opts o = {key, job->resume, job->resume ? loom__journal_done_cb : NULL,
-                                        job->jnl_done};
+    struct loom__journal_open_opts o = {key, job->resume,
+                                        job->resume ? loom__journal_done_cb : NULL, job->jnl_done};
     struct loom__journal_stats st;
     char err[LOOM__JOURNAL_ERR_MAX];
     rc = loom__journal_open(job->journal, &o, &job->jnl, &st, err, sizeof err);
@@ -1301,7 +1305,7 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
         *id = tid;
     if (f && u64map_put(&m->futures, tid, f) != 0)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
-    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL};
+    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0};
     deliver(m, &r);
     wake_waiters(m);
     return 1;
@@ -1342,7 +1346,7 @@ wait_room(struct master *m, int timeout_ms)
 
 static loom_err
 submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms, uint64_t *id,
-       struct loom_job_future *f, int avoid_rank)
+       struct loom_job_future *f, int avoid_rank, uint32_t flags)
 {
     loom_err rc = master_only(job);
     if (rc != LOOM_OK)
@@ -1361,7 +1365,7 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
         pthread_mutex_unlock(&m->mu);
         return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : LOOM_EMISMATCH;
     }
-    struct mtask *t = mtask_get(m, (uint32_t)idx, 0, payload, len);
+    struct mtask *t = mtask_get(m, (uint32_t)idx, flags, payload, len);
     if (!t)
         rc = LOOM_ENOMEM;
     else
@@ -1387,14 +1391,27 @@ loom_err
 loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeout_ms,
                 uint64_t *id)
 {
-    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0, 0);
 }
 
 loom_err
 loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload, size_t len,
                          int avoid_rank, int timeout_ms, uint64_t *id)
 {
-    return submit(job, fn, payload, len, timeout_ms, id, NULL, avoid_rank);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, avoid_rank, 0);
+}
+
+/* Isolation flags travel as task flags; the worker decides (isolate.c). */
+loom_err
+loom_job_submit_flags(loom_job *job, const char *fn, const void *payload, size_t len,
+                      unsigned flags, int timeout_ms, uint64_t *id)
+{
+    if ((flags & ~(LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD)) ||
+        flags == (LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD))
+        return LOOM_EINVAL;
+    uint32_t wf = (flags & LOOM_TASK_ISOLATED ? WIRE_TASK_ISOLATE : 0) |
+                  (flags & LOOM_TASK_IN_THREAD ? WIRE_TASK_IN_THREAD : 0);
+    return submit(job, fn, payload, len, timeout_ms, id, NULL, 0, wf);
 }
 
 loom_err
@@ -1440,7 +1457,7 @@ loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_
         return LOOM_ENOMEM;
     f->m = job->m;
     f->refs = 2; /* the master's table and the caller */
-    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0);
+    loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0, 0);
     if (rc != LOOM_OK) {
         free(f);
         return rc;
@@ -1511,7 +1528,18 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
     long refs = 0;
     for (size_t i = 0; i < count; i++) {
         loom_result *r = &results[first + i];
-        *r = (loom_result){mr->r.id, -1, mr->r.attempt, mr->r.rank, NULL, 0, 0, NULL};
+        /* a chunk that failed as a whole (an isolated chunk that crashed)
+         * gives every input its cause */
+        *r = (loom_result){mr->r.id,
+                           -1,
+                           mr->r.attempt,
+                           mr->r.rank,
+                           NULL,
+                           0,
+                           0,
+                           NULL,
+                           mr->r.cause != LOOM_CAUSE_OK ? mr->r.cause : LOOM_CAUSE_FAILED,
+                           mr->r.cause_code};
         if (!ok)
             continue;
         int32_t status;
@@ -1519,6 +1547,8 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
         memcpy(&status, st + 4 * i, 4);
         memcpy(&len, lens + 4 * i, 4);
         r->status = status;
+        r->cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
+        r->cause_code = 0;
         if (len) {
             r->data = (void *)data;
             r->len = len;

@@ -28,7 +28,7 @@ enum loom__tag {
 };
 
 #define WIRE_MAGIC     0x4d4f4f4cu /* "LOOM" */
-#define WIRE_VERSION   1
+#define WIRE_VERSION   2
 #define WIRE_MAX_FRAME ((size_t)1 << 30) /* well below MPI's int count */
 
 enum wire_type {
@@ -46,7 +46,9 @@ enum wire_type {
 };
 
 /* Task flags */
-#define WIRE_TASK_CHUNK 1u /* payload packs many map inputs */
+#define WIRE_TASK_CHUNK     1u /* payload packs many map inputs */
+#define WIRE_TASK_ISOLATE   2u /* run in a child process (LOOM_TASK_ISOLATED) */
+#define WIRE_TASK_IN_THREAD 4u /* run in a pool thread despite job.isolate */
 
 struct wire_hello {
     uint32_t threads;
@@ -77,6 +79,8 @@ struct wire_result { /* + reply */
     int32_t status;
     uint32_t flags;
     uint32_t len;
+    uint32_t cause; /* loom_cause */
+    int32_t code;   /* signal or exit code */
 };
 
 struct wire_submit { /* + payload */

@@ -22,6 +22,12 @@
  *
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
+ *
+ * Isolated tasks (LOOM_TASK_ISOLATED, job.isolate): a runner takes an
+ * isolation slot (isolate.c: a helper process) from iso_idle when it meets
+ * its first one and gives it back when it stops, so there are at most as
+ * many helpers as threads and a helper outlives the runner that started
+ * it. iso_mu guards iso_idle only; it is never held with another lock.
  */
 #include <sched.h>
 #include <stdio.h>
@@ -30,6 +36,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "isolate.h"
 #include "job_internal.h"
 #include "loom/cpu.h"
 #include "loom/log.h"
@@ -81,6 +88,11 @@ struct worker {
     pthread_cond_t wake; /* the comm thread sleeps here when idle */
     int sleeping;
 
+    pthread_mutex_t iso_mu;
+    struct loom__iso **iso_idle; /* isolation slots no runner holds */
+    unsigned iso_idle_n;
+    struct loom__iso_limits iso_limits;
+
     size_t capacity, granted; /* comm thread only */
     int64_t last_sent;        /* comm thread: when it last sent the master anything */
     int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
@@ -103,53 +115,37 @@ rmsg_release(struct rmsg *m)
     }
 }
 
-/* Run one map chunk: every input through fn, replies packed. */
-static int
-run_chunk(struct worker *w, const struct job_fn *f, loom_task *t, const struct rq_item *it)
+/* Runners take an isolation slot (a helper process) when they meet their
+ * first isolated task and give it back when they stop, so a helper is
+ * reused by whichever thread runs isolated tasks next. */
+static struct loom__iso *
+iso_take(struct worker *w)
 {
-    uint32_t n;
-    const char *lens, *data;
-    if (wire_chunk_open(it->payload, it->t.len, &n, &lens, &data) != LOOM_OK)
-        return -1;
-    size_t head = 4 + 8 * (size_t)n, cap = head + 64, used = head;
-    char *out = malloc(cap);
-    if (!out)
-        return -1;
-    memcpy(out, &n, 4);
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t l;
-        memcpy(&l, lens + 4 * (size_t)i, 4);
-        t->payload = data;
-        t->len = l;
-        t->reply_len = 0;
-        int32_t st = f->fn(t, f->user);
-        data += l;
-        uint32_t rl = (uint32_t)t->reply_len;
-        if (used + rl > cap) {
-            while (used + rl > cap)
-                cap *= 2;
-            char *p = realloc(out, cap);
-            if (!p) {
-                free(out);
-                return -1;
-            }
-            out = p;
-        }
-        memcpy(out + 4 + 4 * (size_t)i, &st, 4);
-        memcpy(out + 4 + 4 * (size_t)n + 4 * (size_t)i, &rl, 4);
-        if (rl)
-            memcpy(out + used, t->reply, rl);
-        used += rl;
-    }
-    /* the packed replies become the task's reply */
-    loom__task_reply_free(t);
-    t->reply = out;
-    t->reply_len = t->reply_cap = used;
-    return 0;
+    struct loom__iso *h = NULL;
+    pthread_mutex_lock(&w->iso_mu);
+    if (w->iso_idle_n > 0)
+        h = w->iso_idle[--w->iso_idle_n];
+    pthread_mutex_unlock(&w->iso_mu);
+    if (!h && loom__iso_create(&h) != LOOM_OK)
+        h = NULL;
+    return h;
 }
 
 static void
-run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_buf *stage)
+iso_give(struct worker *w, struct loom__iso *h)
+{
+    if (!h)
+        return;
+    pthread_mutex_lock(&w->iso_mu);
+    /* at most one slot per runner, and runners <= threads */
+    LOOM_ASSERT(w->iso_idle_n < w->job->set.threads);
+    w->iso_idle[w->iso_idle_n++] = h;
+    pthread_mutex_unlock(&w->iso_mu);
+}
+
+static void
+run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_buf *stage,
+         struct loom__iso **iso)
 {
     const struct job_fn *f = &w->job->fns[it->t.fn];
     t->id = it->t.id;
@@ -158,20 +154,36 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     t->len = it->t.len;
     t->reply_len = 0;
     t->out_err = LOOM_OK;
-    int status;
-    if (it->t.flags & WIRE_TASK_CHUNK)
-        status = run_chunk(w, f, t, it);
-    else
-        status = f->fn(t, f->user);
-    struct wire_result r = {it->t.id, it->t.attempt, status, it->t.flags, (uint32_t)t->reply_len};
+    int status, chunk = (it->t.flags & WIRE_TASK_CHUNK) != 0;
+    int isolated = (it->t.flags & WIRE_TASK_ISOLATE) ||
+                   (w->job->set.isolate && !(it->t.flags & WIRE_TASK_IN_THREAD));
+    struct loom__iso_outcome o = {0, LOOM_CAUSE_OK, 0};
+    if (isolated) {
+        if (!*iso)
+            *iso = iso_take(w);
+        if (*iso) {
+            loom__iso_run(*iso, &w->iso_limits, f, chunk, t, &o);
+        } else {
+            o.status = -1;
+            o.cause = LOOM_CAUSE_ISOLATION;
+        }
+        status = o.status;
+    } else {
+        status = chunk ? loom__run_chunk(f->fn, f->user, t) : f->fn(t, f->user);
+        o.cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
+    }
+    struct wire_result r = {it->t.id,    it->t.attempt,          status,
+                            it->t.flags, (uint32_t)t->reply_len, (uint32_t)o.cause,
+                            o.code};
     if (wire_put(stage, WIRE_RESULT, &r, sizeof r, t->reply, t->reply_len, NULL, 0) != LOOM_OK) {
         /* no memory for the reply: report the task as failed, without data */
         r.status = r.status ? r.status : -1;
+        r.cause = r.cause ? r.cause : LOOM_CAUSE_FAILED;
         r.len = 0;
         if (wire_put(stage, WIRE_RESULT, &r, sizeof r, NULL, 0, NULL, 0) != LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory for a task result");
     }
-    if (it->t.flags & WIRE_TASK_CHUNK)
+    if (chunk)
         loom__task_reply_free(t); /* chunk replies can be large: do not keep */
 }
 
@@ -199,6 +211,7 @@ runner(void *arg)
     loom_task t = {.job = w->job, .out = &stage};
     struct rq_item batch[64];
     unsigned threads = w->job->set.threads;
+    struct loom__iso *iso = NULL;
 
     pthread_mutex_lock(&w->rq_mu);
     while (w->rq_count > 0) {
@@ -220,7 +233,7 @@ runner(void *arg)
 
         int64_t t0 = loom__now_ns();
         for (size_t i = 0; i < k; i++)
-            run_item(w, &t, &batch[i], &stage);
+            run_item(w, &t, &batch[i], &stage, &iso);
         double per = (double)(loom__now_ns() - t0) / (double)k;
 
         pthread_mutex_lock(&w->out_mu);
@@ -245,6 +258,7 @@ runner(void *arg)
     }
     w->runners--;
     pthread_mutex_unlock(&w->rq_mu);
+    iso_give(w, iso);
     loom__task_reply_free(&t);
     wire_buf_free(&stage);
     return NULL;
@@ -574,6 +588,13 @@ loom__worker_start(loom_job *job)
         return LOOM_ENOMEM;
     w->job = job;
     w->capacity = target_capacity(w, 0);
+    w->iso_limits = (struct loom__iso_limits){job->set.task_timeout_ns, job->set.task_memory,
+                                              job->set.isolate_mode};
+    if (!(w->iso_idle = calloc(job->set.threads, sizeof *w->iso_idle))) {
+        free(w);
+        return LOOM_ENOMEM;
+    }
+    pthread_mutex_init(&w->iso_mu, NULL);
     pthread_mutex_init(&w->rq_mu, NULL);
     pthread_mutex_init(&w->out_mu, NULL);
     pthread_mutex_init(&w->st_mu, NULL);
@@ -610,6 +631,8 @@ fail_pool:
     pthread_mutex_destroy(&w->st_mu);
     pthread_mutex_destroy(&w->out_mu);
     pthread_mutex_destroy(&w->rq_mu);
+    pthread_mutex_destroy(&w->iso_mu);
+    free(w->iso_idle);
     free(w);
     return rc;
 }
@@ -670,6 +693,11 @@ loom__worker_stop(loom_job *job)
     wake_comm(w);
     pthread_join(w->comm, NULL);
     loom_pool_destroy(w->pool);
+    /* every runner has ended and given its slot back */
+    for (unsigned i = 0; i < w->iso_idle_n; i++)
+        loom__iso_destroy(w->iso_idle[i]);
+    free(w->iso_idle);
+    pthread_mutex_destroy(&w->iso_mu);
     wire_buf_free(&w->outbox);
     free(w->rq);
     pthread_cond_destroy(&w->st_cv);

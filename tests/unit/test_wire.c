@@ -159,3 +159,31 @@ Test(wire, chunks_pack_and_validate, .timeout = 10)
     loom_assert_err(wire_chunk_reply_open(buf, size, &n, &lp, &lp, &dp), LOOM_EPROTO);
     free(buf);
 }
+
+/* A result carries why its task ended (isolated tasks) next to its status. */
+Test(wire, result_carries_cause, .timeout = 10)
+{
+    struct wire_buf b = {0};
+    wire_buf_reset(&b);
+    struct wire_result w = {9, 2, -1, WIRE_TASK_ISOLATE, 3, 2 /* LOOM_CAUSE_SIGNAL */, 11};
+    loom_assert_ok(wire_put(&b, WIRE_RESULT, &w, sizeof w, "abc", 3, NULL, 0));
+    size_t len = wire_finish(&b);
+    struct wire_reader r;
+    loom_assert_ok(wire_open(&r, b.data, len));
+    uint32_t type;
+    const char *body, *reply;
+    size_t blen;
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 1);
+    cr_assert_eq(type, WIRE_RESULT);
+    struct wire_result got;
+    loom_assert_ok(wire_get_result(body, blen, &got, &reply));
+    cr_assert_eq(got.id, 9);
+    cr_assert_eq(got.status, -1);
+    cr_assert_eq(got.flags, WIRE_TASK_ISOLATE);
+    cr_assert_eq(got.cause, 2);
+    cr_assert_eq(got.code, 11);
+    cr_assert_eq(memcmp(reply, "abc", 3), 0);
+    /* one byte short of the fixed part: refused */
+    cr_assert_eq(wire_get_result(body, sizeof w - 1, &got, &reply), LOOM_EPROTO);
+    wire_buf_free(&b);
+}

@@ -69,11 +69,41 @@ typedef struct loom_job_future loom_job_future;
  */
 typedef int (*loom_task_fn)(loom_task *task, void *user);
 
+/**
+ * Why a task ended as it did (loom_result.cause). Values are append-only.
+ * Only isolated tasks (see loom_job_submit_flags() and `job.isolate`) can
+ * end with SIGNAL, EXIT, TIMEOUT, MEMORY or ISOLATION: an in-thread task
+ * that crashes takes its worker rank with it. A task that never ran to its
+ * end because no worker was left is LOST.
+ */
+typedef enum loom_cause {
+    LOOM_CAUSE_OK = 0,        /**< returned 0 */
+    LOOM_CAUSE_FAILED = 1,    /**< returned non-zero: that value is the status */
+    LOOM_CAUSE_SIGNAL = 2,    /**< killed by signal cause_code (SIGSEGV, SIGABRT, ...) */
+    LOOM_CAUSE_EXIT = 3,      /**< called exit(cause_code) or _exit() */
+    LOOM_CAUSE_TIMEOUT = 4,   /**< ran longer than `task.timeout`: killed */
+    LOOM_CAUSE_MEMORY = 5,    /**< grew past `task.memory_limit`: killed */
+    LOOM_CAUSE_ISOLATION = 6, /**< loom could not run it isolated (no helper
+                                   process, function or user data not found
+                                   in the helper); the worker log says why */
+    LOOM_CAUSE_LOST = 7,      /**< never finished: every worker was lost first */
+} loom_cause;
+
+/**
+ * \brief Short lower-case name of a cause, for logs and reports.
+ * \param cause any value, known to this version or not.
+ * \return "ok", "failed", "signal", "exit", "timeout", "memory",
+ *         "isolation", "lost", or "unknown"; a static string.
+ * \note Any thread; never fails.
+ */
+LOOM_EXTERN const char *loom_cause_name(loom_cause cause);
+
 /** \brief The outcome of one task, as the master receives it. Its data
  *         belongs to it until loom_result_free(). */
 typedef struct loom_result {
     uint64_t id;      /**< the id submit returned */
-    int status;       /**< the task function's return value (0 = success) */
+    int status;       /**< the task function's return value (0 = success);
+                           -1 when an isolated task did not return */
     unsigned attempt; /**< attempt that produced it, from 1 */
     int rank;         /**< worker rank that ran it */
     void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
@@ -82,6 +112,8 @@ typedef struct loom_result {
     int resumed;      /**< 1: not run in this job — the journal being resumed
                            had it succeeded; status 0, no reply data */
     void *loom__buf;  /**< private: the received message data points into */
+    loom_cause cause; /**< why it ended: OK exactly when status is 0 */
+    int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
 } loom_result;
 
 /** \brief Options of loom_job_create(). Zero-initialise, then set what you
@@ -235,6 +267,49 @@ LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *
 LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, const void *payload,
                                               size_t len, int avoid_rank, int timeout_ms,
                                               uint64_t *id);
+
+/** loom_job_submit_flags(): run the task in a child process of its worker
+ *  (see "Isolated tasks" there). */
+#define LOOM_TASK_ISOLATED 1u
+/** loom_job_submit_flags(): run the task in a pool thread even when
+ *  `job.isolate` is on. */
+#define LOOM_TASK_IN_THREAD 2u
+
+/**
+ * \brief Master: loom_job_submit() with per-task flags.
+ *
+ * Isolated tasks. With #LOOM_TASK_ISOLATED (or `job.isolate = true` in the
+ * config for every task without #LOOM_TASK_IN_THREAD) the worker runs the
+ * function in a helper process: a segfault, abort(), exit(), a run longer
+ * than `task.timeout` or resident memory above `task.memory_limit` ends the
+ * task with loom_result.cause SIGNAL, EXIT, TIMEOUT or MEMORY (status -1)
+ * and the worker rank goes on with the next task. Each pool thread keeps
+ * one helper, started from the program's own executable (exec, not a bare
+ * fork of the MPI process) and restarted after a death, so a helper is
+ * paid for once per thread and crash, not per task. What differs for the
+ * function (`task.isolate_mode = "helper"`, the default):
+ *  - it runs in a process where main() never ran: globals hold their
+ *    initial values, MPI is not initialised; the `user` pointer given to
+ *    loom_job_register() must be NULL or point into static storage of the
+ *    program or a library (it is translated), else the task ends with
+ *    cause ISOLATION;
+ *  - loom_task_payload/arg/reply/id/attempt/job work as usual
+ *    (loom_job_rank(loom_task_job(t)) included); loom_task_submit() and
+ *    the named-queue calls return #LOOM_ESTATE;
+ *  - a map chunk (loom_job_map) runs as one isolated task: a crash fails
+ *    every input of the chunk.
+ * With `task.isolate_mode = "fork"` each task runs in a fork() of the
+ * worker instead (sees main()'s state, costs a fork per task; must not call
+ * MPI or anything whose lock another thread may have held at the fork).
+ * \param      job, fn, payload, len, timeout_ms, id as for loom_job_submit().
+ * \param      flags #LOOM_TASK_ISOLATED, #LOOM_TASK_IN_THREAD or 0 (the
+ *                   job's default); both: #LOOM_EINVAL.
+ * \return as loom_job_submit(); #LOOM_EINVAL for unknown flags.
+ * \note Blocks as loom_job_submit(). Master only, any thread.
+ */
+LOOM_EXTERN loom_err loom_job_submit_flags(loom_job *job, const char *fn, const void *payload,
+                                           size_t len, unsigned flags, int timeout_ms,
+                                           uint64_t *id);
 
 /**
  * \brief loom_job_submit() with an int64 payload (see loom_task_arg_i64()).
@@ -489,7 +564,8 @@ LOOM_EXTERN loom_context *loom_task_context(const loom_task *task);
  * \param[in] payload len bytes; copied, stays the caller's. May be NULL
  *                    when len is 0.
  * \param     len     payload size (at most `job.max_payload`).
- * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_ERANGE, #LOOM_ENOMEM.
+ * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_ERANGE, #LOOM_ENOMEM;
+ *         #LOOM_ESTATE inside an isolated task.
  * \note Never waits for room (the master's bound does not hold it back).
  *       The task's thread, during the call.
  */
