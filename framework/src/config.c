@@ -103,6 +103,9 @@ static const struct key_def config_keys[] = {
               "seconds of work a worker keeps queued per thread (sizes its credits)"),
     KEY_INT("job.retries", "0", 0, 1000,
             "times a failed task (non-zero status) runs again, on another worker if any"),
+    KEY_INT("job.crash_limit", "3", 1, 1000,
+            "attempts of an isolated task that may crash (signal, exit, timeout, memory) "
+            "before it is given up, retries left or not"),
     KEY_FLOAT("job.heartbeat", "0.5", 0.01, 3600,
               "seconds between a worker's signs of life when it has nothing else to send"),
     KEY_FLOAT("job.worker_timeout", "10", 0, 86400,

@@ -235,6 +235,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         cfg = own;
     }
     int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
+    int64_t crashes = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
     const char *mode = "helper";
     int isolate = 0;
@@ -249,6 +250,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
         loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK ||
         loom_config_get_int(cfg, "job.retries", &retries) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.crash_limit", &crashes) != LOOM_OK ||
         loom_config_get_double(cfg, "job.heartbeat", &heartbeat) != LOOM_OK ||
         loom_config_get_double(cfg, "job.worker_timeout", &lost) != LOOM_OK)
         rc = LOOM_ECONFIG;
@@ -259,6 +261,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->flush_ns = (int64_t)(flush * 1e9);
     s->prefetch_s = prefetch;
     s->retries = (unsigned)retries;
+    s->crash_limit = (unsigned)crashes;
     s->heartbeat_ns = (int64_t)(heartbeat * 1e9);
     s->lost_ns = (int64_t)(lost * 1e9);
     s->isolate = isolate;

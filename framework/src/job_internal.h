@@ -32,6 +32,7 @@ struct job_settings {
     int64_t flush_ns;        /* worker: result flush delay */
     double prefetch_s;       /* worker: seconds of work to hold per thread */
     unsigned retries;        /* master: runs again of a failed task */
+    unsigned crash_limit;    /* master: crashed attempts before giving up */
     int64_t heartbeat_ns;    /* worker: longest silence towards the master */
     int64_t lost_ns;         /* master: silence that makes a worker lost; 0 never */
     int isolate;             /* job.isolate: tasks run in a helper by default */

@@ -144,8 +144,9 @@ struct mtask {
     struct mtask *next;
     uint64_t id;
     uint32_t attempt, fn, flags, len;
-    int32_t rank;  /* the worker it was sent to (in flight) */
-    uint64_t hash; /* of its definition, for the journal (0 without one) */
+    int32_t rank;     /* the worker it was sent to (in flight) */
+    uint32_t crashes; /* attempts that crashed their isolated process */
+    uint64_t hash;    /* of its definition, for the journal (0 without one) */
     char data[];
 };
 
@@ -470,7 +471,7 @@ mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len)
     struct mtask *t = malloc(sizeof *t + (len <= SMALL_TASK ? SMALL_TASK : len));
     if (!t)
         return NULL;
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0};
     if (len && data)
         memcpy(t->data, data, len);
     return t;
@@ -506,7 +507,7 @@ mtask_get(struct master *m, uint32_t fn, uint32_t flags, const void *data, size_
     if (len > SMALL_TASK || !m->nfree_tasks)
         return mtask_new(fn, flags, data, len);
     struct mtask *t = m->free_tasks[--m->nfree_tasks];
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0};
     if (len)
         memcpy(t->data, data, len);
     return t;
@@ -656,7 +657,16 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             if (m->jnl) /* every attempt, failed ones too */
                 journal_record(m, t, &wr, rank);
+            int crashed = wr.cause == LOOM_CAUSE_SIGNAL || wr.cause == LOOM_CAUSE_EXIT ||
+                          wr.cause == LOOM_CAUSE_TIMEOUT || wr.cause == LOOM_CAUSE_MEMORY;
+            if (crashed && ++t->crashes >= m->job->set.crash_limit &&
+                t->attempt <= m->job->set.retries)
+                LOOM_WARN("task %llu crashed %u times (last: %s %d): no more attempts "
+                          "(job.crash_limit)",
+                          (unsigned long long)t->id, t->crashes,
+                          loom_cause_name((loom_cause)wr.cause), wr.code);
             if (wr.status != 0 && t->attempt <= m->job->set.retries &&
+                !(crashed && t->crashes >= m->job->set.crash_limit) &&
                 !(t->flags & WIRE_TASK_CHUNK)) {
                 /* job.retries: run it again, on another worker if there is one */
                 LOOM_DEBUG("task %llu attempt %u failed on rank %d (status %d): retrying",

@@ -10,8 +10,16 @@
  *   RETRY tasks=N ok=K failed=F attempts=<sum of final attempt numbers>
  *         same_rank=S
  * (S: retries that ran on the rank of the attempt before).
+ *
+ *   mpirun -np 3 prog_retry --crash --tasks N --job-retries R --job-crash-limit C
+ *
+ * Every task runs isolated and dies of SIGSEGV each time: it must be given
+ * up after C attempts (retries left or not). The master prints
+ *   CRASH tasks=N gave_up=K attempts=<sum> signal=<tasks whose cause was SIGSEGV>
  */
 #define _POSIX_C_SOURCE 200809L
+#include <signal.h>
+
 #include "prog_common.h"
 
 static uint64_t ok_from = 2;
@@ -37,11 +45,43 @@ flaky(loom_task *task, void *user)
     return attempt < ok_from ? 1 : 0;
 }
 
+/* always crashes (run isolated: the worker lives on) */
+static int
+crasher(loom_task *task, void *user)
+{
+    (void)task;
+    (void)user;
+    raise(SIGSEGV);
+    return 0;
+}
+
+static int
+crash_run(struct prog *p, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        if (loom_job_submit_flags(p->job, "crasher", NULL, 0, LOOM_TASK_ISOLATED, LOOM_FOREVER,
+                                  NULL) != LOOM_OK)
+            return 1;
+    uint64_t gave_up = 0, attempts = 0, sig = 0;
+    loom_result r;
+    while (loom_job_next_result(p->job, LOOM_FOREVER, &r) == LOOM_OK) {
+        gave_up += r.status != 0;
+        attempts += r.attempt;
+        sig += r.cause == LOOM_CAUSE_SIGNAL && r.cause_code == SIGSEGV;
+        loom_result_free(&r);
+    }
+    int status = loom_job_finish(p->job) == LOOM_OK ? 0 : 1;
+    out("CRASH tasks=%llu gave_up=%llu attempts=%llu signal=%llu\n", (unsigned long long)n,
+        (unsigned long long)gave_up, (unsigned long long)attempts, (unsigned long long)sig);
+    return status;
+}
+
 int
 main(int argc, char **argv)
 {
     struct prog p;
     uint64_t n = 100;
+    int crash = 0;
     int status = prog_config(&p, "prog_retry", &argc, argv);
     if (status != 0)
         return prog_end(&p, status);
@@ -49,15 +89,22 @@ main(int argc, char **argv)
         if (prog_opt_u64(argc, argv, &i, "--tasks", &n) ||
             prog_opt_u64(argc, argv, &i, "--ok-from", &ok_from))
             continue;
+        if (strcmp(argv[i], "--crash") == 0) {
+            crash = 1;
+            continue;
+        }
         fprintf(stderr, "prog_retry: unknown argument '%s'\n", argv[i]);
         return prog_end(&p, 2);
     }
     if ((status = prog_init(&p, &argc, &argv)) != 0)
         return prog_end(&p, status);
-    if (loom_job_register(p.job, "flaky", flaky, NULL) != LOOM_OK || prog_start(&p) != 0)
+    if (loom_job_register(p.job, "flaky", flaky, NULL) != LOOM_OK ||
+        loom_job_register(p.job, "crasher", crasher, NULL) != LOOM_OK || prog_start(&p) != 0)
         return prog_end(&p, 1);
     if (!loom_job_is_master(p.job))
         return prog_end(&p, loom_job_serve(p.job) == LOOM_OK ? 0 : 1);
+    if (crash)
+        return prog_end(&p, crash_run(&p, n));
 
     loom_queue *q = NULL;
     if (loom_queue_open(p.job, "attempts", 1 << 20, &q) != LOOM_OK)
