@@ -12,6 +12,9 @@
 #include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
+#include <unistd.h>
+#include <stdint.h>
+#include <stdarg.h>
 #include <stdlib.h>
 
 #include <loom.h>
@@ -81,6 +84,42 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;
+}
+
+/* Parse a decimal unsigned number in [lo, hi] (no sign, no junk after
+ * it); 0, or -1 when it is not one. */
+static inline int
+app_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
+{
+    char *end = NULL;
+    if (!s || *s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* Print one line (the format should end in \n) with one write(2), so
+ * lines of several ranks and threads never mix. */
+static inline void app_say(const char *fmt, ...) LOOM_PRINTF(1, 2);
+
+static inline void
+app_say(const char *fmt, ...)
+{
+    char buf[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    if ((size_t)n >= sizeof buf)
+        n = sizeof buf - 1;
+    fflush(stdout);
+    ssize_t w = write(STDOUT_FILENO, buf, (size_t)n);
+    (void)w;
 }
 
 /*

@@ -247,20 +247,6 @@ usage(FILE *fp)
                 "master's own, 2 usage or configuration error.\n");
 }
 
-/* Parse an unsigned number in [lo, hi]; 0 on success. */
-static int
-parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end = NULL;
-    if (!s || *s == '-' || *s == '\0')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -288,13 +274,13 @@ main(int argc, char **argv)
             status = 0;
             goto out;
         } else if (strcmp(a, "--tasks") == 0) {
-            bad = parse_u64(v, 1, 10000000, &tasks);
+            bad = app_parse_u64(v, 1, 10000000, &tasks);
         } else if (strcmp(a, "--samples-per-task") == 0) {
-            bad = parse_u64(v, 1, UINT64_C(1) << 40, &samples);
+            bad = app_parse_u64(v, 1, UINT64_C(1) << 40, &samples);
         } else if (strcmp(a, "--seed") == 0) {
-            bad = parse_u64(v, 0, UINT64_MAX, &seed);
+            bad = app_parse_u64(v, 0, UINT64_MAX, &seed);
         } else if (strcmp(a, "--baseline-tasks") == 0) {
-            bad = parse_u64(v, 1, 10000000, &baseline);
+            bad = app_parse_u64(v, 1, 10000000, &baseline);
         } else {
             if (speak)
                 fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", a);

@@ -82,23 +82,6 @@ letters(uint64_t i, char *out, size_t len)
 }
 
 /* One line with one write(2): lines of different threads never mix. */
-static void say(const char *fmt, ...) LOOM_PRINTF(1, 2);
-
-static void
-say(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof buf)
-        n = sizeof buf - 1;
-    ssize_t w = write(STDOUT_FILENO, buf, (size_t)n);
-    (void)w;
-}
 
 /* The seed's write(q). */
 static void *
@@ -107,12 +90,12 @@ writer(void *p)
     struct side *s = p;
     loom_queue *q = NULL;
     s->status = 1;
-    say("Process to write: rank %d (pid %ld)\n", loom_job_rank(s->job), (long)getpid());
+    app_say("Process to write: rank %d (pid %ld)\n", loom_job_rank(s->job), (long)getpid());
     loom_err rc = loom_queue_open(s->job, "letters", s->capacity, &q);
     for (uint64_t i = 0; rc == LOOM_OK && i < s->items; i++) {
         struct item it = {.rank = loom_job_rank(s->job), .seq = i + 1};
         letters(i, it.text, sizeof it.text);
-        say("Put %s to queue...\n", it.text);
+        app_say("Put %s to queue...\n", it.text);
         rc = loom_queue_put(q, &it, sizeof it, WAIT_MS);
     }
     if (rc == LOOM_OK)
@@ -134,7 +117,7 @@ reader(void *p)
     uint64_t got = 0, bad = 0;
     char text[16];
     s->status = 1;
-    say("Process to read: rank %d (pid %ld)\n", loom_job_rank(s->job), (long)getpid());
+    app_say("Process to read: rank %d (pid %ld)\n", loom_job_rank(s->job), (long)getpid());
     loom_err rc = loom_queue_open(s->job, "letters", s->capacity, &q);
     if (rc == LOOM_OK)
         rc = loom_queue_open(s->job, "report", 4, &report);
@@ -158,7 +141,7 @@ reader(void *p)
         /* the got-th item must be the writer's got-th, with its letters */
         if (it.rank != WRITER || it.seq != got || strcmp(it.text, text) != 0)
             bad++;
-        say("Get %s from queue.\n", it.text);
+        app_say("Get %s from queue.\n", it.text);
     }
     if (rc != LOOM_EDRAINED) {
         fprintf(stderr, PROG ": reader: %s\n", loom_strerror(rc));
@@ -196,13 +179,13 @@ run_master(loom_job *job, uint64_t items, size_t capacity)
         goto out;
     }
     if (got == items && bad == 0) {
-        say(PROG ": the reader (rank %d) got %llu items from the writer (rank %d), in order\n",
-            READER, got, WRITER);
+        app_say(PROG ": the reader (rank %d) got %llu items from the writer (rank %d), in order\n",
+                READER, got, WRITER);
         status = 0;
     } else {
-        say(PROG ": the reader got %llu items of %" PRIu64 ", %llu missing, wrong or out of "
-                 "order\n",
-            got, items, bad + (got < items ? items - got : 0));
+        app_say(PROG ": the reader got %llu items of %" PRIu64 ", %llu missing, wrong or out of "
+                     "order\n",
+                got, items, bad + (got < items ? items - got : 0));
     }
 out:
     free(data);
@@ -226,19 +209,6 @@ usage(FILE *fp)
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every item arrived once and in order, 1 one did not or the\n"
                 "job failed, 2 usage or configuration error, or fewer than 3 ranks.\n");
-}
-
-static int
-parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 int
@@ -268,9 +238,9 @@ main(int argc, char **argv)
             status = 0;
             goto out;
         } else if (strcmp(a, "--items") == 0) {
-            bad = parse_u64(v, 0, MAX_ITEMS, &items);
+            bad = app_parse_u64(v, 0, MAX_ITEMS, &items);
         } else if (strcmp(a, "--capacity") == 0) {
-            bad = parse_u64(v, 1, 1000000, &capacity);
+            bad = app_parse_u64(v, 1, 1000000, &capacity);
         } else {
             if (speak)
                 fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", a);

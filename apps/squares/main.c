@@ -40,24 +40,6 @@ static int quiet;
  * only rank 0 prints usage errors and help (every rank parses alike). */
 /* One whole line with one write(2), so lines of several threads and ranks
  * never interleave. */
-static void say(const char *fmt, ...) LOOM_PRINTF(1, 2);
-
-static void
-say(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return;
-    if ((size_t)n >= sizeof buf)
-        n = sizeof buf - 1;
-    fflush(stdout);
-    ssize_t w = write(STDOUT_FILENO, buf, (size_t)n);
-    (void)w;
-}
 
 /* ---- the worker's side: task_worker.py ---------------------------------- */
 
@@ -68,8 +50,9 @@ square(loom_task *task, void *user)
     if (loom_task_arg_i64(task, &n) != LOOM_OK)
         return 1;
     if (!quiet)
-        say("run task %" PRId64 " * %" PRId64 "... (rank %d, %s)\n", n, n,
-            loom_context_rank(loom_task_context(task)), loom_context_name(loom_task_context(task)));
+        app_say("run task %" PRId64 " * %" PRId64 "... (rank %d, %s)\n", n, n,
+                loom_context_rank(loom_task_context(task)),
+                loom_context_name(loom_task_context(task)));
     return loom_task_reply_i64(task, n * n) == LOOM_OK ? 0 : 1;
 }
 
@@ -110,34 +93,34 @@ static void
 take_result(struct tally *t, loom_result *r)
 {
     if (!t->said_try && !quiet) {
-        say("Try get results...\n"); /* first result taken while still putting */
+        app_say("Try get results...\n"); /* first result taken while still putting */
         t->said_try = 1;
     }
     t->results++;
     const uint64_t *hit = bsearch(&r->id, t->ids, t->count, sizeof *t->ids, cmp_id);
     if (!hit) {
         t->strangers++;
-        say("squares: a result for id %" PRIu64 ", which was never put\n", r->id);
+        app_say("squares: a result for id %" PRIu64 ", which was never put\n", r->id);
         return;
     }
     size_t i = (size_t)(hit - t->ids);
     if (t->seen[i]) {
         t->dups++;
-        say("squares: a second result for task %" PRIu64 "\n", r->id);
+        app_say("squares: a second result for task %" PRIu64 "\n", r->id);
         return;
     }
     t->seen[i] = 1;
     int64_t n = t->inputs[i], v = 0;
     if (r->status != 0 || loom_result_i64(r, &v) != LOOM_OK || v != n * n) {
         t->wrong++;
-        say("squares: task %" PRIu64 " (%" PRId64 "): status %d, %zu reply bytes, got %" PRId64
-            ", expected %" PRId64 "\n",
-            r->id, n, r->status, r->len, v, n * n);
+        app_say("squares: task %" PRIu64 " (%" PRId64 "): status %d, %zu reply bytes, got %" PRId64
+                ", expected %" PRId64 "\n",
+                r->id, n, r->status, r->len, v, n * n);
         return;
     }
     t->correct++;
     if (!quiet)
-        say("Result: %" PRId64 " * %" PRId64 " = %" PRId64 "\n", n, n, v);
+        app_say("Result: %" PRId64 " * %" PRId64 " = %" PRId64 "\n", n, n, v);
 }
 
 static int
@@ -163,7 +146,7 @@ run_master(loom_job *job, size_t count, uint64_t seed)
     for (size_t i = 0; i < count; i++) {
         int64_t n = (int64_t)(next_random(&state) % 10001); /* random.randint(0, 10000) */
         if (!quiet)
-            say("Put task %" PRId64 "...\n", n);
+            app_say("Put task %" PRId64 "...\n", n);
         uint64_t id = 0;
         while ((rc = loom_job_submit_i64(job, "square", n, LOOM_NOWAIT, &id)) == LOOM_EFULL) {
             /* wait for one result, then take up to 1023 more that are there */
@@ -191,9 +174,9 @@ run_master(loom_job *job, size_t count, uint64_t seed)
         t.count = i + 1;
     }
     if (quiet)
-        say("Put %zu tasks.\n", count);
+        app_say("Put %zu tasks.\n", count);
     if (!t.said_try) {
-        say("Try get results...\n");
+        app_say("Try get results...\n");
         t.said_try = 1;
     }
 
@@ -216,15 +199,16 @@ run_master(loom_job *job, size_t count, uint64_t seed)
     rc = loom_job_finish(job);
     if (rc != LOOM_OK)
         fprintf(stderr, PROG ": finishing the job: %s\n", loom_strerror(rc));
-    say("master exit.\n");
+    app_say("master exit.\n");
 
     size_t missing = count - (t.correct + t.wrong);
     if (rc == LOOM_OK && t.correct == count && t.results == count) {
-        say(PROG ": %zu results, all correct\n", count);
+        app_say(PROG ": %zu results, all correct\n", count);
         status = 0;
     } else {
-        say(PROG ": %zu tasks, %zu correct, %zu wrong, %zu missing, %zu duplicate, %zu unknown\n",
-            count, t.correct, t.wrong, missing, t.dups, t.strangers);
+        app_say(PROG
+                ": %zu tasks, %zu correct, %zu wrong, %zu missing, %zu duplicate, %zu unknown\n",
+                count, t.correct, t.wrong, missing, t.dups, t.strangers);
     }
 out:
     free(t.ids);
@@ -318,7 +302,7 @@ main(int argc, char **argv)
             goto out;
         }
         if (!quiet)
-            say("worker exit. (rank %d)\n", loom_job_rank(job));
+            app_say("worker exit. (rank %d)\n", loom_job_rank(job));
         status = 0;
     }
 out:
