@@ -29,6 +29,6 @@ Test(retry, a_task_that_keeps_crashing_is_given_up_at_the_crash_limit, .timeout 
     mpi_run(&o, "-np 3 " PROG("prog_retry") " --pool-threads 2 --crash --tasks 20 "
                                             "--job-retries 10 --job-crash-limit 3");
     assert_clean_exit(&o);
-    assert_line(&o, "CRASH tasks=20 gave_up=20 attempts=60 signal=20");
+    assert_line(&o, "CRASH tasks=20 gave_up=20 attempts=60 crashed=20");
     mpi_out_free(&o);
 }
