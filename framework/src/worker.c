@@ -256,8 +256,15 @@ runner(void *arg)
         w->running -= (unsigned)k;
         w->avg_task_ns = w->avg_task_ns <= 0 ? per : 0.8 * w->avg_task_ns + 0.2 * per;
     }
-    w->runners--;
+    int last = --w->runners == 0;
     pthread_mutex_unlock(&w->rq_mu);
+    /* the worker runs dry: its results go now (maybe_flush's `idle`),
+     * not after the flush delay the comm thread sleeps by */
+    if (last) {
+        pthread_mutex_lock(&w->out_mu);
+        wake_comm_locked(w);
+        pthread_mutex_unlock(&w->out_mu);
+    }
     iso_give(w, iso);
     loom__task_reply_free(&t);
     wire_buf_free(&stage);
