@@ -802,7 +802,7 @@ take_avoiding(struct master *m, int rank, size_t want, int64_t now)
 {
     int others = 0;
     for (int r = 1; r < m->job->size; r++)
-        others += r != rank && m->workers[r].hello && !m->workers[r].bye;
+        others += r != rank && !m->workers[r].bye; /* gone or lost: bye */
     size_t n = 0, keep = 0;
     for (size_t i = 0; i < m->navoid; i++) {
         struct avoiding *a = &m->avoid[i];

@@ -255,7 +255,7 @@ LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *
  *        worker `avoid_rank` — a retry of an attempt that failed there.
  *
  * The task goes to another worker when one asks for work. It may still run
- * on `avoid_rank` when no other worker is connected, or after it has
+ * on `avoid_rank` when every other worker has left or was lost, or after it has
  * waited a second for one (busy with long tasks): a preference, never a
  * stall. With one worker, or `avoid_rank` not a worker rank, this is
  * loom_job_submit().
