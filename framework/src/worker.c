@@ -202,6 +202,15 @@ wake_comm_locked(struct worker *w)
     }
 }
 
+/* Wake the comm thread if it sleeps (it has something to do). */
+static void
+wake_comm(struct worker *w)
+{
+    pthread_mutex_lock(&w->out_mu);
+    wake_comm_locked(w);
+    pthread_mutex_unlock(&w->out_mu);
+}
+
 static void *
 runner(void *arg)
 {
@@ -260,11 +269,8 @@ runner(void *arg)
     pthread_mutex_unlock(&w->rq_mu);
     /* the worker runs dry: its results go now (maybe_flush's `idle`),
      * not after the flush delay the comm thread sleeps by */
-    if (last) {
-        pthread_mutex_lock(&w->out_mu);
-        wake_comm_locked(w);
-        pthread_mutex_unlock(&w->out_mu);
-    }
+    if (last)
+        wake_comm(w);
     iso_give(w, iso);
     loom__task_reply_free(&t);
     wire_buf_free(&stage);
@@ -642,15 +648,6 @@ fail_pool:
     free(w->iso_idle);
     free(w);
     return rc;
-}
-
-/* Wake the comm thread if it sleeps (it has something to do). */
-static void
-wake_comm(struct worker *w)
-{
-    pthread_mutex_lock(&w->out_mu);
-    wake_comm_locked(w);
-    pthread_mutex_unlock(&w->out_mu);
 }
 
 /* Wait for the master's STOP, then say goodbye. */
