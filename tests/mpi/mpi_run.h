@@ -127,4 +127,15 @@ has_line(const char *text, const char *line)
                      (o)->text);                                                                   \
     } while (0)
 
+/* The common case: run `mpirun ... <args>` (no format), assert a clean
+ * exit and that the master printed `line`. */
+#define mpi_expect(args, line)                                                                     \
+    do {                                                                                           \
+        struct mpi_out expect_out_;                                                                \
+        mpi_run(&expect_out_, "%s", (args));                                                       \
+        assert_clean_exit(&expect_out_);                                                           \
+        assert_line(&expect_out_, "%s", (line));                                                   \
+        mpi_out_free(&expect_out_);                                                                \
+    } while (0)
+
 #endif /* LOOM_TESTS_MPI_RUN_H */

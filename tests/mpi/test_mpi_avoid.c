@@ -5,18 +5,12 @@
 
 Test(avoid, retries_go_to_another_worker, .timeout = 120)
 {
-    struct mpi_out o;
-    mpi_run(&o, "-np 4 " PROG("prog_avoid") " --pool-threads 2 --tasks 300");
-    assert_clean_exit(&o);
-    assert_line(&o, "AVOID tasks=300 seconds=300 same=0");
-    mpi_out_free(&o);
+    mpi_expect("-np 4 " PROG("prog_avoid") " --pool-threads 2 --tasks 300",
+               "AVOID tasks=300 seconds=300 same=0");
 }
 
 Test(avoid, a_single_worker_still_runs_them, .timeout = 120)
 {
-    struct mpi_out o;
-    mpi_run(&o, "-np 2 " PROG("prog_avoid") " --pool-threads 2 --tasks 50");
-    assert_clean_exit(&o);
-    assert_line(&o, "AVOID tasks=50 seconds=50 same=50");
-    mpi_out_free(&o);
+    mpi_expect("-np 2 " PROG("prog_avoid") " --pool-threads 2 --tasks 50",
+               "AVOID tasks=50 seconds=50 same=50");
 }
