@@ -30,3 +30,12 @@ Test(error, unknown_values_do_not_crash, .timeout = 10)
     cr_assert_str_eq(loom_err_name((loom_err)-1), "LOOM_E?");
     cr_assert_str_eq(loom_err_name((loom_err)100000), "LOOM_E?");
 }
+
+Test(error, codes_are_append_only, .timeout = 10)
+{
+    /* Numbers never change meaning: a code added later sits after these. */
+    cr_assert_eq(LOOM_ENOFUNC, 18);
+    cr_assert_eq(LOOM_EAUTH, 19);
+    cr_assert_str_eq(loom_err_name(LOOM_EAUTH), "LOOM_EAUTH");
+    cr_assert_str_eq(loom_strerror(LOOM_EAUTH), "authentication failed: wrong or stale job key");
+}

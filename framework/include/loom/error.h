@@ -41,7 +41,8 @@
     XX(EDRAINED, "closed and drained: nothing more will arrive")                                   \
     XX(EPROTO, "malformed message")                                                                \
     XX(EMISMATCH, "ranks disagree: different binaries or task registrations")                      \
-    XX(ENOFUNC, "no task function of that name is registered")
+    XX(ENOFUNC, "no task function of that name is registered")                                     \
+    XX(EAUTH, "authentication failed: wrong or stale job key")
 
 /**
  * \brief Error codes returned by loom functions. #LOOM_OK is 0, errors are > 0.
@@ -101,6 +102,10 @@ typedef enum loom_err {
  *  journal has another task under this id. */
 /** \var LOOM_ENOFUNC
  *  No task function of that name is registered. */
+/** \var LOOM_EAUTH
+ *  Authentication failed: a peer joining a running job (or the master it
+ *  joined) could not prove it holds the job's key, e.g. a join file of an
+ *  earlier job. */
 
 /**
  * \brief Human-readable description of an error code.
