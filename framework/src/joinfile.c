@@ -1,0 +1,752 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The join file: DIR/loom.join, written by a master that serves joiners,
+ * read by each joiner, removed by the master when it ends.
+ *
+ * Format: text, one "name value" per line, each line ending in '\n', one
+ * space between name and value, in this order when written:
+ *
+ *   loom-join 1                      format version: always the first line
+ *   job 3f9c...(32 lowercase hex)    random id of this job
+ *   host node01                      the master's host name (for messages)
+ *   pid 12345                        the master's pid (for messages)
+ *   created 1718000000               unix seconds when the master wrote it
+ *   port 2953052161.0:...:300        MPI port name for MPI_Comm_connect
+ *   key 0a1b...(64 hex)              the job's key, 32 bytes
+ *   check 8c1d2e3f                   CRC-32C (lowercase hex) of every byte
+ *                                    before this line: always the last line
+ *
+ * The reader accepts the fields between the first and the last line in any
+ * order, but each exactly once; an unknown field, an unknown version, a
+ * line over LINE_MAX bytes, a NUL byte, a missing final newline or a value
+ * that fails its check is "corrupted" (LOOM_EPROTO) with the line and the
+ * field named. The check line tells damage apart from a wrong key: a file
+ * truncated anywhere lacks it or a complete last line, and a changed byte
+ * (a flipped hex digit of the key) fails the CRC, so neither can reach the
+ * handshake as a "wrong key". CRC-32C is no defence against someone who
+ * can write the file; the permission checks are.
+ *
+ * Trust: the key is secret and what a master sends a joiner it runs, so
+ * the joiner must trust the file as much as its own account. Hence: the
+ * file is opened with O_NOFOLLOW and checked on its descriptor (regular
+ * file, owned by the caller, no group/other permission), and the directory
+ * it sits in may not be written by group or others (nobody else can swap
+ * the file). The writer creates the directory 0700 and the file 0600
+ * (chmod'ed after creation, whatever the umask).
+ *
+ * Atomic replacement: a temporary ".loom.join.<random>" in the same
+ * directory, written, fsync'ed, renamed over loom.join, then the directory
+ * fsync'ed (best effort). Readers never see a partial file; a crash leaves the old file
+ * or the new one (plus at worst a stray temporary).
+ *
+ * Buffers holding the key's hex are wiped (explicit_bzero) before return.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "joinfile.h"
+#include "journal.h" /* loom__crc32c */
+
+#define LINE_MAX_   1100 /* longest line: "port " + 1023 bytes, with room */
+#define PATH_CAP    4096
+#define VERSION_TAG "loom-join"
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (err == NULL || errlen == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- field checks, shared by the writer and the reader ----------------- */
+
+static int
+is_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static int
+hex_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return c - 'A' + 10;
+}
+
+/* A token: 1..max bytes, each printable ASCII other than space. NULL if
+ * fine, else what is wrong. */
+static const char *
+token_problem(const char *s, size_t len, size_t max)
+{
+    if (len == 0)
+        return "is empty";
+    if (len > max)
+        return "is too long";
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return "contains whitespace, a control character or a non-ASCII byte";
+    return NULL;
+}
+
+static int
+is_lower_hex(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+static int
+is_job_id(const char *s, size_t len)
+{
+    if (len != LOOM__JOIN_JOB_HEX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (!is_lower_hex(s[i]))
+            return 0;
+    return 1;
+}
+
+/* Decimal digits without sign or leading zero, <= max. */
+static int
+parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
+{
+    if (len == 0 || len > 19 || (s[0] == '0' && len > 1))
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(s[i] - '0'); /* 19 digits cannot wrap a u64 */
+    }
+    if (v > max)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+/* What the writer refuses in ji: NULL if fine. */
+static const char *
+info_problem(const struct loom__join_info *ji, const char **field)
+{
+    const char *why;
+    *field = "port";
+    if ((why = token_problem(ji->port, strnlen(ji->port, sizeof ji->port),
+                             LOOM__JOIN_PORT_MAX - 1)) != NULL)
+        return why;
+    if (strnlen(ji->port, sizeof ji->port) == sizeof ji->port)
+        return "is not NUL-terminated";
+    *field = "host";
+    size_t hl = strnlen(ji->host, sizeof ji->host);
+    if (hl == sizeof ji->host)
+        return "is not NUL-terminated";
+    if ((why = token_problem(ji->host, hl, LOOM__JOIN_HOST_MAX - 1)) != NULL)
+        return why;
+    *field = "job";
+    if (!is_job_id(ji->job, strnlen(ji->job, sizeof ji->job)))
+        return "is not 32 lowercase hex digits";
+    *field = "pid";
+    if (ji->pid < 1 || ji->pid > INT32_MAX)
+        return "is not a process id";
+    *field = "created";
+    if (ji->created < 0)
+        return "is negative";
+    return NULL;
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+/* Where a join file is: its directory and its name in it, and the file's
+ * path for messages. */
+struct where {
+    char dir[PATH_CAP];
+    char name[PATH_CAP];
+    char file[2 * PATH_CAP + 2]; /* dir + "/" + name */
+};
+
+static loom_err
+locate(const char *path, int path_is_dir, struct where *w, char *err, size_t errlen)
+{
+    size_t n = strlen(path);
+    if (n == 0 || n >= PATH_CAP) {
+        set_err(err, errlen, "join file path is %s", n == 0 ? "empty" : "too long");
+        return LOOM_EINVAL;
+    }
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    if (!path_is_dir) {
+        /* A directory, or a path that does not exist, is taken as the
+         * directory the master was given; anything else, or anything called
+         * loom.join (a directory there sits where the file should), as the
+         * file. */
+        struct stat st;
+        int r = stat(path, &st);
+        path_is_dir = strcmp(base, LOOM__JOINFILE_NAME) != 0 &&
+                      ((r == 0 && S_ISDIR(st.st_mode)) || (r != 0 && errno == ENOENT));
+    }
+    if (path_is_dir) {
+        snprintf(w->dir, sizeof w->dir, "%s", path);
+        snprintf(w->name, sizeof w->name, "%s", LOOM__JOINFILE_NAME);
+    } else {
+        if (slash == NULL)
+            snprintf(w->dir, sizeof w->dir, ".");
+        else if (slash == path)
+            snprintf(w->dir, sizeof w->dir, "/");
+        else
+            snprintf(w->dir, sizeof w->dir, "%.*s", (int)(slash - path), path);
+        snprintf(w->name, sizeof w->name, "%s", base);
+    }
+    size_t dl = strlen(w->dir);
+    snprintf(w->file, sizeof w->file, "%s%s%s", w->dir,
+             (dl > 0 && w->dir[dl - 1] == '/') ? "" : "/", w->name);
+    return LOOM_OK;
+}
+
+/* The directory may hold a key: not writable by group or others, ours or
+ * root's. */
+static loom_err
+check_dir(int dfd, const char *dir, char *err, size_t errlen)
+{
+    struct stat st;
+    if (fstat(dfd, &st) != 0) {
+        set_err(err, errlen, "cannot stat directory %s: %s", dir, strerror(errno));
+        return LOOM_ESYS;
+    }
+    if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+        set_err(err, errlen,
+                "directory %s is writable by group or others (mode %04o): anyone there could "
+                "replace the join file; refusing it (chmod go-w, or name a private directory)",
+                dir, (unsigned)(st.st_mode & 07777));
+        return LOOM_EINVAL;
+    }
+    if (st.st_uid != geteuid() && st.st_uid != 0) {
+        set_err(err, errlen, "directory %s belongs to uid %u, not to you (uid %u): refusing it",
+                dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        return LOOM_EINVAL;
+    }
+    return LOOM_OK;
+}
+
+static loom_err
+write_all(int fd, const char *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return LOOM_ESYS;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return LOOM_OK;
+}
+
+/* ---- init, write -------------------------------------------------------- */
+
+static void
+to_hex(char *out, const unsigned char *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+loom_err
+loom__joinfile_init(struct loom__join_info *ji, const char *port)
+{
+    LOOM_ASSERT(ji != NULL && port != NULL);
+    unsigned char id[LOOM__JOIN_JOB_HEX / 2];
+    loom_err rc = LOOM_OK;
+    memset(ji, 0, sizeof *ji);
+    size_t pl = strlen(port);
+    if (token_problem(port, pl, LOOM__JOIN_PORT_MAX - 1) != NULL) {
+        rc = LOOM_EINVAL;
+        goto cleanup;
+    }
+    memcpy(ji->port, port, pl + 1);
+    if ((rc = loom__auth_random(ji->key, sizeof ji->key)) != LOOM_OK ||
+        (rc = loom__auth_random(id, sizeof id)) != LOOM_OK)
+        goto cleanup;
+    to_hex(ji->job, id, sizeof id);
+    if (gethostname(ji->host, sizeof ji->host - 1) != 0)
+        ji->host[0] = '\0';
+    ji->host[sizeof ji->host - 1] = '\0';
+    for (char *c = ji->host; *c; c++)
+        if (*c <= ' ' || *c > '~')
+            *c = '_';
+    if (ji->host[0] == '\0')
+        snprintf(ji->host, sizeof ji->host, "unknown");
+    ji->pid = (long)getpid();
+    ji->created = (int64_t)time(NULL);
+cleanup:
+    if (rc != LOOM_OK)
+        explicit_bzero(ji, sizeof *ji);
+    return rc;
+}
+
+/* The file's bytes for ji into buf (LOOM__JOINFILE_MAX); its length. */
+static size_t
+render(const struct loom__join_info *ji, char *buf)
+{
+    char key[2 * LOOM__AUTH_KEY_LEN + 1];
+    to_hex(key, ji->key, sizeof ji->key);
+    int n = snprintf(
+        buf, LOOM__JOINFILE_MAX,
+        VERSION_TAG " %d\njob %s\nhost %s\npid %ld\ncreated %" PRId64 "\nport %s\nkey %s\n",
+        LOOM__JOINFILE_VERSION, ji->job, ji->host, ji->pid, ji->created, ji->port, key);
+    explicit_bzero(key, sizeof key);
+    /* Bounded by the fields' sizes: about 1,450 bytes at most. */
+    LOOM_ASSERT(n > 0 && (size_t)n + 16 < LOOM__JOINFILE_MAX);
+    uint32_t crc = loom__crc32c(0, buf, (size_t)n);
+    n += snprintf(buf + n, LOOM__JOINFILE_MAX - (size_t)n, "check %08" PRIx32 "\n", crc);
+    return (size_t)n;
+}
+
+loom_err
+loom__joinfile_write(const char *dir, const struct loom__join_info *ji, char *err, size_t errlen)
+{
+    LOOM_ASSERT(dir != NULL && ji != NULL);
+    char buf[LOOM__JOINFILE_MAX], tmp[64];
+    unsigned char rnd[8];
+    size_t len = 0;
+    int dfd = -1, fd = -1, created = 0, have_tmp = 0;
+    struct where w;
+    const char *field;
+    const char *why;
+    loom_err rc;
+
+    if ((why = info_problem(ji, &field)) != NULL) {
+        set_err(err, errlen, "invalid join file field '%s': it %s", field, why);
+        rc = LOOM_EINVAL;
+        goto done;
+    }
+    if ((rc = locate(dir, 1, &w, err, errlen)) != LOOM_OK)
+        goto done;
+    if (mkdir(dir, 0700) == 0) {
+        created = 1;
+    } else if (errno != EEXIST) {
+        set_err(err, errlen, "cannot create directory %s for the join file: %s", dir,
+                strerror(errno));
+        rc = LOOM_ESYS;
+        goto done;
+    }
+    dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        set_err(err, errlen, "%s %s: %s", e == ENOTDIR ? "not a directory:" : "cannot open", dir,
+                strerror(e));
+        rc = e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
+        goto done;
+    }
+    /* mkdir's mode went through the umask; the directory must be 0700. */
+    if (created && fchmod(dfd, 0700) != 0) {
+        set_err(err, errlen, "cannot chmod 0700 %s: %s", dir, strerror(errno));
+        rc = LOOM_ESYS;
+        goto close_dir;
+    }
+    if ((rc = check_dir(dfd, dir, err, errlen)) != LOOM_OK)
+        goto close_dir;
+
+    if ((rc = loom__auth_random(rnd, sizeof rnd)) != LOOM_OK) {
+        set_err(err, errlen, "no randomness for a temporary file name");
+        goto close_dir;
+    }
+    snprintf(tmp, sizeof tmp, "." LOOM__JOINFILE_NAME ".%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
+             rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        set_err(err, errlen, "cannot create %s/%s: %s", dir, tmp, strerror(errno));
+        rc = LOOM_ESYS;
+        goto close_dir;
+    }
+    have_tmp = 1;
+    len = render(ji, buf);
+    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != LOOM_OK || fsync(fd) != 0) {
+        set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
+        rc = LOOM_ESYS;
+        goto remove_tmp;
+    }
+    int cr = close(fd);
+    fd = -1;
+    if (cr != 0) {
+        set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
+        rc = LOOM_ESYS;
+        goto remove_tmp;
+    }
+    if (renameat(dfd, tmp, dfd, LOOM__JOINFILE_NAME) != 0) {
+        set_err(err, errlen, "cannot rename %s/%s to %s: %s", dir, tmp, w.file, strerror(errno));
+        rc = LOOM_ESYS;
+        goto remove_tmp;
+    }
+    have_tmp = 0;
+    /* Best effort: the file's own fsync already means a crash can never
+     * leave an empty or partial loom.join; the directory's makes the rename
+     * itself survive a machine crash, which would have ended the master
+     * (and so the job the file points to) anyway. */
+    (void)fsync(dfd);
+
+remove_tmp:
+    if (fd >= 0)
+        close(fd);
+    if (have_tmp)
+        (void)unlinkat(dfd, tmp, 0);
+close_dir:
+    close(dfd);
+done:
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+/* ---- read ---------------------------------------------------------------- */
+
+enum field { F_JOB, F_HOST, F_PID, F_CREATED, F_PORT, F_KEY, F_CHECK, F__COUNT };
+static const char *const field_names[F__COUNT] = {"job",  "host", "pid",  "created",
+                                                  "port", "key",  "check"};
+
+/* Parse the file's bytes buf[0..n) (n <= LOOM__JOINFILE_MAX) into ji. */
+static loom_err
+parse(const char *file, const char *buf, size_t n, struct loom__join_info *ji, char *err,
+      size_t errlen)
+{
+#define CORRUPT(...)                                                                               \
+    do {                                                                                           \
+        char why_[256];                                                                            \
+        snprintf(why_, sizeof why_, __VA_ARGS__);                                                  \
+        set_err(err, errlen, "corrupted join file %s: %s", file, why_);                            \
+        return LOOM_EPROTO;                                                                        \
+    } while (0)
+
+    if (n == 0)
+        CORRUPT("it is empty");
+    const char *nul = memchr(buf, '\0', n);
+    if (nul != NULL)
+        CORRUPT("NUL byte at offset %zu", (size_t)(nul - buf));
+    if (buf[n - 1] != '\n')
+        CORRUPT("the last line is incomplete (truncated?)");
+
+    int seen[F__COUNT] = {0};
+    size_t check_at = 0;
+    uint32_t check = 0;
+    unsigned lineno = 0;
+    for (size_t off = 0; off < n;) {
+        const char *line = buf + off;
+        const char *eol = memchr(line, '\n', n - off); /* found: buf ends in '\n' */
+        size_t len = (size_t)(eol - line);
+        lineno++;
+        off += len + 1;
+        if (len > LINE_MAX_)
+            CORRUPT("line %u is longer than %d bytes", lineno, LINE_MAX_);
+        if (lineno == 1) {
+            size_t tl = sizeof VERSION_TAG - 1;
+            if (len < tl + 2 || memcmp(line, VERSION_TAG " ", tl + 1) != 0) {
+                set_err(err, errlen,
+                        "%s is not a loom join file (line 1 is not '" VERSION_TAG " %d')", file,
+                        LOOM__JOINFILE_VERSION);
+                return LOOM_EPROTO;
+            }
+            uint64_t v;
+            if (!parse_dec(line + tl + 1, len - tl - 1, UINT32_MAX, &v))
+                CORRUPT("line 1: the format version is not a number");
+            if (v != LOOM__JOINFILE_VERSION) {
+                set_err(err, errlen,
+                        "join file %s has format version %" PRIu64 "; this loom reads version "
+                        "%d (do the master and the joiner run the same loom?)",
+                        file, v, LOOM__JOINFILE_VERSION);
+                return LOOM_EPROTO;
+            }
+            continue;
+        }
+        if (len == 0)
+            CORRUPT("line %u is empty", lineno);
+        if (seen[F_CHECK])
+            CORRUPT("line %u: text after the 'check' line, which must be the last", lineno);
+        const char *sp = memchr(line, ' ', len);
+        size_t nl = sp ? (size_t)(sp - line) : len;
+        int f = 0;
+        while (f < F__COUNT &&
+               !(strlen(field_names[f]) == nl && memcmp(line, field_names[f], nl) == 0))
+            f++;
+        if (f == F__COUNT) {
+            char name[33];
+            size_t k = 0;
+            for (; k < nl && k < sizeof name - 1; k++)
+                name[k] = (line[k] > ' ' && line[k] <= '~') ? line[k] : '?';
+            name[k] = '\0';
+            CORRUPT("line %u: unknown field '%s'", lineno, name);
+        }
+        if (seen[f])
+            CORRUPT("line %u: field '%s' appears twice", lineno, field_names[f]);
+        seen[f] = 1;
+        if (sp == NULL)
+            CORRUPT("line %u: field '%s' has no value", lineno, field_names[f]);
+        const char *v = sp + 1;
+        size_t vl = len - nl - 1;
+        const char *why;
+        uint64_t num;
+        switch ((enum field)f) {
+        case F_JOB:
+            if (!is_job_id(v, vl))
+                CORRUPT("line %u: 'job' is not %d lowercase hex digits", lineno,
+                        LOOM__JOIN_JOB_HEX);
+            memcpy(ji->job, v, vl);
+            ji->job[vl] = '\0';
+            break;
+        case F_HOST:
+            if ((why = token_problem(v, vl, LOOM__JOIN_HOST_MAX - 1)) != NULL)
+                CORRUPT("line %u: 'host' %s", lineno, why);
+            memcpy(ji->host, v, vl);
+            ji->host[vl] = '\0';
+            break;
+        case F_PID:
+            if (!parse_dec(v, vl, INT32_MAX, &num) || num == 0)
+                CORRUPT("line %u: 'pid' is not a process id", lineno);
+            ji->pid = (long)num;
+            break;
+        case F_CREATED:
+            if (!parse_dec(v, vl, INT64_MAX, &num))
+                CORRUPT("line %u: 'created' is not a time in seconds", lineno);
+            ji->created = (int64_t)num;
+            break;
+        case F_PORT:
+            if ((why = token_problem(v, vl, LOOM__JOIN_PORT_MAX - 1)) != NULL)
+                CORRUPT("line %u: 'port' %s", lineno, why);
+            memcpy(ji->port, v, vl);
+            ji->port[vl] = '\0';
+            break;
+        case F_KEY:
+            if (vl != 2 * LOOM__AUTH_KEY_LEN)
+                CORRUPT("line %u: 'key' is %zu characters, not %d hex digits", lineno, vl,
+                        2 * LOOM__AUTH_KEY_LEN);
+            for (size_t i = 0; i < vl; i++)
+                if (!is_hex(v[i]))
+                    CORRUPT("line %u: 'key' has a character that is not a hex digit at column "
+                            "%zu",
+                            lineno, nl + 2 + i);
+            for (size_t i = 0; i < LOOM__AUTH_KEY_LEN; i++)
+                ji->key[i] = (unsigned char)(hex_val(v[2 * i]) << 4 | hex_val(v[2 * i + 1]));
+            break;
+        case F_CHECK:
+            num = 0;
+            for (size_t i = 0; i < vl; i++)
+                if (vl != 8 || !is_lower_hex(v[i]))
+                    CORRUPT("line %u: 'check' is not 8 lowercase hex digits", lineno);
+                else
+                    num = num << 4 | (uint64_t)hex_val(v[i]);
+            check = (uint32_t)num;
+            check_at = (size_t)(line - buf);
+            break;
+        case F__COUNT:
+            break;
+        }
+    }
+    for (int f = 0; f < F__COUNT; f++)
+        if (!seen[f])
+            CORRUPT("field '%s' is missing (truncated?)", field_names[f]);
+    uint32_t crc = loom__crc32c(0, buf, check_at);
+    if (crc != check)
+        CORRUPT("checksum mismatch: the file was changed or damaged after the master wrote it");
+    return LOOM_OK;
+#undef CORRUPT
+}
+
+/* Open, check and read the join file at w into ji; dev and ino get its
+ * identity (for remove). */
+static loom_err
+read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *ino, char *err,
+        size_t errlen)
+{
+    char buf[LOOM__JOINFILE_MAX + 1];
+    size_t n = 0;
+    int dfd = -1, fd = -1;
+    struct stat st;
+    loom_err rc = LOOM_OK;
+
+    dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        int e = errno;
+        if (e == ENOENT) {
+            set_err(err, errlen,
+                    "no join file in %s (no such directory): is the master running with "
+                    "--serve %s?",
+                    w->dir, w->dir);
+            rc = LOOM_ENOTFOUND;
+        } else {
+            set_err(err, errlen, "cannot open directory %s: %s", w->dir, strerror(e));
+            rc = e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
+        }
+        goto done;
+    }
+    if ((rc = check_dir(dfd, w->dir, err, errlen)) != LOOM_OK)
+        goto close_dir;
+    fd = openat(dfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        if (e == ENOENT) {
+            set_err(err, errlen, "no join file in %s: is the master running with --serve %s?",
+                    w->dir, w->dir);
+            rc = LOOM_ENOTFOUND;
+        } else if (e == ELOOP) {
+            set_err(err, errlen, "join file %s is a symbolic link: refusing it", w->file);
+            rc = LOOM_EINVAL;
+        } else {
+            set_err(err, errlen, "cannot open join file %s: %s", w->file, strerror(e));
+            rc = LOOM_ESYS;
+        }
+        goto close_dir;
+    }
+    if (fstat(fd, &st) != 0) {
+        set_err(err, errlen, "cannot stat join file %s: %s", w->file, strerror(errno));
+        rc = LOOM_ESYS;
+        goto close_file;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "join file %s is not a regular file (%s): refusing it", w->file,
+                S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+        rc = LOOM_EINVAL;
+        goto close_file;
+    }
+    if (st.st_uid != geteuid()) {
+        set_err(err, errlen, "join file %s belongs to uid %u, not to you (uid %u): refusing it",
+                w->file, (unsigned)st.st_uid, (unsigned)geteuid());
+        rc = LOOM_EINVAL;
+        goto close_file;
+    }
+    if (st.st_mode & 077) {
+        set_err(err, errlen, "join file %s is %s by group or others (mode %04o): refusing it%s",
+                w->file,
+                (st.st_mode & 044)   ? "readable"
+                : (st.st_mode & 022) ? "writable"
+                                     : "accessible",
+                (unsigned)(st.st_mode & 07777),
+                (st.st_mode & 044)   ? "; its key may have leaked: restart the master"
+                : (st.st_mode & 022) ? "; someone else may have changed it"
+                                     : "");
+        rc = LOOM_EINVAL;
+        goto close_file;
+    }
+    *dev = st.st_dev;
+    *ino = st.st_ino;
+    /* Bounded: one byte more than allowed tells "too big". */
+    while (n < sizeof buf) {
+        ssize_t r = read(fd, buf + n, sizeof buf - n);
+        if (r < 0) {
+            if (errno == EINTR)
+                continue;
+            set_err(err, errlen, "cannot read join file %s: %s", w->file, strerror(errno));
+            rc = LOOM_ESYS;
+            goto close_file;
+        }
+        if (r == 0)
+            break;
+        n += (size_t)r;
+    }
+    if (n > LOOM__JOINFILE_MAX) {
+        set_err(err, errlen, "corrupted join file %s: larger than %d bytes", w->file,
+                LOOM__JOINFILE_MAX);
+        rc = LOOM_EPROTO;
+        goto close_file;
+    }
+    rc = parse(w->file, buf, n, ji, err, errlen);
+
+close_file:
+    close(fd);
+close_dir:
+    close(dfd);
+done:
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+loom_err
+loom__joinfile_read(const char *dir_or_file, struct loom__join_info *ji, char *err, size_t errlen)
+{
+    LOOM_ASSERT(dir_or_file != NULL && ji != NULL);
+    struct where w;
+    dev_t dev;
+    ino_t ino;
+    memset(ji, 0, sizeof *ji);
+    loom_err rc = locate(dir_or_file, 0, &w, err, errlen);
+    if (rc == LOOM_OK)
+        rc = read_at(&w, ji, &dev, &ino, err, errlen);
+    if (rc != LOOM_OK)
+        explicit_bzero(ji, sizeof *ji);
+    return rc;
+}
+
+loom_err
+loom__joinfile_remove(const char *dir, const char *job, char *err, size_t errlen)
+{
+    LOOM_ASSERT(dir != NULL && job != NULL);
+    struct loom__join_info ji;
+    struct where w;
+    struct stat st;
+    dev_t dev = 0;
+    ino_t ino = 0;
+    int dfd = -1;
+    loom_err rc;
+
+    memset(&ji, 0, sizeof ji);
+    if ((rc = locate(dir, 1, &w, err, errlen)) != LOOM_OK)
+        goto done;
+    if ((rc = read_at(&w, &ji, &dev, &ino, err, errlen)) != LOOM_OK)
+        goto done;
+    if (strcmp(ji.job, job) != 0) {
+        set_err(err, errlen, "join file %s is job %s's, not ours (%.32s): left in place", w.file,
+                ji.job, job);
+        rc = LOOM_EMISMATCH;
+        goto done;
+    }
+    dfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+        set_err(err, errlen, "cannot open directory %s: %s", w.dir, strerror(errno));
+        rc = LOOM_ESYS;
+        goto done;
+    }
+    /* Still the file we read? (another master may have renamed its own
+     * over it since). */
+    if (fstatat(dfd, w.name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot stat join file %s: %s", w.file, strerror(e));
+        rc = e == ENOENT ? LOOM_ENOTFOUND : LOOM_ESYS;
+        goto close_dir;
+    }
+    if (st.st_dev != dev || st.st_ino != ino) {
+        set_err(err, errlen, "join file %s was replaced by another job's: left in place", w.file);
+        rc = LOOM_EMISMATCH;
+        goto close_dir;
+    }
+    if (unlinkat(dfd, w.name, 0) != 0) {
+        int e = errno;
+        set_err(err, errlen, "cannot remove join file %s: %s", w.file, strerror(e));
+        rc = e == ENOENT ? LOOM_ENOTFOUND : LOOM_ESYS;
+        goto close_dir;
+    }
+    (void)fsync(dfd); /* best effort: a file left by a crash is stale anyway */
+
+close_dir:
+    close(dfd);
+done:
+    explicit_bzero(&ji, sizeof ji);
+    return rc;
+}
