@@ -44,12 +44,14 @@ struct app_fn {
 
 /*
  * Returns 0 with *job started, or the exit status to use: 1 (MPI or loom
- * failed), 2 (one rank only, or bad settings). *mpi_up says whether the
- * caller must end with app_end(job, mpi_up).
+ * failed, or joining a running job failed), 2 (one rank only, or bad
+ * settings). *mpi_up says whether the caller must end with app_end(job,
+ * mpi_up). opts->serve lets a master start alone (workers join later);
+ * with opts->join every rank is a worker of the job it joins.
  */
 static inline int
-app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
-          const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
+app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *opts,
+               const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
 {
     int provided = 0, size = 0, rank = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
@@ -66,24 +68,33 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
                 prog, provided);
         return 1;
     }
-    if (size < 2) {
+    if (size < 2 && !opts->serve && !opts->join) {
         fprintf(stderr,
                 "%s: needs a master and at least one worker: "
                 "mpirun -np 3 --bind-to none %s ...\n",
                 prog, prog);
         return 2;
     }
-    loom_job_opts opts = {.config = cfg};
-    loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, job);
+    loom_err rc = loom_job_create(MPI_COMM_WORLD, opts, job);
     for (size_t i = 0; rc == LOOM_OK && i < nfns; i++)
         rc = loom_job_register(*job, fns[i].name, fns[i].fn, fns[i].user);
     if (rc == LOOM_OK)
         rc = loom_job_start(*job);
     if (rc != LOOM_OK) {
-        fprintf(stderr, "%s: rank %d: cannot start the job: %s\n", prog, rank, loom_strerror(rc));
+        if (!opts->join || rank == 0) /* a failed join: rank 0 has said why */
+            fprintf(stderr, "%s: rank %d: cannot %s the job: %s\n", prog, rank,
+                    opts->join ? "join" : "start", loom_strerror(rc));
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;
+}
+
+static inline int
+app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
+          const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
+{
+    loom_job_opts opts = {.config = cfg};
+    return app_start_opts(prog, argc, argv, &opts, fns, nfns, mpi_up, job);
 }
 
 /* Parse a decimal unsigned number in [lo, hi] (no sign, no junk after
@@ -124,13 +135,14 @@ app_say(const char *fmt, ...)
 
 /*
  * The end of every distributed app: destroy the job and finalise MPI —
- * except after a lost worker, when MPI_Finalize could wait for the dead
- * rank forever (Open MPI 4.1): then the process just ends.
+ * except after a lost worker or a lost master (of a joined job), when
+ * MPI_Finalize could wait for the dead process forever (Open MPI 4.1):
+ * then the process just ends.
  */
 static inline void
 app_end(loom_job *job, int mpi_up)
 {
-    int lost = job ? loom_job_workers_lost(job) : 0;
+    int lost = job ? loom_job_workers_lost(job) || loom_job_master_lost(job) : 0;
     loom_job_destroy(job);
     if (mpi_up && !lost)
         MPI_Finalize();

@@ -222,13 +222,19 @@ out:
 static void
 usage(FILE *fp)
 {
-    fprintf(fp, "usage: mpirun -np 3 " PROG " [loom options] [--count N] [--seed S] [--quiet]\n\n"
+    fprintf(fp, "usage: mpirun -np 3 " PROG " [loom options] [--count N] [--seed S] [--quiet]\n"
+                "       mpirun -np 1 " PROG " --serve DIR [...]   (master only; workers join)\n"
+                "       mpirun -np 2 " PROG " --join DIR [...]    (workers of that master)\n\n"
                 "The seed's task_master / task_worker: rank 0 puts N random integers\n"
                 "(0..10000) as tasks, the other ranks' pool threads compute n * n, and the\n"
                 "master prints each result as it arrives and checks it.\n\n"
                 "  --count N  tasks to put (default 10; 0..100000000)\n"
                 "  --seed S   seed of the random integers (default: the time)\n"
                 "  --quiet    no line per task: only a summary (for large N)\n"
+                "  --serve DIR  also accept workers started later with --join DIR: writes\n"
+                "             DIR/loom.join (the job's port and key, readable by you only);\n"
+                "             give both mpiruns --ompi-server file:URI (cluster/ompi-server)\n"
+                "  --join DIR   every rank is a worker of the master serving DIR\n"
                 "  --help     this text\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
@@ -245,6 +251,7 @@ main(int argc, char **argv)
     int status = 2, mpi_up = 0;
     long long count = 10;
     uint64_t seed = (uint64_t)time(NULL);
+    const char *serve = NULL, *join = NULL;
 
     if (loom_config_create(&cfg) != LOOM_OK) {
         fprintf(stderr, PROG ": out of memory\n");
@@ -278,6 +285,10 @@ main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             quiet = 1;
+        } else if (strcmp(argv[i], "--serve") == 0 && i + 1 < argc && !join) {
+            serve = argv[++i];
+        } else if (strcmp(argv[i], "--join") == 0 && i + 1 < argc && !serve) {
+            join = argv[++i];
         } else {
             if (speak)
                 fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", argv[i]);
@@ -287,7 +298,8 @@ main(int argc, char **argv)
     loom_config_apply(cfg);
 
     static const struct app_fn fns[] = {{"square", square, NULL}};
-    status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
+    loom_job_opts opts = {.config = cfg, .serve = serve, .join = join};
+    status = app_start_opts(PROG, &argc, &argv, &opts, fns, 1, &mpi_up, &job);
     if (status != 0)
         goto out;
     status = 1;

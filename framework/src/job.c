@@ -26,6 +26,7 @@
 #include "internal.h"
 #include "isolate.h"
 #include "job_internal.h"
+#include "join.h"
 #include "loom/cpu.h"
 #include "loom/log.h"
 
@@ -99,14 +100,14 @@ binary_identity(void)
     return h;
 }
 
-struct fingerprint {
-    uint64_t binary;
-    uint64_t registry;
-    uint32_t nfns;
-    uint32_t wire_version;
-    uint32_t ready; /* rank 0: its own preparation (the journal) succeeded */
-    uint32_t pad;
-};
+void
+loom__job_fingerprint(const loom_job *job, uint32_t ready, struct loom__fingerprint *fp)
+{
+    *fp =
+        (struct loom__fingerprint){binary_identity(), FNV_INIT, job->nfns, WIRE_VERSION, ready, 0};
+    for (unsigned i = 0; i < job->nfns; i++)
+        fp->registry = fnv1a(fp->registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
+}
 
 /* ---- small shared helpers --------------------------------------------------- */
 
@@ -295,6 +296,14 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
         goto fail_dup;
     job->resume = opts && opts->resume;
+    if (opts && opts->serve && opts->join) {
+        rc = LOOM_EINVAL; /* a job either accepts workers or is one */
+        goto fail_dup;
+    }
+    if ((opts && opts->serve && !(job->serve_dir = strdup(opts->serve))) ||
+        (opts && opts->join && !(job->join_dir = strdup(opts->join))))
+        goto fail_dup;
+    job->join_timeout_ms = opts && opts->join_timeout_ms > 0 ? opts->join_timeout_ms : 20000;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
         goto fail_dup;
@@ -303,11 +312,17 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     MPI_Comm_set_errhandler(job->comm, MPI_ERRORS_RETURN);
     MPI_Comm_rank(job->comm, &job->rank);
     MPI_Comm_size(job->comm, &job->size);
+    if (job->join_dir) { /* no master of its own: its number comes at start */
+        job->rank++;
+        job->size++;
+    }
     loom_log_set_rank(job->rank);
     *out = job;
     return LOOM_OK;
 
 fail_dup:
+    free(job->serve_dir);
+    free(job->join_dir);
     free(job->journal);
     free(job->fns);
 fail_settings:
@@ -348,12 +363,9 @@ loom__job_fn_index(const loom_job *job, const char *name)
 static loom_err
 check_agreement(loom_job *job, int ready)
 {
-    struct fingerprint mine = {binary_identity(), FNV_INIT,        job->nfns,
-                               WIRE_VERSION,      (uint32_t)ready, 0};
-    for (unsigned i = 0; i < job->nfns; i++)
-        mine.registry = fnv1a(mine.registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
-
-    struct fingerprint *all = calloc((size_t)job->size, sizeof *all);
+    struct loom__fingerprint mine;
+    loom__job_fingerprint(job, (uint32_t)ready, &mine);
+    struct loom__fingerprint *all = calloc((size_t)job->size, sizeof *all);
     if (!all)
         return LOOM_ENOMEM;
     if (MPI_Allgather(&mine, sizeof mine, MPI_BYTE, all, sizeof mine, MPI_BYTE, job->comm) !=
@@ -387,6 +399,31 @@ check_agreement(loom_job *job, int ready)
     return rc;
 }
 
+/* A job of workers only: connect to the master named by the join file,
+ * prove the key, and take the worker ranks it gives (join.c). */
+static loom_err
+join_running_job(loom_job *job)
+{
+    struct loom__fingerprint fp;
+    loom__job_fingerprint(job, 1, &fp);
+    struct loom__join_place place;
+    loom_err rc = loom__join(job->comm, job->join_dir, job->join_timeout_ms, &fp, &place);
+    if (rc != LOOM_OK) {
+        /* after a timed-out connect a thread stays inside MPI */
+        atomic_store(&job->master_lost, rc == LOOM_ETIMEDOUT);
+        return rc;
+    }
+    MPI_Comm_free(&job->comm);
+    job->comm = place.inter;
+    job->rank = place.rank;
+    job->size = place.size;
+    job->set.heartbeat_ns = place.heartbeat_ns; /* the master's pace, both ways */
+    job->set.lost_ns = place.lost_ns;
+    job->joined = 1;
+    loom_log_set_rank(job->rank);
+    return LOOM_OK;
+}
+
 loom_err
 loom_job_start(loom_job *job)
 {
@@ -395,6 +432,18 @@ loom_job_start(loom_job *job)
         return LOOM_ESTATE;
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
+    if (job->join_dir) {
+        if (level < MPI_THREAD_SERIALIZED)
+            return LOOM_ESTATE;
+        loom_err rc = job->joined ? LOOM_OK : join_running_job(job);
+        if (rc != LOOM_OK)
+            return rc;
+        job->started = 1;
+        rc = loom__worker_start(job);
+        if (rc != LOOM_OK)
+            job->started = 0;
+        return rc;
+    }
     /* What can fail on the master alone (its journal) is done first, and
      * the check itself is collective: every rank must reach it even if it
      * is about to fail, so no rank waits for a partner that left. */
@@ -411,7 +460,7 @@ loom_job_start(loom_job *job)
                    level);
         return LOOM_ESTATE;
     }
-    if (job->size < 2) {
+    if (job->size < 2 && !job->serve_dir) {
         LOOM_ERROR("a loom job needs at least 2 ranks (a master and a worker); got %d", job->size);
         return LOOM_ESTATE;
     }
@@ -424,6 +473,13 @@ loom_job_start(loom_job *job)
             loom__master_unprepare(job);
     }
     return rc;
+}
+
+int
+loom_job_master_lost(const loom_job *job)
+{
+    LOOM_ASSERT(job);
+    return atomic_load(&job->master_lost);
 }
 
 int
@@ -467,7 +523,12 @@ loom_job_destroy(loom_job *job)
     }
     if (job->rank == 0)
         loom__master_unprepare(job); /* if start never took it over */
-    MPI_Comm_free(&job->comm);
+    if (job->joined && !atomic_load(&job->master_lost))
+        MPI_Comm_disconnect(&job->comm); /* the master's side need not act */
+    else
+        MPI_Comm_free(&job->comm);
+    free(job->serve_dir);
+    free(job->join_dir);
     free(job->journal);
     free(job->fns);
     free(job);

@@ -88,6 +88,11 @@ struct loom_job {
     struct master *m;                    /* rank 0 after start */
     struct worker *w;                    /* ranks >= 1 after start */
     atomic_int peers_lost;               /* workers declared lost (a worker learns it at STOP) */
+    atomic_int master_lost;              /* joined worker: the master went silent */
+    char *serve_dir;                     /* master: accept joining jobs (join file dir) */
+    char *join_dir;                      /* a joining job: the master's join file dir */
+    int join_timeout_ms;                 /* joining: connect + handshake */
+    int joined;                          /* this rank joined a running job */
     char *journal;                       /* master: journal path (NULL: none) */
     int resume;                          /* master: resume from it */
     struct loom__journal *jnl;           /* master: opened before start */

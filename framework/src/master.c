@@ -36,6 +36,7 @@
 
 #include "internal.h"
 #include "job_internal.h"
+#include "join.h"
 #include "journal.h"
 #include "loom/log.h"
 
@@ -220,7 +221,18 @@ struct mworker {
     int lost; /* declared lost: nothing goes to it, nothing from it counts */
     unsigned threads;
     int64_t heard; /* when it last sent anything */
+    int64_t sent;  /* joined: when something last went to it */
+    MPI_Comm comm; /* where it is: job->comm, or a joined job's intercomm */
+    int peer;      /* its rank there */
+    int joined;    /* came through the acceptor (join.c) */
     struct wire_buf out;
+};
+
+/* A job that joined (join.c): its ranks are workers base..base+n-1. */
+struct mgroup {
+    MPI_Comm comm;
+    int base, n;
+    struct mgroup *next;
 };
 
 /* Tasks waiting to be dispatched: a ring of pointers, so dispatch takes a
@@ -314,16 +326,21 @@ struct master {
     size_t nfree_tasks;
     int finishing, stop_sent;
     int byes;
-    int lost;                 /* workers declared lost */
-    int64_t next_check;       /* when to look for silent workers next */
-    loom__journal *jnl;       /* progress thread: the journal, if any */
-    loom__journal_done *done; /* resume: what the journal has (read-only) */
-    atomic_int jnl_failed;    /* an append or sync failed (said once) */
-    int no_workers;           /* all lost: submits fail at once */
+    int lost;                   /* workers declared lost */
+    int64_t next_check;         /* when to look for silent workers next */
+    loom__journal *jnl;         /* progress thread: the journal, if any */
+    loom__journal_done *done;   /* resume: what the journal has (read-only) */
+    atomic_int jnl_failed;      /* an append or sync failed (said once) */
+    int no_workers;             /* all lost: submits fail at once */
+    int nworkers;               /* worker slots 1..nworkers-1 (0: the master);
+                                   grows as jobs join; written under mu */
+    struct loom__acceptor *acc; /* joining workers accepted (NULL: none) */
 
     /* progress thread only */
     struct u64map inflight;
     struct mworker *workers;
+    int workers_cap;
+    struct mgroup *groups;
     struct msend *sends;
     struct qstore *qs;
     unsigned rr;
@@ -395,7 +412,8 @@ flush_worker(struct master *m, int rank)
     memset(&w->out, 0, sizeof w->out);
     wire_buf_reset(&w->out);
     size_t len = wire_finish(&s->buf);
-    if (MPI_Isend(s->buf.data, (int)len, MPI_BYTE, rank, LOOM_TAG_DOWN, m->job->comm, &s->req) !=
+    w->sent = loom__now_ns();
+    if (MPI_Isend(s->buf.data, (int)len, MPI_BYTE, w->peer, LOOM_TAG_DOWN, w->comm, &s->req) !=
         MPI_SUCCESS) {
         LOOM_ERROR("MPI_Isend to rank %d failed", rank);
         wire_buf_free(&s->buf);
@@ -435,7 +453,7 @@ loom__master_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
     rq->local = &call;
     rq->rank = 0;
     pthread_mutex_lock(&m->mu);
-    int closed = m->stop_sent && m->byes == job->size - 1;
+    int closed = m->stop_sent && m->byes == m->nworkers - 1;
     if (!closed) {
         rq->next = m->mailbox;
         m->mailbox = rq;
@@ -782,7 +800,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     for (struct mtask *t = fx->retries, *next; t; t = next) {
         next = t->next;
         t->next = NULL;
-        if (m->job->size <= 2 || avoid_push(m, t, t->rank) != 0)
+        if (m->nworkers <= 2 || avoid_push(m, t, t->rank) != 0)
             pending_push(m, t);
     }
     m->worker_threads += fx->hello_threads;
@@ -801,7 +819,7 @@ static size_t
 take_avoiding(struct master *m, int rank, size_t want, int64_t now)
 {
     int others = 0;
-    for (int r = 1; r < m->job->size; r++)
+    for (int r = 1; r < m->nworkers; r++)
         others += r != rank && !m->workers[r].bye; /* gone or lost: bye */
     size_t n = 0, keep = 0;
     for (size_t i = 0; i < m->navoid; i++) {
@@ -818,7 +836,7 @@ take_avoiding(struct master *m, int rank, size_t want, int64_t now)
 static int
 dispatch(struct master *m, int64_t now)
 {
-    int size = m->job->size, did = 0;
+    int size = m->nworkers, did = 0;
     for (int i = 0; i < size - 1; i++) {
         int rank = 1 + (int)((m->rr + (unsigned)i) % (unsigned)(size - 1));
         struct mworker *w = &m->workers[rank];
@@ -948,18 +966,107 @@ lose_worker(struct master *m, int rank, int64_t now)
         m->byes++;
     }
     m->worker_threads -= w->hello ? w->threads : 0;
-    m->lost++;
-    size_t failed = m->byes == m->job->size - 1 ? fail_all(m) : 0;
+    /* a joined job that leaves or dies is part of normal life: only ranks
+     * of the job itself count as lost (they decide MPI_Finalize's fate) */
+    m->lost += !w->joined;
+    int none_left = m->byes == m->nworkers - 1 && !m->acc;
+    size_t failed = none_left ? fail_all(m) : 0;
     wake_waiters(m);
     pthread_mutex_unlock(&m->mu);
-    LOOM_WARN("worker rank %d silent for %.1f s: declared lost; %zu of its tasks run again "
+    LOOM_WARN("worker rank %d%s silent for %.1f s: declared lost; %zu of its tasks run again "
               "elsewhere",
-              rank, (double)(now - w->heard) / 1e9, n);
-    if (m->byes == m->job->size - 1)
+              rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n);
+    if (none_left)
         LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
                    "submitted from now on",
                    failed);
     free(back);
+}
+
+/* Messages from one joined job (its intercommunicator). */
+static int
+receive_joined(struct master *m, struct mgroup *g, struct frame_effects *fx)
+{
+    int did = 0;
+    for (int k = 0; k < 32; k++) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, g->comm, &flag, &msg, &st) != MPI_SUCCESS ||
+            !flag)
+            break;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        struct loom__msg *buf = loom__msg_new(count > 0 ? (size_t)count : 0);
+        if (!buf)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+        MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        int rank = g->base + st.MPI_SOURCE;
+        if (st.MPI_SOURCE >= 0 && st.MPI_SOURCE < g->n && !m->workers[rank].lost) {
+            m->workers[rank].heard = loom__now_ns();
+            handle_frame(m, rank, buf, fx);
+        }
+        loom__msg_release(buf);
+        did = 1;
+    }
+    return did;
+}
+
+/* Jobs that passed the acceptor's handshake become workers — unless the
+ * job has already sent STOP, when they are told it has ended. */
+static int
+adopt_arrivals(struct master *m)
+{
+    struct loom__arrival *j = loom__acceptor_take(m->acc);
+    if (!j)
+        return 0;
+    while (j) {
+        struct loom__arrival *next = j->next;
+        struct mgroup *g = calloc(1, sizeof *g);
+        pthread_mutex_lock(&m->mu);
+        int ok = g && !m->stop_sent;
+        int base = m->nworkers;
+        if (ok && base + j->n > m->workers_cap) {
+            int cap = m->workers_cap * 2 > base + j->n ? m->workers_cap * 2 : base + j->n;
+            struct mworker *w = realloc(m->workers, (size_t)cap * sizeof *w);
+            if (w) {
+                memset(w + m->workers_cap, 0, (size_t)(cap - m->workers_cap) * sizeof *w);
+                m->workers = w;
+                m->workers_cap = cap;
+            } else {
+                ok = 0;
+            }
+        }
+        if (ok) {
+            int64_t now = loom__now_ns();
+            for (int k = 0; k < j->n; k++) {
+                struct mworker *w = &m->workers[base + k];
+                wire_buf_reset(&w->out);
+                w->heard = w->sent = now;
+                w->comm = j->comm;
+                w->peer = k;
+                w->joined = 1;
+            }
+            m->nworkers = base + j->n;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (ok) {
+            g->comm = j->comm;
+            g->base = base;
+            g->n = j->n;
+            g->next = m->groups;
+            m->groups = g;
+            LOOM_INFO("%d workers joined from %s (pid %ld): ranks %d-%d", j->n, j->host, j->pid,
+                      base, base + j->n - 1);
+            loom__arrival_welcome(j, 1, base, m->job->set.heartbeat_ns, m->job->set.lost_ns);
+            free(j);
+        } else {
+            free(g);
+            loom__arrival_welcome(j, 0, 0, 0, 0);
+        }
+        j = next;
+    }
+    return 1;
 }
 
 static int
@@ -988,6 +1095,10 @@ progress_round(struct master *m)
         loom__msg_release(buf);
         did = 1;
     }
+    for (struct mgroup *g = m->groups; g; g = g->next)
+        did |= receive_joined(m, g, fx);
+    if (m->acc)
+        did |= adopt_arrivals(m);
 
     int64_t now = loom__now_ns();
     pthread_mutex_lock(&m->mu);
@@ -1016,7 +1127,7 @@ progress_round(struct master *m)
         LOOM_ERROR("%s", loom__journal_errmsg(m->jnl));
     if (m->job->set.lost_ns > 0 && now >= m->next_check) {
         m->next_check = now + 100000000; /* 100 ms */
-        for (int r = 1; r < m->job->size; r++) {
+        for (int r = 1; r < m->nworkers; r++) {
             struct mworker *w = &m->workers[r];
             if (!w->bye && !w->lost && now - w->heard > m->job->set.lost_ns) {
                 lose_worker(m, r, now);
@@ -1031,14 +1142,21 @@ progress_round(struct master *m)
         struct wire_stop stop = {(uint32_t)m->lost};
         pthread_mutex_unlock(&m->mu);
         atomic_store(&m->job->peers_lost, m->lost);
-        for (int r = 1; r < m->job->size; r++)
+        for (int r = 1; r < m->nworkers; r++)
             if (!m->workers[r].lost && wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop,
                                                 NULL, 0, NULL, 0) != LOOM_OK)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
         did = 1;
     }
-    for (int r = 1; r < m->job->size; r++)
+    for (int r = 1; r < m->nworkers; r++) {
+        struct mworker *w = &m->workers[r];
+        /* a joined job cannot tell a quiet master from a dead one either */
+        if (w->joined && !w->lost && !w->bye && wire_empty(&w->out) &&
+            now - w->sent >= m->job->set.heartbeat_ns &&
+            wire_put(&w->out, WIRE_PING, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");
         flush_worker(m, r);
+    }
     sends_progress(m);
     return did;
 }
@@ -1137,14 +1255,24 @@ loom__master_start(loom_job *job)
     m->batch = malloc(job->set.batch_max * sizeof *m->batch);
     if (!m->workers || !m->free_tasks || !m->batch)
         goto fail_workers;
+    m->nworkers = m->workers_cap = job->size;
     int64_t t0 = loom__now_ns();
     for (int r = 0; r < job->size; r++) {
         wire_buf_reset(&m->workers[r].out);
         m->workers[r].heard = t0; /* a worker that never speaks is lost too */
+        m->workers[r].comm = job->comm;
+        m->workers[r].peer = r;
+    }
+    if (job->serve_dir) {
+        struct loom__fingerprint fp;
+        loom__job_fingerprint(job, 1, &fp);
+        if ((rc = loom__acceptor_start(job->serve_dir, &fp, &m->acc)) != LOOM_OK)
+            goto fail_workers;
+        rc = LOOM_ENOMEM;
     }
     m->qs = loom__qstore_create(queue_reply, m);
     if (!m->qs)
-        goto fail_workers;
+        goto fail_qs;
     m->jnl = job->jnl; /* opened by loom__master_prepare */
     m->done = job->jnl_done;
     job->jnl = NULL;
@@ -1172,6 +1300,8 @@ fail_thread:
     job->jnl = m->jnl; /* loom_job_start unprepares */
     job->jnl_done = m->done;
     loom__qstore_destroy(m->qs);
+fail_qs:
+    loom__acceptor_stop(m->acc);
 fail_workers:
     free(m->batch);
     free(m->free_tasks);
@@ -1197,7 +1327,7 @@ loom_job_finish(loom_job *job)
     }
     wake_progress(m);
     wake_waiters(m);
-    while (m->byes < job->size - 1)
+    while (m->byes < m->nworkers - 1)
         wait_cv(m, NULL);
     pthread_mutex_unlock(&m->mu);
     return atomic_load(&m->jnl_failed) ? LOOM_ESYS : LOOM_OK;
@@ -1213,6 +1343,7 @@ loom__master_stop(loom_job *job)
     wake_progress(m);
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->progress, NULL);
+    loom__acceptor_stop(m->acc);
     loom__qstore_shutdown(m->qs);
     for (struct qreq *q = m->mailbox, *next; q; q = next) {
         next = q->next;
@@ -1242,8 +1373,13 @@ loom__master_stop(loom_job *job)
     for (size_t i = 0; i < m->navoid; i++)
         free(m->avoid[i].t);
     free(m->avoid);
-    for (int r = 0; r < job->size; r++)
+    for (int r = 0; r < m->nworkers; r++)
         wire_buf_free(&m->workers[r].out);
+    for (struct mgroup *g = m->groups, *next; g; g = next) {
+        next = g->next;
+        MPI_Comm_free(&g->comm); /* not disconnect: a dead peer would hold it */
+        free(g);
+    }
     free(m->results.a);
     free(m->fx.results);
     free(m->fx.done);
@@ -1381,7 +1517,7 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     else
         t->hash = hash;
     /* with one worker there is nowhere else to go */
-    int avoiding = avoid_rank > 0 && avoid_rank < job->size && job->size > 2;
+    int avoiding = avoid_rank > 0 && avoid_rank < m->nworkers && m->nworkers > 2;
     if (rc == LOOM_OK && avoiding && avoid_push(m, t, avoid_rank) != 0) {
         mtask_recycle(m, inflight_tag(t));
         rc = LOOM_ENOMEM;
@@ -1593,7 +1729,7 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
      * end, at most 4 MiB of input each (a bigger single input goes alone). */
     pthread_mutex_lock(&m->mu);
     unsigned threads =
-        m->worker_threads ? m->worker_threads : (unsigned)(job->size - 1) * job->set.threads;
+        m->worker_threads ? m->worker_threads : (unsigned)(m->nworkers - 1) * job->set.threads;
     while (m->map)
         wait_cv(m, NULL); /* one map at a time */
     struct map_collect mc = {{0}, NULL, NULL};

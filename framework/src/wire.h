@@ -25,10 +25,11 @@
 enum loom__tag {
     LOOM_TAG_UP = 0x4c01,   /* worker -> master */
     LOOM_TAG_DOWN = 0x4c02, /* master -> worker */
+    LOOM_TAG_JOIN = 0x4c03, /* handshake with a joining job (join.c) */
 };
 
 #define WIRE_MAGIC     0x4d4f4f4cu /* "LOOM" */
-#define WIRE_VERSION   2
+#define WIRE_VERSION   3
 #define WIRE_MAX_FRAME ((size_t)1 << 30) /* well below MPI's int count */
 
 enum wire_type {
@@ -43,6 +44,7 @@ enum wire_type {
     WIRE_TASK = 10, /* run this */
     WIRE_QREP = 11, /* answer to a WIRE_QREQ */
     WIRE_STOP = 12, /* the job is over */
+    WIRE_PING = 13, /* to a joined worker: the master is alive */
 };
 
 /* Task flags */

@@ -97,6 +97,7 @@ struct worker {
     int64_t last_sent;        /* comm thread: when it last sent the master anything */
     int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
     struct send *sends;       /* comm thread only */
+    int64_t heard;            /* comm thread: when the master last sent anything */
 
     pthread_mutex_t st_mu;
     pthread_cond_t st_cv;
@@ -382,6 +383,8 @@ handle_frame(struct worker *w, char *buf, size_t len)
             w->stopped = 1;
             pthread_cond_broadcast(&w->st_cv);
             pthread_mutex_unlock(&w->st_mu);
+        } else if (type == WIRE_PING && wire_get_empty(body, blen) == LOOM_OK) {
+            /* the master is alive (joined workers only) */
         } else {
             rc = -1;
         }
@@ -467,6 +470,14 @@ target_capacity(struct worker *w, double avg_ns)
 static int
 maybe_flush(struct worker *w, int64_t now)
 {
+    if (atomic_load(&w->job->master_lost)) { /* nobody listens: drop it */
+        pthread_mutex_lock(&w->out_mu);
+        wire_buf_reset(&w->outbox);
+        w->out_results = 0;
+        w->out_urgent = 0;
+        pthread_mutex_unlock(&w->out_mu);
+        return 0;
+    }
     pthread_mutex_lock(&w->rq_mu);
     size_t held = w->rq_count + w->running;
     double avg = w->avg_task_ns;
@@ -532,11 +543,35 @@ maybe_flush(struct worker *w, int64_t now)
     return 1;
 }
 
+/* A joined job's master went silent past job.worker_timeout (it died, or
+ * its link did): the worker leaves as if stopped, sending nothing more;
+ * sends in progress are abandoned (MPI may still hold their buffers). */
+static void
+master_lost(struct worker *w)
+{
+    LOOM_ERROR("the master has been silent for %.1f s: leaving the job",
+               (double)(loom__now_ns() - w->heard) / 1e9);
+    atomic_store(&w->job->master_lost, 1);
+    for (struct send *s = w->sends, *next; s; s = next) {
+        next = s->next;
+        MPI_Request_free(&s->req);
+        free(s);
+    }
+    w->sends = NULL;
+    w->bye_gone = 1;
+    pthread_mutex_lock(&w->st_mu);
+    w->stopped = 1;
+    w->bye_sent = 1;
+    pthread_cond_broadcast(&w->st_cv);
+    pthread_mutex_unlock(&w->st_mu);
+}
+
 static void *
 comm_main(void *arg)
 {
     struct worker *w = arg;
     loom__polling_thread_init("Comm");
+    w->heard = loom__now_ns();
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
     for (;;) {
@@ -555,8 +590,12 @@ comm_main(void *arg)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
             MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
             handle_frame(w, buf, (size_t)count);
+            w->heard = loom__now_ns();
             did = 1;
         }
+        if (w->job->joined && !w->bye_gone && w->job->set.lost_ns > 0 &&
+            loom__now_ns() - w->heard > w->job->set.lost_ns)
+            master_lost(w);
         sends_progress(w);
         did |= maybe_flush(w, loom__now_ns());
         if (atomic_load(&w->quit) && !w->sends)
@@ -685,7 +724,7 @@ loom_job_serve(loom_job *job)
     if (!job->started || job->rank == 0)
         return LOOM_ESTATE;
     leave(job->w);
-    return LOOM_OK;
+    return atomic_load(&job->master_lost) ? LOOM_ETIMEDOUT : LOOM_OK;
 }
 
 void

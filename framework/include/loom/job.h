@@ -131,6 +131,28 @@ typedef struct loom_job_opts {
      *  back at once with `resumed` set and no reply data. 0 = start a new
      *  journal (an existing one is replaced). */
     int resume;
+    /** Master: also accept workers of jobs started later and separately
+     *  (`loom_job_opts.join`). At start the master writes DIR/loom.join
+     *  (mode 0600; DIR is created 0700) with its MPI port and a fresh
+     *  random key, accepts joining jobs on a thread of its own (needs
+     *  MPI_THREAD_MULTIPLE) and removes the file at the end. The job then
+     *  runs with any number of workers, even none, and losing all of them
+     *  does not fail its tasks: they wait for the next to join. Both
+     *  mpiruns must be given the same `--ompi-server` (see "Workers that
+     *  join" in the README). NULL: no joins. */
+    const char *serve;
+    /** This job has no master of its own: every rank is a worker of the
+     *  running job whose join file is in DIR (or is the file DIR names).
+     *  loom_job_start() connects, proves the key (mutual HMAC-SHA256
+     *  challenge–response) and gets worker ranks from the master; then the
+     *  ranks run loom_job_serve() like any worker. NULL: a normal job. */
+    const char *join;
+    /** With join: how long connecting and the handshake may take, in ms
+     *  (0: 20000). A master that has gone away never answers: after this
+     *  time start fails with #LOOM_ETIMEDOUT and, since a thread stays
+     *  inside MPI_Comm_connect, the process must end without MPI_Finalize
+     *  (loom_job_master_lost() says so). */
+    int join_timeout_ms;
 } loom_job_opts;
 
 /**
@@ -205,6 +227,18 @@ LOOM_EXTERN int loom_job_size(const loom_job *job);
  * \return the number of workers lost (0 if none). Never blocks.
  */
 LOOM_EXTERN int loom_job_workers_lost(const loom_job *job);
+/**
+ * \brief A joined job (`loom_job_opts.join`) lost its master: it never
+ *        answered the join (start failed with #LOOM_ETIMEDOUT), or it went
+ *        silent for longer than its `job.worker_timeout` while the job ran
+ *        (loom_job_serve() then returned #LOOM_ETIMEDOUT).
+ *
+ * When it is not 0, do not call MPI_Finalize(): it may wait for the master
+ * forever. Call it before loom_job_destroy(). Any thread.
+ * \param[in] job the job.
+ * \return 1 or 0. Never blocks.
+ */
+LOOM_EXTERN int loom_job_master_lost(const loom_job *job);
 /**
  * \brief Whether this process is the master.
  * \param[in] job the job.

@@ -1,0 +1,620 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers that join a running job: the seed's task_worker started by hand,
+ * later, elsewhere, proving it holds the job's authkey.
+ *
+ * Open MPI connects separately launched jobs through an MPI port
+ * (MPI_Open_port / MPI_Comm_accept / MPI_Comm_connect); both mpiruns must
+ * know the same ompi-server (cluster/ompi-server). The master writes the
+ * port and a fresh random key into DIR/loom.join (joinfile.c, mode 0600).
+ *
+ * Master side: an accept thread blocks in MPI_Comm_accept on MPI_COMM_SELF
+ * (so the progress thread never waits for a stranger; it needs
+ * MPI_THREAD_MULTIPLE). For each connection, on tag LOOM_TAG_JOIN with
+ * remote rank 0 of the joining job, every message bounded and every step
+ * under a deadline:
+ *   joiner -> master  INTRO     magic, version, ranks, pid, host, fingerprint
+ *   master -> joiner  STATE     open, or ended (the job is over: go away)
+ *   both              the HMAC challenge-response of auth.c, master first
+ *   master -> joiner  WELCOME   ok + first worker rank, or why not
+ * A refusal is logged (host, pid, reason) and the connection freed; the
+ * master keeps running. A job that passed is handed to the progress thread
+ * (loom__acceptor_take), which gives its ranks their worker numbers in the
+ * WELCOME, so numbers are never handed out after the job has stopped.
+ * After the master stops, the thread answers "ended" to whoever connects.
+ *
+ * Joining side (collective over the joining job): rank 0 reads the join
+ * file; every rank connects; rank 0 talks for all of them and broadcasts
+ * the verdict. MPI_Comm_connect to a port whose master has gone never
+ * returns (Open MPI 4.1 retries the TCP connection forever), so it runs in
+ * a thread that the caller waits for with a deadline; after a timeout that
+ * thread stays blocked and the process must end without MPI_Finalize.
+ */
+#include "join.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "internal.h"
+#include "job_internal.h"
+#include "joinfile.h"
+#include "loom/log.h"
+#include "wire.h"
+
+#define JOIN_MAGIC   0x4e494f4a4d4f4f4cull /* "LOOMJOIN" */
+#define JOIN_VERSION 1
+#define STEP_MS      10000 /* each step of the master's side of the handshake */
+#define WELCOME_MS   2000  /* the welcome is small: it goes at once or never */
+
+struct join_intro {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t ranks;
+    int64_t pid;
+    char host[64];
+    struct loom__fingerprint fp;
+};
+
+enum { STATE_OPEN = 1, STATE_ENDED = 2 };
+struct join_state {
+    uint64_t magic;
+    uint32_t state;
+    uint32_t pad;
+};
+
+enum { WELCOME_OK = 1, WELCOME_ENDED = 2, WELCOME_MISMATCH = 3 };
+struct join_welcome {
+    uint64_t magic;
+    uint32_t verdict;
+    int32_t base;
+    int64_t heartbeat_ns, lost_ns;
+};
+
+/* ---- bounded, deadline-checked messages on tag LOOM_TAG_JOIN ------------- */
+
+struct mpi_io {
+    MPI_Comm comm;
+    int peer;
+    int64_t deadline;
+};
+
+static void
+pause_briefly(void)
+{
+    struct timespec ts = {0, 200000}; /* 200 us: a handshake is rare */
+    nanosleep(&ts, NULL);
+}
+
+/* A send that cannot complete in time is abandoned (MPI_Request_free):
+ * every buffer sent here lives until the process ends or the handshake's
+ * caller returns, by which time the peer has been given up. */
+static loom_err
+io_send(void *ctx, const void *buf, size_t len)
+{
+    struct mpi_io *io = ctx;
+    MPI_Request req;
+    if (len > LOOM__AUTH_MSG_MAX)
+        return LOOM_EPROTO;
+    if (MPI_Isend(buf, (int)len, MPI_BYTE, io->peer, LOOM_TAG_JOIN, io->comm, &req) != MPI_SUCCESS)
+        return LOOM_EMPI;
+    for (;;) {
+        int done = 0;
+        if (MPI_Test(&req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+            return LOOM_EMPI;
+        if (done)
+            return LOOM_OK;
+        if (loom__now_ns() >= io->deadline) {
+            MPI_Request_free(&req);
+            return LOOM_ETIMEDOUT;
+        }
+        pause_briefly();
+    }
+}
+
+static loom_err
+io_recv(void *ctx, void *buf, size_t cap, size_t *len)
+{
+    struct mpi_io *io = ctx;
+    for (;;) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(io->peer, LOOM_TAG_JOIN, io->comm, &flag, &msg, &st) != MPI_SUCCESS)
+            return LOOM_EMPI;
+        if (flag) {
+            int count = 0;
+            MPI_Get_count(&st, MPI_BYTE, &count);
+            /* a longer message is cut to cap (MPI_ERR_TRUNCATE) and refused */
+            int rc = MPI_Mrecv(buf, (int)cap, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+            if (count < 0 || (size_t)count > cap)
+                return LOOM_EPROTO;
+            if (rc != MPI_SUCCESS)
+                return LOOM_EMPI;
+            *len = (size_t)count;
+            return LOOM_OK;
+        }
+        if (loom__now_ns() >= io->deadline)
+            return LOOM_ETIMEDOUT;
+        pause_briefly();
+    }
+}
+
+/* One fixed-size message; 0 or -1 (wrong size, timeout, wrong magic). */
+static int
+recv_fixed(struct mpi_io *io, void *buf, size_t size)
+{
+    size_t len = 0;
+    if (io_recv(io, buf, size, &len) != LOOM_OK || len != size)
+        return -1;
+    uint64_t magic;
+    memcpy(&magic, buf, sizeof magic);
+    return magic == JOIN_MAGIC ? 0 : -1;
+}
+
+static void
+set_deadline(struct mpi_io *io, int ms)
+{
+    io->deadline = loom__now_ns() + (int64_t)ms * 1000000;
+}
+
+/* ---- master: the acceptor ------------------------------------------------------ */
+
+struct loom__acceptor {
+    pthread_mutex_t mu;
+    int closed;                   /* under mu */
+    struct loom__arrival *ready;  /* under mu: passed, not taken yet */
+    atomic_int any;               /* ready != NULL, read without the lock */
+    char port[MPI_MAX_PORT_NAME]; /* the accept thread's copy */
+    char dir[4096];
+    struct loom__join_info info;
+    struct loom__fingerprint fp;
+    pthread_t thread;
+};
+
+/* Printable host names only in the log: the intro is not trusted. */
+static void
+clean_host(char *h, size_t cap)
+{
+    h[cap - 1] = '\0';
+    for (char *p = h; *p; p++)
+        if (*p < 0x21 || *p > 0x7e)
+            *p = '?';
+}
+
+static void
+send_state(struct mpi_io *io, uint32_t state)
+{
+    struct join_state s = {JOIN_MAGIC, state, 0};
+    set_deadline(io, STEP_MS);
+    io_send(io, &s, sizeof s);
+}
+
+static void
+send_welcome(struct mpi_io *io, uint32_t verdict, int base, int64_t hb, int64_t lost)
+{
+    struct join_welcome w = {JOIN_MAGIC, verdict, base, hb, lost};
+    set_deadline(io, WELCOME_MS);
+    io_send(io, &w, sizeof w);
+}
+
+/* One connection: refuse it (logged, freed) or queue it for the master. */
+static void
+handle_connection(struct loom__acceptor *a, MPI_Comm ic)
+{
+    struct mpi_io io = {ic, 0, 0};
+    struct join_intro in;
+    memset(&in, 0, sizeof in);
+    set_deadline(&io, STEP_MS);
+    if (recv_fixed(&io, &in, sizeof in) != 0 || in.version != JOIN_VERSION || in.ranks == 0 ||
+        in.ranks > 65536) {
+        LOOM_WARN("refused a joining job: no valid introduction within %d s (not loom, or "
+                  "another version)",
+                  STEP_MS / 1000);
+        goto refuse;
+    }
+    clean_host(in.host, sizeof in.host);
+    pthread_mutex_lock(&a->mu);
+    int closed = a->closed;
+    pthread_mutex_unlock(&a->mu);
+    if (closed) {
+        send_state(&io, STATE_ENDED);
+        goto refuse;
+    }
+    send_state(&io, STATE_OPEN);
+    struct loom__auth_io aio = {io_send, io_recv, &io};
+    set_deadline(&io, STEP_MS);
+    char why[LOOM__AUTH_ERR_MAX];
+    loom_err rc = loom__auth_serve(&aio, a->info.key, why, sizeof why);
+    if (rc != LOOM_OK) {
+        LOOM_WARN("refused a job joining from %s (pid %lld, %u ranks): %s", in.host,
+                  (long long)in.pid, in.ranks, why);
+        goto refuse;
+    }
+    if (in.fp.binary != a->fp.binary || in.fp.registry != a->fp.registry ||
+        in.fp.nfns != a->fp.nfns || in.fp.wire_version != a->fp.wire_version) {
+        LOOM_WARN("refused a job joining from %s (pid %lld): it runs a different program "
+                  "(binary or task functions differ from the master's)",
+                  in.host, (long long)in.pid);
+        send_welcome(&io, WELCOME_MISMATCH, 0, 0, 0);
+        goto refuse;
+    }
+    struct loom__arrival *j = calloc(1, sizeof *j);
+    if (!j) {
+        LOOM_ERROR("out of memory accepting a joining job");
+        goto refuse;
+    }
+    j->comm = ic;
+    j->n = (int)in.ranks;
+    j->pid = (long)in.pid;
+    memcpy(j->host, in.host, sizeof j->host);
+    pthread_mutex_lock(&a->mu);
+    closed = a->closed;
+    if (!closed) {
+        j->next = a->ready;
+        a->ready = j;
+        atomic_store(&a->any, 1);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (closed) {
+        free(j);
+        send_welcome(&io, WELCOME_ENDED, 0, 0, 0);
+        goto refuse;
+    }
+    LOOM_INFO("a job of %u ranks from %s (pid %lld) proved the key: joining", in.ranks, in.host,
+              (long long)in.pid);
+    return;
+refuse:
+    /* not MPI_Comm_disconnect: it would wait for a peer that may never act */
+    MPI_Comm_free(&ic);
+}
+
+static void *
+accept_main(void *arg)
+{
+    struct loom__acceptor *a = arg;
+    loom__polling_thread_init("Accept");
+    for (;;) {
+        MPI_Comm ic = MPI_COMM_NULL;
+        if (MPI_Comm_accept(a->port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &ic) != MPI_SUCCESS) {
+            pthread_mutex_lock(&a->mu);
+            int closed = a->closed;
+            pthread_mutex_unlock(&a->mu);
+            if (closed)
+                return NULL;
+            LOOM_WARN("MPI_Comm_accept failed; accepting again in 1 s");
+            sleep(1);
+            continue;
+        }
+        MPI_Comm_set_errhandler(ic, MPI_ERRORS_RETURN);
+        handle_connection(a, ic);
+    }
+}
+
+/* The acceptor outlives the master (its thread may stay blocked in
+ * MPI_Comm_accept until the process ends); this keeps it reachable. */
+static struct loom__acceptor *volatile acceptors_alive[16];
+static atomic_uint acceptors_n;
+
+loom_err
+loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
+                     struct loom__acceptor **out)
+{
+    int level = MPI_THREAD_SINGLE;
+    MPI_Query_thread(&level);
+    if (level < MPI_THREAD_MULTIPLE) {
+        LOOM_ERROR("accepting workers that join later needs MPI_THREAD_MULTIPLE (got level %d)",
+                   level);
+        return LOOM_ESTATE;
+    }
+    if (strlen(dir) >= sizeof((struct loom__acceptor *)0)->dir)
+        return LOOM_EINVAL;
+    struct loom__acceptor *a = calloc(1, sizeof *a);
+    if (!a)
+        return LOOM_ENOMEM;
+    pthread_mutex_init(&a->mu, NULL);
+    a->fp = *fp;
+    strcpy(a->dir, dir);
+    loom_err rc = LOOM_EMPI;
+    if (MPI_Open_port(MPI_INFO_NULL, a->port) != MPI_SUCCESS) {
+        LOOM_ERROR("MPI_Open_port failed: workers cannot join this job");
+        goto fail_port;
+    }
+    struct loom__join_info *ji = &a->info;
+    char err[LOOM__JOIN_ERR_MAX];
+    if ((rc = loom__joinfile_init(ji, a->port)) != LOOM_OK) {
+        LOOM_ERROR("cannot make a join file: %s", loom_strerror(rc));
+        goto fail_file;
+    }
+    if ((rc = loom__joinfile_write(dir, ji, err, sizeof err)) != LOOM_OK) {
+        LOOM_ERROR("%s", err);
+        goto fail_file;
+    }
+    rc = LOOM_ESYS;
+    if (pthread_create(&a->thread, NULL, accept_main, a) != 0)
+        goto fail_thread;
+    pthread_detach(a->thread);
+    unsigned k = atomic_fetch_add(&acceptors_n, 1);
+    if (k < sizeof acceptors_alive / sizeof acceptors_alive[0])
+        acceptors_alive[k] = a;
+    LOOM_INFO("accepting workers: join file %s/loom.join", dir);
+    *out = a;
+    return LOOM_OK;
+
+fail_thread:
+    loom__joinfile_remove(dir, ji->job, err, sizeof err);
+fail_file:
+    MPI_Close_port(a->port);
+fail_port:
+    pthread_mutex_destroy(&a->mu);
+    memset(a->info.key, 0, sizeof a->info.key);
+    free(a);
+    return rc;
+}
+
+struct loom__arrival *
+loom__acceptor_take(struct loom__acceptor *a)
+{
+    if (!a || !atomic_load(&a->any))
+        return NULL;
+    pthread_mutex_lock(&a->mu);
+    struct loom__arrival *j = a->ready;
+    a->ready = NULL;
+    atomic_store(&a->any, 0);
+    pthread_mutex_unlock(&a->mu);
+    return j;
+}
+
+void
+loom__arrival_welcome(struct loom__arrival *j, int ok, int base, int64_t heartbeat_ns,
+                      int64_t lost_ns)
+{
+    struct mpi_io io = {j->comm, 0, 0};
+    send_welcome(&io, ok ? WELCOME_OK : WELCOME_ENDED, base, heartbeat_ns, lost_ns);
+    if (!ok) {
+        MPI_Comm_free(&j->comm);
+        free(j);
+    }
+}
+
+void
+loom__acceptor_stop(struct loom__acceptor *a)
+{
+    if (!a)
+        return;
+    pthread_mutex_lock(&a->mu);
+    a->closed = 1;
+    struct loom__arrival *left = a->ready;
+    a->ready = NULL;
+    pthread_mutex_unlock(&a->mu);
+    while (left) {
+        struct loom__arrival *next = left->next;
+        loom__arrival_welcome(left, 0, 0, 0, 0);
+        left = next;
+    }
+    char err[LOOM__JOIN_ERR_MAX];
+    loom_err rc = loom__joinfile_remove(a->dir, a->info.job, err, sizeof err);
+    if (rc != LOOM_OK && rc != LOOM_ENOTFOUND && rc != LOOM_EMISMATCH)
+        LOOM_WARN("%s", err);
+    /* The port stays open: a joiner that read the file just before it went
+     * is told "ended" by the thread instead of hanging in connect. */
+}
+
+/* ---- joining side ---------------------------------------------------------------- */
+
+struct connector {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, refs;
+    int rc;
+    char port[MPI_MAX_PORT_NAME];
+    MPI_Comm local, inter;
+};
+
+static void
+connector_release(struct connector *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int last = --c->refs == 0;
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        pthread_cond_destroy(&c->cv);
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+    }
+}
+
+static void *
+connect_main(void *arg)
+{
+    struct connector *c = arg;
+    MPI_Comm inter = MPI_COMM_NULL;
+    int rc = MPI_Comm_connect(c->port, MPI_INFO_NULL, 0, c->local, &inter);
+    pthread_mutex_lock(&c->mu);
+    c->rc = rc;
+    c->inter = inter;
+    c->done = 1;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    connector_release(c);
+    return NULL;
+}
+
+/* MPI_Comm_connect with a deadline: 0 and *inter, 1 timed out (the
+ * connecting thread stays blocked), -1 failed. */
+static int
+connect_bounded(MPI_Comm local, const char *port, int timeout_ms, MPI_Comm *inter)
+{
+    struct connector *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    pthread_mutex_init(&c->mu, NULL);
+    loom__cond_init_monotonic(&c->cv);
+    c->refs = 2;
+    c->local = local;
+    snprintf(c->port, sizeof c->port, "%s", port);
+    pthread_t t;
+    if (pthread_create(&t, NULL, connect_main, c) != 0) {
+        c->refs = 1;
+        connector_release(c);
+        return -1;
+    }
+    pthread_detach(t);
+    int64_t deadline = loom__now_ns() + (int64_t)timeout_ms * 1000000;
+    pthread_mutex_lock(&c->mu);
+    while (!c->done && loom__now_ns() < deadline)
+        loom__cond_sleep(&c->cv, &c->mu, deadline - loom__now_ns());
+    int out = !c->done ? 1 : c->rc != MPI_SUCCESS ? -1 : 0;
+    if (out == 0)
+        *inter = c->inter;
+    pthread_mutex_unlock(&c->mu);
+    connector_release(c);
+    return out;
+}
+
+/* What rank 0 learnt, shared with the others in one broadcast. */
+struct verdict {
+    int32_t rc; /* loom_err */
+    int32_t connect;
+    struct join_welcome w;
+    char port[MPI_MAX_PORT_NAME];
+};
+
+/* Rank 0 before connecting: read the file, and catch the common stale
+ * case (the master was on this host and its process is gone) at once. */
+static loom_err
+read_join_file(const char *dir, struct loom__join_info *ji)
+{
+    char err[LOOM__JOIN_ERR_MAX];
+    loom_err rc = loom__joinfile_read(dir, ji, err, sizeof err);
+    if (rc != LOOM_OK) {
+        LOOM_ERROR("cannot join: %s", err);
+        return rc;
+    }
+    char host[256] = "";
+    if (gethostname(host, sizeof host - 1) == 0 && strcmp(host, ji->host) == 0 && ji->pid > 0 &&
+        kill((pid_t)ji->pid, 0) != 0 && errno == ESRCH) {
+        LOOM_ERROR("cannot join: the master of %s (pid %ld on this host) has ended; the join "
+                   "file is stale",
+                   dir, ji->pid);
+        return LOOM_ECLOSED;
+    }
+    return LOOM_OK;
+}
+
+/* Rank 0 after connecting: introduce, authenticate, be welcomed. */
+static loom_err
+handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji,
+          const struct loom__fingerprint *fp, int timeout_ms, struct join_welcome *w)
+{
+    struct mpi_io io = {inter, 0, 0};
+    struct join_intro in;
+    memset(&in, 0, sizeof in);
+    in.magic = JOIN_MAGIC;
+    in.version = JOIN_VERSION;
+    in.ranks = (uint32_t)ranks;
+    in.pid = getpid();
+    if (gethostname(in.host, sizeof in.host - 1) != 0)
+        strcpy(in.host, "?");
+    in.fp = *fp;
+    struct join_state st;
+    set_deadline(&io, timeout_ms);
+    if (io_send(&io, &in, sizeof in) != 0 || recv_fixed(&io, &st, sizeof st) != 0) {
+        LOOM_ERROR("cannot join: the master at %s (pid %ld) did not answer the introduction",
+                   ji->host, ji->pid);
+        return LOOM_ETIMEDOUT;
+    }
+    if (st.state != STATE_OPEN) {
+        LOOM_ERROR("cannot join: the job of this join file (master pid %ld on %s) has ended",
+                   ji->pid, ji->host);
+        return LOOM_ECLOSED;
+    }
+    struct loom__auth_io aio = {io_send, io_recv, &io};
+    set_deadline(&io, timeout_ms);
+    char why[LOOM__AUTH_ERR_MAX];
+    loom_err rc = loom__auth_join(&aio, ji->key, why, sizeof why);
+    if (rc != LOOM_OK) {
+        LOOM_ERROR("cannot join: %s", why);
+        return rc == LOOM_EAUTH ? rc : LOOM_EPROTO;
+    }
+    set_deadline(&io, timeout_ms);
+    if (recv_fixed(&io, w, sizeof *w) != 0) {
+        LOOM_ERROR("cannot join: no welcome from the master");
+        return LOOM_ETIMEDOUT;
+    }
+    if (w->verdict == WELCOME_MISMATCH) {
+        LOOM_ERROR("cannot join: the master runs a different program (binary or task "
+                   "functions differ)");
+        return LOOM_EMISMATCH;
+    }
+    if (w->verdict != WELCOME_OK || w->base < 1 || w->heartbeat_ns <= 0 || w->lost_ns < 0) {
+        LOOM_ERROR("cannot join: the job has ended");
+        return LOOM_ECLOSED;
+    }
+    return LOOM_OK;
+}
+
+loom_err
+loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__fingerprint *fp,
+           struct loom__join_place *out)
+{
+    int rank = 0, size = 0;
+    MPI_Comm_rank(local, &rank);
+    MPI_Comm_size(local, &size);
+    struct verdict *v = calloc(1, sizeof *v);
+    struct loom__join_info *ji = calloc(1, sizeof *ji);
+    if (!v || !ji) {
+        free(v);
+        free(ji);
+        return LOOM_ENOMEM; /* every rank runs out alike, or the job breaks anyway */
+    }
+    if (rank == 0) {
+        v->rc = read_join_file(dir, ji);
+        snprintf(v->port, sizeof v->port, "%s", ji->port);
+    }
+    loom_err rc = LOOM_EMPI;
+    if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS)
+        goto done;
+    if ((rc = v->rc) != LOOM_OK)
+        goto done;
+
+    MPI_Comm inter = MPI_COMM_NULL;
+    int c = connect_bounded(local, v->port, timeout_ms, &inter);
+    if (c != 0) {
+        if (rank == 0)
+            LOOM_ERROR("cannot join: %s",
+                       c > 0 ? "no answer from the master within the join timeout: it has "
+                               "probably ended (a stale join file), or the mpiruns were not "
+                               "given the same --ompi-server"
+                             : "MPI_Comm_connect failed: start both mpiruns with "
+                               "--ompi-server file:URI (see cluster/ompi-server)");
+        rc = c > 0 ? LOOM_ETIMEDOUT : LOOM_EMPI;
+        goto done; /* a timed-out connect left a thread in MPI: no MPI_Finalize */
+    }
+    MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
+    if (rank == 0)
+        v->rc = handshake(inter, size, ji, fp, timeout_ms, &v->w);
+    if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS || v->rc != LOOM_OK) {
+        rc = v->rc != LOOM_OK ? v->rc : LOOM_EMPI;
+        MPI_Comm_free(&inter);
+        goto done;
+    }
+    out->inter = inter;
+    out->rank = v->w.base + rank;
+    out->size = v->w.base + size;
+    out->heartbeat_ns = v->w.heartbeat_ns;
+    out->lost_ns = v->w.lost_ns;
+    rc = LOOM_OK;
+done:
+    memset(ji->key, 0, sizeof ji->key);
+    free(ji);
+    free(v);
+    return rc;
+}

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers that join a running job (see join.c): the master's acceptor and
+ * the joining side's handshake.
+ */
+#ifndef LOOM_JOIN_H
+#define LOOM_JOIN_H
+
+#include <mpi.h>
+#include <stdint.h>
+
+#include "loom/error.h"
+
+struct loom_job;
+
+/* What every rank of a job must agree on (job.c computes it). */
+struct loom__fingerprint {
+    uint64_t binary;
+    uint64_t registry;
+    uint32_t nfns;
+    uint32_t wire_version;
+    uint32_t ready; /* rank 0: its own preparation (the journal) succeeded */
+    uint32_t pad;
+};
+void loom__job_fingerprint(const struct loom_job *job, uint32_t ready,
+                           struct loom__fingerprint *fp);
+
+/* A joined job that passed the handshake, waiting to be adopted by the
+ * master's progress thread: its ranks are remote ranks 0..n-1 of comm. */
+struct loom__arrival {
+    MPI_Comm comm;
+    int n;
+    long pid;
+    char host[64];
+    struct loom__arrival *next;
+};
+
+struct loom__acceptor;
+
+/* Master: open an MPI port, write DIR/loom.join (port, fresh key) and start
+ * the thread that accepts, authenticates and checks joining jobs. */
+loom_err loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
+                              struct loom__acceptor **out);
+/* Progress thread: the arrivals since the last call (a list), or NULL.
+ * Cheap when there are none (one atomic load). */
+struct loom__arrival *loom__acceptor_take(struct loom__acceptor *a);
+/* Progress thread: tell an arrival's ranks they are workers base..base+n-1
+ * (ok) or that the job has ended (!ok, and the arrival is freed). */
+void loom__arrival_welcome(struct loom__arrival *j, int ok, int base, int64_t heartbeat_ns,
+                           int64_t lost_ns);
+/* Master at stop: refuse joins from now on, refuse arrivals not adopted,
+ * remove the join file, close the port. The accept thread may stay blocked
+ * in MPI_Comm_accept (MPI has no way to interrupt it); it touches nothing
+ * of the master's. */
+void loom__acceptor_stop(struct loom__acceptor *a);
+
+/* Joining side, collective over `local` (the joining job's ranks): read the
+ * join file in dir (rank 0), connect, authenticate, get a place. On success
+ * *inter is the intercommunicator to the master (remote rank 0) and *rank
+ * this process's worker rank in the job. */
+struct loom__join_place {
+    MPI_Comm inter;
+    int rank;
+    int size; /* ranks known to the master when it welcomed us */
+    int64_t heartbeat_ns, lost_ns;
+};
+loom_err loom__join(MPI_Comm local, const char *dir, int timeout_ms,
+                    const struct loom__fingerprint *fp, struct loom__join_place *out);
+
+#endif
