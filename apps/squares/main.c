@@ -35,6 +35,7 @@
 #define PROG "squares"
 
 static int quiet;
+static long sleep_ms; /* --sleep: each task works this long (the seed's worker sleeps 1 s) */
 
 /* The rank the launcher gave this process, read before MPI_Init so that
  * only rank 0 prints usage errors and help (every rank parses alike). */
@@ -53,6 +54,11 @@ square(loom_task *task, void *user)
         app_say("run task %" PRId64 " * %" PRId64 "... (rank %d, %s)\n", n, n,
                 loom_context_rank(loom_task_context(task)),
                 loom_context_name(loom_task_context(task)));
+    if (sleep_ms > 0) {
+        struct timespec d = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
+        while (nanosleep(&d, &d) != 0)
+            ;
+    }
     return loom_task_reply_i64(task, n * n) == LOOM_OK ? 0 : 1;
 }
 
@@ -231,6 +237,7 @@ usage(FILE *fp)
                 "  --count N  tasks to put (default 10; 0..100000000)\n"
                 "  --seed S   seed of the random integers (default: the time)\n"
                 "  --quiet    no line per task: only a summary (for large N)\n"
+                "  --sleep MS each task also works MS ms, as the seed's worker sleeps\n"
                 "  --serve DIR  also accept workers started later with --join DIR: writes\n"
                 "             DIR/loom.join (the job's port and key, readable by you only);\n"
                 "             give both mpiruns --ompi-server file:URI (cluster/ompi-server)\n"
@@ -285,6 +292,13 @@ main(int argc, char **argv)
             }
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             quiet = 1;
+        } else if (strcmp(argv[i], "--sleep") == 0 && i + 1 < argc) {
+            sleep_ms = strtol(argv[++i], &end, 10);
+            if (*end || end == argv[i] || sleep_ms < 0 || sleep_ms > 3600000) {
+                if (speak)
+                    fprintf(stderr, PROG ": --sleep needs 0..3600000 (ms)\n");
+                goto out;
+            }
         } else if (strcmp(argv[i], "--serve") == 0 && i + 1 < argc && !join) {
             serve = argv[++i];
         } else if (strcmp(argv[i], "--join") == 0 && i + 1 < argc && !serve) {

@@ -1,0 +1,146 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# tests/cluster/join.sh — workers that join a running master (the seed's
+# task_master / task_worker), through an ompi-server bound to loopback
+# (cluster/ompi-server), with squares --serve DIR / --join DIR:
+#   1. the seed's flow: mpirun -np 1 squares --serve, later mpirun -np 2
+#      squares --join: every result printed and correct, both exit 0, the
+#      join file gone afterwards;
+#   2. a join in the middle of a long run: tasks run on both jobs;
+#   3. a joined job killed with SIGKILL: the master declares its workers
+#      lost, another job joins and the run ends with every result correct,
+#      each exactly once; while that master runs, a join file with the wrong
+#      key and a corrupted join file are refused with clear messages on the
+#      joining side, and the master logs the refusal and carries on;
+#   4. a join file left by a killed master is refused as stale at once;
+#   5. 20 joins and leaves (SIGKILL) during one run, then a last job
+#      finishes it: all results correct, 21 joins logged.
+# --sleep makes a task work that long on the worker that runs it (the
+# seed's worker sleeps), so it is given to the joining jobs.
+# squares checks every result itself (right value, each task exactly once)
+# and prints "squares: N results, all correct" only then.
+# Usage (CTest sets these): BUILD=build SRC=. tests/cluster/join.sh
+# Exit status: 0 pass, 1 fail.
+source "$(dirname "$0")/lib.sh"
+T=$(mktemp -d "${TMPDIR:-/tmp}/loom-join-test.XXXXXX")
+SQ="$BUILD/apps/squares"
+cleanup() {
+    rc=$?
+    step "tear-down"
+    for f in "$T"/*.sid; do
+        [ -f "$f" ] && pkill -9 -s "$(cat "$f")" 2>/dev/null || true
+    done
+    "$SRC/cluster/ompi-server" stop "$T/srv" || rc=1
+    [ "$rc" = 0 ] || [ -n "${KEEP:-}" ] || rm -rf "$T"
+    [ "$rc" = 0 ] && rm -rf "$T"
+    finish $rc
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+step "set-up (ompi-server on loopback)"
+FLAG=$("$SRC/cluster/ompi-server" start "$T/srv" --loopback)
+MPI="mpirun $FLAG --oversubscribe --bind-to none --timeout 120"
+
+# launch NAME ARGS...: mpirun ARGS in its own session, output in $T/NAME.out,
+# exit status in $T/NAME.rc when it ends
+launch() {
+    name=$1
+    shift
+    rm -f "$T/$name.rc"
+    setsid bash -c 'echo $$ >"$1.sid"; shift; "$@" >"$0.out" 2>&1; echo $? >"$0.rc"' \
+        "$T/$name" "$T/$name" $MPI "$@" &
+    disown # its end is in $T/NAME.rc; a kill is not news
+    wait_for 10 test -s "$T/$name.sid" || fail "$name did not start"
+}
+ended() { test -s "$T/$1.rc"; }
+# wait_end NAME SECS EXPECTED-STATUS
+wait_end() {
+    wait_for "$2" ended "$1" || { cat "$T/$1.out"; fail "$1 did not end within $2 s"; }
+    [ "$(cat "$T/$1.rc")" = "$3" ] || { cat "$T/$1.out"; fail "$1 exited $(cat "$T/$1.rc"), not $3"; }
+}
+gone() { ! pgrep -s "$1" >/dev/null; }
+kill_job() { # SIGKILL to mpirun and every rank (they share its session)
+    sid=$(cat "$T/$1.sid")
+    pkill -9 -s "$sid" || true
+    wait_for 10 gone "$sid" || fail "$1 survived SIGKILL"
+}
+count() { grep -Ec -- "$1" "$2" || true; }
+has_at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
+
+step "1. the seed's flow: squares --serve, then squares --join"
+launch m1 -np 1 "$SQ" --serve "$T/d1" --count 10 --seed 7
+wait_for 20 test -f "$T/d1/loom.join" || { cat "$T/m1.out"; fail "no join file"; }
+[ "$(stat -c %a "$T/d1/loom.join")" = 600 ] || fail "the join file is not mode 0600"
+[ "$(stat -c %a "$T/d1")" = 700 ] || fail "the join directory is not mode 0700"
+launch j1 -np 2 "$SQ" --join "$T/d1"
+wait_end m1 60 0
+wait_end j1 60 0
+assert_grep "squares: 10 results, all correct" "$T/m1.out" "the master did not get every result"
+[ "$(count '^Result: ' "$T/m1.out")" = 10 ] || fail "the master did not print 10 results"
+[ "$(count 'run task' "$T/j1.out")" = 10 ] || fail "the joined job did not run the 10 tasks"
+assert_grep "worker exit. \(rank 2\)" "$T/j1.out" "the joined workers did not end cleanly"
+[ ! -e "$T/d1/loom.join" ] || fail "the join file was left behind"
+
+step "2. a join in the middle of a long run"
+launch m2 -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 20 --pool-threads 2
+wait_for 30 has_at_least 'run task' "$T/m2.out" 20 || { cat "$T/m2.out"; fail "no progress"; }
+launch j2 -np 1 "$SQ" --join "$T/d2" --pool-threads 2 --sleep 20
+wait_end m2 120 0
+wait_end j2 60 0
+assert_grep "squares: 300 results, all correct" "$T/m2.out" "not every result came back"
+has_at_least 'run task.*\(rank 1,' "$T/m2.out" 1 || fail "the master's own worker ran nothing"
+has_at_least 'run task.*\(rank 2,' "$T/j2.out" 10 || fail "the joined job ran (almost) nothing"
+
+step "3. a joined job killed with SIGKILL; a wrong key and a corrupted join file refused"
+launch m3 -np 1 "$SQ" --serve "$T/d3" --count 400 --sleep 50 --job-worker-timeout 2
+wait_for 20 test -f "$T/d3/loom.join" || fail "no join file"
+launch j3a -np 2 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 50
+wait_for 30 has_at_least 'run task' "$T/j3a.out" 10 || { cat "$T/j3a.out"; fail "no progress"; }
+kill_job j3a
+wait_for 30 has_at_least 'declared lost' "$T/m3.out" 2 ||
+    { cat "$T/m3.out"; fail "the master did not declare the killed job's 2 workers lost"; }
+"$BUILD/tests/joinfile_rekey" "$T/d3" "$T/wrongkey"
+launch bad1 -np 1 "$SQ" --join "$T/wrongkey"
+wait_end bad1 30 1
+assert_grep "cannot join: the master refused our key" "$T/bad1.out" "no clear wrong-key message"
+assert_grep "refused a job joining from .*(key|does not match)" "$T/m3.out" \
+    "the master did not log the refusal"
+mkdir -m 700 "$T/corrupt"
+sed 's/^port \(.\)/port X\1/' "$T/d3/loom.join" >"$T/corrupt/loom.join"
+chmod 600 "$T/corrupt/loom.join"
+launch bad2 -np 1 "$SQ" --join "$T/corrupt"
+wait_end bad2 30 1
+assert_grep "cannot join: corrupted join file" "$T/bad2.out" "no clear corrupted-file message"
+ended m3 && { cat "$T/m3.out"; fail "the master ended early"; }
+launch j3b -np 1 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 10
+wait_end m3 120 0
+wait_end j3b 60 0
+assert_grep "squares: 400 results, all correct" "$T/m3.out" "results lost or doubled after the kill"
+
+step "4. a join file left by a killed master is refused as stale"
+launch m4 -np 1 "$SQ" --serve "$T/d4" --count 10 --sleep 1000
+wait_for 20 test -f "$T/d4/loom.join" || fail "no join file"
+kill_job m4
+launch j4 -np 1 "$SQ" --join "$T/d4"
+wait_end j4 30 1
+assert_grep "cannot join: the master of .* has ended; the join file is stale" "$T/j4.out" \
+    "no clear stale-file message"
+
+step "5. 20 joins and leaves during one run"
+launch m5 -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 1
+wait_for 20 test -f "$T/d5/loom.join" || fail "no join file"
+for i in $(seq 1 20); do
+    launch "j5_$i" -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
+    wait_for 30 has_at_least "joined from .*: ranks" "$T/m5.out" "$i" ||
+        { cat "$T/m5.out" "$T/j5_$i.out"; fail "join $i was not accepted"; }
+    kill_job "j5_$i"
+done
+ended m5 && { cat "$T/m5.out"; fail "the master ended before the last join"; }
+launch j5_last -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
+wait_end m5 180 0
+wait_end j5_last 60 0
+assert_grep "squares: 1500 results, all correct" "$T/m5.out" "results lost or doubled"
+[ "$(count "joined from .*: ranks" "$T/m5.out")" = 21 ] || fail "not 21 joins logged"
