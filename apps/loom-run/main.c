@@ -390,6 +390,7 @@ struct held {
 
 struct opts {
     const char *path, *tmpl, *joblog, *results, *events, *report;
+    const char *serve, *join, *ompi_server; /* workers joining later */
     int resume, resume_failed, force, retries, quiet, keep_order, tag;
     int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
     double timeout, progress_interval;
@@ -1132,6 +1133,15 @@ usage(FILE *fp)
                 "                          the line redrawn in place, or plain lines, whatever\n"
                 "                          stderr is (under your own mpirun, loom-run cannot\n"
                 "                          tell that mpirun's stderr is a terminal)\n"
+                "  --serve DIR             also accept workers of loom-runs started later with\n"
+                "                          --join DIR (e.g. another Slurm allocation): writes\n"
+                "                          DIR/loom.join, the job's port and key (yours only)\n"
+                "  --join DIR              run workers only, for the loom-run serving DIR; no\n"
+                "                          task file. Both need an ompi-server:\n"
+                "  --ompi-server FILE      its URI file (cluster/ompi-server start DIR writes\n"
+                "                          DIR/ompi-server.uri); passed to the mpirun loom-run\n"
+                "                          starts (under your own mpirun, give it\n"
+                "                          --ompi-server file:FILE yourself)\n"
                 "  --quiet                 no progress and no summary\n"
                 "  --help                  this text\n\n"
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
@@ -1237,7 +1247,7 @@ supervise(const char *mpirun, char **args, const char *status_file)
 }
 
 static int
-launch_self(int argc, char **argv)
+launch_self(int argc, char **argv, const struct opts *o)
 {
     const char *mpirun = getenv("LOOM_MPIRUN");
     if (!mpirun || !*mpirun)
@@ -1257,11 +1267,12 @@ launch_self(int argc, char **argv)
         if (!*end && v >= 1 && v <= 100000)
             nodes = v;
     }
-    char **args = calloc((size_t)argc + 13, sizeof *args);
+    char **args = calloc((size_t)argc + 15, sizeof *args);
     if (!args)
         return EXIT_TROUBLE;
-    static char np[24];
-    snprintf(np, sizeof np, "%ld", nodes + 1);
+    static char np[24], server[4200];
+    /* joining: workers only, one per node */
+    snprintf(np, sizeof np, "%ld", o->join ? nodes : nodes + 1);
     int n = 0;
     args[n++] = (char *)mpirun;
     args[n++] = "--quiet"; /* the exit status says it; no banner per failed task */
@@ -1273,6 +1284,11 @@ launch_self(int argc, char **argv)
     if (nodes > 1) {
         args[n++] = "--map-by";
         args[n++] = "node";
+    }
+    if (o->ompi_server) { /* the rendezvous that lets jobs join (--serve, --join) */
+        snprintf(server, sizeof server, "file:%s", o->ompi_server);
+        args[n++] = "--ompi-server";
+        args[n++] = server;
     }
     args[n++] = "-np";
     args[n++] = np;
@@ -1380,6 +1396,12 @@ parse_args(int argc, char **argv, struct opts *o, int speak)
             o->events = argv[++i];
         } else if (!strcmp(a, "--report")) {
             o->report = argv[++i];
+        } else if (!strcmp(a, "--serve")) {
+            o->serve = argv[++i];
+        } else if (!strcmp(a, "--join")) {
+            o->join = argv[++i];
+        } else if (!strcmp(a, "--ompi-server")) {
+            o->ompi_server = argv[++i];
         } else if (!strcmp(a, "--halt")) {
             if (lr_halt_parse(v, &o->halt, err, sizeof err) != 0)
                 BAD("%s\n", err);
@@ -1406,6 +1428,11 @@ parse_args(int argc, char **argv, struct opts *o, int speak)
     }
     if ((o->resume || o->resume_failed) && !o->joblog)
         BAD("--resume and --resume-failed need --joblog FILE\n");
+    if (o->serve && o->join)
+        BAD("--serve and --join exclude each other\n");
+    if (o->join && (have_path || o->tmpl || o->joblog || o->results || o->events || o->report))
+        BAD("--join runs workers only: the task file and what records tasks belong to the\n"
+            "master's loom-run\n");
 #undef BAD
     return -1;
 }
@@ -1434,7 +1461,7 @@ main(int argc, char **argv)
         loom_config_get_double(cfg, "process.timeout", &o.timeout);
 
     if (!launched_by_mpi() && !getenv("LOOM_RUN_SELF_LAUNCHED")) {
-        status = launch_self(argc, argv);
+        status = launch_self(argc, argv, &o);
         loom_config_destroy(cfg);
         return status;
     }
@@ -1446,7 +1473,8 @@ main(int argc, char **argv)
         goto out;
     }
     static const struct app_fn fns[] = {{"sh", run_command, NULL}};
-    status = app_start(PROG, &argc, &argv, cfg, fns, 1, &mpi_up, &job);
+    loom_job_opts jo = {.config = cfg, .serve = o.serve, .join = o.join};
+    status = app_start_opts(PROG, &argc, &argv, &jo, fns, 1, &mpi_up, &job);
     if (status != 0) {
         status = status == 2 ? EXIT_USAGE : EXIT_TROUBLE;
         goto out;

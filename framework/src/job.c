@@ -493,6 +493,8 @@ int
 loom_job_size(const loom_job *job)
 {
     LOOM_ASSERT(job);
+    if (job->rank == 0 && job->m) /* joined workers count once they are in */
+        return loom__master_size(job);
     return job->size;
 }
 

@@ -157,6 +157,8 @@ loom_err loom__master_prepare(loom_job *job);
 void loom__master_unprepare(loom_job *job);
 loom_err loom__master_start(loom_job *job);
 void loom__master_stop(loom_job *job);
+/* Ranks of the job so far: 1 + its workers, joined ones included. */
+int loom__master_size(const loom_job *job);
 /* Pool threads of the workers that have said hello so far. */
 unsigned loom__master_worker_threads(const loom_job *job);
 /* Send a queue request and wait for its answer. Takes ownership of rq

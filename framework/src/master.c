@@ -1396,6 +1396,16 @@ loom__master_stop(loom_job *job)
 }
 
 int
+loom__master_size(const loom_job *job)
+{
+    struct master *m = job->m;
+    pthread_mutex_lock(&m->mu);
+    int n = m->nworkers;
+    pthread_mutex_unlock(&m->mu);
+    return n;
+}
+
+int
 loom_job_workers_lost(const loom_job *job)
 {
     LOOM_ASSERT(job);

@@ -15,7 +15,10 @@
 #      joining side, and the master logs the refusal and carries on;
 #   4. a join file left by a killed master is refused as stale at once;
 #   5. 20 joins and leaves (SIGKILL) during one run, then a last job
-#      finishes it: all results correct, 21 joins logged.
+#      finishes it: all results correct, 21 joins logged;
+#   6. loom-run --serve and a later loom-run --join, both started without
+#      mpirun (they start it, with --ompi-server): every command runs once,
+#      some on the joined worker.
 # --sleep makes a task work that long on the worker that runs it (the
 # seed's worker sleeps), so it is given to the joining jobs.
 # squares checks every result itself (right value, each task exactly once)
@@ -42,16 +45,16 @@ trap 'exit 1' INT TERM
 
 step "set-up (ompi-server on loopback)"
 FLAG=$("$SRC/cluster/ompi-server" start "$T/srv" --loopback)
-MPI="mpirun $FLAG --oversubscribe --bind-to none --timeout 120"
+MPI="mpirun $FLAG --oversubscribe --bind-to none --timeout 240"
 
-# launch NAME ARGS...: mpirun ARGS in its own session, output in $T/NAME.out,
-# exit status in $T/NAME.rc when it ends
+# launch NAME CMD...: CMD in its own session, output in $T/NAME.out, exit
+# status in $T/NAME.rc when it ends
 launch() {
     name=$1
     shift
     rm -f "$T/$name.rc"
     setsid bash -c 'echo $$ >"$1.sid"; shift; "$@" >"$0.out" 2>&1; echo $? >"$0.rc"' \
-        "$T/$name" "$T/$name" $MPI "$@" &
+        "$T/$name" "$T/$name" "$@" &
     disown # its end is in $T/NAME.rc; a kill is not news
     wait_for 10 test -s "$T/$name.sid" || fail "$name did not start"
 }
@@ -71,11 +74,11 @@ count() { grep -Ec -- "$1" "$2" || true; }
 has_at_least() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 
 step "1. the seed's flow: squares --serve, then squares --join"
-launch m1 -np 1 "$SQ" --serve "$T/d1" --count 10 --seed 7
+launch m1 $MPI -np 1 "$SQ" --serve "$T/d1" --count 10 --seed 7
 wait_for 20 test -f "$T/d1/loom.join" || { cat "$T/m1.out"; fail "no join file"; }
 [ "$(stat -c %a "$T/d1/loom.join")" = 600 ] || fail "the join file is not mode 0600"
 [ "$(stat -c %a "$T/d1")" = 700 ] || fail "the join directory is not mode 0700"
-launch j1 -np 2 "$SQ" --join "$T/d1"
+launch j1 $MPI -np 2 "$SQ" --join "$T/d1"
 wait_end m1 60 0
 wait_end j1 60 0
 assert_grep "squares: 10 results, all correct" "$T/m1.out" "the master did not get every result"
@@ -85,9 +88,9 @@ assert_grep "worker exit. \(rank 2\)" "$T/j1.out" "the joined workers did not en
 [ ! -e "$T/d1/loom.join" ] || fail "the join file was left behind"
 
 step "2. a join in the middle of a long run"
-launch m2 -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 20 --pool-threads 2
+launch m2 $MPI -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 20 --pool-threads 2
 wait_for 30 has_at_least 'run task' "$T/m2.out" 20 || { cat "$T/m2.out"; fail "no progress"; }
-launch j2 -np 1 "$SQ" --join "$T/d2" --pool-threads 2 --sleep 20
+launch j2 $MPI -np 1 "$SQ" --join "$T/d2" --pool-threads 2 --sleep 20
 wait_end m2 120 0
 wait_end j2 60 0
 assert_grep "squares: 300 results, all correct" "$T/m2.out" "not every result came back"
@@ -95,15 +98,15 @@ has_at_least 'run task.*\(rank 1,' "$T/m2.out" 1 || fail "the master's own worke
 has_at_least 'run task.*\(rank 2,' "$T/j2.out" 10 || fail "the joined job ran (almost) nothing"
 
 step "3. a joined job killed with SIGKILL; a wrong key and a corrupted join file refused"
-launch m3 -np 1 "$SQ" --serve "$T/d3" --count 400 --sleep 50 --job-worker-timeout 2
+launch m3 $MPI -np 1 "$SQ" --serve "$T/d3" --count 400 --sleep 50 --job-worker-timeout 3
 wait_for 20 test -f "$T/d3/loom.join" || fail "no join file"
-launch j3a -np 2 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 50
+launch j3a $MPI -np 2 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 50
 wait_for 30 has_at_least 'run task' "$T/j3a.out" 10 || { cat "$T/j3a.out"; fail "no progress"; }
 kill_job j3a
 wait_for 30 has_at_least 'declared lost' "$T/m3.out" 2 ||
     { cat "$T/m3.out"; fail "the master did not declare the killed job's 2 workers lost"; }
 "$BUILD/tests/joinfile_rekey" "$T/d3" "$T/wrongkey"
-launch bad1 -np 1 "$SQ" --join "$T/wrongkey"
+launch bad1 $MPI -np 1 "$SQ" --join "$T/wrongkey"
 wait_end bad1 30 1
 assert_grep "cannot join: the master refused our key" "$T/bad1.out" "no clear wrong-key message"
 assert_grep "refused a job joining from .*(key|does not match)" "$T/m3.out" \
@@ -111,36 +114,52 @@ assert_grep "refused a job joining from .*(key|does not match)" "$T/m3.out" \
 mkdir -m 700 "$T/corrupt"
 sed 's/^port \(.\)/port X\1/' "$T/d3/loom.join" >"$T/corrupt/loom.join"
 chmod 600 "$T/corrupt/loom.join"
-launch bad2 -np 1 "$SQ" --join "$T/corrupt"
+launch bad2 $MPI -np 1 "$SQ" --join "$T/corrupt"
 wait_end bad2 30 1
 assert_grep "cannot join: corrupted join file" "$T/bad2.out" "no clear corrupted-file message"
 ended m3 && { cat "$T/m3.out"; fail "the master ended early"; }
-launch j3b -np 1 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 10
+launch j3b $MPI -np 1 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 10
 wait_end m3 120 0
 wait_end j3b 60 0
 assert_grep "squares: 400 results, all correct" "$T/m3.out" "results lost or doubled after the kill"
 
 step "4. a join file left by a killed master is refused as stale"
-launch m4 -np 1 "$SQ" --serve "$T/d4" --count 10 --sleep 1000
+launch m4 $MPI -np 1 "$SQ" --serve "$T/d4" --count 10 --sleep 1000
 wait_for 20 test -f "$T/d4/loom.join" || fail "no join file"
 kill_job m4
-launch j4 -np 1 "$SQ" --join "$T/d4"
+launch j4 $MPI -np 1 "$SQ" --join "$T/d4"
 wait_end j4 30 1
 assert_grep "cannot join: the master of .* has ended; the join file is stale" "$T/j4.out" \
     "no clear stale-file message"
 
 step "5. 20 joins and leaves during one run"
-launch m5 -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 1
+launch m5 $MPI -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 3
 wait_for 20 test -f "$T/d5/loom.join" || fail "no join file"
 for i in $(seq 1 20); do
-    launch "j5_$i" -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
+    launch "j5_$i" $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
     wait_for 30 has_at_least "joined from .*: ranks" "$T/m5.out" "$i" ||
         { cat "$T/m5.out" "$T/j5_$i.out"; fail "join $i was not accepted"; }
     kill_job "j5_$i"
 done
 ended m5 && { cat "$T/m5.out"; fail "the master ended before the last join"; }
-launch j5_last -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
+launch j5_last $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
 wait_end m5 180 0
 wait_end j5_last 60 0
 assert_grep "squares: 1500 results, all correct" "$T/m5.out" "results lost or doubled"
 [ "$(count "joined from .*: ranks" "$T/m5.out")" = 21 ] || fail "not 21 joins logged"
+
+step "6. loom-run --serve, then loom-run --join, both self-launched"
+LR="$BUILD/apps/loom-run/loom-run"
+URI="$T/srv/ompi-server.uri"
+for i in $(seq 1 60); do echo "sleep 0.05; echo \$LOOM_RANK"; done >"$T/tasks.txt"
+launch lm "$LR" --serve "$T/d6" --ompi-server "$URI" --joblog "$T/joblog" --pool-threads 1 \
+    --no-progress "$T/tasks.txt"
+wait_for 20 test -f "$T/d6/loom.join" || { cat "$T/lm.out"; fail "loom-run wrote no join file"; }
+launch lj "$LR" --join "$T/d6" --ompi-server "$URI" --pool-threads 2
+wait_end lm 120 0
+wait_end lj 60 0
+[ "$(awk -F'\t' 'NR > 1 && $7 == 0' "$T/joblog" | wc -l)" = 60 ] ||
+    { cat "$T/joblog"; fail "the job log has not 60 succeeded tasks"; }
+[ "$(awk -F'\t' 'NR > 1 { print $1 }' "$T/joblog" | sort -u | wc -l)" = 60 ] ||
+    fail "a task is in the job log twice"
+has_at_least '^2$' "$T/lm.out" 1 || { cat "$T/lm.out"; fail "no task ran on the joined worker"; }

@@ -201,15 +201,20 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
 LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 
 /**
- * \brief This process's rank in the job's communicator.
+ * \brief This process's rank in the job: 0 is the master, workers 1 and up.
+ *        Ranks of a joined job (`loom_job_opts.join`) follow the job's own
+ *        and are known once loom_job_start() has returned.
  * \param[in] job the job.
- * \return the rank (0 is the master). Never blocks, any thread.
+ * \return the rank. Never blocks, any thread.
  */
 LOOM_EXTERN int loom_job_rank(const loom_job *job);
 /**
- * \brief Number of ranks (master + workers).
+ * \brief Number of ranks (master + workers). On a serving master
+ *        (`loom_job_opts.serve`) it grows as jobs join (ranks that left
+ *        still count); on a joined worker it is what the master had when
+ *        it joined.
  * \param[in] job the job.
- * \return the communicator's size. Never blocks, any thread.
+ * \return the number of ranks. Never blocks, any thread.
  */
 LOOM_EXTERN int loom_job_size(const loom_job *job);
 /**
