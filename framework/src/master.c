@@ -983,16 +983,18 @@ lose_worker(struct master *m, int rank, int64_t now)
     free(back);
 }
 
-/* Messages from one joined job (its intercommunicator). */
+/* Up to 32 messages from the workers reachable on comm: its ranks
+ * first..first+n-1 are workers base+first.. (the job's own communicator:
+ * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base). */
 static int
-receive_joined(struct master *m, struct mgroup *g, struct frame_effects *fx)
+receive_from(struct master *m, MPI_Comm comm, int first, int n, int base, struct frame_effects *fx)
 {
     int did = 0;
     for (int k = 0; k < 32; k++) {
         int flag = 0;
         MPI_Message msg;
         MPI_Status st;
-        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, g->comm, &flag, &msg, &st) != MPI_SUCCESS ||
+        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, comm, &flag, &msg, &st) != MPI_SUCCESS ||
             !flag)
             break;
         int count = 0;
@@ -1001,8 +1003,8 @@ receive_joined(struct master *m, struct mgroup *g, struct frame_effects *fx)
         if (!buf)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        int rank = g->base + st.MPI_SOURCE;
-        if (st.MPI_SOURCE >= 0 && st.MPI_SOURCE < g->n && !m->workers[rank].lost) {
+        int rank = base + st.MPI_SOURCE;
+        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n && !m->workers[rank].lost) {
             m->workers[rank].heard = loom__now_ns();
             handle_frame(m, rank, buf, fx);
         }
@@ -1074,29 +1076,9 @@ progress_round(struct master *m)
 {
     int did = 0;
     struct frame_effects *fx = &m->fx;
-    for (int k = 0; k < 32; k++) {
-        int flag = 0;
-        MPI_Message msg;
-        MPI_Status st;
-        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, m->job->comm, &flag, &msg, &st) !=
-                MPI_SUCCESS ||
-            !flag)
-            break;
-        int count = 0;
-        MPI_Get_count(&st, MPI_BYTE, &count);
-        struct loom__msg *buf = loom__msg_new(count > 0 ? (size_t)count : 0);
-        if (!buf)
-            loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
-        MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        if (st.MPI_SOURCE > 0 && st.MPI_SOURCE < m->job->size && !m->workers[st.MPI_SOURCE].lost) {
-            m->workers[st.MPI_SOURCE].heard = loom__now_ns();
-            handle_frame(m, st.MPI_SOURCE, buf, fx);
-        }
-        loom__msg_release(buf);
-        did = 1;
-    }
+    did |= receive_from(m, m->job->comm, 1, m->job->size - 1, 0, fx);
     for (struct mgroup *g = m->groups; g; g = g->next)
-        did |= receive_joined(m, g, fx);
+        did |= receive_from(m, g->comm, 0, g->n, g->base, fx);
     if (m->acc)
         did |= adopt_arrivals(m);
 
