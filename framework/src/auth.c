@@ -108,19 +108,6 @@ static const struct side JOIN = {
     "job?)",
 };
 
-static void say(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
-
-static void
-say(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* Copy at most n bytes of untrusted text for a message: printable ASCII
  * kept, everything else '?', stopping at the first NUL. */
 static void
@@ -212,15 +199,16 @@ check_response(const unsigned char key[LOOM__AUTH_KEY_LEN], const unsigned char 
     size_t used = 0;
     int d = digest_prefix(resp, len, &used, name, sizeof name);
     if (d < 0) {
-        say(why, whylen, "not a {digest} response (%zu bytes)", len);
+        loom__set_err(why, whylen, "not a {digest} response (%zu bytes)", len);
         return LOOM_EPROTO;
     }
     if (d == 0) {
-        say(why, whylen, "it uses digest %s; loom accepts only " DIGEST, name);
+        loom__set_err(why, whylen, "it uses digest %s; loom accepts only " DIGEST, name);
         return LOOM_EPROTO;
     }
     if (len != RESPONSE_LEN) {
-        say(why, whylen, "its MAC is %zu bytes, expected %d", len - used, LOOM__AUTH_MAC_LEN);
+        loom__set_err(why, whylen, "its MAC is %zu bytes, expected %d", len - used,
+                      LOOM__AUTH_MAC_LEN);
         return LOOM_EPROTO;
     }
     unsigned char want[LOOM__AUTH_MAC_LEN];
@@ -229,7 +217,7 @@ check_response(const unsigned char key[LOOM__AUTH_KEY_LEN], const unsigned char 
         rc = LOOM_EAUTH;
     OPENSSL_cleanse(want, sizeof want);
     if (rc == LOOM_ESYS)
-        say(why, whylen, "HMAC-SHA256 failed in libcrypto");
+        loom__set_err(why, whylen, "HMAC-SHA256 failed in libcrypto");
     return rc;
 }
 
@@ -238,7 +226,7 @@ static loom_err
 check_challenge(const struct side *s, const unsigned char *ch, size_t len, char *why, size_t whylen)
 {
     if (len < LIT_LEN(CHALLENGE) || memcmp(ch, CHALLENGE, LIT_LEN(CHALLENGE)) != 0) {
-        say(why, whylen, "not a challenge (%zu bytes)", len);
+        loom__set_err(why, whylen, "not a challenge (%zu bytes)", len);
         return LOOM_EPROTO;
     }
     const unsigned char *p = ch + LIT_LEN(CHALLENGE);
@@ -246,11 +234,11 @@ check_challenge(const struct side *s, const unsigned char *ch, size_t len, char 
     char name[DIGEST_NAME_MAX + 1];
     int d = digest_prefix(p, n, &used, name, sizeof name);
     if (d < 0) {
-        say(why, whylen, "no {digest} after " CHALLENGE);
+        loom__set_err(why, whylen, "no {digest} after " CHALLENGE);
         return LOOM_EPROTO;
     }
     if (d == 0) {
-        say(why, whylen, "it asks for digest %s; loom speaks only " DIGEST, name);
+        loom__set_err(why, whylen, "it asks for digest %s; loom speaks only " DIGEST, name);
         return LOOM_EPROTO;
     }
     p += used;
@@ -258,13 +246,13 @@ check_challenge(const struct side *s, const unsigned char *ch, size_t len, char 
     if (n < LABEL_LEN || memcmp(p, s->peer_label, LABEL_LEN) != 0) {
         char got[LABEL_LEN + 1];
         printable(got, sizeof got, p, n < LABEL_LEN ? n : LABEL_LEN);
-        say(why, whylen, "protocol label '%s', expected '%s'%s", got, s->peer_label,
-            strcmp(got, s->my_label) == 0 ? " (our own challenge reflected back)" : "");
+        loom__set_err(why, whylen, "protocol label '%s', expected '%s'%s", got, s->peer_label,
+                      strcmp(got, s->my_label) == 0 ? " (our own challenge reflected back)" : "");
         return LOOM_EPROTO;
     }
     if (n - LABEL_LEN != LOOM__AUTH_NONCE_LEN) {
-        say(why, whylen, "its nonce is %zu bytes, expected %d", n - LABEL_LEN,
-            LOOM__AUTH_NONCE_LEN);
+        loom__set_err(why, whylen, "its nonce is %zu bytes, expected %d", n - LABEL_LEN,
+                      LOOM__AUTH_NONCE_LEN);
         return LOOM_EPROTO;
     }
     return LOOM_OK;
@@ -290,33 +278,33 @@ deliver_challenge(const struct side *s, const struct loom__auth_io *io,
     p += LABEL_LEN;
     rc = loom__auth_random(p, LOOM__AUTH_NONCE_LEN);
     if (rc != LOOM_OK) {
-        say(err, errlen, "no random nonce: the system's random generator failed");
+        loom__set_err(err, errlen, "no random nonce: the system's random generator failed");
         goto cleanup;
     }
     rc = io->send(io->ctx, ch, sizeof ch);
     if (rc != LOOM_OK) {
         rc = io_code(rc);
-        say(err, errlen, "sending our challenge to the %s: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "sending our challenge to the %s: %s", s->peer, io_text(rc));
         goto cleanup;
     }
     rc = io_recv(io, buf, &len);
     if (rc != LOOM_OK) {
-        say(err, errlen, "waiting for the %s's response: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "waiting for the %s's response: %s", s->peer, io_text(rc));
         goto refuse;
     }
     rc = check_response(key, ch, buf, len, why, sizeof why);
     if (rc == LOOM_EPROTO)
-        say(err, errlen, "the %s's response is malformed: %s", s->peer, why);
+        loom__set_err(err, errlen, "the %s's response is malformed: %s", s->peer, why);
     else if (rc == LOOM_EAUTH)
-        say(err, errlen, "%s", s->bad_mac);
+        loom__set_err(err, errlen, "%s", s->bad_mac);
     else if (rc != LOOM_OK)
-        say(err, errlen, "%s", why);
+        loom__set_err(err, errlen, "%s", why);
     if (rc != LOOM_OK)
         goto refuse;
     rc = io->send(io->ctx, WELCOME, VERDICT_LEN);
     if (rc != LOOM_OK) {
         rc = io_code(rc);
-        say(err, errlen, "sending #WELCOME# to the %s: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "sending #WELCOME# to the %s: %s", s->peer, io_text(rc));
     }
     goto cleanup;
 
@@ -341,43 +329,44 @@ answer_challenge(const struct side *s, const struct loom__auth_io *io,
 
     rc = io_recv(io, buf, &len);
     if (rc != LOOM_OK) {
-        say(err, errlen, "waiting for the %s's challenge: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "waiting for the %s's challenge: %s", s->peer, io_text(rc));
         goto cleanup;
     }
     /* A malformed challenge gets no answer at all: nothing is computed
      * over bytes we did not check. */
     rc = check_challenge(s, buf, len, why, sizeof why);
     if (rc != LOOM_OK) {
-        say(err, errlen, "the %s's challenge is malformed: %s", s->peer, why);
+        loom__set_err(err, errlen, "the %s's challenge is malformed: %s", s->peer, why);
         goto cleanup;
     }
     memcpy(resp, DIGEST, LIT_LEN(DIGEST));
     rc = mac(key, buf, len, resp + LIT_LEN(DIGEST));
     if (rc != LOOM_OK) {
-        say(err, errlen, "HMAC-SHA256 failed in libcrypto");
+        loom__set_err(err, errlen, "HMAC-SHA256 failed in libcrypto");
         goto cleanup;
     }
     rc = io->send(io->ctx, resp, sizeof resp);
     if (rc != LOOM_OK) {
         rc = io_code(rc);
-        say(err, errlen, "sending our response to the %s: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "sending our response to the %s: %s", s->peer, io_text(rc));
         goto cleanup;
     }
     rc = io_recv(io, buf, &len);
     if (rc != LOOM_OK) {
-        say(err, errlen, "waiting for the %s's verdict: %s", s->peer, io_text(rc));
+        loom__set_err(err, errlen, "waiting for the %s's verdict: %s", s->peer, io_text(rc));
         goto cleanup;
     }
     if (len == VERDICT_LEN && memcmp(buf, WELCOME, VERDICT_LEN) == 0) {
         rc = LOOM_OK;
     } else if (len == VERDICT_LEN && memcmp(buf, FAILURE, VERDICT_LEN) == 0) {
         rc = LOOM_EAUTH;
-        say(err, errlen, "%s", s->refused);
+        loom__set_err(err, errlen, "%s", s->refused);
     } else {
         rc = LOOM_EPROTO;
-        say(err, errlen,
-            "the %s's verdict is malformed (%zu bytes, neither " WELCOME " nor " FAILURE ")",
-            s->peer, len);
+        loom__set_err(err, errlen,
+                      "the %s's verdict is malformed (%zu bytes, neither " WELCOME " nor " FAILURE
+                      ")",
+                      s->peer, len);
     }
 cleanup:
     OPENSSL_cleanse(resp, sizeof resp);
@@ -407,7 +396,7 @@ loom__auth_serve(const struct loom__auth_io *io, const unsigned char key[LOOM__A
                  char *err, size_t errlen)
 {
     LOOM_ASSERT(io != NULL && io->send != NULL && io->recv != NULL && key != NULL);
-    say(err, errlen, "authenticated");
+    loom__set_err(err, errlen, "authenticated");
     loom_err rc = deliver_challenge(&SERVE, io, key, err, errlen);
     if (rc == LOOM_OK)
         rc = answer_challenge(&SERVE, io, key, err, errlen);
@@ -419,7 +408,7 @@ loom__auth_join(const struct loom__auth_io *io, const unsigned char key[LOOM__AU
                 char *err, size_t errlen)
 {
     LOOM_ASSERT(io != NULL && io->send != NULL && io->recv != NULL && key != NULL);
-    say(err, errlen, "authenticated");
+    loom__set_err(err, errlen, "authenticated");
     loom_err rc = answer_challenge(&JOIN, io, key, err, errlen);
     if (rc == LOOM_OK)
         rc = deliver_challenge(&JOIN, io, key, err, errlen);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Error codes: names and messages generated from LOOM_ERROR_MAP. */
+#include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -40,4 +42,17 @@ loom__panic(const char *file, int line, const char *func, const char *msg)
     fprintf(stderr, "loom: %s:%d: %s: %s\n", file, line, func, msg);
     fflush(stderr);
     abort();
+}
+
+void
+loom__set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    int saved = errno;
+    if (err != NULL && errlen > 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    errno = saved;
 }

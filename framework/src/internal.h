@@ -7,6 +7,7 @@
 #define LOOM_INTERNAL_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -24,6 +25,10 @@ _Noreturn void loom__panic(const char *file, int line, const char *func, const c
 /* Parse a boolean setting ("true/false/yes/no/on/off/1/0", any case).
  * Shared with test_config: no key is a boolean yet. */
 loom_err loom__config_parse_bool(const char *text, int *out);
+
+/* Write a message into a caller's buffer (err may be NULL, errlen 0: then
+ * nothing); errno is left as it was, so a caller can still report it. */
+void loom__set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
 
 /* Monotonic clock in nanoseconds. */
 static inline int64_t

@@ -60,19 +60,6 @@
 #define PATH_CAP    4096
 #define VERSION_TAG "loom-join"
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err == NULL || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- field checks, shared by the writer and the reader ----------------- */
 
 static int
@@ -185,7 +172,7 @@ locate(const char *path, int path_is_dir, struct where *w, char *err, size_t err
 {
     size_t n = strlen(path);
     if (n == 0 || n >= PATH_CAP) {
-        set_err(err, errlen, "join file path is %s", n == 0 ? "empty" : "too long");
+        loom__set_err(err, errlen, "join file path is %s", n == 0 ? "empty" : "too long");
         return LOOM_EINVAL;
     }
     const char *slash = strrchr(path, '/');
@@ -225,19 +212,21 @@ check_dir(int dfd, const char *dir, char *err, size_t errlen)
 {
     struct stat st;
     if (fstat(dfd, &st) != 0) {
-        set_err(err, errlen, "cannot stat directory %s: %s", dir, strerror(errno));
+        loom__set_err(err, errlen, "cannot stat directory %s: %s", dir, strerror(errno));
         return LOOM_ESYS;
     }
     if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-        set_err(err, errlen,
-                "directory %s is writable by group or others (mode %04o): anyone there could "
-                "replace the join file; refusing it (chmod go-w, or name a private directory)",
-                dir, (unsigned)(st.st_mode & 07777));
+        loom__set_err(
+            err, errlen,
+            "directory %s is writable by group or others (mode %04o): anyone there could "
+            "replace the join file; refusing it (chmod go-w, or name a private directory)",
+            dir, (unsigned)(st.st_mode & 07777));
         return LOOM_EINVAL;
     }
     if (st.st_uid != geteuid() && st.st_uid != 0) {
-        set_err(err, errlen, "directory %s belongs to uid %u, not to you (uid %u): refusing it",
-                dir, (unsigned)st.st_uid, (unsigned)geteuid());
+        loom__set_err(err, errlen,
+                      "directory %s belongs to uid %u, not to you (uid %u): refusing it", dir,
+                      (unsigned)st.st_uid, (unsigned)geteuid());
         return LOOM_EINVAL;
     }
     return LOOM_OK;
@@ -337,7 +326,7 @@ loom__joinfile_write(const char *dir, const struct loom__join_info *ji, char *er
     loom_err rc;
 
     if ((why = info_problem(ji, &field)) != NULL) {
-        set_err(err, errlen, "invalid join file field '%s': it %s", field, why);
+        loom__set_err(err, errlen, "invalid join file field '%s': it %s", field, why);
         rc = LOOM_EINVAL;
         goto done;
     }
@@ -346,22 +335,22 @@ loom__joinfile_write(const char *dir, const struct loom__join_info *ji, char *er
     if (mkdir(dir, 0700) == 0) {
         created = 1;
     } else if (errno != EEXIST) {
-        set_err(err, errlen, "cannot create directory %s for the join file: %s", dir,
-                strerror(errno));
+        loom__set_err(err, errlen, "cannot create directory %s for the join file: %s", dir,
+                      strerror(errno));
         rc = LOOM_ESYS;
         goto done;
     }
     dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
         int e = errno;
-        set_err(err, errlen, "%s %s: %s", e == ENOTDIR ? "not a directory:" : "cannot open", dir,
-                strerror(e));
+        loom__set_err(err, errlen, "%s %s: %s", e == ENOTDIR ? "not a directory:" : "cannot open",
+                      dir, strerror(e));
         rc = e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
         goto done;
     }
     /* mkdir's mode went through the umask; the directory must be 0700. */
     if (created && fchmod(dfd, 0700) != 0) {
-        set_err(err, errlen, "cannot chmod 0700 %s: %s", dir, strerror(errno));
+        loom__set_err(err, errlen, "cannot chmod 0700 %s: %s", dir, strerror(errno));
         rc = LOOM_ESYS;
         goto close_dir;
     }
@@ -369,33 +358,34 @@ loom__joinfile_write(const char *dir, const struct loom__join_info *ji, char *er
         goto close_dir;
 
     if ((rc = loom__auth_random(rnd, sizeof rnd)) != LOOM_OK) {
-        set_err(err, errlen, "no randomness for a temporary file name");
+        loom__set_err(err, errlen, "no randomness for a temporary file name");
         goto close_dir;
     }
     snprintf(tmp, sizeof tmp, "." LOOM__JOINFILE_NAME ".%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0],
              rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, errlen, "cannot create %s/%s: %s", dir, tmp, strerror(errno));
+        loom__set_err(err, errlen, "cannot create %s/%s: %s", dir, tmp, strerror(errno));
         rc = LOOM_ESYS;
         goto close_dir;
     }
     have_tmp = 1;
     len = render(ji, buf);
     if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != LOOM_OK || fsync(fd) != 0) {
-        set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
+        loom__set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
         rc = LOOM_ESYS;
         goto remove_tmp;
     }
     int cr = close(fd);
     fd = -1;
     if (cr != 0) {
-        set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
+        loom__set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
         rc = LOOM_ESYS;
         goto remove_tmp;
     }
     if (renameat(dfd, tmp, dfd, LOOM__JOINFILE_NAME) != 0) {
-        set_err(err, errlen, "cannot rename %s/%s to %s: %s", dir, tmp, w.file, strerror(errno));
+        loom__set_err(err, errlen, "cannot rename %s/%s to %s: %s", dir, tmp, w.file,
+                      strerror(errno));
         rc = LOOM_ESYS;
         goto remove_tmp;
     }
@@ -433,7 +423,7 @@ parse(const char *file, const char *buf, size_t n, struct loom__join_info *ji, c
     do {                                                                                           \
         char why_[256];                                                                            \
         snprintf(why_, sizeof why_, __VA_ARGS__);                                                  \
-        set_err(err, errlen, "corrupted join file %s: %s", file, why_);                            \
+        loom__set_err(err, errlen, "corrupted join file %s: %s", file, why_);                      \
         return LOOM_EPROTO;                                                                        \
     } while (0)
 
@@ -460,19 +450,20 @@ parse(const char *file, const char *buf, size_t n, struct loom__join_info *ji, c
         if (lineno == 1) {
             size_t tl = sizeof VERSION_TAG - 1;
             if (len < tl + 2 || memcmp(line, VERSION_TAG " ", tl + 1) != 0) {
-                set_err(err, errlen,
-                        "%s is not a loom join file (line 1 is not '" VERSION_TAG " %d')", file,
-                        LOOM__JOINFILE_VERSION);
+                loom__set_err(err, errlen,
+                              "%s is not a loom join file (line 1 is not '" VERSION_TAG " %d')",
+                              file, LOOM__JOINFILE_VERSION);
                 return LOOM_EPROTO;
             }
             uint64_t v;
             if (!parse_dec(line + tl + 1, len - tl - 1, UINT32_MAX, &v))
                 CORRUPT("line 1: the format version is not a number");
             if (v != LOOM__JOINFILE_VERSION) {
-                set_err(err, errlen,
-                        "join file %s has format version %" PRIu64 "; this loom reads version "
-                        "%d (do the master and the joiner run the same loom?)",
-                        file, v, LOOM__JOINFILE_VERSION);
+                loom__set_err(err, errlen,
+                              "join file %s has format version %" PRIu64
+                              "; this loom reads version "
+                              "%d (do the master and the joiner run the same loom?)",
+                              file, v, LOOM__JOINFILE_VERSION);
                 return LOOM_EPROTO;
             }
             continue;
@@ -586,13 +577,13 @@ read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *in
     if (dfd < 0) {
         int e = errno;
         if (e == ENOENT) {
-            set_err(err, errlen,
-                    "no join file in %s (no such directory): is the master running with "
-                    "--serve %s?",
-                    w->dir, w->dir);
+            loom__set_err(err, errlen,
+                          "no join file in %s (no such directory): is the master running with "
+                          "--serve %s?",
+                          w->dir, w->dir);
             rc = LOOM_ENOTFOUND;
         } else {
-            set_err(err, errlen, "cannot open directory %s: %s", w->dir, strerror(e));
+            loom__set_err(err, errlen, "cannot open directory %s: %s", w->dir, strerror(e));
             rc = e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
         }
         goto done;
@@ -603,45 +594,46 @@ read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *in
     if (fd < 0) {
         int e = errno;
         if (e == ENOENT) {
-            set_err(err, errlen, "no join file in %s: is the master running with --serve %s?",
-                    w->dir, w->dir);
+            loom__set_err(err, errlen, "no join file in %s: is the master running with --serve %s?",
+                          w->dir, w->dir);
             rc = LOOM_ENOTFOUND;
         } else if (e == ELOOP) {
-            set_err(err, errlen, "join file %s is a symbolic link: refusing it", w->file);
+            loom__set_err(err, errlen, "join file %s is a symbolic link: refusing it", w->file);
             rc = LOOM_EINVAL;
         } else {
-            set_err(err, errlen, "cannot open join file %s: %s", w->file, strerror(e));
+            loom__set_err(err, errlen, "cannot open join file %s: %s", w->file, strerror(e));
             rc = LOOM_ESYS;
         }
         goto close_dir;
     }
     if (fstat(fd, &st) != 0) {
-        set_err(err, errlen, "cannot stat join file %s: %s", w->file, strerror(errno));
+        loom__set_err(err, errlen, "cannot stat join file %s: %s", w->file, strerror(errno));
         rc = LOOM_ESYS;
         goto close_file;
     }
     if (!S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "join file %s is not a regular file (%s): refusing it", w->file,
-                S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
+        loom__set_err(err, errlen, "join file %s is not a regular file (%s): refusing it", w->file,
+                      S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
         rc = LOOM_EINVAL;
         goto close_file;
     }
     if (st.st_uid != geteuid()) {
-        set_err(err, errlen, "join file %s belongs to uid %u, not to you (uid %u): refusing it",
-                w->file, (unsigned)st.st_uid, (unsigned)geteuid());
+        loom__set_err(err, errlen,
+                      "join file %s belongs to uid %u, not to you (uid %u): refusing it", w->file,
+                      (unsigned)st.st_uid, (unsigned)geteuid());
         rc = LOOM_EINVAL;
         goto close_file;
     }
     if (st.st_mode & 077) {
-        set_err(err, errlen, "join file %s is %s by group or others (mode %04o): refusing it%s",
-                w->file,
-                (st.st_mode & 044)   ? "readable"
-                : (st.st_mode & 022) ? "writable"
-                                     : "accessible",
-                (unsigned)(st.st_mode & 07777),
-                (st.st_mode & 044)   ? "; its key may have leaked: restart the master"
-                : (st.st_mode & 022) ? "; someone else may have changed it"
-                                     : "");
+        loom__set_err(err, errlen,
+                      "join file %s is %s by group or others (mode %04o): refusing it%s", w->file,
+                      (st.st_mode & 044)   ? "readable"
+                      : (st.st_mode & 022) ? "writable"
+                                           : "accessible",
+                      (unsigned)(st.st_mode & 07777),
+                      (st.st_mode & 044)   ? "; its key may have leaked: restart the master"
+                      : (st.st_mode & 022) ? "; someone else may have changed it"
+                                           : "");
         rc = LOOM_EINVAL;
         goto close_file;
     }
@@ -653,7 +645,7 @@ read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *in
         if (r < 0) {
             if (errno == EINTR)
                 continue;
-            set_err(err, errlen, "cannot read join file %s: %s", w->file, strerror(errno));
+            loom__set_err(err, errlen, "cannot read join file %s: %s", w->file, strerror(errno));
             rc = LOOM_ESYS;
             goto close_file;
         }
@@ -662,8 +654,8 @@ read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *in
         n += (size_t)r;
     }
     if (n > LOOM__JOINFILE_MAX) {
-        set_err(err, errlen, "corrupted join file %s: larger than %d bytes", w->file,
-                LOOM__JOINFILE_MAX);
+        loom__set_err(err, errlen, "corrupted join file %s: larger than %d bytes", w->file,
+                      LOOM__JOINFILE_MAX);
         rc = LOOM_EPROTO;
         goto close_file;
     }
@@ -712,14 +704,14 @@ loom__joinfile_remove(const char *dir, const char *job, char *err, size_t errlen
     if ((rc = read_at(&w, &ji, &dev, &ino, err, errlen)) != LOOM_OK)
         goto done;
     if (strcmp(ji.job, job) != 0) {
-        set_err(err, errlen, "join file %s is job %s's, not ours (%.32s): left in place", w.file,
-                ji.job, job);
+        loom__set_err(err, errlen, "join file %s is job %s's, not ours (%.32s): left in place",
+                      w.file, ji.job, job);
         rc = LOOM_EMISMATCH;
         goto done;
     }
     dfd = open(w.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
-        set_err(err, errlen, "cannot open directory %s: %s", w.dir, strerror(errno));
+        loom__set_err(err, errlen, "cannot open directory %s: %s", w.dir, strerror(errno));
         rc = LOOM_ESYS;
         goto done;
     }
@@ -727,18 +719,19 @@ loom__joinfile_remove(const char *dir, const char *job, char *err, size_t errlen
      * over it since). */
     if (fstatat(dfd, w.name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot stat join file %s: %s", w.file, strerror(e));
+        loom__set_err(err, errlen, "cannot stat join file %s: %s", w.file, strerror(e));
         rc = e == ENOENT ? LOOM_ENOTFOUND : LOOM_ESYS;
         goto close_dir;
     }
     if (st.st_dev != dev || st.st_ino != ino) {
-        set_err(err, errlen, "join file %s was replaced by another job's: left in place", w.file);
+        loom__set_err(err, errlen, "join file %s was replaced by another job's: left in place",
+                      w.file);
         rc = LOOM_EMISMATCH;
         goto close_dir;
     }
     if (unlinkat(dfd, w.name, 0) != 0) {
         int e = errno;
-        set_err(err, errlen, "cannot remove join file %s: %s", w.file, strerror(e));
+        loom__set_err(err, errlen, "cannot remove join file %s: %s", w.file, strerror(e));
         rc = e == ENOENT ? LOOM_ENOTFOUND : LOOM_ESYS;
         goto close_dir;
     }

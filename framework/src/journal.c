@@ -225,21 +225,6 @@ host_byte_ok(unsigned char c)
 /* ---- errors ----------------------------------------------------------- */
 
 /* Format a message into err[errlen] (if any); errno is left as it was. */
-static void set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
-
-static void
-set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    int saved = errno;
-    va_list ap;
-
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    errno = saved;
-}
 
 static int64_t
 mono_ms(void)
@@ -364,7 +349,7 @@ check_header(const unsigned char *h, size_t n, const char *path, uint64_t *key, 
 
     *torn = 0;
     if (memcmp(h, jn_file_magic, m) != 0) {
-        set_err(err, errlen, "%s: not a loom journal (bad magic)", path);
+        loom__set_err(err, errlen, "%s: not a loom journal (bad magic)", path);
         return LOOM_EPROTO;
     }
     if (n < JN_HDR_LEN) {
@@ -373,14 +358,15 @@ check_header(const unsigned char *h, size_t n, const char *path, uint64_t *key, 
     }
     /* The version first: a later format may lay its header out otherwise. */
     if (get_u32(h + 8) != LOOM__JOURNAL_VERSION) {
-        set_err(err, errlen,
-                "%s: journal format version %" PRIu32 " is not supported (this is %d), or the "
-                "header is corrupt",
-                path, get_u32(h + 8), LOOM__JOURNAL_VERSION);
+        loom__set_err(err, errlen,
+                      "%s: journal format version %" PRIu32
+                      " is not supported (this is %d), or the "
+                      "header is corrupt",
+                      path, get_u32(h + 8), LOOM__JOURNAL_VERSION);
         return LOOM_EPROTO;
     }
     if (get_u32(h + 12) != JN_HDR_LEN || get_u32(h + 28) != loom__crc32c(0, h, 28)) {
-        set_err(err, errlen, "%s: the journal's header is corrupt (checksum mismatch)", path);
+        loom__set_err(err, errlen, "%s: the journal's header is corrupt (checksum mismatch)", path);
         return LOOM_EPROTO;
     }
     *key = get_u64(h + 16);
@@ -434,7 +420,7 @@ scan_fill(struct scan *s, uint64_t off, char *err, size_t errlen)
     if (s->eof)
         return LOOM_OK;
     if (pread_some(s->fd, s->buf + keep, JN_READ_BUF - keep, off + keep, &got) != 0) {
-        set_err(err, errlen, "%s: cannot read the journal: %s", s->path, strerror(errno));
+        loom__set_err(err, errlen, "%s: cannot read the journal: %s", s->path, strerror(errno));
         return LOOM_ESYS;
     }
     s->blen += got;
@@ -458,7 +444,7 @@ scan_frames(int fd, const char *path, uint64_t start, loom__journal_cb cb, void 
     st->valid_end = start;
     s.buf = malloc(JN_READ_BUF);
     if (s.buf == NULL) {
-        set_err(err, errlen, "%s: out of memory", path);
+        loom__set_err(err, errlen, "%s: out of memory", path);
         return LOOM_ENOMEM;
     }
     for (;;) {
@@ -535,12 +521,12 @@ loom__journal_replay(const char *path, const uint64_t *expect_key, loom__journal
     LOOM_ASSERT(path != NULL);
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        set_err(err, errlen, "%s: cannot open the journal: %s", path, strerror(errno));
+        loom__set_err(err, errlen, "%s: cannot open the journal: %s", path, strerror(errno));
         rc = LOOM_ESYS;
         goto done;
     }
     if (pread_some(fd, h, sizeof h, 0, &got) != 0) {
-        set_err(err, errlen, "%s: cannot read the journal: %s", path, strerror(errno));
+        loom__set_err(err, errlen, "%s: cannot read the journal: %s", path, strerror(errno));
         rc = LOOM_ESYS;
         goto cleanup;
     }
@@ -555,10 +541,10 @@ loom__journal_replay(const char *path, const uint64_t *expect_key, loom__journal
         goto cleanup;
     }
     if (expect_key != NULL && *expect_key != s.job_key) {
-        set_err(err, errlen,
-                "%s: the journal belongs to another job (key %016" PRIx64 ", expected %016" PRIx64
-                ")",
-                path, s.job_key, *expect_key);
+        loom__set_err(err, errlen,
+                      "%s: the journal belongs to another job (key %016" PRIx64
+                      ", expected %016" PRIx64 ")",
+                      path, s.job_key, *expect_key);
         rc = LOOM_EMISMATCH;
         goto cleanup;
     }
@@ -729,13 +715,13 @@ loom__journal_open(const char *path, const struct loom__journal_open_opts *o, lo
     LOOM_ASSERT(out != NULL);
     *out = NULL;
     if (path == NULL || o == NULL) {
-        set_err(err, errlen, "journal: no path or options");
+        loom__set_err(err, errlen, "journal: no path or options");
         rc = LOOM_EINVAL;
         goto done;
     }
     j = calloc(1, sizeof *j);
     if (j == NULL || (j->path = strdup(path)) == NULL) {
-        set_err(err, errlen, "%s: out of memory", path);
+        loom__set_err(err, errlen, "%s: out of memory", path);
         rc = LOOM_ENOMEM;
         goto fail;
     }
@@ -786,7 +772,7 @@ loom__journal_open(const char *path, const struct loom__journal_open_opts *o, lo
 fail:
     if (j != NULL) {
         if (j->msg[0] != '\0')
-            set_err(err, errlen, "%s", j->msg);
+            loom__set_err(err, errlen, "%s", j->msg);
         if (j->fd >= 0)
             close(j->fd);
         free(j->path);
