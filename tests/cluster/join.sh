@@ -6,7 +6,8 @@
 # (cluster/ompi-server), with squares --serve DIR / --join DIR:
 #   1. the seed's flow: mpirun -np 1 squares --serve, later mpirun -np 2
 #      squares --join: every result printed and correct, both exit 0, the
-#      join file gone afterwards;
+#      join file gone afterwards, and a late join refused with a clear
+#      message;
 #   2. a join in the middle of a long run: tasks run on both jobs;
 #   3. a joined job killed with SIGKILL: the master declares its workers
 #      lost, another job joins and the run ends with every result correct,
@@ -86,6 +87,10 @@ assert_grep "squares: 10 results, all correct" "$T/m1.out" "the master did not g
 [ "$(count 'run task' "$T/j1.out")" = 10 ] || fail "the joined job did not run the 10 tasks"
 assert_grep "worker exit. \(rank 2\)" "$T/j1.out" "the joined workers did not end cleanly"
 [ ! -e "$T/d1/loom.join" ] || fail "the join file was left behind"
+launch late $MPI -np 1 "$SQ" --join "$T/d1"
+wait_end late 30 1
+assert_grep "cannot join: no join file in .*is the master running with --serve" "$T/late.out" \
+    "joining an ended job: no clear message"
 
 step "2. a join in the middle of a long run"
 launch m2 $MPI -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 20 --pool-threads 2
