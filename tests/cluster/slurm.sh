@@ -11,6 +11,9 @@
 #   - loom-run with a failing task: Slurm shows FAILED with ExitCode 1:0
 #   - pool sizes from Slurm: --cpus-per-task=1 gives a pool of 1; no
 #     --cpus-per-task and one CPU on the node (SLURM_CPUS_ON_NODE=1) too
+#   - a Slurm job joins a loom-run started outside Slurm (--serve/--join,
+#     through an ompi-server on loopback): its worker runs tasks, the job
+#     COMPLETES, the run ends with every task once
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/slurm.sh
 # Exit status: 0 pass, 1 fail, 77 skipped (not root, Slurm not installed).
 source "$(dirname "$0")/lib.sh"
@@ -26,6 +29,8 @@ cleanup() {
     rc=$?
     step "tear-down (slurm-local down)"
     [ $rc -eq 0 ] || { tail -n 20 "$LOOM_SLURM_DIR"/*.log 2>/dev/null || true; }
+    [ -f "$T/lrserve.pgid" ] && kill -9 -- "-$(cat "$T/lrserve.pgid")" 2>/dev/null || true
+    "$SRC/cluster/ompi-server" stop "$T/srv" || rc=1
     "$SL" down || rc=1
     pgrep -f "$LOOM_SLURM_DIR" >/dev/null && { echo "daemons left behind"; rc=1; }
     rm -rf "$T"
@@ -88,3 +93,20 @@ out "$j_c1" | grep -q '^rank=1 role=worker .* pool=1 ' || { out "$j_c1"; fail "-
 ok "$j_n1" "hello -n 1"
 out "$j_n1" | grep -q '^rank=1 role=worker .* pool=1 ' ||
     { out "$j_n1"; fail "SLURM_CPUS_ON_NODE=1: pool is not 1"; }
+
+step "a Slurm job joins a running loom-run"
+FLAGFILE="$T/srv/ompi-server.uri"
+# (neither may inherit the lock's descriptor: it would outlive the test)
+"$SRC/cluster/ompi-server" start "$T/srv" --loopback >/dev/null 9>&-
+for _ in $(seq 1 40); do echo "sleep 0.2; echo rank=\$LOOM_RANK"; done >"$T/long.txt"
+setsid bash -c 'echo $$ >"$0/lrserve.pgid"; "$@" >"$0/lrserve.out" 2>&1; echo $? >"$0/lrserve.rc"' \
+    "$T" "$BUILD/apps/loom-run/loom-run" --serve "$T/jd" --ompi-server "$FLAGFILE" \
+    --pool-threads 1 --joblog "$T/jjoblog" --no-progress "$T/long.txt" 9>&- &
+disown
+wait_for 20 test -f "$T/jd/loom.join" || { cat "$T/lrserve.out"; fail "no join file"; }
+j_join=$(sub -c 2 --wrap "$BUILD/apps/loom-run/loom-run --join $T/jd --ompi-server $FLAGFILE")
+ok "$j_join" "the joining job"
+wait_for 60 test -s "$T/lrserve.rc" || { cat "$T/lrserve.out"; fail "the serving loom-run did not end"; }
+[ "$(cat "$T/lrserve.rc")" = 0 ] || { cat "$T/lrserve.out"; fail "the serving loom-run failed"; }
+[ "$(grep -vc '^Seq' "$T/jjoblog")" = 40 ] || fail "the job log has not 40 lines"
+grep -q '^rank=2$' "$T/lrserve.out" || { cat "$T/lrserve.out"; fail "no task ran in the Slurm job"; }
