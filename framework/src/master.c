@@ -221,6 +221,7 @@ struct mworker {
     unsigned threads;
     int64_t heard; /* when it last sent anything */
     struct wire_buf out;
+    char host[WIRE_HOST_MAX + 1]; /* from its hello; read by loom_result.host */
 };
 
 /* Tasks waiting to be dispatched: a ring of pointers, so dispatch takes a
@@ -595,8 +596,6 @@ effects_add_result(struct frame_effects *fx, const loom_result *r)
 static void
 journal_record(struct master *m, const struct mtask *t, const struct wire_result *wr, int rank)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     struct loom__journal_rec rec = {.task_id = t->id,
                                     .def_hash = t->hash,
                                     .attempt = t->attempt,
@@ -605,8 +604,10 @@ journal_record(struct master *m, const struct mtask *t, const struct wire_result
                                     .exit_code = wr->cause == LOOM_CAUSE_EXIT ? wr->code : 0,
                                     .signal = wr->cause == LOOM_CAUSE_SIGNAL ? wr->code : 0,
                                     .rank = rank,
-                                    .start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
-                                    .host = ""};
+                                    .thread = wr->slot ? (int32_t)wr->slot - 1 : -1,
+                                    .start_ns = wr->start_ns,
+                                    .duration_ns = wr->run_ns,
+                                    .host = m->workers[rank].host};
     if (loom__journal_append(m->jnl, &rec) != LOOM_OK && !atomic_exchange(&m->jnl_failed, 1)) {
         LOOM_ERROR("%s: results from now on are not recorded (they run again on resume)",
                    loom__journal_errmsg(m->jnl));
@@ -688,9 +689,20 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             fx->done[fx->ndone++] = tagged;
             /* the result points into the message: no copy */
-            loom_result res = {
-                wr.id, wr.status,           wr.attempt,           rank,   NULL, wr.len,
-                0,     wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
+            loom_result res = {wr.id,
+                               wr.status,
+                               wr.attempt,
+                               rank,
+                               NULL,
+                               wr.len,
+                               0,
+                               wr.len ? msg : NULL,
+                               (loom_cause)wr.cause,
+                               wr.code,
+                               w->host,
+                               (int)wr.slot,
+                               wr.start_ns,
+                               wr.run_ns};
             if (wr.len) {
                 res.data = (void *)reply;
                 refs++;
@@ -720,14 +732,18 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             w->credits += c.credits;
         } else if (type == WIRE_HELLO) {
             struct wire_hello h;
-            if (wire_get_hello(body, blen, &h) != LOOM_OK) {
-                rc = -1;
+            const char *host;
+            if (w->hello || wire_get_hello(body, blen, &h, &host) != LOOM_OK) {
+                rc = -1; /* a second hello would change a host results point to */
                 break;
             }
+            memcpy(w->host, host, h.host_len);
+            w->host[h.host_len] = '\0';
             w->hello = 1;
             w->threads = h.threads;
             fx->hello_threads += h.threads;
-            LOOM_DEBUG("worker rank %d is up: pid %d, %u threads", rank, h.pid, h.threads);
+            LOOM_DEBUG("worker rank %d is up on %s: pid %d, %u threads", rank, w->host, h.pid,
+                       h.threads);
         } else if (type == WIRE_QREQ) {
             struct wire_qreq q;
             const char *name, *data;
@@ -883,14 +899,16 @@ fail_all(struct master *m)
         struct mtask *t = m->pending.a[m->pending.head];
         m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
         m->pending.count--;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
+                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
         n++;
     }
     for (size_t i = 0; i < m->navoid; i++, n++) {
         struct mtask *t = m->avoid[i].t;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
+                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
     }
@@ -1315,7 +1333,7 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
         *id = tid;
     if (f && u64map_put(&m->futures, tid, f) != 0)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
-    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0};
+    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
     deliver(m, &r);
     wake_waiters(m);
     return 1;
@@ -1549,7 +1567,11 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
                            0,
                            NULL,
                            mr->r.cause != LOOM_CAUSE_OK ? mr->r.cause : LOOM_CAUSE_FAILED,
-                           mr->r.cause_code};
+                           mr->r.cause_code,
+                           mr->r.host,
+                           mr->r.slot,
+                           mr->r.start_ns,
+                           mr->r.run_ns};
         if (!ok)
             continue;
         int32_t status;

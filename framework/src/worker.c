@@ -143,9 +143,12 @@ iso_give(struct worker *w, struct loom__iso *h)
     pthread_mutex_unlock(&w->iso_mu);
 }
 
+/* Run one task and stage its result. slot: the running pool thread, from
+ * 1; wall_off: CLOCK_REALTIME minus CLOCK_MONOTONIC, so a start time read
+ * from the monotonic clock lines up across nodes like the wall clock. */
 static void
 run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_buf *stage,
-         struct loom__iso **iso)
+         struct loom__iso **iso, uint32_t slot, int64_t wall_off)
 {
     const struct job_fn *f = &w->job->fns[it->t.fn];
     t->id = it->t.id;
@@ -158,6 +161,7 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     int isolated = (it->t.flags & WIRE_TASK_ISOLATE) ||
                    (w->job->set.isolate && !(it->t.flags & WIRE_TASK_IN_THREAD));
     struct loom__iso_outcome o = {0, LOOM_CAUSE_OK, 0};
+    int64_t t0 = loom__now_ns();
     if (isolated) {
         if (!*iso)
             *iso = iso_take(w);
@@ -172,9 +176,18 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
         status = chunk ? loom__run_chunk(f->fn, f->user, t) : f->fn(t, f->user);
         o.cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
     }
-    struct wire_result r = {it->t.id,    it->t.attempt,          status,
-                            it->t.flags, (uint32_t)t->reply_len, (uint32_t)o.cause,
-                            o.code};
+    int64_t t1 = loom__now_ns();
+    struct wire_result r = {it->t.id,
+                            it->t.attempt,
+                            status,
+                            it->t.flags,
+                            (uint32_t)t->reply_len,
+                            (uint32_t)o.cause,
+                            o.code,
+                            slot,
+                            0,
+                            wall_off + t0,
+                            t1 - t0};
     if (wire_put(stage, WIRE_RESULT, &r, sizeof r, t->reply, t->reply_len, NULL, 0) != LOOM_OK) {
         /* no memory for the reply: report the task as failed, without data */
         r.status = r.status ? r.status : -1;
@@ -221,6 +234,8 @@ runner(void *arg)
     struct rq_item batch[64];
     unsigned threads = w->job->set.threads;
     struct loom__iso *iso = NULL;
+    int idx = loom_context_index(loom_context_current());
+    uint32_t slot = idx >= 0 ? (uint32_t)idx + 1 : 0;
 
     pthread_mutex_lock(&w->rq_mu);
     while (w->rq_count > 0) {
@@ -240,9 +255,9 @@ runner(void *arg)
         w->running += (unsigned)k;
         pthread_mutex_unlock(&w->rq_mu);
 
-        int64_t t0 = loom__now_ns();
+        int64_t t0 = loom__now_ns(), wall_off = loom__wall_ns() - t0;
         for (size_t i = 0; i < k; i++)
-            run_item(w, &t, &batch[i], &stage, &iso);
+            run_item(w, &t, &batch[i], &stage, &iso, slot, wall_off);
         double per = (double)(loom__now_ns() - t0) / (double)k;
 
         pthread_mutex_lock(&w->out_mu);
@@ -624,9 +639,12 @@ loom__worker_start(loom_job *job)
     loom_err rc = loom_pool_create(&po, &w->pool);
     if (rc != LOOM_OK)
         goto fail_pool;
-    struct wire_hello h = {job->set.threads, (int32_t)getpid()};
+    /* the master shows where tasks ran (loom_result.host, events, report) */
+    const char *host = loom_context_host(loom_context_current());
+    size_t host_len = strnlen(host, WIRE_HOST_MAX);
+    struct wire_hello h = {job->set.threads, (int32_t)getpid(), (uint32_t)host_len, 0};
     rc = LOOM_ENOMEM;
-    if (wire_put(&w->outbox, WIRE_HELLO, &h, sizeof h, NULL, 0, NULL, 0) != LOOM_OK)
+    if (wire_put(&w->outbox, WIRE_HELLO, &h, sizeof h, host, host_len, NULL, 0) != LOOM_OK)
         goto fail_hello;
     w->out_urgent = 1;
     rc = LOOM_ESYS;

@@ -105,7 +105,7 @@ typedef struct loom_result {
     int status;       /**< the task function's return value (0 = success);
                            -1 when an isolated task did not return */
     unsigned attempt; /**< attempt that produced it, from 1 */
-    int rank;         /**< worker rank that ran it */
+    int rank;         /**< worker rank that ran it; -1 when it did not run */
     void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
                            release with loom_result_free(), never free() */
     size_t len;       /**< reply length */
@@ -114,6 +114,21 @@ typedef struct loom_result {
     void *loom__buf;  /**< private: the received message data points into */
     loom_cause cause; /**< why it ended: OK exactly when status is 0 */
     int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
+    const char *host; /**< host name of the worker that ran it (its
+                           loom_context_host(), at most 255 bytes); points
+                           into the job, valid until loom_job_destroy().
+                           "" when it did not run (resumed, LOST) */
+    int slot;         /**< the worker's pool thread that ran it, from 1
+                           (its loom_context_index() + 1: `Worker-<slot>`);
+                           0 when it did not run */
+    int64_t start_ns; /**< when the attempt started: Unix time in ns on the
+                           worker's wall clock (CLOCK_REALTIME), so starts
+                           on several nodes compare as well as their clocks
+                           agree; 0 when it did not run */
+    int64_t run_ns;   /**< how long the task function ran, ns (an isolated
+                           task: in its helper process, hand-over included;
+                           a loom_job_map() input: its whole chunk); 0 when
+                           it did not run */
 } loom_result;
 
 /** \brief Options of loom_job_create(). Zero-initialise, then set what you
