@@ -3,7 +3,6 @@
  * (who writes them, when). */
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,36 +32,50 @@ loom_outcome_name(loom_outcome o)
     return "unknown";
 }
 
-const char *
-loom__attempt_cause(const loom_attempt *a)
+const char *const loom__cause_words[LOOM__CW_COUNT] = {"ok",      "failed", "exit",      "signal",
+                                                       "timeout", "memory", "isolation", "killed",
+                                                       "not_run", "lost"};
+
+enum loom__cause_word
+loom__attempt_cause_word(const loom_attempt *a)
 {
     switch (a->outcome) {
     case LOOM_OUTCOME_OK:
-        return "ok";
+        return LOOM__CW_OK;
     case LOOM_OUTCOME_TIMEOUT:
-        return "timeout";
+        return LOOM__CW_TIMEOUT;
     case LOOM_OUTCOME_KILLED:
-        return "killed";
+        return LOOM__CW_KILLED;
     case LOOM_OUTCOME_NOT_RUN:
-        return a->cause == LOOM_CAUSE_LOST ? "lost" : "not_run";
+        return a->cause == LOOM_CAUSE_LOST ? LOOM__CW_LOST : LOOM__CW_NOT_RUN;
     case LOOM_OUTCOME_FAILED:
         break;
     }
     switch (a->cause) {
     case LOOM_CAUSE_FAILED:
+        return LOOM__CW_FAILED;
     case LOOM_CAUSE_SIGNAL:
+        return LOOM__CW_SIGNAL;
     case LOOM_CAUSE_EXIT:
+        return LOOM__CW_EXIT;
     case LOOM_CAUSE_MEMORY:
+        return LOOM__CW_MEMORY;
     case LOOM_CAUSE_ISOLATION:
-        return loom_cause_name(a->cause);
+        return LOOM__CW_ISOLATION;
     case LOOM_CAUSE_TIMEOUT:
-        return "timeout";
+        return LOOM__CW_TIMEOUT;
     case LOOM_CAUSE_LOST:
-        return "lost";
+        return LOOM__CW_LOST;
     case LOOM_CAUSE_OK:
         break;
     }
-    return a->signal ? "signal" : "exit"; /* a command, from its numbers */
+    return a->signal ? LOOM__CW_SIGNAL : LOOM__CW_EXIT; /* a command, from its numbers */
+}
+
+const char *
+loom__attempt_cause(const loom_attempt *a)
+{
+    return loom__cause_words[loom__attempt_cause_word(a)];
 }
 
 long
@@ -102,44 +115,156 @@ loom__utf8_next(const unsigned char *s, size_t n, size_t *adv)
     return cp;
 }
 
-void
-loom__json_string(FILE *fp, const char *s, size_t n)
+/* ---- a line, built in memory and written with one fwrite --------------------------- */
+
+struct line {
+    FILE *fp;
+    size_t n;
+    char buf[1024];
+};
+
+static void
+l_flush(struct line *l)
+{
+    if (l->n)
+        fwrite(l->buf, 1, l->n, l->fp);
+    l->n = 0;
+}
+
+/* Make room for need bytes (need <= sizeof buf). */
+static inline void
+l_room(struct line *l, size_t need)
+{
+    if (l->n + need > sizeof l->buf)
+        l_flush(l);
+}
+
+static inline void
+l_put(struct line *l, const char *s, size_t n)
+{
+    l_room(l, n);
+    memcpy(l->buf + l->n, s, n);
+    l->n += n;
+}
+
+#define L_LIT(l, lit) l_put((l), (lit), sizeof(lit) - 1)
+
+/* "00" "01" ... "99": two digits a division */
+static const char digits2[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233"
+    "34353637383940414243444546474849505152535455565758596061626364656667"
+    "6869707172737475767778798081828384858687888990919293949596979899";
+
+/* v's digits, right-aligned to end; returns where they start */
+static char *
+u64_digits(char *end, uint64_t v)
+{
+    while (v >= 100) {
+        end -= 2;
+        memcpy(end, digits2 + 2 * (v % 100), 2);
+        v /= 100;
+    }
+    if (v >= 10) {
+        end -= 2;
+        memcpy(end, digits2 + 2 * v, 2);
+    } else {
+        *--end = (char)('0' + v);
+    }
+    return end;
+}
+
+static void
+l_u64(struct line *l, uint64_t v)
+{
+    char tmp[24], *p = u64_digits(tmp + sizeof tmp, v);
+    l_put(l, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+static void
+l_i64(struct line *l, int64_t v)
+{
+    if (v < 0) {
+        L_LIT(l, "-");
+        l_u64(l, (uint64_t)0 - (uint64_t)v);
+    } else {
+        l_u64(l, (uint64_t)v);
+    }
+}
+
+/* ns as seconds with `digits` (6 or 9) decimals, exactly, from integers:
+ * faster than printf with a double, and never NaN. */
+static void
+l_secs(struct line *l, int64_t ns, int digits)
+{
+    uint64_t a = ns < 0 ? (uint64_t)0 - (uint64_t)ns : (uint64_t)ns;
+    if (ns < 0)
+        L_LIT(l, "-");
+    /* whole seconds, '.', then 9 fraction digits of which `digits` are kept */
+    char tmp[32], *end = tmp + 21, *p = u64_digits(end, a / 1000000000u);
+    uint64_t frac = a % 1000000000u;
+    *end = '.';
+    for (int i = 9; i > 1; i -= 2) {
+        memcpy(end + i - 1, digits2 + 2 * (frac % 100), 2);
+        frac /= 100;
+    }
+    end[1] = (char)('0' + frac);
+    l_put(l, p, (size_t)(end + 1 + digits - p));
+}
+
+/* n bytes as a JSON string, quotes included (see events.h). */
+static void
+l_str(struct line *l, const char *s, size_t n)
 {
     const unsigned char *p = (const unsigned char *)s;
-    fputc('"', fp);
+    L_LIT(l, "\"");
     for (size_t i = 0; i < n;) {
+        /* the common case: a run of printable ASCII without " and \ */
+        size_t j = i;
+        while (j < n && p[j] >= 0x20 && p[j] < 0x80 && p[j] != '"' && p[j] != '\\')
+            j++;
+        while (i < j) {
+            size_t k = j - i < sizeof l->buf ? j - i : sizeof l->buf;
+            l_put(l, s + i, k);
+            i += k;
+        }
+        if (i == n)
+            break;
         size_t adv;
         long cp = loom__utf8_next(p + i, n - i, &adv);
         if (cp < 0)
-            fputs("\\ufffd", fp);
+            L_LIT(l, "\\ufffd");
         else if (cp == '"')
-            fputs("\\\"", fp);
+            L_LIT(l, "\\\"");
         else if (cp == '\\')
-            fputs("\\\\", fp);
+            L_LIT(l, "\\\\");
         else if (cp == '\n')
-            fputs("\\n", fp);
+            L_LIT(l, "\\n");
         else if (cp == '\r')
-            fputs("\\r", fp);
+            L_LIT(l, "\\r");
         else if (cp == '\t')
-            fputs("\\t", fp);
+            L_LIT(l, "\\t");
         else if (cp == '\b')
-            fputs("\\b", fp);
+            L_LIT(l, "\\b");
         else if (cp == '\f')
-            fputs("\\f", fp);
-        else if (cp < 0x20)
-            fprintf(fp, "\\u%04lx", cp);
-        else
-            fwrite(p + i, 1, adv, fp);
+            L_LIT(l, "\\f");
+        else if (cp < 0x20) {
+            char u[8];
+            snprintf(u, sizeof u, "\\u%04lx", cp);
+            l_put(l, u, 6);
+        } else {
+            l_put(l, s + i, adv);
+        }
         i += adv;
     }
-    fputc('"', fp);
+    L_LIT(l, "\"");
 }
 
-/* A finite number ("%.6f"); NaN and infinities would not be JSON. */
-static void
-num(FILE *fp, const char *key, double v)
+void
+loom__json_string(FILE *fp, const char *s, size_t n)
 {
-    fprintf(fp, ",\"%s\":%.6f", key, isfinite(v) ? v : 0.0);
+    struct line l = {.fp = fp};
+    l_str(&l, s, n);
+    l_flush(&l);
 }
 
 int
@@ -176,101 +301,139 @@ loom__events_from(FILE *fp)
     return e;
 }
 
+/* {"event":"<event>","time":<time> */
 static void
-begin(loom__events *e, const char *event, double time)
+begin(struct line *l, loom__events *e, const char *event, int64_t time_ns)
 {
-    fprintf(e->fp, "{\"event\":\"%s\"", event);
-    num(e->fp, "time", time);
+    l->fp = e->fp;
+    l->n = 0;
+    L_LIT(l, "{\"event\":\"");
+    l_put(l, event, strlen(event));
+    L_LIT(l, "\",\"time\":");
+    l_secs(l, time_ns, 6);
 }
 
 static void
-end(loom__events *e)
+end(struct line *l)
 {
-    fputs("}\n", e->fp);
+    L_LIT(l, "}\n");
+    l_flush(l);
 }
 
-static void
-str(FILE *fp, const char *key, const char *s)
+/* ,"k": for a literal key */
+#define key(l, k) L_LIT((l), ",\"" k "\":")
+#define key_i64(l, k, v)                                                                           \
+    do {                                                                                           \
+        key(l, k);                                                                                 \
+        l_i64((l), (v));                                                                           \
+    } while (0)
+#define key_bool(l, k, v)                                                                          \
+    do {                                                                                           \
+        key(l, k);                                                                                 \
+        if (v)                                                                                     \
+            L_LIT((l), "true");                                                                    \
+        else                                                                                       \
+            L_LIT((l), "false");                                                                   \
+    } while (0)
+#define key_str(l, k, s)                                                                           \
+    do {                                                                                           \
+        const char *s_ = (s);                                                                      \
+        key(l, k);                                                                                 \
+        l_str((l), s_ ? s_ : "", s_ ? strlen(s_) : 0);                                             \
+    } while (0)
+
+void
+loom__events_run_start(loom__events *e, int64_t time_ns, const char *tasks, int ranks,
+                       unsigned threads)
 {
-    fprintf(fp, ",\"%s\":", key);
-    loom__json_string(fp, s ? s : "", s ? strlen(s) : 0);
+    struct line l;
+    begin(&l, e, "run_start", time_ns);
+    key_str(&l, "tasks", tasks);
+    key_i64(&l, "ranks", ranks);
+    key_i64(&l, "threads", threads);
+    end(&l);
 }
 
 void
-loom__events_run_start(loom__events *e, double time, const char *tasks, int ranks, unsigned threads)
+loom__events_attempt(loom__events *e, int64_t time_ns, const loom_attempt *a)
 {
-    begin(e, "run_start", time);
-    str(e->fp, "tasks", tasks);
-    fprintf(e->fp, ",\"ranks\":%d,\"threads\":%u", ranks, threads);
-    end(e);
-}
-
-void
-loom__events_attempt(loom__events *e, double time, const loom_attempt *a)
-{
-    FILE *fp = e->fp;
-    begin(e, "attempt", time);
-    fprintf(fp, ",\"seq\":%llu,\"attempt\":%u", (unsigned long long)a->seq, a->attempt);
-    str(fp, "host", a->host);
-    fprintf(fp, ",\"rank\":%d,\"slot\":%d", a->rank, a->slot);
+    struct line l;
+    begin(&l, e, "attempt", time_ns);
+    key(&l, "seq");
+    l_u64(&l, a->seq);
+    key_i64(&l, "attempt", a->attempt);
+    key_str(&l, "host", a->host);
+    key_i64(&l, "rank", a->rank);
+    key_i64(&l, "slot", a->slot);
     if (a->outcome == LOOM_OUTCOME_NOT_RUN) {
-        fputs(",\"start\":null,\"end\":null,\"runtime\":null", fp);
+        L_LIT(&l, ",\"start\":null,\"end\":null,\"runtime\":null");
     } else {
-        double start = (double)a->start_ns / 1e9, run = (double)a->run_ns / 1e9;
-        num(fp, "start", start);
-        num(fp, "end", start + run);
-        num(fp, "runtime", run);
+        int64_t run = a->run_ns > 0 ? a->run_ns : 0;
+        key(&l, "start");
+        l_secs(&l, a->start_ns, 6);
+        key(&l, "end");
+        l_secs(&l, a->start_ns + run, 6);
+        key(&l, "runtime"); /* to the ns: tiny tasks run for less than a microsecond */
+        l_secs(&l, run, 9);
     }
-    fprintf(fp,
-            ",\"exit\":%d,\"signal\":%d,\"timed_out\":%s,\"outcome\":\"%s\",\"cause\":\"%s\","
-            "\"final\":%s",
-            a->exit, a->signal, a->timed_out ? "true" : "false", loom_outcome_name(a->outcome),
-            loom__attempt_cause(a), a->final ? "true" : "false");
-    fputs(",\"cmd\":", fp);
-    loom__json_string(fp, a->label ? a->label : "", a->label ? a->label_len : 0);
-    end(e);
+    key_i64(&l, "exit", a->exit);
+    key_i64(&l, "signal", a->signal);
+    key_bool(&l, "timed_out", a->timed_out);
+    key_str(&l, "outcome", loom_outcome_name(a->outcome));
+    key_str(&l, "cause", loom__attempt_cause(a));
+    key_bool(&l, "final", a->final);
+    key(&l, "cmd");
+    l_str(&l, a->label ? a->label : "", a->label ? a->label_len : 0);
+    end(&l);
 }
 
 void
-loom__events_worker_join(loom__events *e, double time, int rank, const char *host,
+loom__events_worker_join(loom__events *e, int64_t time_ns, int rank, const char *host,
                          unsigned worker_threads, unsigned threads)
 {
-    begin(e, "worker_join", time);
-    fprintf(e->fp, ",\"rank\":%d", rank);
-    str(e->fp, "host", host);
-    fprintf(e->fp, ",\"worker_threads\":%u,\"threads\":%u", worker_threads, threads);
-    end(e);
+    struct line l;
+    begin(&l, e, "worker_join", time_ns);
+    key_i64(&l, "rank", rank);
+    key_str(&l, "host", host);
+    key_i64(&l, "worker_threads", worker_threads);
+    key_i64(&l, "threads", threads);
+    end(&l);
 }
 
 void
-loom__events_worker_lost(loom__events *e, double time, int rank, const char *host, int lost,
+loom__events_worker_lost(loom__events *e, int64_t time_ns, int rank, const char *host, int lost,
                          unsigned threads)
 {
-    begin(e, "worker_lost", time);
-    fprintf(e->fp, ",\"rank\":%d", rank);
-    str(e->fp, "host", host);
-    fprintf(e->fp, ",\"lost\":%d,\"threads\":%u", lost, threads);
-    end(e);
+    struct line l;
+    begin(&l, e, "worker_lost", time_ns);
+    key_i64(&l, "rank", rank);
+    key_str(&l, "host", host);
+    key_i64(&l, "lost", lost);
+    key_i64(&l, "threads", threads);
+    end(&l);
 }
 
 void
-loom__events_run_end(loom__events *e, double time, const struct loom__run_end *r)
+loom__events_run_end(loom__events *e, int64_t time_ns, const struct loom__run_end *r)
 {
     const loom_run_summary *s = &r->s;
-    begin(e, "run_end", time);
-    fprintf(e->fp, ",\"status\":%d", s->status);
-    num(e->fp, "wall", r->wall);
-    fprintf(e->fp, ",\"threads\":%u", r->threads);
-    fprintf(e->fp,
-            ",\"tasks\":%llu,\"succeeded\":%llu,\"failed\":%llu,\"retried\":%llu,"
-            "\"timeouts\":%llu,\"killed\":%llu,\"not_run\":%llu,\"skipped\":%llu,"
-            "\"unrecorded\":%llu",
-            (unsigned long long)s->tasks, (unsigned long long)s->succeeded,
-            (unsigned long long)s->failed, (unsigned long long)s->retried,
-            (unsigned long long)s->timeouts, (unsigned long long)s->killed,
-            (unsigned long long)s->not_run, (unsigned long long)s->skipped,
-            (unsigned long long)s->unrecorded);
-    end(e);
+    struct line l;
+    begin(&l, e, "run_end", time_ns);
+    key_i64(&l, "status", s->status);
+    key(&l, "wall");
+    l_secs(&l, r->wall_ns, 6);
+    key_i64(&l, "threads", r->threads);
+    static const char *const names[] = {"tasks",  "succeeded", "failed",  "retried",   "timeouts",
+                                        "killed", "not_run",   "skipped", "unrecorded"};
+    const uint64_t v[] = {s->tasks,  s->succeeded, s->failed,  s->retried,   s->timeouts,
+                          s->killed, s->not_run,   s->skipped, s->unrecorded};
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        L_LIT(&l, ",\"");
+        l_put(&l, names[i], strlen(names[i]));
+        L_LIT(&l, "\":");
+        l_u64(&l, v[i]);
+    }
+    end(&l);
 }
 
 int

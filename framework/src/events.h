@@ -67,7 +67,7 @@
  * what the recorder measures. */
 struct loom__run_end {
     loom_run_summary s;
-    double wall;      /* seconds from run_start */
+    int64_t wall_ns;  /* from run_start */
     unsigned threads; /* worker threads connected at the end */
 };
 
@@ -79,7 +79,24 @@ long loom__utf8_next(const unsigned char *s, size_t n, size_t *adv);
 /* Write n bytes as a JSON string, quotes included (see above). */
 void loom__json_string(FILE *fp, const char *s, size_t n);
 
-/* The `cause` word of an attempt (see above): a static string. */
+/* The `cause` words (see above), in the order the report lists them. */
+enum loom__cause_word {
+    LOOM__CW_OK,
+    LOOM__CW_FAILED,
+    LOOM__CW_EXIT,
+    LOOM__CW_SIGNAL,
+    LOOM__CW_TIMEOUT,
+    LOOM__CW_MEMORY,
+    LOOM__CW_ISOLATION,
+    LOOM__CW_KILLED,
+    LOOM__CW_NOT_RUN,
+    LOOM__CW_LOST,
+    LOOM__CW_COUNT
+};
+extern const char *const loom__cause_words[LOOM__CW_COUNT];
+
+/* The `cause` word of an attempt: its index, or the word (static). */
+enum loom__cause_word loom__attempt_cause_word(const loom_attempt *a);
 const char *loom__attempt_cause(const loom_attempt *a);
 
 typedef struct loom__events loom__events;
@@ -93,14 +110,16 @@ int loom__events_open(const char *path, const char *name, loom__events **out, ch
 /* A stream already open (tests): not closed by loom__events_close. */
 loom__events *loom__events_from(FILE *fp);
 
-void loom__events_run_start(loom__events *e, double time, const char *tasks, int ranks,
+/* One line each; time_ns: when it happened, Unix time in ns (the "time"
+ * key, in seconds to the microsecond). */
+void loom__events_run_start(loom__events *e, int64_t time_ns, const char *tasks, int ranks,
                             unsigned threads);
-void loom__events_attempt(loom__events *e, double time, const loom_attempt *a);
-void loom__events_worker_join(loom__events *e, double time, int rank, const char *host,
+void loom__events_attempt(loom__events *e, int64_t time_ns, const loom_attempt *a);
+void loom__events_worker_join(loom__events *e, int64_t time_ns, int rank, const char *host,
                               unsigned worker_threads, unsigned threads);
-void loom__events_worker_lost(loom__events *e, double time, int rank, const char *host, int lost,
-                              unsigned threads);
-void loom__events_run_end(loom__events *e, double time, const struct loom__run_end *s);
+void loom__events_worker_lost(loom__events *e, int64_t time_ns, int rank, const char *host,
+                              int lost, unsigned threads);
+void loom__events_run_end(loom__events *e, int64_t time_ns, const struct loom__run_end *s);
 
 /* Hand what is buffered to the file. 0, or -1 (errno) when it could not be
  * written. */

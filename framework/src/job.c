@@ -104,8 +104,8 @@ struct fingerprint {
     uint64_t registry;
     uint32_t nfns;
     uint32_t wire_version;
-    uint32_t ready; /* rank 0: its own preparation (the journal) succeeded */
-    uint32_t pad;
+    uint32_t ready;   /* rank 0: its own preparation (journal, events, report) succeeded */
+    int32_t prep_err; /* rank 0: else why (every rank returns it) */
 };
 
 /* ---- small shared helpers --------------------------------------------------- */
@@ -272,6 +272,37 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     return rc;
 }
 
+/* The setting that gave a path, as a message names it: the option or
+ * variable, else the key and where it was set. */
+static void
+setting_name(const loom_config *cfg, const char *key, char *buf, size_t len)
+{
+    const char *origin = loom_config_origin(cfg, key);
+    if (!origin || !strcmp(origin, "default"))
+        snprintf(buf, len, "%s", key);
+    else if (!strncmp(origin, "--", 2) || !strncmp(origin, "LOOM_", 5))
+        snprintf(buf, len, "%s", origin);
+    else
+        snprintf(buf, len, "%s (%s)", key, origin);
+}
+
+/* job.events and job.report, copied: the config is not kept. */
+static loom_err
+read_outputs(const loom_config *cfg, loom_job *job)
+{
+    const char *events = "", *report = "";
+    if (cfg && (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
+                loom_config_get_string(cfg, "job.report", &report) != LOOM_OK))
+        return LOOM_ECONFIG;
+    if (!(job->events = strdup(events)) || !(job->report = strdup(report)))
+        return LOOM_ENOMEM;
+    if (cfg) {
+        setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
+        setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
+    }
+    return LOOM_OK;
+}
+
 loom_err
 loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
 {
@@ -294,7 +325,12 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_settings;
     if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
         goto fail_dup;
+    if (opts && opts->title && !(job->title = strdup(opts->title)))
+        goto fail_dup;
     job->resume = opts && opts->resume;
+    job->own_attempts = opts && opts->own_attempts != 0;
+    if ((rc = read_outputs(opts ? opts->config : NULL, job)) != LOOM_OK)
+        goto fail_dup;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
         goto fail_dup;
@@ -308,6 +344,9 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     return LOOM_OK;
 
 fail_dup:
+    free(job->events);
+    free(job->report);
+    free(job->title);
     free(job->journal);
     free(job->fns);
 fail_settings:
@@ -346,10 +385,10 @@ loom__job_fn_index(const loom_job *job, const char *name)
 }
 
 static loom_err
-check_agreement(loom_job *job, int ready)
+check_agreement(loom_job *job, loom_err prep)
 {
     struct fingerprint mine = {binary_identity(), FNV_INIT,        job->nfns,
-                               WIRE_VERSION,      (uint32_t)ready, 0};
+                               WIRE_VERSION,      prep == LOOM_OK, (int32_t)prep};
     for (unsigned i = 0; i < job->nfns; i++)
         mine.registry = fnv1a(mine.registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 
@@ -365,7 +404,10 @@ check_agreement(loom_job *job, int ready)
     if (!all[0].ready) {
         if (job->rank != 0)
             LOOM_ERROR("the master could not start (its log says why)");
-        rc = LOOM_ESTATE;
+        /* the master's reason on every rank: a bad setting is LOOM_ECONFIG
+         * everywhere, so every rank exits alike */
+        rc = all[0].prep_err > 0 && all[0].prep_err < LOOM__ERR_COUNT ? (loom_err)all[0].prep_err
+                                                                      : LOOM_ESTATE;
     }
     for (int r = 1; r < job->size; r++) {
         const char *what = NULL;
@@ -399,7 +441,7 @@ loom_job_start(loom_job *job)
      * the check itself is collective: every rank must reach it even if it
      * is about to fail, so no rank waits for a partner that left. */
     loom_err prep = job->rank == 0 ? loom__master_prepare(job) : LOOM_OK;
-    loom_err rc = check_agreement(job, prep == LOOM_OK);
+    loom_err rc = check_agreement(job, prep);
     if (rc != LOOM_OK || prep != LOOM_OK) {
         if (job->rank == 0)
             loom__master_unprepare(job);
@@ -468,6 +510,9 @@ loom_job_destroy(loom_job *job)
     if (job->rank == 0)
         loom__master_unprepare(job); /* if start never took it over */
     MPI_Comm_free(&job->comm);
+    free(job->events);
+    free(job->report);
+    free(job->title);
     free(job->journal);
     free(job->fns);
     free(job);

@@ -37,7 +37,9 @@
 #include "internal.h"
 #include "job_internal.h"
 #include "journal.h"
+#include "loom/events.h"
 #include "loom/log.h"
+#include "recorder.h"
 
 /* ---- a small u64 -> pointer map (open addressing, linear probing) --------- */
 
@@ -320,6 +322,7 @@ struct master {
     loom__journal *jnl;       /* progress thread: the journal, if any */
     loom__journal_done *done; /* resume: what the journal has (read-only) */
     atomic_int jnl_failed;    /* an append or sync failed (said once) */
+    loom__recorder *rec;      /* job.events / job.report, if any (recorder.h) */
     int no_workers;           /* all lost: submits fail at once */
 
     /* progress thread only */
@@ -638,6 +641,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     fx->retries_tail = &fx->retries;
     fx->hello_threads = 0;
     fx->bye = 0;
+    /* one wall-clock time for the frame's attempts, only if recorded */
+    int64_t rec_now = loom__recorder_wants_results(m->rec) ? loom__wall_ns() : 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
         if (type == WIRE_RESULT) {
             struct wire_result wr;
@@ -666,9 +671,14 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                           "(job.crash_limit)",
                           (unsigned long long)t->id, t->crashes,
                           loom_cause_name((loom_cause)wr.cause), wr.code);
-            if (wr.status != 0 && t->attempt <= m->job->set.retries &&
-                !(crashed && t->crashes >= m->job->set.crash_limit) &&
-                !(t->flags & WIRE_TASK_CHUNK)) {
+            int retry = wr.status != 0 && t->attempt <= m->job->set.retries &&
+                        !(crashed && t->crashes >= m->job->set.crash_limit) &&
+                        !(t->flags & WIRE_TASK_CHUNK);
+            if (rec_now)
+                loom__recorder_result(m->rec, rec_now, t->id, t->attempt, t->fn, rank, wr.slot,
+                                      wr.start_ns, wr.run_ns, wr.status, (loom_cause)wr.cause,
+                                      wr.code, !retry);
+            if (retry) {
                 /* job.retries: run it again, on another worker if there is one */
                 LOOM_DEBUG("task %llu attempt %u failed on rank %d (status %d): retrying",
                            (unsigned long long)t->id, t->attempt, rank, wr.status);
@@ -740,6 +750,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             memcpy(w->host, host, h.host_len);
             w->host[h.host_len] = '\0';
             w->hello = 1;
+            loom__recorder_join(m->rec, rank, w->host, h.threads);
             w->threads = h.threads;
             fx->hello_threads += h.threads;
             LOOM_DEBUG("worker rank %d is up on %s: pid %d, %u threads", rank, w->host, h.pid,
@@ -901,6 +912,7 @@ fail_all(struct master *m)
         m->pending.count--;
         loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
                          LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
         n++;
@@ -909,6 +921,7 @@ fail_all(struct master *m)
         struct mtask *t = m->avoid[i].t;
         loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
                          LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
     }
@@ -929,6 +942,7 @@ lose_worker(struct master *m, int rank, int64_t now)
     struct mworker *w = &m->workers[rank];
     w->lost = 1;
     w->credits = 0;
+    loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n = 0, cap = 0;
     struct mtask **back = NULL;
@@ -1106,17 +1120,70 @@ progress_main(void *arg)
  * names (a journal of another program is refused); resuming reads what it
  * has into job->jnl_done. Runs before the start-up check, whose result
  * every rank shares: a master without its journal stops the whole job. */
+/* The program's name, for the report's title. */
+static const char *
+program_name(void)
+{
+    return program_invocation_short_name && *program_invocation_short_name
+               ? program_invocation_short_name
+               : "loom";
+}
+
+/* What the job runs when the program gives no title: its command line
+ * (the arguments as the kernel has them, joined by spaces, cut). */
+static void
+command_line(char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", program_name());
+    FILE *f = fopen("/proc/self/cmdline", "re");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    if (!n)
+        return;
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+}
+
+/* job.events and job.report: created now, so a bad path stops the job
+ * before any task runs (every rank returns the master's LOOM_ECONFIG). */
+static loom_err
+open_recorder(loom_job *job)
+{
+    const char *names[JOB_MAX_FUNCS];
+    char cmd[256];
+    for (unsigned i = 0; i < job->nfns; i++)
+        names[i] = job->fns[i].name;
+    if (!job->title)
+        command_line(cmd, sizeof cmd);
+    struct loom__recorder_opts o = {job->events,    job->events_name,
+                                    job->report,    job->report_name,
+                                    program_name(), job->title ? job->title : cmd,
+                                    job->size,      job->own_attempts,
+                                    names,          job->nfns};
+    return loom__recorder_open(&o, &job->rec);
+}
+
 loom_err
 loom__master_prepare(loom_job *job)
 {
+    loom_err rc = open_recorder(job);
+    if (rc != LOOM_OK)
+        return rc;
     if (!job->journal)
         return LOOM_OK;
     uint64_t key = 1469598103934665603ULL;
     for (unsigned i = 0; i < job->nfns; i++)
         key = loom__journal_def_hash(job->fns[i].name, &key, sizeof key);
-    loom_err rc = LOOM_OK;
-    if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK)
+    if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK) {
+        loom__master_unprepare(job);
         return rc;
+    }
     struct loom__journal_open_opts o = {key, job->resume,
                                         job->resume ? loom__journal_done_cb : NULL, job->jnl_done};
     struct loom__journal_stats st;
@@ -1138,8 +1205,10 @@ loom__master_unprepare(loom_job *job)
 {
     loom__journal_close(job->jnl);
     loom__journal_done_destroy(job->jnl_done);
+    loom__recorder_destroy(job->rec);
     job->jnl = NULL;
     job->jnl_done = NULL;
+    job->rec = NULL;
 }
 
 loom_err
@@ -1165,8 +1234,10 @@ loom__master_start(loom_job *job)
         goto fail_workers;
     m->jnl = job->jnl; /* opened by loom__master_prepare */
     m->done = job->jnl_done;
+    m->rec = job->rec;
     job->jnl = NULL;
     job->jnl_done = NULL;
+    job->rec = NULL;
     /* Adaptive: the program's thread and the progress thread hold m->mu
      * for short stretches; spinning briefly beats a futex sleep and wake. */
     pthread_mutexattr_t ma;
@@ -1177,6 +1248,9 @@ loom__master_start(loom_job *job)
     loom__cond_init_monotonic(&m->cv);
     loom__cond_init_monotonic(&m->wake);
     job->m = m;
+    rc = loom__recorder_start(m->rec); /* run_start, before any worker's hello */
+    if (rc != LOOM_OK)
+        goto fail_thread;
     rc = LOOM_ESYS;
     if (pthread_create(&m->progress, NULL, progress_main, m) != 0)
         goto fail_thread;
@@ -1189,6 +1263,7 @@ fail_thread:
     pthread_mutex_destroy(&m->mu);
     job->jnl = m->jnl; /* loom_job_start unprepares */
     job->jnl_done = m->done;
+    job->rec = m->rec;
     loom__qstore_destroy(m->qs);
 fail_workers:
     free(m->batch);
@@ -1218,7 +1293,9 @@ loom_job_finish(loom_job *job)
     while (m->byes < job->size - 1)
         wait_cv(m, NULL);
     pthread_mutex_unlock(&m->mu);
-    return atomic_load(&m->jnl_failed) ? LOOM_ESYS : LOOM_OK;
+    /* every result is in: the events' run_end, the report */
+    loom_err rec = loom__recorder_close(m->rec);
+    return atomic_load(&m->jnl_failed) || rec != LOOM_OK ? LOOM_ESYS : LOOM_OK;
 }
 
 void
@@ -1242,6 +1319,7 @@ loom__master_stop(loom_job *job)
                    "on resume",
                    job->journal);
     loom__journal_done_destroy(m->done);
+    loom__recorder_destroy(m->rec);
     for (size_t i = 0; i < m->inflight.cap; i++)
         if (m->inflight.keys[i])
             free(inflight_task(m->inflight.vals[i]));
@@ -1275,6 +1353,26 @@ loom__master_stop(loom_job *job)
     pthread_mutex_destroy(&m->mu);
     free(m);
     job->m = NULL;
+}
+
+/* ---- the program's own attempts (loom/events.h) ------------------------------------- */
+
+loom_err
+loom_job_record_attempt(loom_job *job, const loom_attempt *a)
+{
+    LOOM_ASSERT(job && a);
+    if (!job->started || job->rank != 0 || !job->own_attempts)
+        return LOOM_ESTATE;
+    return loom__recorder_attempt(job->m->rec, a);
+}
+
+loom_err
+loom_job_record_summary(loom_job *job, const loom_run_summary *s)
+{
+    LOOM_ASSERT(job && s);
+    if (!job->started || job->rank != 0)
+        return LOOM_ESTATE;
+    return loom__recorder_summary(job->m->rec, s);
 }
 
 int
@@ -1334,6 +1432,7 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
     if (f && u64map_put(&m->futures, tid, f) != 0)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
+    loom__recorder_skipped(m->rec);
     deliver(m, &r);
     wake_waiters(m);
     return 1;

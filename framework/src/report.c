@@ -21,34 +21,6 @@
 #define PLOT_X       170 /* left margin of the timeline: thread labels */
 #define PLOT_W       1000
 
-/* The `cause` words (events.h), in the order the failures' summary
- * lists them. */
-enum word {
-    CW_OK,
-    CW_FAILED,
-    CW_EXIT,
-    CW_SIGNAL,
-    CW_TIMEOUT,
-    CW_MEMORY,
-    CW_ISOLATION,
-    CW_KILLED,
-    CW_NOT_RUN,
-    CW_LOST,
-    NWORDS
-};
-static const char *const words[NWORDS] = {"ok",     "failed",    "exit",   "signal",  "timeout",
-                                          "memory", "isolation", "killed", "not_run", "lost"};
-
-static unsigned char
-word_of(const loom_attempt *a)
-{
-    const char *w = loom__attempt_cause(a);
-    for (int i = 0; i < NWORDS; i++)
-        if (strcmp(w, words[i]) == 0)
-            return (unsigned char)i;
-    return CW_FAILED;
-}
-
 /* an attempt kept: sampled, slow, or failed */
 struct kept {
     uint64_t seq;
@@ -80,7 +52,8 @@ struct loom__report {
     char prog[64], tasks[256];
     /* every attempt; by_exit, by_signal and by_status break the failures of
      * cause exit, signal and failed down (by_status[256]: other values) */
-    uint64_t n, ran, by_outcome[5], by_word[NWORDS], by_exit[256], by_signal[65], by_status[257];
+    uint64_t n, ran, by_outcome[5], by_word[LOOM__CW_COUNT], by_exit[256], by_signal[65],
+        by_status[257];
     uint64_t undrawn;
     double tmin, tmax; /* relative to t0 */
     int lost;
@@ -290,7 +263,7 @@ keep(struct kept *k, const loom_attempt *a, double rel, double runtime, int row,
 void
 loom__report_attempt(loom__report *r, const loom_attempt *a)
 {
-    unsigned char w = word_of(a);
+    unsigned char w = (unsigned char)loom__attempt_cause_word(a);
     r->n++;
     r->by_outcome[a->outcome <= LOOM_OUTCOME_NOT_RUN ? a->outcome : LOOM_OUTCOME_FAILED]++;
     r->by_word[w]++;
@@ -311,11 +284,11 @@ loom__report_attempt(loom__report *r, const loom_attempt *a)
     r->ran++;
     int bad = a->outcome != LOOM_OUTCOME_OK;
     (bad ? r->hist_bad : r->hist_ok)[hist_bucket(rt)]++;
-    if (w == CW_SIGNAL && a->signal > 0 && a->signal < 65)
+    if (w == LOOM__CW_SIGNAL && a->signal > 0 && a->signal < 65)
         r->by_signal[a->signal]++;
-    else if (w == CW_EXIT)
+    else if (w == LOOM__CW_EXIT)
         r->by_exit[a->exit & 0xff]++;
-    else if (w == CW_FAILED)
+    else if (w == LOOM__CW_FAILED)
         r->by_status[a->exit >= 0 && a->exit < 256 ? a->exit : 256]++;
     int row = find_row(r, a->host ? a->host : "", a->rank, a->slot);
     if (row < 0)
@@ -432,29 +405,30 @@ static void
 cause(FILE *fp, const struct kept *k)
 {
     switch (k->cause) {
-    case CW_EXIT:
+    case LOOM__CW_EXIT:
         fprintf(fp, "exit %d", k->exitval);
         break;
-    case CW_SIGNAL:
+    case LOOM__CW_SIGNAL:
         fprintf(fp, "signal %d (SIG%s)", k->signal, signame(k->signal));
         break;
-    case CW_FAILED:
+    case LOOM__CW_FAILED:
         fprintf(fp, "status %d", k->exitval);
         break;
-    case CW_MEMORY:
+    case LOOM__CW_MEMORY:
         fputs("memory limit", fp);
         break;
-    case CW_ISOLATION:
+    case LOOM__CW_ISOLATION:
         fputs("could not run isolated", fp);
         break;
-    case CW_LOST:
+    case LOOM__CW_LOST:
         fputs("lost: no worker left", fp);
         break;
-    case CW_NOT_RUN:
+    case LOOM__CW_NOT_RUN:
         fputs("not run", fp);
         break;
     default:
-        fputs(words[k->cause < NWORDS ? k->cause : CW_FAILED], fp); /* timeout, killed, ok */
+        fputs(loom__cause_words[k->cause < LOOM__CW_COUNT ? k->cause : LOOM__CW_FAILED],
+              fp); /* timeout, killed, ok */
     }
 }
 
@@ -759,7 +733,7 @@ write_failures(const loom__report *r, FILE *fp)
     uint64_t bad = r->by_outcome[LOOM_OUTCOME_FAILED] + r->by_outcome[LOOM_OUTCOME_TIMEOUT] +
                    r->by_outcome[LOOM_OUTCOME_KILLED];
     fputs("<h2>Failures</h2>\n", fp);
-    if (!bad && !r->by_word[CW_LOST]) {
+    if (!bad && !r->by_word[LOOM__CW_LOST]) {
         fputs("<p id=\"failures\">No attempt failed.</p>\n", fp);
         return;
     }
@@ -784,13 +758,13 @@ write_failures(const loom__report *r, FILE *fp)
         }
     /* the causes without a number */
     static const struct {
-        enum word w;
+        enum loom__cause_word w;
         const char *text;
-    } plain[] = {{CW_TIMEOUT, "timeout"},
-                 {CW_MEMORY, "memory limit"},
-                 {CW_ISOLATION, "could not run isolated"},
-                 {CW_KILLED, "killed"},
-                 {CW_LOST, "lost (never ran: no worker left)"}};
+    } plain[] = {{LOOM__CW_TIMEOUT, "timeout"},
+                 {LOOM__CW_MEMORY, "memory limit"},
+                 {LOOM__CW_ISOLATION, "could not run isolated"},
+                 {LOOM__CW_KILLED, "killed"},
+                 {LOOM__CW_LOST, "lost (never ran: no worker left)"}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (r->by_word[plain[i].w]) {
             fprintf(fp, "%s%s &times; %s", sep, grouped(r->by_word[plain[i].w], b1, sizeof b1),
@@ -854,7 +828,8 @@ loom__report_write(const loom__report *r, const struct loom__run_end *s, FILE *f
     html_str(fp, r->tasks);
     fputs("</h1>\n<p id=\"summary\">", fp);
     fprintf(fp, "Started %s; wall %s; exit status %d. %s attempts", when,
-            dur(s->wall, b1, sizeof b1), s->s.status, grouped(r->n, b2, sizeof b2));
+            dur((double)s->wall_ns / 1e9, b1, sizeof b1), s->s.status,
+            grouped(r->n, b2, sizeof b2));
     static const char *const names[] = {"ok", "failed", "timed out", "killed", "not run"};
     for (int i = 0; i < 5; i++)
         if (r->by_outcome[i] || i < 2)
@@ -879,7 +854,7 @@ loom__report_write(const loom__report *r, const struct loom__run_end *s, FILE *f
           fp);
     write_timeline(r, fp, pos);
     write_histogram(r, fp);
-    write_utilisation(r, fp, s->wall);
+    write_utilisation(r, fp, (double)s->wall_ns / 1e9);
     fprintf(fp, "<h2>Slowest attempts</h2>\n<div id=\"slowest\">\n");
     table_rows(r, fp, r->slow, (size_t)r->nslow);
     fputs("</div>\n", fp);

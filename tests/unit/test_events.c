@@ -104,9 +104,9 @@ Test(events, every_line_follows_the_schema)
     loom__events *e = loom__events_from(f);
     cr_assert_not_null(e);
     static const char nasty[] = "echo \"<a & 'b'>\" \\ \x01\t\xff\xfe | tee /dev/null\n";
-    loom__events_run_start(e, 1700000000.25, "tasks \"1\".txt", 3, 0);
-    loom__events_worker_join(e, 1700000000.5, 1, "node-a", 8, 8);
-    loom__events_worker_join(e, 1700000000.5, 2, "node-\xff", 8, 16);
+    loom__events_run_start(e, 1700000000250000000, "tasks \"1\".txt", 3, 0);
+    loom__events_worker_join(e, 1700000000500000000, 1, "node-a", 8, 8);
+    loom__events_worker_join(e, 1700000000500000000, 2, "node-\xff", 8, 16);
     loom_attempt a[] = {
         att(1, 1, "node-a", 1, 1, 1700000000.5, 0.25, 0, 0, 0, 1, LOOM_OUTCOME_OK, 0, "true", 4),
         att(2, 1, "node-a", 1, 2, 1700000000.6, 1.5, 3, 0, 0, 0, LOOM_OUTCOME_FAILED, 0, "exit 3",
@@ -127,10 +127,10 @@ Test(events, every_line_follows_the_schema)
             6),
     };
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
-        loom__events_attempt(e, 1700000003.0 + (double)i, &a[i]);
-    loom__events_worker_lost(e, 1700000009.0, 2, "node-b", 1, 8);
-    struct loom__run_end s = {{4, 5, 1, 2, 1, 1, 1, 1, 0, 0}, 9.5, 8};
-    loom__events_run_end(e, 1700000010.0, &s);
+        loom__events_attempt(e, 1700000003000000000 + (int64_t)i * 1000000000, &a[i]);
+    loom__events_worker_lost(e, 1700000009000000000, 2, "node-b", 1, 8);
+    struct loom__run_end s = {{4, 5, 1, 2, 1, 1, 1, 1, 0, 0}, 9500000000, 8};
+    loom__events_run_end(e, 1700000010000000000, &s);
     cr_assert_eq(loom__events_close(e), 0);
     fclose(f);
 
@@ -204,7 +204,7 @@ Test(events, a_write_error_is_reported)
     char err[256];
     cr_assert_eq(loom__events_open("/dev/full", "--job-events", &e, err, sizeof err), 0, "%s", err);
     for (int i = 0; i < 20000; i++)
-        loom__events_worker_lost(e, 1.0, 1, "h", i, 0);
+        loom__events_worker_lost(e, 1000000000, 1, "h", i, 0);
     cr_assert_eq(loom__events_flush(e), -1);
     cr_assert_eq(loom__events_close(e), -1);
 }

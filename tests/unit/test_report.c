@@ -95,7 +95,7 @@ Test(report, one_bar_per_attempt_and_text_escaped)
     loom_attempt nr = {.seq = 101, .attempt = 1, .outcome = LOOM_OUTCOME_NOT_RUN};
     loom__report_attempt(r, &nr);
     struct loom__run_end s = {
-        .s = {.status = 20, .tasks = 101, .succeeded = 80}, .wall = 0.2, .threads = 6};
+        .s = {.status = 20, .tasks = 101, .succeeded = 80}, .wall_ns = 200000000, .threads = 6};
     char *t = page(r, &s);
     cr_assert_eq(count(t, "<rect class=\"bar "), 100);
     cr_assert_not_null(strstr(t, "<svg id=\"timeline\" data-bars=\"100\""));
@@ -143,7 +143,7 @@ Test(report, a_sample_never_hides_a_failure)
         bad += a.outcome != LOOM_OUTCOME_OK;
         loom__report_attempt(r, &a);
     }
-    struct loom__run_end s = {.s = {.status = 20}, .wall = 0.2};
+    struct loom__run_end s = {.s = {.status = 20}, .wall_ns = 200000000};
     char *t = page(r, &s);
     cr_assert_not_null(
         strstr(t, "Sampled: showing 10 of 100 attempts, sampled uniformly, and the "));
@@ -175,7 +175,8 @@ Test(report, a_million_attempts_in_bounded_memory, .timeout = 60)
     size_t bytes = loom__report_bytes(r);
     cr_assert_eq(bytes, bytes_early, "memory grew from %zu to %zu bytes", bytes_early, bytes);
     cr_assert_lt(bytes, 16u << 20, "%zu bytes", bytes);
-    struct loom__run_end s = {.s = {.status = 101, .tasks = 1000000}, .wall = 1700.0, .threads = 6};
+    struct loom__run_end s = {
+        .s = {.status = 101, .tasks = 1000000}, .wall_ns = 1700000000000, .threads = 6};
     t = now();
     char *p = page(r, &s);
     double written = now() - t;
@@ -281,8 +282,9 @@ Test(report, a_c_api_job_s_causes)
                            .label_len = 6};
         loom__report_attempt(r, &at);
     }
-    struct loom__run_end s = {
-        .s = {.status = 1, .tasks = 7, .succeeded = 1, .failed = 6}, .wall = 0.1, .threads = 4};
+    struct loom__run_end s = {.s = {.status = 1, .tasks = 7, .succeeded = 1, .failed = 6},
+                              .wall_ns = 100000000,
+                              .threads = 4};
     char *t = page(r, &s);
     cr_assert_not_null(strstr(t, "<title>squares report: squares --count 5</title>"));
     cr_assert_not_null(strstr(t, "<h1>squares: squares --count 5</h1>"));

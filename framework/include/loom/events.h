@@ -121,7 +121,7 @@ LOOM_EXTERN const char *loom_outcome_name(loom_outcome outcome);
  *         start, after loom_job_finish() or without own_attempts;
  *         #LOOM_EINVAL for an outcome or cause out of range; #LOOM_ENOMEM.
  * \note Copies a few dozen bytes and returns; waits only while the events
- *       writer is more than 64 MiB behind. Master, any thread.
+ *       writer is more than 16 MiB behind. Master, any thread.
  */
 LOOM_EXTERN loom_err loom_job_record_attempt(loom_job *job, const loom_attempt *a);
 

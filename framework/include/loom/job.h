@@ -132,7 +132,8 @@ typedef struct loom_result {
 } loom_result;
 
 /** \brief Options of loom_job_create(). Zero-initialise, then set what you
- *         need. Read during create (journal path copied); not kept. */
+ *         need. Read during create (journal path and title copied); not
+ *         kept. */
 typedef struct loom_job_opts {
     /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
      *  during create only. */
@@ -146,6 +147,15 @@ typedef struct loom_job_opts {
      *  back at once with `resumed` set and no reply data. 0 = start a new
      *  journal (an existing one is replaced). */
     int resume;
+    /** What the job runs, as its events (`job.events`: run_start's `tasks`)
+     *  and its report (`job.report`: the heading) name it; copied. NULL:
+     *  the program's command line. */
+    const char *title;
+    /** 1: the attempts in `job.events` and `job.report` are the program's
+     *  own, recorded with loom_job_record_attempt() (loom/events.h), and
+     *  the job records none itself (workers joining and lost it still
+     *  does). 0: the job records every attempt of every task. */
+    int own_attempts;
 } loom_job_opts;
 
 /**
@@ -189,7 +199,10 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  * \return #LOOM_OK; #LOOM_EMISMATCH on every rank if ranks differ (the
  *         log says which rank and what); #LOOM_ESTATE if MPI's thread level
  *         is below MPI_THREAD_SERIALIZED or the job has only one rank;
- *         #LOOM_EMPI, #LOOM_ENOMEM, #LOOM_ESYS.
+ *         #LOOM_EMPI, #LOOM_ENOMEM, #LOOM_ESYS. When the master cannot
+ *         prepare — open its journal, create the `job.events` or
+ *         `job.report` file (#LOOM_ECONFIG) — every rank returns the
+ *         master's error, its log says why, and no task runs.
  */
 LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 
