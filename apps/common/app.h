@@ -44,12 +44,13 @@ struct app_fn {
 
 /*
  * Returns 0 with *job started, or the exit status to use: 1 (MPI or loom
- * failed), 2 (one rank only, or bad settings). *mpi_up says whether the
- * caller must end with app_end(job, mpi_up).
+ * failed), 2 (one rank only, or bad settings — an unwritable job.events
+ * too). *mpi_up says whether the caller must end with app_end(job, mpi_up).
+ * opts: the job's options (its config among them).
  */
 static inline int
-app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
-          const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
+app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *opts,
+               const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
 {
     int provided = 0, size = 0, rank = 0;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_MULTIPLE, &provided) != MPI_SUCCESS) {
@@ -73,8 +74,7 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
                 prog, prog);
         return 2;
     }
-    loom_job_opts opts = {.config = cfg};
-    loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, job);
+    loom_err rc = loom_job_create(MPI_COMM_WORLD, opts, job);
     for (size_t i = 0; rc == LOOM_OK && i < nfns; i++)
         rc = loom_job_register(*job, fns[i].name, fns[i].fn, fns[i].user);
     if (rc == LOOM_OK)
@@ -84,6 +84,15 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;
+}
+
+/* app_start_opts() with the settings in cfg and nothing else. */
+static inline int
+app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
+          const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)
+{
+    loom_job_opts opts = {.config = cfg};
+    return app_start_opts(prog, argc, argv, &opts, fns, nfns, mpi_up, job);
 }
 
 /* Parse a decimal unsigned number in [lo, hi] (no sign, no junk after
