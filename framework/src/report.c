@@ -13,7 +13,7 @@
 
 #define CMD_KEEP     160  /* bytes of a command kept for tooltips and tables */
 #define HIST_DECADE  5    /* histogram buckets a decade */
-#define HIST_MIN_EXP (-4) /* 100 us */
+#define HIST_MIN_EXP (-7) /* 100 ns: a C-API job's tasks can be that short */
 #define HIST_MAX_EXP 6    /* 11.6 days */
 #define HIST_N       ((HIST_MAX_EXP - HIST_MIN_EXP) * HIST_DECADE + 2) /* + under, over */
 #define ROW_HASH     8192                                              /* > 2 * LOOM__REPORT_ROWS */
@@ -372,7 +372,9 @@ grouped(uint64_t v, char *buf, size_t len)
 static const char *
 dur(double s, char *buf, size_t len)
 {
-    if (s < 1e-3)
+    if (s < 1e-6)
+        snprintf(buf, len, "%.0f ns", s * 1e9);
+    else if (s < 1e-3)
         snprintf(buf, len, "%.0f us", s * 1e6);
     else if (s < 1)
         snprintf(buf, len, "%.1f ms", s * 1e3);
