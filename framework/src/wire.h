@@ -82,10 +82,9 @@ struct wire_result { /* + reply */
     int32_t status;
     uint32_t flags;
     uint32_t len;
-    uint32_t cause; /* loom_cause */
-    int32_t code;   /* signal or exit code */
-    uint32_t slot;  /* the pool thread that ran it, from 1 */
-    uint32_t pad;
+    uint16_t cause;   /* loom_cause */
+    uint16_t slot;    /* the pool thread that ran it, from 1 (pool.threads <= 4096) */
+    int32_t code;     /* signal or exit code */
     int64_t start_ns; /* when it started: CLOCK_REALTIME, ns since the epoch */
     int64_t run_ns;   /* how long it ran (CLOCK_MONOTONIC): >= 0 */
 };

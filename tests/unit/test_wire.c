@@ -209,8 +209,9 @@ Test(wire, result_carries_cause, .timeout = 10)
 {
     struct wire_buf b = {0};
     wire_buf_reset(&b);
-    struct wire_result w = {9,  2, -1, WIRE_TASK_ISOLATE,   3,    2 /* LOOM_CAUSE_SIGNAL */,
-                            11, 3, 0,  1700000000123456789, 42000};
+    struct wire_result w = {
+        9,    2, -1, WIRE_TASK_ISOLATE, 3, 2 /* LOOM_CAUSE_SIGNAL */, 3, 11, 1700000000123456789,
+        42000};
     loom_assert_ok(wire_put(&b, WIRE_RESULT, &w, sizeof w, "abc", 3, NULL, 0));
     size_t len = wire_finish(&b);
     struct wire_reader r;

@@ -128,7 +128,10 @@ typedef struct loom_result {
     int64_t run_ns;   /**< how long the task function ran, ns (an isolated
                            task: in its helper process, hand-over included;
                            a loom_job_map() input: its whole chunk); 0 when
-                           it did not run */
+                           it did not run. Tasks a thread runs back to back
+                           are timed with one clock read each, end to end,
+                           so loom's few tens of ns between two of them
+                           count in the second */
 } loom_result;
 
 /** \brief Options of loom_job_create(). Zero-initialise, then set what you
