@@ -33,7 +33,9 @@
  *                runs again), cmd (string: the command; a C-API job's
  *                function name). A "not_run" attempt has start, end and
  *                runtime null; when it never reached a worker, host "" and
- *                rank and slot 0.
+ *                rank and slot 0. An attempt running on a worker that is
+ *                lost has no line (its result never comes); the task's
+ *                next attempt, numbered one more, has its own.
  *   worker_join  rank (integer), host (string), worker_threads (integer:
  *                its pool threads), threads (integer: worker threads
  *                connected now, in all): when a worker has said hello
