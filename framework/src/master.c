@@ -1116,10 +1116,6 @@ progress_main(void *arg)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-/* Open the job's journal: its key is a hash of the registered function
- * names (a journal of another program is refused); resuming reads what it
- * has into job->jnl_done. Runs before the start-up check, whose result
- * every rank shares: a master without its journal stops the whole job. */
 /* The program's name, for the report's title. */
 static const char *
 program_name(void)
@@ -1169,6 +1165,11 @@ open_recorder(loom_job *job)
     return loom__recorder_open(&o, &job->rec);
 }
 
+/* Create the job.events and job.report files, then open the job's
+ * journal: its key is a hash of the registered function names (a journal
+ * of another program is refused); resuming reads what it has into
+ * job->jnl_done. Runs before the start-up check, whose result every rank
+ * shares: a master without its files or journal stops the whole job. */
 loom_err
 loom__master_prepare(loom_job *job)
 {
