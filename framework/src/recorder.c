@@ -74,6 +74,7 @@ struct loom__recorder {
     char *prog, *title;
     int ranks, own;
     char **fn_names;
+    size_t *fn_lens;
     unsigned nfns;
     loom__events *ev;
     loom__report *rep;
@@ -130,12 +131,15 @@ loom__recorder_open(const struct loom__recorder_opts *o, loom__recorder **out)
         !(r->report_path = dup_or_empty(o->report)) ||
         !(r->hosts = calloc((size_t)o->ranks, sizeof *r->hosts)) ||
         !(r->nthreads = calloc((size_t)o->ranks, sizeof *r->nthreads)) ||
-        !(r->fn_names = calloc(o->nfns ? o->nfns : 1, sizeof *r->fn_names)))
+        !(r->fn_names = calloc(o->nfns ? o->nfns : 1, sizeof *r->fn_names)) ||
+        !(r->fn_lens = calloc(o->nfns ? o->nfns : 1, sizeof *r->fn_lens)))
         goto fail;
     r->nfns = o->nfns;
-    for (unsigned i = 0; i < o->nfns; i++)
+    for (unsigned i = 0; i < o->nfns; i++) {
         if (!(r->fn_names[i] = strdup(o->fn_names[i])))
             goto fail;
+        r->fn_lens[i] = strlen(r->fn_names[i]);
+    }
     char err[PATH_MAX + 256];
     rc = LOOM_ECONFIG; /* a setting the job cannot follow */
     if (want_ev && loom__events_open(o->events, r->events_name, &r->ev, err, sizeof err) != 0) {
@@ -456,7 +460,7 @@ process(loom__recorder *r, const char *p, size_t len)
             } else {
                 a.host = known && r->hosts[rec->rank] ? r->hosts[rec->rank] : "";
                 a.label = rec->fn < r->nfns ? r->fn_names[rec->fn] : "";
-                a.label_len = strlen(a.label);
+                a.label_len = rec->fn < r->nfns ? r->fn_lens[rec->fn] : 0;
             }
             count(&r->tally, &a);
             if (r->ev && !r->ev_failed)
@@ -571,6 +575,7 @@ loom__recorder_destroy(loom__recorder *r)
         for (unsigned i = 0; i < r->nfns; i++)
             free(r->fn_names[i]);
     free(r->fn_names);
+    free(r->fn_lens);
     free(r->hosts);
     free(r->nthreads);
     free(r->cur.data);

@@ -58,7 +58,8 @@ struct loom__report {
     double tmin, tmax; /* relative to t0 */
     int lost;
     uint64_t hist_ok[HIST_N], hist_bad[HIST_N];
-    double width; /* of a utilisation bucket, seconds */
+    int64_t hist_lo[HIST_N]; /* bucket i's shortest duration, ns (hist_bucket) */
+    double width;            /* of a utilisation bucket, seconds */
     /* rows (threads) and hosts */
     struct row rows[LOOM__REPORT_ROWS];
     int nrows;
@@ -88,6 +89,8 @@ loom__report_create(const char *path, const char *name, size_t sample_cap, loom_
     snprintf(r->name, sizeof r->name, "%s", name);
     r->rng = 0x9e3779b97f4a7c15ull;
     r->width = 0.01; /* doubles as the run goes on */
+    for (int i = 1; i < HIST_N; i++)
+        r->hist_lo[i] = (int64_t)ceil(1e9 * pow(10, HIST_MIN_EXP + (i - 1) / (double)HIST_DECADE));
     r->sample = malloc(r->sample_cap * sizeof *r->sample);
     r->fails = malloc(LOOM__REPORT_FAILS * sizeof *r->fails);
     if (!r->sample || !r->fails)
@@ -225,13 +228,21 @@ add_busy(loom__report *r, int hi, double s, double e)
     }
 }
 
+/* The histogram's bucket of a duration: i >= 1 holds durations from
+ * 10^(HIST_MIN_EXP + (i-1)/HIST_DECADE) s, 0 the shorter ones. A search in
+ * the buckets' lower bounds (ns), not a log10 per attempt. */
 static int
-hist_bucket(double t)
+hist_bucket(const loom__report *r, int64_t ns)
 {
-    if (!(t > 0) || t < pow(10, HIST_MIN_EXP))
-        return 0;
-    int i = 1 + (int)floor((log10(t) - HIST_MIN_EXP) * HIST_DECADE);
-    return i < 1 ? 1 : i > HIST_N - 1 ? HIST_N - 1 : i;
+    int lo = 0, hi = HIST_N - 1; /* the answer is in [lo, hi] */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ns >= r->hist_lo[mid])
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 static void
@@ -283,7 +294,7 @@ loom__report_attempt(loom__report *r, const loom_attempt *a)
         r->tmax = rel + rt;
     r->ran++;
     int bad = a->outcome != LOOM_OUTCOME_OK;
-    (bad ? r->hist_bad : r->hist_ok)[hist_bucket(rt)]++;
+    (bad ? r->hist_bad : r->hist_ok)[hist_bucket(r, a->run_ns)]++;
     if (w == LOOM__CW_SIGNAL && a->signal > 0 && a->signal < 65)
         r->by_signal[a->signal]++;
     else if (w == LOOM__CW_EXIT)
