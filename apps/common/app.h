@@ -45,9 +45,10 @@ struct app_fn {
 /*
  * Returns 0 with *job started, or the exit status to use: 1 (MPI or loom
  * failed, or joining a running job failed), 2 (one rank only, or bad
- * settings). *mpi_up says whether the caller must end with app_end(job,
- * mpi_up). opts->serve lets a master start alone (workers join later);
- * with opts->join every rank is a worker of the job it joins.
+ * settings — an unwritable job.events too). *mpi_up says whether the
+ * caller must end with app_end(job, mpi_up). opts->serve lets a master
+ * start alone (workers join later); with opts->join every rank is a
+ * worker of the job it joins.
  */
 static inline int
 app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *opts,
@@ -89,6 +90,7 @@ app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *o
     return 0;
 }
 
+/* app_start_opts() with the settings in cfg and nothing else. */
 static inline int
 app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
           const struct app_fn *fns, size_t nfns, int *mpi_up, loom_job **job)

@@ -58,10 +58,8 @@
 #include <loom.h>
 
 #include "../common/app.h"
-#include "events.h"
 #include "halt.h"
 #include "joblog.h"
-#include "report.h"
 #include "results.h"
 #include "stats.h"
 #include "taskfile.h"
@@ -402,11 +400,6 @@ struct run {
     loom_job *job;
     lr_joblog *log;
     lr_results *res;
-    lr_events *ev;     /* --events */
-    lr_report *report; /* --report */
-    double t0_epoch;   /* when the run started, Unix time */
-    int lost;          /* workers lost, as last seen */
-    unsigned threads;  /* worker threads connected, as last seen */
     struct lr_stats st;
     int halted;           /* 0, LR_HALT_SOON or LR_HALT_NOW: stop submitting */
     int trouble;          /* something could not be recorded: exit 102 */
@@ -660,58 +653,41 @@ fail:
     return -1;
 }
 
-/* --events and --report: one attempt (any outcome). */
+/* --events and --report (the job's, loom/events.h): one attempt, any
+ * outcome, as loom-run sees it — its line number, its command, the
+ * command's exit status — not as the job does (the "sh" task that ran it
+ * succeeded). */
 static void
 observe(struct run *run, const struct run_rep *rep, int rank, const char *cmd, int final)
 {
-    if (!run->ev && !run->report)
-        return;
-    enum lr_outcome oc = rep->outcome == REP_NOT_RUN             ? LR_OUT_NOT_RUN
-                         : rep->outcome == REP_KILLED            ? LR_OUT_KILLED
-                         : rep->timed_out                        ? LR_OUT_TIMEOUT
-                         : rep->exitval == 0 && rep->signal == 0 ? LR_OUT_OK
-                                                                 : LR_OUT_FAILED;
-    int ran = oc != LR_OUT_NOT_RUN;
+    loom_outcome oc = rep->outcome == REP_NOT_RUN             ? LOOM_OUTCOME_NOT_RUN
+                      : rep->outcome == REP_KILLED            ? LOOM_OUTCOME_KILLED
+                      : rep->timed_out                        ? LOOM_OUTCOME_TIMEOUT
+                      : rep->exitval == 0 && rep->signal == 0 ? LOOM_OUTCOME_OK
+                                                              : LOOM_OUTCOME_FAILED;
+    int ran = oc != LOOM_OUTCOME_NOT_RUN;
     char host[sizeof rep->host]; /* terminated, whatever came */
     memcpy(host, rep->host, sizeof host);
     host[sizeof host - 1] = '\0';
-    struct lr_attempt a = {rep->seq,
-                           rep->attempt,
-                           ran ? host : "",
-                           ran ? rank : 0,
-                           ran ? rep->slot : 0,
-                           rep->start,
-                           rep->runtime,
-                           rep->exitval,
-                           rep->signal,
-                           rep->timed_out,
-                           final,
-                           oc,
-                           cmd,
-                           ran ? rep->cmd_len : 0};
-    lr_events_attempt(run->ev, epoch_now(), &a);
-    if (run->report)
-        lr_report_attempt(run->report, &a);
-}
-
-/* --events and --report: workers joined or lost since last seen. */
-static void
-observe_workers(struct run *run)
-{
-    if (!run->ev && !run->report)
-        return;
-    unsigned threads = loom_job_threads(run->job);
-    if (threads > run->threads) {
-        run->threads = threads;
-        lr_events_worker_join(run->ev, epoch_now(), threads);
-    }
-    int lost = loom_job_workers_lost(run->job);
-    if (lost == run->lost)
-        return;
-    run->lost = lost;
-    lr_events_worker_lost(run->ev, epoch_now(), lost);
-    if (run->report)
-        lr_report_worker_lost(run->report, epoch_now(), lost);
+    /* cause left 0: a failed command's is its signal, else its exit status */
+    loom_attempt a = {.seq = rep->seq,
+                      .attempt = rep->attempt,
+                      .host = ran ? host : "",
+                      .rank = ran ? rank : 0,
+                      .slot = ran ? rep->slot : 0,
+                      .start_ns = (int64_t)(rep->start * 1e9),
+                      .run_ns = (int64_t)(rep->runtime * 1e9),
+                      .exit = rep->exitval,
+                      .signal = rep->signal,
+                      .timed_out = rep->timed_out,
+                      .outcome = oc,
+                      .final = final,
+                      .label = cmd,
+                      .label_len = ran && cmd ? rep->cmd_len : 0};
+    loom_err rc = loom_job_record_attempt(run->job, &a);
+    if (rc != LOOM_OK && rc != LOOM_ENOMEM) /* out of memory: the line is lost, the run goes on */
+        fprintf(stderr, PROG ": recording task %llu: %s\n", (unsigned long long)rep->seq,
+                loom_strerror(rc));
 }
 
 /* Handle one finished attempt: output, results, job log, retry, halt. */
@@ -824,7 +800,6 @@ pump(struct run *run)
         finish_one(run, &res);
         loom_result_free(&res);
     }
-    observe_workers(run);
     return rc != LOOM_EDRAINED;
 }
 
@@ -898,41 +873,15 @@ peak_kib(void)
     return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
 }
 
-/* --events: the last line; --report: the page. 0, or -1 (said). */
-static int
-finish_observers(struct run *run, int status)
+/* --events' run_end and --report's summary: loom-run's counts (the job
+ * writes both at loom_job_finish()). */
+static void
+record_summary(struct run *run, int status)
 {
-    char err[PATH_MAX + 256];
-    int rc = 0;
-    struct lr_run_end end = {status,
-                             run->t0_epoch > 0 ? epoch_now() - run->t0_epoch : 0,
-                             run->job ? loom_job_threads(run->job) : 0,
-                             run->st.tasks,
-                             run->st.succeeded,
-                             run->st.failed,
-                             run->st.retried,
-                             run->st.timeouts,
-                             run->st.killed,
-                             run->st.not_run,
-                             run->st.skipped,
-                             run->st.unrecorded};
-    if (run->ev) {
-        lr_events_run_end(run->ev, epoch_now(), &end);
-        if (lr_events_close(run->ev) != 0) {
-            fprintf(stderr, PROG ": --events %s: %s\n", run->o->events, strerror(errno));
-            rc = -1;
-        }
-        run->ev = NULL;
-    }
-    if (run->report) {
-        if (lr_report_finish(run->report, &end, err, sizeof err) != 0) {
-            fprintf(stderr, PROG ": %s\n", err);
-            rc = -1;
-        }
-        lr_report_free(run->report);
-        run->report = NULL;
-    }
-    return rc;
+    loom_run_summary s = {status,          run->st.tasks,     run->st.succeeded, run->st.failed,
+                          run->st.retried, run->st.timeouts,  run->st.killed,    run->st.not_run,
+                          run->st.skipped, run->st.unrecorded};
+    loom_job_record_summary(run->job, &s);
 }
 
 static int
@@ -969,24 +918,12 @@ run_master(struct run *run)
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
-    if ((o->events && lr_events_open(o->events, &run->ev, err, sizeof err) != 0) ||
-        (o->report && lr_report_create(o->report, 0, &run->report, err, sizeof err) != 0)) {
-        fprintf(stderr, PROG ": %s\n", err);
-        goto out;
-    }
     struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
     if (lr_reader_open(o->path, &ro, &rd, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         goto out;
     }
     lr_stats_init(&run->st, mono_now());
-    run->t0_epoch = epoch_now();
-    run->threads = loom_job_threads(run->job);
-    lr_events_run_start(run->ev, run->t0_epoch, o->path, loom_job_size(run->job),
-                        loom_job_threads(run->job));
-    if (run->report)
-        lr_report_run_start(run->report, run->t0_epoch, o->path, loom_job_size(run->job),
-                            loom_job_threads(run->job));
     if (!o->quiet && (run->live || o->progress_interval > 0))
         run->next_tick = run->st.t0 + (run->live ? 0.2 : o->progress_interval);
 
@@ -1076,8 +1013,7 @@ out:
     }
     run->log = NULL;
     lr_results_close(run->res);
-    if (finish_observers(run, status) != 0)
-        status = EXIT_TROUBLE;
+    record_summary(run, status);
     free(done.a);
     free(run->order);
     for (struct held *h = run->held, *next; h; h = next) {
@@ -1110,10 +1046,11 @@ usage(FILE *fp)
                 "                          entries a directory); output is printed as well\n"
                 "  --events FILE           JSON lines, written as they happen: run_start, one per\n"
                 "                          attempt, workers joined and lost, run_end (schema:\n"
-                "                          README)\n"
+                "                          README); the same as --job-events FILE\n"
                 "  --report FILE.html      a self-contained HTML page at the end: timeline per\n"
                 "                          thread and node, durations, utilisation, slowest and\n"
-                "                          failed tasks (a uniform sample past 20,000 attempts)\n"
+                "                          failed tasks (a uniform sample past 20,000 attempts);\n"
+                "                          the same as --job-report FILE.html\n"
                 "  --retries N             run a failed task up to N more times, preferably on\n"
                 "                          another worker (default 0)\n"
                 "  --timeout SECONDS       kill a task's whole process group after this long\n"
@@ -1454,6 +1391,16 @@ main(int argc, char **argv)
     }
     if ((status = parse_args(argc, argv, &o, speak)) >= 0)
         goto out;
+    /* --events and --report are the job's job.events and job.report
+     * (--job-events, LOOM_JOB_EVENTS, ...): the job writes them, with the
+     * attempts loom-run records (own_attempts below) */
+    if ((o.events && loom_config_set(cfg, "job.events", o.events, "--events") != LOOM_OK) ||
+        (o.report && loom_config_set(cfg, "job.report", o.report, "--report") != LOOM_OK)) {
+        if (speak)
+            fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
+        status = EXIT_USAGE;
+        goto out;
+    }
     loom_config_apply(cfg);
     loom_config_get_int(cfg, "process.output_limit", &worker_set.output_limit);
     loom_config_get_double(cfg, "process.kill_grace", &worker_set.kill_grace);
@@ -1473,7 +1420,8 @@ main(int argc, char **argv)
         goto out;
     }
     static const struct app_fn fns[] = {{"sh", run_command, NULL}};
-    loom_job_opts jo = {.config = cfg, .serve = o.serve, .join = o.join};
+    loom_job_opts jo = {
+        .config = cfg, .title = o.path, .own_attempts = 1, .serve = o.serve, .join = o.join};
     status = app_start_opts(PROG, &argc, &argv, &jo, fns, 1, &mpi_up, &job);
     if (status != 0) {
         status = status == 2 ? EXIT_USAGE : EXIT_TROUBLE;
@@ -1485,7 +1433,8 @@ main(int argc, char **argv)
                    (o.progress == 0 && (isatty(STDERR_FILENO) || (tty && strcmp(tty, "1") == 0)));
         struct run run = {.o = &o, .job = job, .live = !o.quiet && live};
         status = run_master(&run);
-        if (loom_job_finish(job) != LOOM_OK && status == EXIT_OK)
+        /* also writes --events' run_end and --report: a write error is 102 */
+        if (loom_job_finish(job) != LOOM_OK)
             status = EXIT_TROUBLE;
     } else {
         status = serve_worker(job);

@@ -18,5 +18,6 @@
 #include "loom/process.h"
 #include "loom/job.h"
 #include "loom/queue.h"
+#include "loom/events.h"
 
 #endif /* LOOM_H */

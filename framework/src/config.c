@@ -8,7 +8,8 @@
  * names, --help and the dump. Defaults are written as text and parsed by the
  * same code as user input, so a bad row fails the first loom_config_create().
  *
- * Values live in a struct cfg_values, one slot per row, each with its origin.
+ * Values live in a struct cfg_values, one slot per row, each with its origin
+ * (text values, KT_STRING, are strings the slot owns).
  * A load works on a staging copy that replaces the config's values only when
  * every source has been validated: a refused load changes nothing (the error
  * message, a fixed buffer in the config, is the only thing written).
@@ -50,20 +51,23 @@
 #define CONFIG_NAME_MAX 64
 /* Longest user text quoted back in an error message. */
 #define CONFIG_SHOWN_MAX 64
+/* Longest string value that names a file (PATH_MAX less its NUL). */
+#define CONFIG_PATH_MAX (PATH_MAX - 1)
 
 enum key_type {
     KT_INT,   /* int64 in [imin, imax] */
     KT_SIZE,  /* like KT_INT; text may end in K, M or G (powers of 1024) */
     KT_FLOAT, /* finite double in [fmin, fmax] */
     KT_BOOL,  /* true/false (also yes/no, on/off, 1/0) */
-    KT_ENUM   /* one of allowed[], matched without regard to case */
+    KT_ENUM,  /* one of allowed[], matched without regard to case */
+    KT_STRING /* text of at most imax bytes, no control characters (a path) */
 };
 
 struct key_def {
     const char *key;            /* "section.name", lower case, [a-z0-9_] */
     enum key_type type;         /* how def and user values are read */
     const char *def;            /* default, in the text form an option takes */
-    int64_t imin, imax;         /* KT_INT, KT_SIZE */
+    int64_t imin, imax;         /* KT_INT, KT_SIZE; KT_STRING: imax = longest, bytes */
     double fmin, fmax;          /* KT_FLOAT */
     const char *const *allowed; /* KT_ENUM: NULL-terminated */
     const char *desc;           /* one line, for --help */
@@ -75,6 +79,7 @@ struct key_def {
 #define KEY_FLOAT(key, def, lo, hi, desc) {key, KT_FLOAT, def, 0, 0, lo, hi, NULL, desc}
 #define KEY_BOOL(key, def, desc)          {key, KT_BOOL, def, 0, 0, 0, 0, NULL, desc}
 #define KEY_ENUM(key, def, allowed, desc) {key, KT_ENUM, def, 0, 0, 0, 0, allowed, desc}
+#define KEY_STRING(key, def, max, desc)   {key, KT_STRING, def, 0, max, 0, 0, NULL, desc}
 /* clang-format on */
 #define ALLOWED(...) ((const char *const[]){__VA_ARGS__, NULL})
 
@@ -119,6 +124,10 @@ static const struct key_def config_keys[] = {
               "seconds an isolated task may run before it is killed; 0 = no limit"),
     KEY_SIZE("task.memory_limit", "0", 0, INT64_C(1099511627776),
              "resident bytes an isolated task's process may use before it is killed; 0 = no limit"),
+    KEY_STRING("job.events", "", CONFIG_PATH_MAX,
+               "master: JSON lines file of every attempt, worker joined and lost; empty = none"),
+    KEY_STRING("job.report", "", CONFIG_PATH_MAX,
+               "master: self-contained HTML report written at the job's end; empty = none"),
 };
 
 #define NKEYS (sizeof config_keys / sizeof config_keys[0])
@@ -128,6 +137,7 @@ union value {
     double d;
     int b;
     size_t e; /* index into allowed[] */
+    char *s;  /* KT_STRING: owned by the slot holding it */
 };
 
 struct slot {
@@ -321,8 +331,11 @@ values_free(struct cfg_values *vals)
 {
     if (!vals)
         return;
-    for (size_t i = 0; i < NKEYS; i++)
+    for (size_t i = 0; i < NKEYS; i++) {
         free(vals->s[i].origin);
+        if (config_keys[i].type == KT_STRING)
+            free(vals->s[i].v.s);
+    }
     free(vals);
 }
 
@@ -334,6 +347,8 @@ values_dup(const struct cfg_values *src)
         goto fail;
     for (size_t i = 0; i < NKEYS; i++) {
         dst->s[i].v = src->s[i].v;
+        if (config_keys[i].type == KT_STRING && !(dst->s[i].v.s = strdup(src->s[i].v.s)))
+            goto fail_values; /* values_free frees the strings copied so far */
         dst->s[i].origin = strdup(src->s[i].origin);
         if (!dst->s[i].origin)
             goto fail_values;
@@ -346,14 +361,22 @@ fail:
     return NULL;
 }
 
+/* Store v (of key k) in s; s owns it from now on, also on failure (a
+ * string value is then freed). */
 static loom_err
-slot_store(loom_config *cfg, struct slot *s, union value v, const char *origin)
+slot_store(loom_config *cfg, const struct key_def *k, struct slot *s, union value v,
+           const char *origin)
 {
     char *copy = strdup(origin);
-    if (!copy)
+    if (!copy) {
+        if (k->type == KT_STRING)
+            free(v.s);
         return cfg_nomem(cfg);
+    }
     free(s->origin);
     s->origin = copy;
+    if (k->type == KT_STRING)
+        free(s->v.s);
     s->v = v;
     return LOOM_OK;
 }
@@ -448,6 +471,11 @@ type_phrase(const struct key_def *k, char *buf, size_t size)
     case KT_ENUM:
         allowed_list(k, list, sizeof list);
         snprintf(buf, size, "'%s' must be one of %s", k->key, list);
+        break;
+    case KT_STRING:
+        snprintf(buf, size,
+                 "'%s' must be text of at most %" PRId64 " bytes without control characters",
+                 k->key, k->imax);
         break;
     }
 }
@@ -549,6 +577,19 @@ value_from_text(loom_config *cfg, const struct key_def *k, const char *text, con
         if (!enum_find(k, text, &out->e))
             return fail_type(cfg, k, where, text);
         return LOOM_OK;
+    case KT_STRING: {
+        /* bounded, and nothing that could break a line of a log, a dump
+         * or a file name the user meant */
+        size_t n = strnlen(text, (size_t)k->imax + 1);
+        if (n > (size_t)k->imax)
+            return fail_type(cfg, k, where, text);
+        for (size_t i = 0; i < n; i++)
+            if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+                return fail_type(cfg, k, where, text);
+        if (!(out->s = strdup(text)))
+            return cfg_nomem(cfg);
+        return LOOM_OK;
+    }
     }
     return fail_type(cfg, k, where, text);
 }
@@ -593,6 +634,10 @@ value_from_setting(loom_config *cfg, const struct key_def *k, const config_setti
                 return fail_type(cfg, k, where, text);
             return LOOM_OK;
         }
+        break;
+    case KT_STRING:
+        if (t == CONFIG_TYPE_STRING)
+            return value_from_text(cfg, k, config_setting_get_string(s), where, out);
         break;
     }
     return fail_type(cfg, k, where, NULL);
@@ -812,7 +857,7 @@ file_apply_tree(loom_config *cfg, struct cfg_values *stage, const char *path,
             rc = value_from_setting(cfg, k, s, where, &v);
             if (rc != LOOM_OK)
                 return rc;
-            rc = slot_store(cfg, &stage->s[index], v, where);
+            rc = slot_store(cfg, k, &stage->s[index], v, where);
             if (rc != LOOM_OK)
                 return rc;
         }
@@ -874,7 +919,7 @@ env_apply(loom_config *cfg, struct cfg_values *stage)
             continue;
         loom_err rc = value_from_text(cfg, k, text, name, &v);
         if (rc == LOOM_OK)
-            rc = slot_store(cfg, &stage->s[i], v, name);
+            rc = slot_store(cfg, k, &stage->s[i], v, name);
         if (rc != LOOM_OK)
             return rc;
     }
@@ -958,7 +1003,7 @@ args_scan(loom_config *cfg, int argc, char **argv, struct cfg_values *stage, con
             union value v;
             loom_err rc = value_from_text(cfg, &config_keys[a.index], a.value, a.name, &v);
             if (rc == LOOM_OK)
-                rc = slot_store(cfg, &stage->s[a.index], v, a.name);
+                rc = slot_store(cfg, &config_keys[a.index], &stage->s[a.index], v, a.name);
             if (rc != LOOM_OK)
                 return rc;
         }
@@ -1007,7 +1052,7 @@ loom_config_create(loom_config **out)
         loom_err rc = value_from_text(cfg, &config_keys[i], config_keys[i].def, "default", &v);
         /* A default that does not pass its own checks is a bug in the table. */
         LOOM_ASSERT(rc == LOOM_OK);
-        if (slot_store(cfg, &cfg->vals->s[i], v, "default") != LOOM_OK)
+        if (slot_store(cfg, &config_keys[i], &cfg->vals->s[i], v, "default") != LOOM_OK)
             goto fail_vals;
     }
     cfg->err[0] = '\0';
@@ -1127,7 +1172,7 @@ loom_config_set(loom_config *cfg, const char *key, const char *value, const char
     rc = value_from_text(cfg, k, value, origin, &v);
     if (rc != LOOM_OK)
         return rc;
-    return slot_store(cfg, &cfg->vals->s[index], v, origin);
+    return slot_store(cfg, k, &cfg->vals->s[index], v, origin);
 }
 
 static const struct slot *
@@ -1186,9 +1231,9 @@ loom_config_get_string(const loom_config *cfg, const char *key, const char **out
     const struct key_def *k;
     const struct slot *s = slot_get(cfg, key, &k);
     LOOM_ASSERT(out);
-    if (!s || k->type != KT_ENUM)
+    if (!s || (k->type != KT_ENUM && k->type != KT_STRING))
         return LOOM_EINVAL;
-    *out = k->allowed[s->v.e];
+    *out = k->type == KT_ENUM ? k->allowed[s->v.e] : s->v.s;
     return LOOM_OK;
 }
 
@@ -1246,6 +1291,9 @@ help_value(const struct key_def *k, char *buf, size_t size)
         if (n < size)
             snprintf(buf + n, size - n, ">");
         break;
+    case KT_STRING:
+        snprintf(buf, size, "<TEXT max %" PRId64 " bytes>", k->imax);
+        break;
     }
 }
 
@@ -1263,7 +1311,7 @@ loom_config_print_help(FILE *fp)
         option_name(k, opt, sizeof opt);
         env_name(k, env, sizeof env);
         help_value(k, val, sizeof val);
-        snprintf(def, sizeof def, "default %s", k->def);
+        snprintf(def, sizeof def, "default %s", k->type == KT_STRING && !*k->def ? "\"\"" : k->def);
         fprintf(fp, "  %-24s %-30s %-15s %s [%s]\n", opt, val, def, k->desc, env);
     }
 }
@@ -1298,6 +1346,17 @@ print_value(FILE *fp, const struct key_def *k, const union value *v)
         break;
     case KT_ENUM:
         fprintf(fp, "\"%s\"", k->allowed[v->e]); /* table values need no escapes */
+        break;
+    case KT_STRING:
+        /* control characters were refused: quotes and backslashes are all
+         * that libconfig needs escaped */
+        fputc('"', fp);
+        for (const char *c = v->s; *c; c++) {
+            if (*c == '"' || *c == '\\')
+                fputc('\\', fp);
+            fputc(*c, fp);
+        }
+        fputc('"', fp);
         break;
     }
 }

@@ -39,6 +39,16 @@ loom__now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Wall clock (CLOCK_REALTIME) in nanoseconds since the epoch: for times
+ * shown to people or compared across nodes, never for durations. */
+static inline int64_t
+loom__wall_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 /* Initialise a condition variable whose timed waits use CLOCK_MONOTONIC
  * (a wall-clock jump must not stretch or cut a timeout). 0 or -1. */
 int loom__cond_init_monotonic(pthread_cond_t *cv);

@@ -101,10 +101,10 @@ binary_identity(void)
 }
 
 void
-loom__job_fingerprint(const loom_job *job, uint32_t ready, struct loom__fingerprint *fp)
+loom__job_fingerprint(const loom_job *job, loom_err prep, struct loom__fingerprint *fp)
 {
-    *fp =
-        (struct loom__fingerprint){binary_identity(), FNV_INIT, job->nfns, WIRE_VERSION, ready, 0};
+    *fp = (struct loom__fingerprint){binary_identity(), FNV_INIT,        job->nfns,
+                                     WIRE_VERSION,      prep == LOOM_OK, (int32_t)prep};
     for (unsigned i = 0; i < job->nfns; i++)
         fp->registry = fnv1a(fp->registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 }
@@ -273,6 +273,37 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     return rc;
 }
 
+/* The setting that gave a path, as a message names it: the option or
+ * variable, else the key and where it was set. */
+static void
+setting_name(const loom_config *cfg, const char *key, char *buf, size_t len)
+{
+    const char *origin = loom_config_origin(cfg, key);
+    if (!origin || !strcmp(origin, "default"))
+        snprintf(buf, len, "%s", key);
+    else if (!strncmp(origin, "--", 2) || !strncmp(origin, "LOOM_", 5))
+        snprintf(buf, len, "%s", origin);
+    else
+        snprintf(buf, len, "%s (%s)", key, origin);
+}
+
+/* job.events and job.report, copied: the config is not kept. */
+static loom_err
+read_outputs(const loom_config *cfg, loom_job *job)
+{
+    const char *events = "", *report = "";
+    if (cfg && (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
+                loom_config_get_string(cfg, "job.report", &report) != LOOM_OK))
+        return LOOM_ECONFIG;
+    if (!(job->events = strdup(events)) || !(job->report = strdup(report)))
+        return LOOM_ENOMEM;
+    if (cfg) {
+        setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
+        setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
+    }
+    return LOOM_OK;
+}
+
 loom_err
 loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
 {
@@ -295,6 +326,8 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_settings;
     if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
         goto fail_dup;
+    if (opts && opts->title && !(job->title = strdup(opts->title)))
+        goto fail_dup;
     job->resume = opts && opts->resume;
     if (opts && opts->serve && opts->join) {
         rc = LOOM_EINVAL; /* a job either accepts workers or is one */
@@ -304,6 +337,9 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         (opts && opts->join && !(job->join_dir = strdup(opts->join))))
         goto fail_dup;
     job->join_timeout_ms = opts && opts->join_timeout_ms > 0 ? opts->join_timeout_ms : 20000;
+    job->own_attempts = opts && opts->own_attempts != 0;
+    if ((rc = read_outputs(opts ? opts->config : NULL, job)) != LOOM_OK)
+        goto fail_dup;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
         goto fail_dup;
@@ -323,6 +359,9 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
 fail_dup:
     free(job->serve_dir);
     free(job->join_dir);
+    free(job->events);
+    free(job->report);
+    free(job->title);
     free(job->journal);
     free(job->fns);
 fail_settings:
@@ -361,10 +400,10 @@ loom__job_fn_index(const loom_job *job, const char *name)
 }
 
 static loom_err
-check_agreement(loom_job *job, int ready)
+check_agreement(loom_job *job, loom_err prep)
 {
     struct loom__fingerprint mine;
-    loom__job_fingerprint(job, (uint32_t)ready, &mine);
+    loom__job_fingerprint(job, prep, &mine);
     struct loom__fingerprint *all = calloc((size_t)job->size, sizeof *all);
     if (!all)
         return LOOM_ENOMEM;
@@ -377,7 +416,10 @@ check_agreement(loom_job *job, int ready)
     if (!all[0].ready) {
         if (job->rank != 0)
             LOOM_ERROR("the master could not start (its log says why)");
-        rc = LOOM_ESTATE;
+        /* the master's reason on every rank: a bad setting is LOOM_ECONFIG
+         * everywhere, so every rank exits alike */
+        rc = all[0].prep_err > 0 && all[0].prep_err < LOOM__ERR_COUNT ? (loom_err)all[0].prep_err
+                                                                      : LOOM_ESTATE;
     }
     for (int r = 1; r < job->size; r++) {
         const char *what = NULL;
@@ -405,7 +447,7 @@ static loom_err
 join_running_job(loom_job *job)
 {
     struct loom__fingerprint fp;
-    loom__job_fingerprint(job, 1, &fp);
+    loom__job_fingerprint(job, LOOM_OK, &fp);
     struct loom__join_place place;
     loom_err rc = loom__join(job->comm, job->join_dir, job->join_timeout_ms, &fp, &place);
     if (rc != LOOM_OK) {
@@ -448,7 +490,7 @@ loom_job_start(loom_job *job)
      * the check itself is collective: every rank must reach it even if it
      * is about to fail, so no rank waits for a partner that left. */
     loom_err prep = job->rank == 0 ? loom__master_prepare(job) : LOOM_OK;
-    loom_err rc = check_agreement(job, prep == LOOM_OK);
+    loom_err rc = check_agreement(job, prep);
     if (rc != LOOM_OK || prep != LOOM_OK) {
         if (job->rank == 0)
             loom__master_unprepare(job);
@@ -531,6 +573,9 @@ loom_job_destroy(loom_job *job)
         MPI_Comm_free(&job->comm);
     free(job->serve_dir);
     free(job->join_dir);
+    free(job->events);
+    free(job->report);
+    free(job->title);
     free(job->journal);
     free(job->fns);
     free(job);

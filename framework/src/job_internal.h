@@ -97,6 +97,13 @@ struct loom_job {
     int resume;                          /* master: resume from it */
     struct loom__journal *jnl;           /* master: opened before start */
     struct loom__journal_done *jnl_done; /* master: what resume skips */
+    /* job.events / job.report (recorder.c): paths ("" none) and the
+     * setting each came from, for messages; what the run is called */
+    char *events, *report;
+    char events_name[128], report_name[128];
+    char *title;                /* NULL: the command line */
+    int own_attempts;           /* loom_job_opts.own_attempts */
+    struct loom__recorder *rec; /* master: opened before start */
 };
 
 /* The task a function sees. */

@@ -19,11 +19,10 @@ struct loom__fingerprint {
     uint64_t registry;
     uint32_t nfns;
     uint32_t wire_version;
-    uint32_t ready; /* rank 0: its own preparation (the journal) succeeded */
-    uint32_t pad;
+    uint32_t ready;   /* rank 0: its own preparation (journal, events, report) succeeded */
+    int32_t prep_err; /* rank 0: else why (every rank returns it) */
 };
-void loom__job_fingerprint(const struct loom_job *job, uint32_t ready,
-                           struct loom__fingerprint *fp);
+void loom__job_fingerprint(const struct loom_job *job, loom_err prep, struct loom__fingerprint *fp);
 
 /* A joined job that passed the handshake, waiting to be adopted by the
  * master's progress thread: its ranks are remote ranks 0..n-1 of comm. */

@@ -38,7 +38,9 @@
 #include "job_internal.h"
 #include "join.h"
 #include "journal.h"
+#include "loom/events.h"
 #include "loom/log.h"
+#include "recorder.h"
 
 /* ---- a small u64 -> pointer map (open addressing, linear probing) --------- */
 
@@ -226,6 +228,7 @@ struct mworker {
     int peer;      /* its rank there */
     int joined;    /* came through the acceptor (join.c) */
     struct wire_buf out;
+    char host[WIRE_HOST_MAX + 1]; /* from its hello; read by loom_result.host */
 };
 
 /* A job that joined (join.c): its ranks are workers base..base+n-1. */
@@ -331,6 +334,7 @@ struct master {
     loom__journal *jnl;         /* progress thread: the journal, if any */
     loom__journal_done *done;   /* resume: what the journal has (read-only) */
     atomic_int jnl_failed;      /* an append or sync failed (said once) */
+    loom__recorder *rec;        /* job.events / job.report, if any (recorder.h) */
     int no_workers;             /* all lost: submits fail at once */
     int nworkers;               /* worker slots 1..nworkers-1 (0: the master);
                                    grows as jobs join; written under mu */
@@ -613,8 +617,6 @@ effects_add_result(struct frame_effects *fx, const loom_result *r)
 static void
 journal_record(struct master *m, const struct mtask *t, const struct wire_result *wr, int rank)
 {
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
     struct loom__journal_rec rec = {.task_id = t->id,
                                     .def_hash = t->hash,
                                     .attempt = t->attempt,
@@ -623,8 +625,10 @@ journal_record(struct master *m, const struct mtask *t, const struct wire_result
                                     .exit_code = wr->cause == LOOM_CAUSE_EXIT ? wr->code : 0,
                                     .signal = wr->cause == LOOM_CAUSE_SIGNAL ? wr->code : 0,
                                     .rank = rank,
-                                    .start_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec,
-                                    .host = ""};
+                                    .thread = wr->slot ? (int32_t)wr->slot - 1 : -1,
+                                    .start_ns = wr->start_ns,
+                                    .duration_ns = wr->run_ns,
+                                    .host = m->workers[rank].host};
     if (loom__journal_append(m->jnl, &rec) != LOOM_OK && !atomic_exchange(&m->jnl_failed, 1)) {
         LOOM_ERROR("%s: results from now on are not recorded (they run again on resume)",
                    loom__journal_errmsg(m->jnl));
@@ -655,6 +659,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
     fx->retries_tail = &fx->retries;
     fx->hello_threads = 0;
     fx->bye = 0;
+    /* one wall-clock time for the frame's attempts, only if recorded */
+    int64_t rec_now = loom__recorder_wants_results(m->rec) ? loom__wall_ns() : 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
         if (type == WIRE_RESULT) {
             struct wire_result wr;
@@ -683,9 +689,14 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                           "(job.crash_limit)",
                           (unsigned long long)t->id, t->crashes,
                           loom_cause_name((loom_cause)wr.cause), wr.code);
-            if (wr.status != 0 && t->attempt <= m->job->set.retries &&
-                !(crashed && t->crashes >= m->job->set.crash_limit) &&
-                !(t->flags & WIRE_TASK_CHUNK)) {
+            int retry = wr.status != 0 && t->attempt <= m->job->set.retries &&
+                        !(crashed && t->crashes >= m->job->set.crash_limit) &&
+                        !(t->flags & WIRE_TASK_CHUNK);
+            if (rec_now)
+                loom__recorder_result(m->rec, rec_now, t->id, t->attempt, t->fn, rank, wr.slot,
+                                      wr.start_ns, wr.run_ns, wr.status, (loom_cause)wr.cause,
+                                      wr.code, !retry);
+            if (retry) {
                 /* job.retries: run it again, on another worker if there is one */
                 LOOM_DEBUG("task %llu attempt %u failed on rank %d (status %d): retrying",
                            (unsigned long long)t->id, t->attempt, rank, wr.status);
@@ -706,9 +717,20 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             }
             fx->done[fx->ndone++] = tagged;
             /* the result points into the message: no copy */
-            loom_result res = {
-                wr.id, wr.status,           wr.attempt,           rank,   NULL, wr.len,
-                0,     wr.len ? msg : NULL, (loom_cause)wr.cause, wr.code};
+            loom_result res = {wr.id,
+                               wr.status,
+                               wr.attempt,
+                               rank,
+                               NULL,
+                               wr.len,
+                               0,
+                               wr.len ? msg : NULL,
+                               (loom_cause)wr.cause,
+                               wr.code,
+                               w->host,
+                               (int)wr.slot,
+                               wr.start_ns,
+                               wr.run_ns};
             if (wr.len) {
                 res.data = (void *)reply;
                 refs++;
@@ -738,14 +760,19 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
             w->credits += c.credits;
         } else if (type == WIRE_HELLO) {
             struct wire_hello h;
-            if (wire_get_hello(body, blen, &h) != LOOM_OK) {
-                rc = -1;
+            const char *host;
+            if (w->hello || wire_get_hello(body, blen, &h, &host) != LOOM_OK) {
+                rc = -1; /* a second hello would change a host results point to */
                 break;
             }
+            memcpy(w->host, host, h.host_len);
+            w->host[h.host_len] = '\0';
             w->hello = 1;
+            loom__recorder_join(m->rec, rank, w->host, h.threads);
             w->threads = h.threads;
             fx->hello_threads += h.threads;
-            LOOM_DEBUG("worker rank %d is up: pid %d, %u threads", rank, h.pid, h.threads);
+            LOOM_DEBUG("worker rank %d is up on %s: pid %d, %u threads", rank, w->host, h.pid,
+                       h.threads);
         } else if (type == WIRE_QREQ) {
             struct wire_qreq q;
             const char *name, *data;
@@ -901,14 +928,18 @@ fail_all(struct master *m)
         struct mtask *t = m->pending.a[m->pending.head];
         m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
         m->pending.count--;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
+                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
         n++;
     }
     for (size_t i = 0; i < m->navoid; i++, n++) {
         struct mtask *t = m->avoid[i].t;
-        loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0};
+        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
+                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
         mtask_recycle(m, inflight_tag(t));
         deliver(m, &r);
     }
@@ -929,6 +960,7 @@ lose_worker(struct master *m, int rank, int64_t now)
     struct mworker *w = &m->workers[rank];
     w->lost = 1;
     w->credits = 0;
+    loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n = 0, cap = 0;
     struct mtask **back = NULL;
@@ -1184,21 +1216,75 @@ progress_main(void *arg)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-/* Open the job's journal: its key is a hash of the registered function
- * names (a journal of another program is refused); resuming reads what it
- * has into job->jnl_done. Runs before the start-up check, whose result
- * every rank shares: a master without its journal stops the whole job. */
+/* The program's name, for the report's title. */
+static const char *
+program_name(void)
+{
+    return program_invocation_short_name && *program_invocation_short_name
+               ? program_invocation_short_name
+               : "loom";
+}
+
+/* What the job runs when the program gives no title: its command line
+ * (the arguments as the kernel has them, joined by spaces, cut). */
+static void
+command_line(char *buf, size_t len)
+{
+    snprintf(buf, len, "%s", program_name());
+    FILE *f = fopen("/proc/self/cmdline", "re");
+    if (!f)
+        return;
+    size_t n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    if (!n)
+        return;
+    while (n > 0 && buf[n - 1] == '\0')
+        n--;
+    for (size_t i = 0; i < n; i++)
+        if (buf[i] == '\0')
+            buf[i] = ' ';
+    buf[n] = '\0';
+}
+
+/* job.events and job.report: created now, so a bad path stops the job
+ * before any task runs (every rank returns the master's LOOM_ECONFIG). */
+static loom_err
+open_recorder(loom_job *job)
+{
+    const char *names[JOB_MAX_FUNCS];
+    char cmd[256];
+    for (unsigned i = 0; i < job->nfns; i++)
+        names[i] = job->fns[i].name;
+    if (!job->title)
+        command_line(cmd, sizeof cmd);
+    struct loom__recorder_opts o = {job->events,    job->events_name,
+                                    job->report,    job->report_name,
+                                    program_name(), job->title ? job->title : cmd,
+                                    job->size,      job->own_attempts,
+                                    names,          job->nfns};
+    return loom__recorder_open(&o, &job->rec);
+}
+
+/* Create the job.events and job.report files, then open the job's
+ * journal: its key is a hash of the registered function names (a journal
+ * of another program is refused); resuming reads what it has into
+ * job->jnl_done. Runs before the start-up check, whose result every rank
+ * shares: a master without its files or journal stops the whole job. */
 loom_err
 loom__master_prepare(loom_job *job)
 {
+    loom_err rc = open_recorder(job);
+    if (rc != LOOM_OK)
+        return rc;
     if (!job->journal)
         return LOOM_OK;
     uint64_t key = 1469598103934665603ULL;
     for (unsigned i = 0; i < job->nfns; i++)
         key = loom__journal_def_hash(job->fns[i].name, &key, sizeof key);
-    loom_err rc = LOOM_OK;
-    if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK)
+    if (job->resume && (rc = loom__journal_done_create(&job->jnl_done)) != LOOM_OK) {
+        loom__master_unprepare(job);
         return rc;
+    }
     struct loom__journal_open_opts o = {key, job->resume,
                                         job->resume ? loom__journal_done_cb : NULL, job->jnl_done};
     struct loom__journal_stats st;
@@ -1220,8 +1306,10 @@ loom__master_unprepare(loom_job *job)
 {
     loom__journal_close(job->jnl);
     loom__journal_done_destroy(job->jnl_done);
+    loom__recorder_destroy(job->rec);
     job->jnl = NULL;
     job->jnl_done = NULL;
+    job->rec = NULL;
 }
 
 loom_err
@@ -1247,7 +1335,7 @@ loom__master_start(loom_job *job)
     }
     if (job->serve_dir) {
         struct loom__fingerprint fp;
-        loom__job_fingerprint(job, 1, &fp);
+        loom__job_fingerprint(job, LOOM_OK, &fp);
         if ((rc = loom__acceptor_start(job->serve_dir, &fp, &m->acc)) != LOOM_OK)
             goto fail_workers;
         rc = LOOM_ENOMEM;
@@ -1257,8 +1345,10 @@ loom__master_start(loom_job *job)
         goto fail_qs;
     m->jnl = job->jnl; /* opened by loom__master_prepare */
     m->done = job->jnl_done;
+    m->rec = job->rec;
     job->jnl = NULL;
     job->jnl_done = NULL;
+    job->rec = NULL;
     /* Adaptive: the program's thread and the progress thread hold m->mu
      * for short stretches; spinning briefly beats a futex sleep and wake. */
     pthread_mutexattr_t ma;
@@ -1269,6 +1359,9 @@ loom__master_start(loom_job *job)
     loom__cond_init_monotonic(&m->cv);
     loom__cond_init_monotonic(&m->wake);
     job->m = m;
+    rc = loom__recorder_start(m->rec); /* run_start, before any worker's hello */
+    if (rc != LOOM_OK)
+        goto fail_thread;
     rc = LOOM_ESYS;
     if (pthread_create(&m->progress, NULL, progress_main, m) != 0)
         goto fail_thread;
@@ -1281,6 +1374,7 @@ fail_thread:
     pthread_mutex_destroy(&m->mu);
     job->jnl = m->jnl; /* loom_job_start unprepares */
     job->jnl_done = m->done;
+    job->rec = m->rec;
     loom__qstore_destroy(m->qs);
 fail_qs:
     loom__acceptor_stop(m->acc);
@@ -1312,7 +1406,9 @@ loom_job_finish(loom_job *job)
     while (m->byes < m->nworkers - 1)
         wait_cv(m, NULL);
     pthread_mutex_unlock(&m->mu);
-    return atomic_load(&m->jnl_failed) ? LOOM_ESYS : LOOM_OK;
+    /* every result is in: the events' run_end, the report */
+    loom_err rec = loom__recorder_close(m->rec);
+    return atomic_load(&m->jnl_failed) || rec != LOOM_OK ? LOOM_ESYS : LOOM_OK;
 }
 
 void
@@ -1337,6 +1433,7 @@ loom__master_stop(loom_job *job)
                    "on resume",
                    job->journal);
     loom__journal_done_destroy(m->done);
+    loom__recorder_destroy(m->rec);
     for (size_t i = 0; i < m->inflight.cap; i++)
         if (m->inflight.keys[i])
             free(inflight_task(m->inflight.vals[i]));
@@ -1375,6 +1472,26 @@ loom__master_stop(loom_job *job)
     pthread_mutex_destroy(&m->mu);
     free(m);
     job->m = NULL;
+}
+
+/* ---- the program's own attempts (loom/events.h) ------------------------------------- */
+
+loom_err
+loom_job_record_attempt(loom_job *job, const loom_attempt *a)
+{
+    LOOM_ASSERT(job && a);
+    if (!job->started || job->rank != 0 || !job->own_attempts)
+        return LOOM_ESTATE;
+    return loom__recorder_attempt(job->m->rec, a);
+}
+
+loom_err
+loom_job_record_summary(loom_job *job, const loom_run_summary *s)
+{
+    LOOM_ASSERT(job && s);
+    if (!job->started || job->rank != 0)
+        return LOOM_ESTATE;
+    return loom__recorder_summary(job->m->rec, s);
 }
 
 int
@@ -1443,7 +1560,8 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
         *id = tid;
     if (f && u64map_put(&m->futures, tid, f) != 0)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
-    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0};
+    loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
+    loom__recorder_skipped(m->rec);
     deliver(m, &r);
     wake_waiters(m);
     return 1;
@@ -1677,7 +1795,11 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
                            0,
                            NULL,
                            mr->r.cause != LOOM_CAUSE_OK ? mr->r.cause : LOOM_CAUSE_FAILED,
-                           mr->r.cause_code};
+                           mr->r.cause_code,
+                           mr->r.host,
+                           mr->r.slot,
+                           mr->r.start_ns,
+                           mr->r.run_ns};
         if (!ok)
             continue;
         int32_t status;

@@ -155,10 +155,14 @@ wire_next(struct wire_reader *r, uint32_t *type, const char **body, size_t *blen
     } while (0)
 
 loom_err
-wire_get_hello(const char *body, size_t blen, struct wire_hello *h)
+wire_get_hello(const char *body, size_t blen, struct wire_hello *h, const char **host)
 {
     FIXED(body, blen, h);
-    return blen == sizeof *h && h->threads > 0 ? LOOM_OK : LOOM_EPROTO;
+    if (h->threads == 0 || h->host_len > WIRE_HOST_MAX || blen - sizeof *h != h->host_len)
+        return LOOM_EPROTO;
+    *host = body + sizeof *h;
+    /* it becomes a C string on the master */
+    return memchr(*host, '\0', h->host_len) ? LOOM_EPROTO : LOOM_OK;
 }
 
 loom_err
@@ -189,7 +193,7 @@ loom_err
 wire_get_result(const char *body, size_t blen, struct wire_result *r, const char **reply)
 {
     FIXED(body, blen, r);
-    if (blen - sizeof *r != r->len || r->id == 0)
+    if (blen - sizeof *r != r->len || r->id == 0 || r->run_ns < 0)
         return LOOM_EPROTO;
     *reply = body + sizeof *r;
     return LOOM_OK;

@@ -29,12 +29,13 @@ enum loom__tag {
 };
 
 #define WIRE_MAGIC     0x4d4f4f4cu /* "LOOM" */
-#define WIRE_VERSION   3
+#define WIRE_VERSION   3 /* 3: host in HELLO; slot, start, run time in RESULT; PING, joins */
 #define WIRE_MAX_FRAME ((size_t)1 << 30) /* well below MPI's int count */
+#define WIRE_HOST_MAX  255               /* bytes of a host name in HELLO */
 
 enum wire_type {
     /* worker -> master */
-    WIRE_HELLO = 1,  /* a worker is up: its threads */
+    WIRE_HELLO = 1,  /* a worker is up: its threads and host */
     WIRE_CREDIT = 2, /* room for this many more tasks */
     WIRE_RESULT = 3, /* a task finished */
     WIRE_SUBMIT = 4, /* a task submitted a task */
@@ -52,9 +53,11 @@ enum wire_type {
 #define WIRE_TASK_ISOLATE   2u /* run in a child process (LOOM_TASK_ISOLATED) */
 #define WIRE_TASK_IN_THREAD 4u /* run in a pool thread despite job.isolate */
 
-struct wire_hello {
+struct wire_hello { /* + host (host_len bytes, no NUL) */
     uint32_t threads;
     int32_t pid;
+    uint32_t host_len; /* 0..WIRE_HOST_MAX */
+    uint32_t pad;
 };
 
 struct wire_credit {
@@ -81,8 +84,11 @@ struct wire_result { /* + reply */
     int32_t status;
     uint32_t flags;
     uint32_t len;
-    uint32_t cause; /* loom_cause */
-    int32_t code;   /* signal or exit code */
+    uint16_t cause;   /* loom_cause */
+    uint16_t slot;    /* the pool thread that ran it, from 1 (pool.threads <= 4096) */
+    int32_t code;     /* signal or exit code */
+    int64_t start_ns; /* when it started: CLOCK_REALTIME, ns since the epoch */
+    int64_t run_ns;   /* how long it ran (CLOCK_MONOTONIC): >= 0 */
 };
 
 struct wire_submit { /* + payload */
@@ -144,7 +150,7 @@ int wire_next(struct wire_reader *r, uint32_t *type, const char **body, size_t *
 
 /* Body parsers: fixed header copied out, variable parts pointed into the
  * body; LOOM_EPROTO unless sizes agree exactly. */
-loom_err wire_get_hello(const char *body, size_t blen, struct wire_hello *h);
+loom_err wire_get_hello(const char *body, size_t blen, struct wire_hello *h, const char **host);
 loom_err wire_get_credit(const char *body, size_t blen, struct wire_credit *c);
 loom_err wire_get_stop(const char *body, size_t blen, struct wire_stop *s);
 loom_err wire_get_task(const char *body, size_t blen, struct wire_task *t, const char **payload);

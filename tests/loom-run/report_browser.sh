@@ -30,9 +30,6 @@ loomrun() {
     mpirun --oversubscribe --bind-to none --timeout 120 -np 3 "$LOOMRUN" "$@"
 }
 
-BROWSER=$(command -v chromium || command -v chromium-browser || true)
-[ -n "$BROWSER" ] || fail "chromium is not installed (apt-get install chromium; cluster/bootstrap does)"
-
 # 100 tasks: short sleeps, 10 failures (exit 3), commands with HTML in them
 for i in $(seq 1 100); do
     if [ $((i % 10)) -eq 0 ]; then
@@ -77,31 +74,13 @@ n=$(grep -c '^{"event":"attempt",' "$T/events.jsonl")
 n=$(grep -c '"outcome":"failed"' "$T/events.jsonl")
 [ "$n" -eq 10 ] || fail "$n failed attempts, not 10"
 
-step "chromium --screenshot"
-PROFILE="$T/profile"
+step "chromium: screenshot and DOM (tests/support/report_chromium.sh)"
 SHOT="$ART/report-screenshot.png"
-rm -f "$SHOT"
-timeout 120 "$BROWSER" --headless --no-sandbox --disable-gpu --user-data-dir="$PROFILE" \
-    --screenshot="$SHOT" --window-size=1400,1000 "file://$T/report.html" >"$T/shot.log" 2>&1 ||
-    fail "chromium --screenshot failed: $(tail -5 "$T/shot.log")"
-[ -s "$SHOT" ] || fail "no screenshot"
+bash "$(dirname "$0")/../support/report_chromium.sh" "$T/report.html" "$SHOT" "$T/dom.html" 100
 size=$(stat -c %s "$SHOT")
-[ "$(head -c 8 "$SHOT" | od -An -tx1 | tr -d ' \n')" = 89504e470d0a1a0a ] || fail "not a PNG"
-[ "$size" -gt 20000 ] || fail "a screenshot of $size bytes: a blank page?"
-
-step "chromium --dump-dom"
-timeout 120 "$BROWSER" --headless --no-sandbox --disable-gpu --user-data-dir="$PROFILE" \
-    --dump-dom "file://$T/report.html" >"$T/dom.html" 2>"$T/dom.log" ||
-    fail "chromium --dump-dom failed: $(tail -5 "$T/dom.log")"
-grep -q '<svg id="timeline" data-bars="100"' "$T/dom.html" || fail "no timeline in the DOM"
-bars=$(grep -o '<rect class="bar o-[a-z_]*"' "$T/dom.html" | wc -l)
-[ "$bars" -eq 100 ] || fail "$bars bars in the DOM, not 100"
 failed=$(grep -o '<rect class="bar o-failed"' "$T/dom.html" | wc -l)
 [ "$failed" -eq 10 ] || fail "$failed red bars, not 10"
 grep -q 'Showing all 100 attempts' "$T/dom.html" || fail "no sampling note"
-grep -q '<svg id="histogram"' "$T/dom.html" || fail "no histogram"
-grep -q '<svg id="utilisation"' "$T/dom.html" || fail "no utilisation"
-grep -q '<div id="slowest">' "$T/dom.html" || fail "no slowest table"
 grep -q '10 &times; exit 3\|10 × exit 3' "$T/dom.html" || fail "no failure causes"
 # the commands' HTML stayed text: no <b> element was made of it
 ! grep -q '<b>' "$T/dom.html" || fail "a command's <b> became an element"

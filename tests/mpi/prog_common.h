@@ -63,6 +63,8 @@ prog_sleep_ms(int ms)
 struct prog {
     const char *name;
     const char *journal; /* set before prog_init: the job's journal */
+    const char *title;   /* ... its title (loom_job_opts.title) */
+    int own_attempts;    /* ... loom_job_opts.own_attempts */
     loom_config *cfg;
     loom_job *job;
     int mpi_up;
@@ -109,7 +111,10 @@ prog_init(struct prog *p, int *argc, char ***argv)
         fprintf(stderr, "%s: MPI gives thread level %d, not MPI_THREAD_MULTIPLE\n", name, provided);
         return 1;
     }
-    loom_job_opts opts = {.config = p->cfg, .journal = p->journal};
+    loom_job_opts opts = {.config = p->cfg,
+                          .journal = p->journal,
+                          .title = p->title,
+                          .own_attempts = p->own_attempts};
     loom_err rc = loom_job_create(MPI_COMM_WORLD, &opts, &p->job);
     if (rc != LOOM_OK) {
         fprintf(stderr, "%s: rank %d: loom_job_create: %s\n", name, p->rank, loom_strerror(rc));

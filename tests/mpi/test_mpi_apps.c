@@ -136,6 +136,44 @@ Test(squares, usage_errors_exit_2_on_every_rank, .timeout = 90)
     mpi_out_free(&o);
 }
 
+/* job.events / job.report that cannot be created: exit 2 (a configuration
+ * error) on every rank, before any task was put. */
+Test(squares, an_unwritable_events_or_report_path_exits_2_before_any_task, .timeout = 90)
+{
+    struct mpi_out o;
+    mpi_run(&o, "-np 3 -x LOOM_JOB_EVENTS=/nonexistent-dir/e.jsonl " APP("squares") " --count 10");
+    cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
+    cr_assert(strstr(o.text, "LOOM_JOB_EVENTS /nonexistent-dir/e.jsonl: cannot write it: No such "
+                             "file or directory"),
+              "%s", o.text);
+    cr_assert_null(strstr(o.text, "Put task"), "tasks were put:\n%s", o.text);
+    mpi_out_free(&o);
+
+    mpi_run(&o, "-np 3 " APP("squares") " --count 10 --job-report /nonexistent-dir/r.html");
+    cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
+    cr_assert(strstr(o.text, "--job-report /nonexistent-dir/r.html: cannot write it"), "%s",
+              o.text);
+    cr_assert_null(strstr(o.text, "Put task"), "tasks were put:\n%s", o.text);
+    mpi_out_free(&o);
+}
+
+/* An events file that fills the disk (/dev/full) mid-run: said once, the
+ * job finishes every task and checks every result; only loom_job_finish()
+ * says the file is incomplete (exit 1). */
+Test(squares, a_full_disk_loses_events_not_results, .timeout = 90)
+{
+    struct mpi_out o;
+    mpi_run(&o, "-np 3 " APP("squares") " --count 20000 --quiet --seed 5 --job-events /dev/full");
+    cr_assert_eq(o.status, 1, "exit %d:\n%s", o.status, o.text);
+    assert_line(&o, "squares: 20000 tasks, 20000 correct, 0 wrong, 0 missing, 0 duplicate, 0 "
+                    "unknown");
+    cr_assert_eq(count_of(o.text, "--job-events /dev/full: writing failed: No space left on "
+                                  "device"),
+                 1, "%s", o.text);
+    assert_line(&o, "squares: finishing the job: system call failed");
+    mpi_out_free(&o);
+}
+
 Test(squares, help_once_exit_0, .timeout = 60)
 {
     struct mpi_out o;

@@ -7,20 +7,59 @@
  * verdict is the master's line. */
 #include <unistd.h>
 
+#include "json_lines.h"
 #include "mpi_run.h"
 
+/* job.events of a run that lost workers: a worker_lost line for each,
+ * naming the rank, and every task's one final attempt a success. */
 static void
-lose(int np, const char *die, int lost)
+check_events(const char *path, int lost_rank, int lost)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    static char line[8192];
+    static unsigned char final_ok[301];
+    memset(final_ok, 0, sizeof final_ok);
+    int lost_lines = 0, finals = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = '\0';
+        struct jobj o;
+        const char *ev = json_check_event(line, &o);
+        if (!strcmp(ev, "worker_lost")) {
+            lost_lines++;
+            cr_assert_eq(json_num(&o, "lost"), lost_lines, "%s", line);
+            if (lost_rank)
+                cr_assert_eq(json_num(&o, "rank"), lost_rank, "%s", line);
+        } else if (!strcmp(ev, "attempt") && json_get(&o, "final")->str[0] == 't') {
+            int seq = (int)json_num(&o, "seq");
+            cr_assert(seq >= 1 && seq <= 300 && !final_ok[seq]++, "%s", line);
+            cr_assert_str_eq(json_str(&o, "outcome"), "ok", "%s", line);
+            finals++;
+        }
+    }
+    fclose(f);
+    cr_assert_eq(lost_lines, lost);
+    cr_assert_eq(finals, 300, "one final attempt per task");
+}
+
+static void
+lose(int np, const char *die, int lost, int lost_rank)
 {
     char journal[] = "/tmp/loom-lost-journal-XXXXXX";
     int fd = mkstemp(journal);
     cr_assert_geq(fd, 0);
     close(fd);
+    char events[] = "/tmp/loom-lost-events-XXXXXX";
+    fd = mkstemp(events);
+    cr_assert_geq(fd, 0);
+    close(fd);
     struct mpi_out o;
     mpi_run(&o,
-            "--enable-recovery -np %d " PROG("prog_lost") " --pool-threads 2 --tasks 300 --ms 20 "
-            "--die %s --job-worker-timeout 1 --job-heartbeat 0.1 --journal %s",
-            np, die, journal);
+            "--enable-recovery -np %d " PROG(
+                "prog_lost") " --pool-threads 2 --tasks 300 --ms 20 "
+                             "--die %s --job-worker-timeout 1 --job-heartbeat 0.1 --journal %s "
+                             "--job-events %s",
+            np, die, journal, events);
     char want[128];
     snprintf(want, sizeof want,
              "LOST tasks=300 once=300 dup=0 missing=0 bad=0 lost=%d secs=", lost);
@@ -30,6 +69,8 @@ lose(int np, const char *die, int lost)
     /* 300 x 20 ms on 2-4 threads is 1.5-3 s; detection 1 s (+0.1 s checks) */
     cr_assert_lt(secs, 12.0, "the job took %.1f s", secs);
     mpi_out_free(&o);
+    check_events(events, lost_rank, lost);
+    unlink(events);
     /* and the journal has every task exactly once as succeeded */
     char cmd[256], text[4096];
     snprintf(cmd, sizeof cmd, PROG("prog_resume") " --check %s --tasks 300 2>&1", journal);
@@ -45,10 +86,10 @@ lose(int np, const char *die, int lost)
 
 Test(lost, one_worker_killed_mid_run, .timeout = 120)
 {
-    lose(4, "2:10", 1);
+    lose(4, "2:10", 1, 2);
 }
 
 Test(lost, two_workers_killed_mid_run, .timeout = 120)
 {
-    lose(4, "1:5,3:20", 2);
+    lose(4, "1:5,3:20", 2, 0);
 }

@@ -24,7 +24,6 @@
 #error "LOOM_SOURCE_DIR must name the source tree (set by tests/CMakeLists.txt)"
 #endif
 
-
 static char dir[64];
 
 static void
@@ -941,6 +940,96 @@ Test(config, enum_case_insensitive, .init = setup, .fini = teardown, .timeout = 
     loom_config_destroy(cfg);
 }
 
+/* Text keys (job.events, job.report): "" by default, from every source,
+ * bounded and free of control characters, case and bytes kept as given. */
+Test(config, text_keys_from_every_source, .init = setup, .fini = teardown, .timeout = 10)
+{
+    loom_config *cfg = fresh();
+    cr_assert_str_eq(get_s(cfg, "job.events"), "");
+    cr_assert_str_eq(get_s(cfg, "job.report"), "");
+    cr_assert_str_eq(loom_config_origin(cfg, "job.events"), "default");
+    int64_t i = 7;
+    loom_assert_err(loom_config_get_int(cfg, "job.events", &i), LOOM_EINVAL);
+    cr_assert_eq(i, 7);
+
+    loom_assert_ok(loom_config_set(cfg, "job.events", "/tmp/My Events.jsonl", "t"));
+    cr_assert_str_eq(get_s(cfg, "job.events"), "/tmp/My Events.jsonl");
+    /* any bytes but control characters: UTF-8, quotes, backslashes */
+    loom_assert_ok(loom_config_set(cfg, "job.report", "r\xc3\xa9p \"q\" a\\b.html", "t"));
+    cr_assert_str_eq(get_s(cfg, "job.report"), "r\xc3\xa9p \"q\" a\\b.html");
+    loom_assert_ok(loom_config_set(cfg, "job.report", "", "--job-report"));
+    cr_assert_str_eq(get_s(cfg, "job.report"), "");
+    cr_assert_str_eq(loom_config_origin(cfg, "job.report"), "--job-report");
+
+    /* the file, then the variable, then the option */
+    char path[256];
+    write_file(path, "ev.cfg",
+               "job = {\n  events = \"from-file.jsonl\";\n  report = \"r.html\";\n};\n");
+    setenv("LOOM_CONFIG", path, 1);
+    setenv("LOOM_JOB_EVENTS", "from-env.jsonl", 1);
+    char *argv[] = {"prog", "--job-report", "from-option.html", "x", NULL};
+    int argc = 4;
+    loom_config *l = fresh();
+    loom_assert_ok(loom_config_load(l, &argc, argv));
+    cr_assert_eq(argc, 2);
+    cr_assert_str_eq(argv[1], "x");
+    cr_assert_str_eq(get_s(l, "job.events"), "from-env.jsonl");
+    cr_assert_str_eq(loom_config_origin(l, "job.events"), "LOOM_JOB_EVENTS");
+    cr_assert_str_eq(get_s(l, "job.report"), "from-option.html");
+    cr_assert_str_eq(loom_config_origin(l, "job.report"), "--job-report");
+    unsetenv("LOOM_JOB_EVENTS");
+    loom_config *f = fresh();
+    loom_assert_ok(loom_config_load_file(f, path));
+    cr_assert_str_eq(get_s(f, "job.events"), "from-file.jsonl");
+    expect_origin(f, "job.events", "ev.cfg", 2);
+    loom_config_destroy(f);
+    loom_config_destroy(l);
+    loom_config_destroy(cfg);
+}
+
+Test(config, text_keys_are_bounded_and_validated, .init = setup, .fini = teardown, .timeout = 10)
+{
+    loom_config *cfg = fresh();
+    loom_assert_ok(loom_config_set(cfg, "job.events", "keep.jsonl", "t"));
+    /* 4095 bytes is the bound, 4096 too many */
+    char *longest = malloc(4097);
+    cr_assert_not_null(longest);
+    memset(longest, 'a', 4096);
+    longest[4095] = '\0';
+    loom_assert_ok(loom_config_set(cfg, "job.report", longest, "t"));
+    cr_assert_eq(strlen(get_s(cfg, "job.report")), 4095);
+    longest[4095] = 'a';
+    longest[4096] = '\0';
+    loom_assert_err(loom_config_set(cfg, "job.report", longest, "--job-report"), LOOM_ECONFIG);
+    cr_assert_not_null(strstr(loom_config_error(cfg),
+                              "--job-report: 'job.report' must be text of at most 4095 bytes "
+                              "without control characters, not 'aaaa"),
+                       "%s", loom_config_error(cfg));
+    cr_assert_lt(strlen(loom_config_error(cfg)), 300);
+    free(longest);
+    cr_assert_eq(strlen(get_s(cfg, "job.report")), 4095, "a refused value changes nothing");
+    /* control characters: a newline, a tab, DEL */
+    const char *bad[] = {"a\nb", "a\tb", "a\x7f", "\x1b[31m"};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        loom_assert_err(loom_config_set(cfg, "job.events", bad[k], "x"), LOOM_ECONFIG);
+        cr_assert_str_eq(get_s(cfg, "job.events"), "keep.jsonl");
+    }
+    setenv("LOOM_JOB_EVENTS", "a\tb", 1);
+    loom_assert_err(loom_config_load(cfg, NULL, NULL), LOOM_ECONFIG);
+    expect_error(cfg, "LOOM_JOB_EVENTS: 'job.events' must be text of at most 4095 bytes without "
+                      "control characters, not 'a?b'");
+    unsetenv("LOOM_JOB_EVENTS");
+    loom_config_destroy(cfg);
+
+    /* a file: a string only, with its line */
+    expect_file_refused("num.cfg", "job = { events = 3; };\n",
+                        "1: 'job.events' must be text of at most 4095 bytes without control "
+                        "characters");
+    expect_file_refused("nl.cfg", "job = {\n events = \"a\\nb\";\n};\n",
+                        "2: 'job.events' must be text of at most 4095 bytes without control "
+                        "characters, not 'a?b'");
+}
+
 Test(config, bool_parser, .init = setup, .fini = teardown, .timeout = 10)
 {
     const char *yes[] = {"true", "TRUE", "yes", "Yes", "on", "ON", "1"};
@@ -979,6 +1068,7 @@ Test(config, dump_round_trip, .init = setup, .fini = teardown, .timeout = 10)
     loom_config *cfg = fresh();
     loom_assert_ok(loom_config_load(cfg, &argc, argv));
     loom_assert_ok(loom_config_set(cfg, "pool.queue_capacity", "777", "my\ntest"));
+    loom_assert_ok(loom_config_set(cfg, "job.events", "a \"quoted\" \\path\\ \xc3\xa9.jsonl", "t"));
     char *text = dump_string(cfg);
     char expected[300];
     snprintf(expected, sizeof expected, "# from %s/src.cfg:3\n", dir);
@@ -996,6 +1086,7 @@ Test(config, dump_round_trip, .init = setup, .fini = teardown, .timeout = 10)
     cr_assert_eq(get_d(back, "process.kill_grace"), 1234.5678901234567);
     cr_assert_eq(get_d(back, "process.timeout"), 0.1);
     cr_assert_str_eq(get_s(back, "log.level"), "trace");
+    cr_assert_str_eq(get_s(back, "job.events"), "a \"quoted\" \\path\\ \xc3\xa9.jsonl");
     /* Every key came from the dump. */
     for (size_t i = 0; i < sc.n; i++)
         cr_assert_eq(strncmp(loom_config_origin(back, sc.key[i]), path, strlen(path)), 0, "%s",

@@ -135,8 +135,52 @@ Test(wire, bodies_must_have_their_exact_size, .timeout = 10)
     memcpy(body, &q, sizeof q);
     loom_assert_err(wire_get_qreq(body, sizeof q + 3, &q, &name, &data), LOOM_EPROTO);
     loom_assert_err(wire_get_empty(body, 1), LOOM_EPROTO);
-    struct wire_hello h = {0, 1}; /* a worker without threads */
-    loom_assert_err(wire_get_hello((const char *)&h, sizeof h, &h), LOOM_EPROTO);
+    struct wire_hello h = {0, 1, 0, 0}; /* a worker without threads */
+    const char *host;
+    loom_assert_err(wire_get_hello((const char *)&h, sizeof h, &h, &host), LOOM_EPROTO);
+}
+
+/* HELLO says which host the worker runs on: a name of at most
+ * WIRE_HOST_MAX bytes, exactly as long as announced, without a NUL. */
+Test(wire, hello_carries_the_host, .timeout = 10)
+{
+    struct wire_buf b = {0};
+    wire_buf_reset(&b);
+    struct wire_hello h = {4, 1234, 6, 0};
+    loom_assert_ok(wire_put(&b, WIRE_HELLO, &h, sizeof h, "node-7", 6, NULL, 0));
+    size_t len = wire_finish(&b);
+    struct wire_reader r;
+    loom_assert_ok(wire_open(&r, b.data, len));
+    uint32_t type;
+    const char *body, *host;
+    size_t blen;
+    cr_assert_eq(wire_next(&r, &type, &body, &blen), 1);
+    cr_assert_eq(type, WIRE_HELLO);
+    struct wire_hello got;
+    loom_assert_ok(wire_get_hello(body, blen, &got, &host));
+    cr_assert_eq(got.threads, 4);
+    cr_assert_eq(got.pid, 1234);
+    cr_assert_eq(got.host_len, 6);
+    cr_assert_eq(memcmp(host, "node-7", 6), 0);
+    /* the name's length must be the body's rest, exactly */
+    loom_assert_err(wire_get_hello(body, blen - 1, &got, &host), LOOM_EPROTO);
+    wire_buf_free(&b);
+
+    char body2[sizeof h + WIRE_HOST_MAX + 2];
+    memset(body2, 'a', sizeof body2);
+    h.host_len = WIRE_HOST_MAX;
+    memcpy(body2, &h, sizeof h);
+    loom_assert_ok(wire_get_hello(body2, sizeof h + WIRE_HOST_MAX, &got, &host));
+    h.host_len = WIRE_HOST_MAX + 1; /* longer than any host name */
+    memcpy(body2, &h, sizeof h);
+    loom_assert_err(wire_get_hello(body2, sizeof h + WIRE_HOST_MAX + 1, &got, &host), LOOM_EPROTO);
+    h.host_len = 3; /* a NUL inside would cut the name the master keeps */
+    memcpy(body2, &h, sizeof h);
+    memcpy(body2 + sizeof h, "a\0b", 3);
+    loom_assert_err(wire_get_hello(body2, sizeof h + 3, &got, &host), LOOM_EPROTO);
+    h.host_len = 0; /* no name at all: allowed (shown as "") */
+    memcpy(body2, &h, sizeof h);
+    loom_assert_ok(wire_get_hello(body2, sizeof h, &got, &host));
 }
 
 Test(wire, chunks_pack_and_validate, .timeout = 10)
@@ -165,7 +209,9 @@ Test(wire, result_carries_cause, .timeout = 10)
 {
     struct wire_buf b = {0};
     wire_buf_reset(&b);
-    struct wire_result w = {9, 2, -1, WIRE_TASK_ISOLATE, 3, 2 /* LOOM_CAUSE_SIGNAL */, 11};
+    struct wire_result w = {
+        9,    2, -1, WIRE_TASK_ISOLATE, 3, 2 /* LOOM_CAUSE_SIGNAL */, 3, 11, 1700000000123456789,
+        42000};
     loom_assert_ok(wire_put(&b, WIRE_RESULT, &w, sizeof w, "abc", 3, NULL, 0));
     size_t len = wire_finish(&b);
     struct wire_reader r;
@@ -182,8 +228,18 @@ Test(wire, result_carries_cause, .timeout = 10)
     cr_assert_eq(got.flags, WIRE_TASK_ISOLATE);
     cr_assert_eq(got.cause, 2);
     cr_assert_eq(got.code, 11);
+    /* where and when it ran: thread, wall-clock start, duration */
+    cr_assert_eq(got.slot, 3);
+    cr_assert_eq(got.start_ns, 1700000000123456789);
+    cr_assert_eq(got.run_ns, 42000);
     cr_assert_eq(memcmp(reply, "abc", 3), 0);
     /* one byte short of the fixed part: refused */
     cr_assert_eq(wire_get_result(body, sizeof w - 1, &got, &reply), LOOM_EPROTO);
+    /* a negative duration is not one */
+    char neg[sizeof w + 3];
+    w.run_ns = -1;
+    memcpy(neg, &w, sizeof w);
+    memcpy(neg + sizeof w, "abc", 3);
+    cr_assert_eq(wire_get_result(neg, sizeof neg, &got, &reply), LOOM_EPROTO);
     wire_buf_free(&b);
 }

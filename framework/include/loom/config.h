@@ -125,12 +125,20 @@ LOOM_EXTERN loom_err loom_config_get_double(const loom_config *cfg, const char *
 LOOM_EXTERN loom_err loom_config_get_bool(const loom_config *cfg, const char *key, int *out);
 
 /**
- * \brief String (or enumeration) value of a key.
+ * \brief String value of a key: an enumeration ("log.level": one of its
+ *        allowed words, as the table spells it) or free text ("job.events":
+ *        a file name, "" when unset).
+ *
+ * Text values are validated when set, from any source: at most the key's
+ * bound in bytes (4095 for file names; `--help` shows it) and no control
+ * characters (bytes below 0x20, and 0x7f); anything else is refused like a
+ * value out of range.
  * \param[in]  cfg the config.
- * \param[in]  key a dotted key ("log.level").
- * \param[out] out points into cfg (do not free); valid until cfg is changed
- *             or destroyed. Set only on #LOOM_OK.
- * \return #LOOM_OK, or #LOOM_EINVAL if unknown or not a string.
+ * \param[in]  key a dotted key ("log.level", "job.report").
+ * \param[out] out a NUL-terminated string pointing into cfg (do not free);
+ *             valid until cfg is changed or destroyed. Set only on #LOOM_OK.
+ * \return #LOOM_OK, or #LOOM_EINVAL if the key is unknown or not a string
+ *         or enumeration.
  * \note Never blocks; any thread, concurrently with other getters.
  */
 LOOM_EXTERN loom_err loom_config_get_string(const loom_config *cfg, const char *key,

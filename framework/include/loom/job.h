@@ -105,7 +105,7 @@ typedef struct loom_result {
     int status;       /**< the task function's return value (0 = success);
                            -1 when an isolated task did not return */
     unsigned attempt; /**< attempt that produced it, from 1 */
-    int rank;         /**< worker rank that ran it */
+    int rank;         /**< worker rank that ran it; -1 when it did not run */
     void *data;       /**< reply bytes (NULL when len is 0); owned by the result:
                            release with loom_result_free(), never free() */
     size_t len;       /**< reply length */
@@ -114,10 +114,29 @@ typedef struct loom_result {
     void *loom__buf;  /**< private: the received message data points into */
     loom_cause cause; /**< why it ended: OK exactly when status is 0 */
     int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
+    const char *host; /**< host name of the worker that ran it (its
+                           loom_context_host(), at most 255 bytes); points
+                           into the job, valid until loom_job_destroy().
+                           "" when it did not run (resumed, LOST) */
+    int slot;         /**< the worker's pool thread that ran it, from 1
+                           (its loom_context_index() + 1: `Worker-<slot>`);
+                           0 when it did not run */
+    int64_t start_ns; /**< when the attempt started: Unix time in ns on the
+                           worker's wall clock (CLOCK_REALTIME), so starts
+                           on several nodes compare as well as their clocks
+                           agree; 0 when it did not run */
+    int64_t run_ns;   /**< how long the task function ran, ns (an isolated
+                           task: in its helper process, hand-over included;
+                           a loom_job_map() input: its whole chunk); 0 when
+                           it did not run. Tasks a thread runs back to back
+                           are timed with one clock read each, end to end,
+                           so loom's few tens of ns between two of them
+                           count in the second */
 } loom_result;
 
 /** \brief Options of loom_job_create(). Zero-initialise, then set what you
- *         need. Read during create (journal path copied); not kept. */
+ *         need. Read during create (journal path and title copied); not
+ *         kept. */
 typedef struct loom_job_opts {
     /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
      *  during create only. */
@@ -153,6 +172,15 @@ typedef struct loom_job_opts {
      *  inside MPI_Comm_connect, the process must end without MPI_Finalize
      *  (loom_job_master_lost() says so). */
     int join_timeout_ms;
+    /** What the job runs, as its events (`job.events`: run_start's `tasks`)
+     *  and its report (`job.report`: the heading) name it; copied. NULL:
+     *  the program's command line. */
+    const char *title;
+    /** 1: the attempts in `job.events` and `job.report` are the program's
+     *  own, recorded with loom_job_record_attempt() (loom/events.h), and
+     *  the job records none itself (workers joining and lost it still
+     *  does). 0: the job records every attempt of every task. */
+    int own_attempts;
 } loom_job_opts;
 
 /**
@@ -196,7 +224,10 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  * \return #LOOM_OK; #LOOM_EMISMATCH on every rank if ranks differ (the
  *         log says which rank and what); #LOOM_ESTATE if MPI's thread level
  *         is below MPI_THREAD_SERIALIZED or the job has only one rank;
- *         #LOOM_EMPI, #LOOM_ENOMEM, #LOOM_ESYS.
+ *         #LOOM_EMPI, #LOOM_ENOMEM, #LOOM_ESYS. When the master cannot
+ *         prepare — open its journal, create the `job.events` or
+ *         `job.report` file (#LOOM_ECONFIG) — every rank returns the
+ *         master's error, its log says why, and no task runs.
  */
 LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 

@@ -1,20 +1,22 @@
 /* SPDX-License-Identifier: MIT */
-/* --report FILE.html: see report.h. */
+/* The HTML report (job.report, loom-run's --report): see report.h. */
 #include "report.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define CMD_KEEP     160  /* bytes of a command kept for tooltips and tables */
 #define HIST_DECADE  5    /* histogram buckets a decade */
-#define HIST_MIN_EXP (-4) /* 100 us */
+#define HIST_MIN_EXP (-7) /* 100 ns: a C-API job's tasks can be that short */
 #define HIST_MAX_EXP 6    /* 11.6 days */
 #define HIST_N       ((HIST_MAX_EXP - HIST_MIN_EXP) * HIST_DECADE + 2) /* + under, over */
-#define ROW_HASH     8192                                              /* > 2 * LR_REPORT_ROWS */
+#define ROW_HASH     8192                                              /* > 2 * LOOM__REPORT_ROWS */
 #define HOSTS_SHOWN  64
 #define PLOT_X       170 /* left margin of the timeline: thread labels */
 #define PLOT_W       1000
@@ -25,7 +27,7 @@ struct kept {
     double start, runtime; /* start relative to the report's origin */
     int exitval, signal, row, rank, slot;
     unsigned attempt;
-    unsigned char outcome, final, cut;
+    unsigned char outcome, final, cut, cause;
     unsigned short cmd_len;
     char cmd[CMD_KEEP];
 };
@@ -37,71 +39,85 @@ struct row {
 struct host {
     char name[64];
     int threads;
-    double busy[LR_REPORT_BUCKETS]; /* thread-seconds in each bucket */
+    double busy[LOOM__REPORT_BUCKETS]; /* thread-seconds in each bucket */
 };
 
-struct lr_report {
+struct loom__report {
     FILE *fp;
     char *path;
+    char name[64]; /* the setting that gave path, for messages */
     double t0;
     int have_t0, ranks;
     unsigned threads;
-    char tasks[256];
-    /* every attempt */
-    uint64_t n, ran, by_outcome[5], by_exit[256], by_signal[65], undrawn;
+    char prog[64], tasks[256];
+    /* every attempt; by_exit, by_signal and by_status break the failures of
+     * cause exit, signal and failed down (by_status[256]: other values) */
+    uint64_t n, ran, by_outcome[5], by_word[LOOM__CW_COUNT], by_exit[256], by_signal[65],
+        by_status[257];
+    uint64_t undrawn;
     double tmin, tmax; /* relative to t0 */
     int lost;
     uint64_t hist_ok[HIST_N], hist_bad[HIST_N];
-    double width; /* of a utilisation bucket, seconds */
+    int64_t hist_lo[HIST_N]; /* bucket i's shortest duration, ns (hist_bucket) */
+    double width;            /* of a utilisation bucket, seconds */
     /* rows (threads) and hosts */
-    struct row rows[LR_REPORT_ROWS];
+    struct row rows[LOOM__REPORT_ROWS];
     int nrows;
     int row_hash[ROW_HASH]; /* row index + 1, 0 empty */
-    struct host *hosts[LR_REPORT_HOSTS];
+    struct host *hosts[LOOM__REPORT_HOSTS];
     int nhosts;
     /* the kept attempts */
     struct kept *sample;
     size_t sample_cap, nsample;
     uint64_t rng;
-    struct kept slow[LR_REPORT_SLOWEST];
+    struct kept slow[LOOM__REPORT_SLOWEST];
     int nslow;
     struct kept *fails;
     size_t nfails;
 };
 
 int
-lr_report_create(const char *path, size_t sample_cap, lr_report **out, char *err, size_t errlen)
+loom__report_create(const char *path, const char *name, size_t sample_cap, loom__report **out,
+                    char *err, size_t errlen)
 {
     *out = NULL;
-    lr_report *r = calloc(1, sizeof *r);
+    loom__report *r = calloc(1, sizeof *r);
     if (!r)
         goto nomem;
-    r->sample_cap = sample_cap ? sample_cap : LR_REPORT_SAMPLE;
+    r->sample_cap = sample_cap ? sample_cap : LOOM__REPORT_SAMPLE;
+    snprintf(r->prog, sizeof r->prog, "loom");
+    snprintf(r->name, sizeof r->name, "%s", name);
     r->rng = 0x9e3779b97f4a7c15ull;
     r->width = 0.01; /* doubles as the run goes on */
+    for (int i = 1; i < HIST_N; i++)
+        r->hist_lo[i] = (int64_t)ceil(1e9 * pow(10, HIST_MIN_EXP + (i - 1) / (double)HIST_DECADE));
     r->sample = malloc(r->sample_cap * sizeof *r->sample);
-    r->fails = malloc(LR_REPORT_FAILS * sizeof *r->fails);
+    r->fails = malloc(LOOM__REPORT_FAILS * sizeof *r->fails);
     if (!r->sample || !r->fails)
         goto nomem;
     if (path) {
         if (!(r->path = strdup(path)))
             goto nomem;
-        if (!(r->fp = fopen(path, "we"))) {
-            snprintf(err, errlen, "--report %s: cannot write it: %s", path, strerror(errno));
-            lr_report_free(r);
+        /* 0664 & ~umask: the user's umask, never world-writable */
+        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0664);
+        if (fd < 0 || !(r->fp = fdopen(fd, "w"))) {
+            snprintf(err, errlen, "%s %s: cannot write it: %s", name, path, strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            loom__report_free(r);
             return -1;
         }
     }
     *out = r;
     return 0;
 nomem:
-    snprintf(err, errlen, "--report %s: out of memory", path ? path : "");
-    lr_report_free(r);
+    snprintf(err, errlen, "%s %s: out of memory", name, path ? path : "");
+    loom__report_free(r);
     return -1;
 }
 
 void
-lr_report_free(lr_report *r)
+loom__report_free(loom__report *r)
 {
     if (!r)
         return;
@@ -116,31 +132,34 @@ lr_report_free(lr_report *r)
 }
 
 size_t
-lr_report_bytes(const lr_report *r)
+loom__report_bytes(const loom__report *r)
 {
-    return sizeof *r + r->sample_cap * sizeof *r->sample + LR_REPORT_FAILS * sizeof *r->fails +
+    return sizeof *r + r->sample_cap * sizeof *r->sample + LOOM__REPORT_FAILS * sizeof *r->fails +
            (size_t)r->nhosts * sizeof(struct host) + (r->path ? strlen(r->path) + 1 : 0);
 }
 
 void
-lr_report_run_start(lr_report *r, double t0, const char *tasks, int ranks, unsigned threads)
+loom__report_run_start(loom__report *r, double t0, const char *prog, const char *tasks, int ranks,
+                       unsigned threads)
 {
     r->t0 = t0;
     r->have_t0 = 1;
     r->ranks = ranks;
     r->threads = threads;
+    snprintf(r->prog, sizeof r->prog, "%s", prog);
     snprintf(r->tasks, sizeof r->tasks, "%s", tasks);
+    /* a cut may have split a character: html() shows it as U+FFFD */
 }
 
 void
-lr_report_worker_lost(lr_report *r, double time, int lost)
+loom__report_worker_lost(loom__report *r, double time, int lost)
 {
     (void)time;
     r->lost = lost;
 }
 
 static uint64_t
-next_rand(lr_report *r)
+next_rand(loom__report *r)
 {
     /* xorshift64*: a fixed seed, so a report is reproducible */
     r->rng ^= r->rng >> 12;
@@ -152,21 +171,21 @@ next_rand(lr_report *r)
 /* The row of thread (rank, slot) on host, made if new; -1 when the rows
  * or hosts are full. */
 static int
-find_row(lr_report *r, const char *host, int rank, int slot)
+find_row(loom__report *r, const char *host, int rank, int slot)
 {
     uint32_t h = ((uint32_t)rank * 2654435761u) ^ ((uint32_t)slot * 40503u);
     for (uint32_t i = 0; i < ROW_HASH; i++) {
         uint32_t at = (h + i) % ROW_HASH;
         int v = r->row_hash[at];
         if (v == 0) {
-            if (r->nrows == LR_REPORT_ROWS)
+            if (r->nrows == LOOM__REPORT_ROWS)
                 return -1;
             int hi = 0;
             while (hi < r->nhosts && strcmp(r->hosts[hi]->name, host) != 0)
                 hi++;
             if (hi == r->nhosts) {
                 struct host *nh;
-                if (hi == LR_REPORT_HOSTS || !(nh = calloc(1, sizeof *nh)))
+                if (hi == LOOM__REPORT_HOSTS || !(nh = calloc(1, sizeof *nh)))
                     return -1;
                 snprintf(nh->name, sizeof nh->name, "%s", host);
                 r->hosts[r->nhosts++] = nh;
@@ -185,23 +204,23 @@ find_row(lr_report *r, const char *host, int rank, int slot)
 /* Utilisation: add [s, e) (relative seconds) to host's buckets, doubling
  * the bucket width (merging pairs, on every host) until e fits. */
 static void
-add_busy(lr_report *r, int hi, double s, double e)
+add_busy(loom__report *r, int hi, double s, double e)
 {
     if (s < 0)
         s = 0;
     if (!(e > s))
         return;
-    while (e > r->width * LR_REPORT_BUCKETS) {
+    while (e > r->width * LOOM__REPORT_BUCKETS) {
         for (int k = 0; k < r->nhosts; k++) {
             double *b = r->hosts[k]->busy;
-            for (int i = 0; i < LR_REPORT_BUCKETS / 2; i++)
+            for (int i = 0; i < LOOM__REPORT_BUCKETS / 2; i++)
                 b[i] = b[2 * i] + b[2 * i + 1];
-            memset(b + LR_REPORT_BUCKETS / 2, 0, LR_REPORT_BUCKETS / 2 * sizeof *b);
+            memset(b + LOOM__REPORT_BUCKETS / 2, 0, LOOM__REPORT_BUCKETS / 2 * sizeof *b);
         }
         r->width *= 2;
     }
     double *b = r->hosts[hi]->busy;
-    for (int i = (int)(s / r->width); i < LR_REPORT_BUCKETS && i * r->width < e; i++) {
+    for (int i = (int)(s / r->width); i < LOOM__REPORT_BUCKETS && i * r->width < e; i++) {
         double lo = i * r->width, hi_ = lo + r->width;
         double a = s > lo ? s : lo, z = e < hi_ ? e : hi_;
         if (z > a)
@@ -209,27 +228,35 @@ add_busy(lr_report *r, int hi, double s, double e)
     }
 }
 
+/* The histogram's bucket of a duration: i >= 1 holds durations from
+ * 10^(HIST_MIN_EXP + (i-1)/HIST_DECADE) s, 0 the shorter ones. A search in
+ * the buckets' lower bounds (ns), not a log10 per attempt. */
 static int
-hist_bucket(double t)
+hist_bucket(const loom__report *r, int64_t ns)
 {
-    if (!(t > 0) || t < pow(10, HIST_MIN_EXP))
-        return 0;
-    int i = 1 + (int)floor((log10(t) - HIST_MIN_EXP) * HIST_DECADE);
-    return i < 1 ? 1 : i > HIST_N - 1 ? HIST_N - 1 : i;
+    int lo = 0, hi = HIST_N - 1; /* the answer is in [lo, hi] */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ns >= r->hist_lo[mid])
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
 static void
-keep(struct kept *k, const struct lr_attempt *a, double rel, int row)
+keep(struct kept *k, const loom_attempt *a, double rel, double runtime, int row, unsigned char w)
 {
-    size_t n = a->cmd_len < CMD_KEEP ? a->cmd_len : CMD_KEEP;
+    size_t len = a->label ? a->label_len : 0, n = len < CMD_KEEP ? len : CMD_KEEP;
     /* cut on a character boundary */
-    if (n < a->cmd_len)
-        while (n > 0 && ((unsigned char)a->cmd[n] & 0xc0) == 0x80)
+    if (n < len)
+        while (n > 0 && ((unsigned char)a->label[n] & 0xc0) == 0x80)
             n--;
     *k = (struct kept){.seq = a->seq,
                        .start = rel,
-                       .runtime = a->runtime,
-                       .exitval = a->exitval,
+                       .runtime = runtime,
+                       .exitval = a->exit,
                        .signal = a->signal,
                        .row = row,
                        .rank = a->rank,
@@ -237,24 +264,28 @@ keep(struct kept *k, const struct lr_attempt *a, double rel, int row)
                        .attempt = a->attempt,
                        .outcome = (unsigned char)a->outcome,
                        .final = (unsigned char)(a->final != 0),
-                       .cut = n < a->cmd_len,
+                       .cut = n < len,
+                       .cause = w,
                        .cmd_len = (unsigned short)n};
     if (n)
-        memcpy(k->cmd, a->cmd, n);
+        memcpy(k->cmd, a->label, n);
 }
 
 void
-lr_report_attempt(lr_report *r, const struct lr_attempt *a)
+loom__report_attempt(loom__report *r, const loom_attempt *a)
 {
+    unsigned char w = (unsigned char)loom__attempt_cause_word(a);
     r->n++;
-    r->by_outcome[a->outcome <= LR_OUT_NOT_RUN ? a->outcome : LR_OUT_FAILED]++;
-    if (a->outcome == LR_OUT_NOT_RUN)
+    r->by_outcome[a->outcome <= LOOM_OUTCOME_NOT_RUN ? a->outcome : LOOM_OUTCOME_FAILED]++;
+    r->by_word[w]++;
+    if (a->outcome == LOOM_OUTCOME_NOT_RUN)
         return; /* no time, no thread */
+    double start = (double)a->start_ns / 1e9, rt = a->run_ns > 0 ? (double)a->run_ns / 1e9 : 0;
     if (!r->have_t0) {
-        r->t0 = a->start;
+        r->t0 = start;
         r->have_t0 = 1;
     }
-    double rel = a->start - r->t0, rt = isfinite(a->runtime) && a->runtime > 0 ? a->runtime : 0;
+    double rel = start - r->t0;
     if (!isfinite(rel))
         rel = 0;
     if (r->ran == 0 || rel < r->tmin)
@@ -262,41 +293,39 @@ lr_report_attempt(lr_report *r, const struct lr_attempt *a)
     if (r->ran == 0 || rel + rt > r->tmax)
         r->tmax = rel + rt;
     r->ran++;
-    int bad = a->outcome != LR_OUT_OK;
-    (bad ? r->hist_bad : r->hist_ok)[hist_bucket(rt)]++;
-    if (a->outcome == LR_OUT_FAILED) {
-        if (a->signal > 0 && a->signal < 65)
-            r->by_signal[a->signal]++;
-        else
-            r->by_exit[a->exitval & 0xff]++;
-    }
+    int bad = a->outcome != LOOM_OUTCOME_OK;
+    (bad ? r->hist_bad : r->hist_ok)[hist_bucket(r, a->run_ns)]++;
+    if (w == LOOM__CW_SIGNAL && a->signal > 0 && a->signal < 65)
+        r->by_signal[a->signal]++;
+    else if (w == LOOM__CW_EXIT)
+        r->by_exit[a->exit & 0xff]++;
+    else if (w == LOOM__CW_FAILED)
+        r->by_status[a->exit >= 0 && a->exit < 256 ? a->exit : 256]++;
     int row = find_row(r, a->host ? a->host : "", a->rank, a->slot);
     if (row < 0)
         r->undrawn++;
     else
         add_busy(r, r->rows[row].host, rel, rel + rt);
-    struct lr_attempt c = *a;
-    c.runtime = rt;
     /* the timeline's sample: reservoir sampling (Algorithm R) */
     if (row >= 0) {
         if (r->nsample < r->sample_cap) {
-            keep(&r->sample[r->nsample++], &c, rel, row);
+            keep(&r->sample[r->nsample++], a, rel, rt, row, w);
         } else {
             uint64_t j = next_rand(r) % (r->ran - r->undrawn);
             if (j < r->sample_cap)
-                keep(&r->sample[j], &c, rel, row);
+                keep(&r->sample[j], a, rel, rt, row, w);
         }
     }
-    if (bad && r->nfails < LR_REPORT_FAILS)
-        keep(&r->fails[r->nfails++], &c, rel, row);
+    if (bad && r->nfails < LOOM__REPORT_FAILS)
+        keep(&r->fails[r->nfails++], a, rel, rt, row, w);
     /* the slowest, slowest first */
-    if (r->nslow < LR_REPORT_SLOWEST || rt > r->slow[r->nslow - 1].runtime) {
-        int i = r->nslow < LR_REPORT_SLOWEST ? r->nslow++ : r->nslow - 1;
+    if (r->nslow < LOOM__REPORT_SLOWEST || rt > r->slow[r->nslow - 1].runtime) {
+        int i = r->nslow < LOOM__REPORT_SLOWEST ? r->nslow++ : r->nslow - 1;
         while (i > 0 && r->slow[i - 1].runtime < rt) {
             r->slow[i] = r->slow[i - 1];
             i--;
         }
-        keep(&r->slow[i], &c, rel, row);
+        keep(&r->slow[i], a, rel, rt, row, w);
     }
 }
 
@@ -311,7 +340,7 @@ html(FILE *fp, const char *s, size_t n)
     const unsigned char *p = (const unsigned char *)s;
     for (size_t i = 0; i < n;) {
         size_t adv;
-        long cp = lr_utf8_next(p + i, n - i, &adv);
+        long cp = loom__utf8_next(p + i, n - i, &adv);
         if (cp < 0 || (cp < 0x20 && cp != '\t' && cp != '\n') || cp == 0x7f)
             fputs("\xef\xbf\xbd", fp);
         else if (cp == '&')
@@ -354,7 +383,9 @@ grouped(uint64_t v, char *buf, size_t len)
 static const char *
 dur(double s, char *buf, size_t len)
 {
-    if (s < 1e-3)
+    if (s < 1e-6)
+        snprintf(buf, len, "%.0f ns", s * 1e9);
+    else if (s < 1e-3)
         snprintf(buf, len, "%.0f us", s * 1e6);
     else if (s < 1)
         snprintf(buf, len, "%.1f ms", s * 1e3);
@@ -368,24 +399,50 @@ dur(double s, char *buf, size_t len)
 }
 
 static const char *
-host_of(const lr_report *r, int row)
+host_of(const loom__report *r, int row)
 {
     return row >= 0 ? r->hosts[r->rows[row].host]->name : "?";
 }
 
-/* "exit 3", "signal 9 (SIGKILL)", "timeout", "killed by --halt now" */
+/* A signal's name, "SIGKILL" without "SIG" ("?" if unknown). */
+static const char *
+signame(int sig)
+{
+    const char *n = sig > 0 ? sigabbrev_np(sig) : NULL;
+    return n ? n : "?";
+}
+
+/* "exit 3", "signal 9 (SIGKILL)", "status 3", "timeout", "memory limit",
+ * "killed", ... */
 static void
 cause(FILE *fp, const struct kept *k)
 {
-    if (k->outcome == LR_OUT_TIMEOUT)
-        fputs("timeout", fp);
-    else if (k->outcome == LR_OUT_KILLED)
-        fputs("killed by --halt now", fp);
-    else if (k->signal)
-        fprintf(fp, "signal %d (SIG%s)", k->signal,
-                sigabbrev_np(k->signal) ? sigabbrev_np(k->signal) : "?");
-    else
+    switch (k->cause) {
+    case LOOM__CW_EXIT:
         fprintf(fp, "exit %d", k->exitval);
+        break;
+    case LOOM__CW_SIGNAL:
+        fprintf(fp, "signal %d (SIG%s)", k->signal, signame(k->signal));
+        break;
+    case LOOM__CW_FAILED:
+        fprintf(fp, "status %d", k->exitval);
+        break;
+    case LOOM__CW_MEMORY:
+        fputs("memory limit", fp);
+        break;
+    case LOOM__CW_ISOLATION:
+        fputs("could not run isolated", fp);
+        break;
+    case LOOM__CW_LOST:
+        fputs("lost: no worker left", fp);
+        break;
+    case LOOM__CW_NOT_RUN:
+        fputs("not run", fp);
+        break;
+    default:
+        fputs(loom__cause_words[k->cause < LOOM__CW_COUNT ? k->cause : LOOM__CW_FAILED],
+              fp); /* timeout, killed, ok */
+    }
 }
 
 static void
@@ -397,7 +454,7 @@ cmd_html(FILE *fp, const struct kept *k)
 }
 
 static void
-tooltip(FILE *fp, const lr_report *r, const struct kept *k)
+tooltip(FILE *fp, const loom__report *r, const struct kept *k)
 {
     char b[32];
     fprintf(fp, "<title>#%llu", (unsigned long long)k->seq);
@@ -409,13 +466,13 @@ tooltip(FILE *fp, const lr_report *r, const struct kept *k)
     html_str(fp, host_of(r, k->row));
     fprintf(fp, " rank %d slot %d, %s, ", k->rank, k->slot, dur(k->runtime, b, sizeof b));
     cause(fp, k);
-    fprintf(fp, "%s</title>", k->outcome == LR_OUT_OK ? " (ok)" : "");
+    fprintf(fp, "%s</title>", k->outcome == LOOM_OUTCOME_OK ? " (ok)" : "");
 }
 
 static int
 cmp_rows(const void *a, const void *b, void *arg)
 {
-    const lr_report *r = arg;
+    const loom__report *r = arg;
     const struct row *x = &r->rows[*(const int *)a], *y = &r->rows[*(const int *)b];
     int c = strcmp(r->hosts[x->host]->name, r->hosts[y->host]->name);
     if (c)
@@ -445,10 +502,10 @@ cmp_key(const void *a, const void *b)
  * timeline draws them too, so a sample never hides a failure. Pointers
  * into r->fails and r->slow, *n of them; NULL when out of memory. */
 static const struct kept **
-missed(const lr_report *r, size_t *n)
+missed(const loom__report *r, size_t *n)
 {
     struct key *keys = malloc((r->nsample ? r->nsample : 1) * sizeof *keys);
-    const struct kept **out = malloc((r->nfails + LR_REPORT_SLOWEST) * sizeof *out);
+    const struct kept **out = malloc((r->nfails + LOOM__REPORT_SLOWEST) * sizeof *out);
     *n = 0;
     if (!keys || !out) {
         free(keys);
@@ -477,7 +534,7 @@ missed(const lr_report *r, size_t *n)
 }
 
 static void
-bar(const lr_report *r, FILE *fp, const struct kept *k, const double *y, double x0, double span,
+bar(const loom__report *r, FILE *fp, const struct kept *k, const double *y, double x0, double span,
     double rh, const char *extra)
 {
     double x = PLOT_X + (k->start - x0) / span * PLOT_W, w = k->runtime / span * PLOT_W;
@@ -488,7 +545,7 @@ bar(const lr_report *r, FILE *fp, const struct kept *k, const double *y, double 
 }
 
 static void
-write_timeline(const lr_report *r, FILE *fp, int *pos)
+write_timeline(const loom__report *r, FILE *fp, int *pos)
 {
     char b1[32], b2[32];
     size_t nextra = 0;
@@ -515,7 +572,7 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
         fprintf(fp, "Showing all %s attempts.", grouped(r->nsample, b1, sizeof b1));
     if (r->undrawn)
         fprintf(fp, " %s attempts ran on threads beyond the %d rows drawn and are not shown.",
-                grouped(r->undrawn, b1, sizeof b1), LR_REPORT_ROWS);
+                grouped(r->undrawn, b1, sizeof b1), LOOM__REPORT_ROWS);
     fputs(" One row per worker thread, grouped by node; hover over a bar for its task.</p>\n", fp);
     fprintf(fp, "<svg id=\"timeline\" data-bars=\"%zu\" width=\"%d\" height=\"%.0f\">\n",
             r->nsample + nextra, PLOT_X + PLOT_W + 10, height);
@@ -560,7 +617,7 @@ write_timeline(const lr_report *r, FILE *fp, int *pos)
 }
 
 static void
-write_histogram(const lr_report *r, FILE *fp)
+write_histogram(const loom__report *r, FILE *fp)
 {
     uint64_t max = 1;
     int lo = HIST_N, hi = -1;
@@ -608,7 +665,7 @@ write_histogram(const lr_report *r, FILE *fp)
 }
 
 static void
-write_utilisation(const lr_report *r, FILE *fp, double wall)
+write_utilisation(const loom__report *r, FILE *fp, double wall)
 {
     fputs("<h2>Utilisation per node</h2>\n<p class=\"note\">Busy thread-seconds over the "
           "node's thread-seconds, in time buckets; darker is busier.",
@@ -624,8 +681,8 @@ write_utilisation(const lr_report *r, FILE *fp, double wall)
     int nb = (int)ceil(end / r->width);
     if (nb < 1)
         nb = 1;
-    if (nb > LR_REPORT_BUCKETS)
-        nb = LR_REPORT_BUCKETS;
+    if (nb > LOOM__REPORT_BUCKETS)
+        nb = LOOM__REPORT_BUCKETS;
     int shown = r->nhosts < HOSTS_SHOWN ? r->nhosts : HOSTS_SHOWN;
     double cw = (double)PLOT_W / nb;
     fprintf(fp, "<svg id=\"utilisation\" width=\"%d\" height=\"%d\">\n", PLOT_X + PLOT_W + 10,
@@ -660,7 +717,7 @@ write_utilisation(const lr_report *r, FILE *fp, double wall)
 }
 
 static void
-table_rows(const lr_report *r, FILE *fp, const struct kept *k, size_t n)
+table_rows(const loom__report *r, FILE *fp, const struct kept *k, size_t n)
 {
     fputs("<table><tr><th>task</th><th>attempt</th><th>node</th><th>thread</th>"
           "<th>duration</th><th>outcome</th><th>cause</th><th>command</th></tr>\n",
@@ -672,8 +729,8 @@ table_rows(const lr_report *r, FILE *fp, const struct kept *k, size_t n)
         html_str(fp, host_of(r, k[i].row));
         fprintf(fp, "</td><td>r%d s%d</td><td>%s</td><td class=\"%s\">%s</td><td>", k[i].rank,
                 k[i].slot, dur(k[i].runtime, b, sizeof b), outcome_css[k[i].outcome],
-                lr_outcome_name((enum lr_outcome)k[i].outcome));
-        if (k[i].outcome != LR_OUT_OK)
+                loom_outcome_name((loom_outcome)k[i].outcome));
+        if (k[i].outcome != LOOM_OUTCOME_OK)
             cause(fp, &k[i]);
         fputs("</td><td><code>", fp);
         cmd_html(fp, &k[i]);
@@ -683,13 +740,13 @@ table_rows(const lr_report *r, FILE *fp, const struct kept *k, size_t n)
 }
 
 static void
-write_failures(const lr_report *r, FILE *fp)
+write_failures(const loom__report *r, FILE *fp)
 {
     char b1[32], b2[32];
-    uint64_t bad =
-        r->by_outcome[LR_OUT_FAILED] + r->by_outcome[LR_OUT_TIMEOUT] + r->by_outcome[LR_OUT_KILLED];
+    uint64_t bad = r->by_outcome[LOOM_OUTCOME_FAILED] + r->by_outcome[LOOM_OUTCOME_TIMEOUT] +
+                   r->by_outcome[LOOM_OUTCOME_KILLED];
     fputs("<h2>Failures</h2>\n", fp);
-    if (!bad) {
+    if (!bad && !r->by_word[LOOM__CW_LOST]) {
         fputs("<p id=\"failures\">No attempt failed.</p>\n", fp);
         return;
     }
@@ -703,18 +760,30 @@ write_failures(const lr_report *r, FILE *fp)
     for (int i = 1; i < 65; i++)
         if (r->by_signal[i]) {
             fprintf(fp, "%s%s &times; signal %d (SIG%s)", sep,
-                    grouped(r->by_signal[i], b1, sizeof b1), i,
-                    sigabbrev_np(i) ? sigabbrev_np(i) : "?");
+                    grouped(r->by_signal[i], b1, sizeof b1), i, signame(i));
             sep = ", ";
         }
-    if (r->by_outcome[LR_OUT_TIMEOUT]) {
-        fprintf(fp, "%s%s &times; timeout", sep,
-                grouped(r->by_outcome[LR_OUT_TIMEOUT], b1, sizeof b1));
-        sep = ", ";
-    }
-    if (r->by_outcome[LR_OUT_KILLED])
-        fprintf(fp, "%s%s &times; killed by --halt now", sep,
-                grouped(r->by_outcome[LR_OUT_KILLED], b1, sizeof b1));
+    for (int i = 0; i < 257; i++)
+        if (r->by_status[i]) {
+            fprintf(fp, "%s%s &times; status ", sep, grouped(r->by_status[i], b1, sizeof b1));
+            fprintf(fp, i < 256 ? "%d" : "other", i);
+            sep = ", ";
+        }
+    /* the causes without a number */
+    static const struct {
+        enum loom__cause_word w;
+        const char *text;
+    } plain[] = {{LOOM__CW_TIMEOUT, "timeout"},
+                 {LOOM__CW_MEMORY, "memory limit"},
+                 {LOOM__CW_ISOLATION, "could not run isolated"},
+                 {LOOM__CW_KILLED, "killed"},
+                 {LOOM__CW_LOST, "lost (never ran: no worker left)"}};
+    for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
+        if (r->by_word[plain[i].w]) {
+            fprintf(fp, "%s%s &times; %s", sep, grouped(r->by_word[plain[i].w], b1, sizeof b1),
+                    plain[i].text);
+            sep = ", ";
+        }
     fputs(".", fp);
     if (bad > r->nfails)
         fprintf(fp, " The table shows the first %s of %s.", grouped(r->nfails, b1, sizeof b1),
@@ -724,7 +793,7 @@ write_failures(const lr_report *r, FILE *fp)
 }
 
 int
-lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
+loom__report_write(const loom__report *r, const struct loom__run_end *s, FILE *fp)
 {
     char b1[32], b2[32], b3[32], when[64] = "";
     int *pos = malloc((size_t)(r->nrows ? r->nrows : 1) * sizeof *pos);
@@ -740,8 +809,10 @@ lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
             strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S %z", &tm);
     }
     fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
-          "<title>loom-run report: ",
+          "<title>",
           fp);
+    html_str(fp, r->prog);
+    fputs(" report: ", fp);
     html_str(fp, r->tasks);
     fputs("</title>\n<style>\n"
           "body{font:14px/1.4 system-ui,sans-serif;margin:16px;color:#222}\n"
@@ -763,25 +834,28 @@ lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
           "vertical-align:middle}\n"
           ".legend .o-ok{background:#43a047}.legend .o-failed{background:#e53935}\n"
           ".legend .o-timeout{background:#fb8c00}.legend .o-killed{background:#8e24aa}\n"
-          "</style></head><body>\n<h1>loom-run: ",
+          "</style></head><body>\n<h1>",
           fp);
+    html_str(fp, r->prog);
+    fputs(": ", fp);
     html_str(fp, r->tasks);
     fputs("</h1>\n<p id=\"summary\">", fp);
     fprintf(fp, "Started %s; wall %s; exit status %d. %s attempts", when,
-            dur(s->wall, b1, sizeof b1), s->status, grouped(r->n, b2, sizeof b2));
+            dur((double)s->wall_ns / 1e9, b1, sizeof b1), s->s.status,
+            grouped(r->n, b2, sizeof b2));
     static const char *const names[] = {"ok", "failed", "timed out", "killed", "not run"};
     for (int i = 0; i < 5; i++)
         if (r->by_outcome[i] || i < 2)
             fprintf(fp, "%s %s %s", i ? "," : ":", grouped(r->by_outcome[i], b1, sizeof b1),
                     names[i]);
-    fprintf(fp, ". Tasks: %s, %s succeeded, %s failed", grouped(s->tasks, b1, sizeof b1),
-            grouped(s->succeeded, b2, sizeof b2), grouped(s->failed, b3, sizeof b3));
-    if (s->retried)
-        fprintf(fp, ", %s retried", grouped(s->retried, b1, sizeof b1));
-    if (s->skipped)
-        fprintf(fp, ", %s skipped (resumed)", grouped(s->skipped, b1, sizeof b1));
-    if (s->unrecorded)
-        fprintf(fp, ", %s unrecorded", grouped(s->unrecorded, b1, sizeof b1));
+    fprintf(fp, ". Tasks: %s, %s succeeded, %s failed", grouped(s->s.tasks, b1, sizeof b1),
+            grouped(s->s.succeeded, b2, sizeof b2), grouped(s->s.failed, b3, sizeof b3));
+    if (s->s.retried)
+        fprintf(fp, ", %s retried", grouped(s->s.retried, b1, sizeof b1));
+    if (s->s.skipped)
+        fprintf(fp, ", %s skipped (resumed)", grouped(s->s.skipped, b1, sizeof b1));
+    if (s->s.unrecorded)
+        fprintf(fp, ", %s unrecorded", grouped(s->s.unrecorded, b1, sizeof b1));
     fprintf(fp, ". %d nodes, %d worker threads seen", r->nhosts, r->nrows);
     if (r->ranks)
         fprintf(fp, " (%d ranks, %u threads)", r->ranks, s->threads ? s->threads : r->threads);
@@ -789,28 +863,30 @@ lr_report_write(const lr_report *r, const struct lr_run_end *s, FILE *fp)
         fprintf(fp, "; %d workers lost", r->lost);
     fputs(".</p>\n<p class=\"legend\"><span class=\"o-ok\"></span>ok<span class=\"o-failed\">"
           "</span>failed<span class=\"o-timeout\"></span>timeout<span class=\"o-killed\">"
-          "</span>killed by --halt</p>\n",
+          "</span>killed</p>\n",
           fp);
     write_timeline(r, fp, pos);
     write_histogram(r, fp);
-    write_utilisation(r, fp, s->wall);
+    write_utilisation(r, fp, (double)s->wall_ns / 1e9);
     fprintf(fp, "<h2>Slowest attempts</h2>\n<div id=\"slowest\">\n");
     table_rows(r, fp, r->slow, (size_t)r->nslow);
     fputs("</div>\n", fp);
     write_failures(r, fp);
-    fputs("<p class=\"note\">Written by loom-run --report. Times are the workers' clocks "
-          "relative to the run's start on the master's.</p>\n</body></html>\n",
+    fputs("<p class=\"note\">Written by loom for ", fp);
+    html_str(fp, r->prog);
+    fputs(". Times are the workers' clocks relative to the run's start on the master's.</p>\n"
+          "</body></html>\n",
           fp);
     free(pos);
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
 int
-lr_report_finish(lr_report *r, const struct lr_run_end *s, char *err, size_t errlen)
+loom__report_finish(loom__report *r, const struct loom__run_end *s, char *err, size_t errlen)
 {
     if (!r->fp)
         return 0;
-    int rc = lr_report_write(r, s, r->fp);
+    int rc = loom__report_write(r, s, r->fp);
     int saved = errno;
     if (fclose(r->fp) != 0 && rc == 0) {
         rc = -1;
@@ -818,6 +894,6 @@ lr_report_finish(lr_report *r, const struct lr_run_end *s, char *err, size_t err
     }
     r->fp = NULL;
     if (rc != 0)
-        snprintf(err, errlen, "--report %s: %s", r->path, strerror(saved));
+        snprintf(err, errlen, "%s %s: %s", r->name, r->path, strerror(saved));
     return rc;
 }
