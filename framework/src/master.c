@@ -1844,6 +1844,8 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
     pthread_mutex_lock(&m->mu);
     unsigned threads =
         m->worker_threads ? m->worker_threads : (unsigned)(m->nworkers - 1) * job->set.threads;
+    if (!threads) /* a serving master before any worker joined: guess one */
+        threads = job->set.threads ? job->set.threads : 1;
     while (m->map)
         wait_cv(m, NULL); /* one map at a time */
     struct map_collect mc = {{0}, NULL, NULL};
