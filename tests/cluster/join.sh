@@ -14,7 +14,8 @@
 #      each exactly once; while that master runs, a join file with the wrong
 #      key and a corrupted join file are refused with clear messages on the
 #      joining side, and the master logs the refusal and carries on;
-#   4. a join file left by a killed master is refused as stale at once;
+#   4. a join file left by a killed master is refused as stale at once, and
+#      a joined job whose master is killed leaves after the worker timeout;
 #   5. 20 joins and leaves (SIGKILL) during one run, then a last job
 #      finishes it: all results correct, 21 joins logged;
 #   6. loom-run --serve and a later loom-run --join, both started without
@@ -136,6 +137,16 @@ launch j4 $MPI -np 1 "$SQ" --join "$T/d4"
 wait_end j4 30 1
 assert_grep "cannot join: the master of .* has ended; the join file is stale" "$T/j4.out" \
     "no clear stale-file message"
+
+step "4b. the master of a joined job killed: the joined job leaves"
+launch m7 $MPI -np 1 "$SQ" --serve "$T/d7" --count 1000 --sleep 100 --job-worker-timeout 2
+wait_for 20 test -f "$T/d7/loom.join" || fail "no join file"
+launch j7 $MPI -np 2 "$SQ" --join "$T/d7" --sleep 100
+wait_for 30 has_at_least 'run task' "$T/j7.out" 2 || { cat "$T/j7.out"; fail "no progress"; }
+kill_job m7
+wait_end j7 30 1
+assert_grep "the master has been silent for .* leaving the job" "$T/j7.out" \
+    "the joined job did not say why it left"
 
 step "5. 20 joins and leaves during one run"
 launch m5 $MPI -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 3
