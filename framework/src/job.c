@@ -466,6 +466,18 @@ join_running_job(loom_job *job)
     return LOOM_OK;
 }
 
+/* loom's threads call MPI one at a time at least. 1, or 0 (said). */
+static int
+thread_level_ok(int level)
+{
+    if (level >= MPI_THREAD_SERIALIZED)
+        return 1;
+    LOOM_ERROR("MPI was initialised with thread level %d; loom needs at least "
+               "MPI_THREAD_SERIALIZED (use MPI_Init_thread)",
+               level);
+    return 0;
+}
+
 loom_err
 loom_job_start(loom_job *job)
 {
@@ -475,7 +487,7 @@ loom_job_start(loom_job *job)
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
     if (job->join_dir) {
-        if (level < MPI_THREAD_SERIALIZED)
+        if (!thread_level_ok(level))
             return LOOM_ESTATE;
         loom_err rc = job->joined ? LOOM_OK : join_running_job(job);
         if (rc != LOOM_OK)
@@ -496,12 +508,8 @@ loom_job_start(loom_job *job)
             loom__master_unprepare(job);
         return prep != LOOM_OK ? prep : rc;
     }
-    if (level < MPI_THREAD_SERIALIZED) {
-        LOOM_ERROR("MPI was initialised with thread level %d; loom needs at least "
-                   "MPI_THREAD_SERIALIZED (use MPI_Init_thread)",
-                   level);
+    if (!thread_level_ok(level))
         return LOOM_ESTATE;
-    }
     if (job->size < 2 && !job->serve_dir) {
         LOOM_ERROR("a loom job needs at least 2 ranks (a master and a worker); got %d", job->size);
         return LOOM_ESTATE;

@@ -298,11 +298,6 @@ accept_main(void *arg)
     }
 }
 
-/* The acceptor outlives the master (its thread may stay blocked in
- * MPI_Comm_accept until the process ends); this keeps it reachable. */
-static struct loom__acceptor *volatile acceptors_alive[16];
-static atomic_uint acceptors_n;
-
 loom_err
 loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
                      struct loom__acceptor **out)
@@ -340,10 +335,9 @@ loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
     rc = LOOM_ESYS;
     if (pthread_create(&a->thread, NULL, accept_main, a) != 0)
         goto fail_thread;
+    /* never joined nor freed: the thread may stay blocked in
+     * MPI_Comm_accept until the process ends, and it uses `a` */
     pthread_detach(a->thread);
-    unsigned k = atomic_fetch_add(&acceptors_n, 1);
-    if (k < sizeof acceptors_alive / sizeof acceptors_alive[0])
-        acceptors_alive[k] = a;
     LOOM_INFO("accepting workers: join file %s/loom.join", dir);
     *out = a;
     return LOOM_OK;
