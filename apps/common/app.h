@@ -19,6 +19,8 @@
 
 #include <loom.h>
 
+#include "args.h"
+
 /* This process's rank as the launcher announces it, before MPI is up:
  * options are parsed on every rank before MPI_Init, and only rank 0
  * should print about them. 0 when no launcher variable is set. */
@@ -97,21 +99,6 @@ app_start(const char *prog, int *argc, char ***argv, const loom_config *cfg,
 {
     loom_job_opts opts = {.config = cfg};
     return app_start_opts(prog, argc, argv, &opts, fns, nfns, mpi_up, job);
-}
-
-/* Parse a decimal unsigned number in [lo, hi] (no sign, no junk after
- * it); 0, or -1 when it is not one. */
-static inline int
-app_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end = NULL;
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
 }
 
 /* Print one line (the format should end in \n) with one write(2), so

@@ -40,6 +40,8 @@
 
 #include <loom.h>
 
+#include "../common/args.h"
+
 #define PROG "loom-context"
 
 static loom_lock out_lock = LOOM_LOCK_INITIALIZER;
@@ -217,23 +219,10 @@ lesson_connections(unsigned threads, unsigned tasks)
     return 1;
 }
 
-static int
-parse_uint(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    if (!s)
-        return -1;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-    long threads = 2, tasks = 8;
+    uint64_t threads = 2, tasks = 8;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -246,10 +235,10 @@ main(int argc, char **argv)
                    "Exit status: 0 success, 1 a thread saw a value not its own, 2 usage error.\n");
             return 0;
         } else if (strcmp(a, "--threads") == 0) {
-            bad = parse_uint(v, 1, 256, &threads);
+            bad = app_parse_u64(v, 1, 256, &threads);
             i++;
         } else if (strcmp(a, "--tasks") == 0) {
-            bad = parse_uint(v, 0, 1000000, &tasks);
+            bad = app_parse_u64(v, 0, 1000000, &tasks);
             i++;
         } else if (strcmp(a, "--quiet") == 0 || strcmp(a, "-q") == 0) {
             quiet = 1;

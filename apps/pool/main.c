@@ -48,6 +48,8 @@
 
 #include <loom.h>
 
+#include "../common/args.h"
+
 #define PROG      "loom-pool"
 #define MAX_TASKS 10000
 
@@ -203,23 +205,10 @@ lesson_threads(void)
     return ret != NULL;
 }
 
-static int
-parse_uint(const char *s, long lo, long hi, long *out)
-{
-    char *end = NULL;
-    if (!s)
-        return -1;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 int
 main(int argc, char **argv)
 {
-    long threads = 4, tasks = 5, ms = 1000, s = (long)(time(NULL) & 0x7fffffff);
+    uint64_t threads = 4, tasks = 5, ms = 1000, s = (uint64_t)(time(NULL) & 0x7fffffff);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad;
@@ -231,13 +220,13 @@ main(int argc, char **argv)
                    "Exit status: 0 success, 1 the pool broke a rule or failed, 2 usage error.\n");
             return 0;
         } else if (strcmp(a, "--threads") == 0) {
-            bad = parse_uint(v, 1, 1024, &threads);
+            bad = app_parse_u64(v, 1, 1024, &threads);
         } else if (strcmp(a, "--tasks") == 0) {
-            bad = parse_uint(v, 0, MAX_TASKS, &tasks);
+            bad = app_parse_u64(v, 0, MAX_TASKS, &tasks);
         } else if (strcmp(a, "--max-task-ms") == 0) {
-            bad = parse_uint(v, 0, 60000, &ms);
+            bad = app_parse_u64(v, 0, 60000, &ms);
         } else if (strcmp(a, "--seed") == 0) {
-            bad = parse_uint(v, 0, 0x7fffffff, &s);
+            bad = app_parse_u64(v, 0, 0x7fffffff, &s);
         } else {
             fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", a);
             return 2;
