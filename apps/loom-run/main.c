@@ -1381,6 +1381,12 @@ main(int argc, char **argv)
     loom_job *job = NULL;
     int status = EXIT_USAGE, mpi_up = 0, speak = app_launcher_rank() == 0;
     struct opts o = {.path = "-", .progress_interval = 5};
+    /* Every line of ours in one write(2), also those printed in pieces
+     * (the summary, tagged task output): under mpirun stdout and stderr
+     * travel through separate pipes, and a line written in pieces could
+     * get another stream's lines in the middle. */
+    static char errbuf[1 << 16];
+    setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
 
     if (loom_config_create(&cfg) != LOOM_OK)
         return EXIT_TROUBLE;

@@ -78,7 +78,7 @@ step "wait: loom-run, one-node.sbatch"
 ok "$j_lr" "loom-run"
 out "$j_lr" | grep -q '^loom-run: 12 tasks: 12 succeeded, 0 failed' || { out "$j_lr"; fail "loom-run"; }
 [ "$(out "$j_lr" | sed -n 's/^task=\([0-9]*\) .*/\1/p' | sort -nu | wc -l)" = 12 ] ||
-    fail "loom-run: not every task once"
+    { out "$j_lr"; fail "loom-run: not every task once"; }
 [ "$(grep -vc '^Seq' "$T/joblog")" = 12 ] || fail "loom-run: job log has not 12 lines"
 
 step "wait: a failing loom-run job"
