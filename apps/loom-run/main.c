@@ -1251,6 +1251,12 @@ launch_self(int argc, char **argv, const struct opts *o)
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
     }
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
+    /* On one node every message goes through shared memory (ob1 + vader):
+     * choosing ob1 skips probing the cm and ucx PMLs and their network
+     * libraries, 0.2 s of every MPI_Init here. Not for jobs that others
+     * join: both sides must pick the same PML. The user's choice wins. */
+    if (nodes == 1 && !o->serve && !o->join)
+        setenv("OMPI_MCA_pml", "ob1", 0);
     /* the master reports its exit status here: with --enable-recovery
      * mpirun's own is always 0 */
     char status_file[] = "/tmp/loom-run-status-XXXXXX";
