@@ -92,6 +92,8 @@ static const struct key_def config_keys[] = {
             "threads of the node-local pool; 0 = the CPUs this process may use"),
     KEY_INT("pool.queue_capacity", "4096", 1, 16777216,
             "tasks the pool's submission queue holds before submitters wait"),
+    KEY_BOOL("pool.pin", "false",
+             "bind each worker pool thread to one CPU (commands it starts get all of them back)"),
     KEY_SIZE("process.output_limit", "8388608", 1024, INT64_C(1099511627776),
              "bytes of a command's stdout and of its stderr kept (suffix K, M or G)"),
     KEY_FLOAT("process.timeout", "0", 0, 2000000, "seconds a command may run; 0 = no limit"),

@@ -30,6 +30,16 @@ loom_err loom__config_parse_bool(const char *text, int *out);
  * nothing); errno is left as it was, so a caller can still report it. */
 void loom__set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);
 
+/* Pinning pool threads (cpu.c). loom__cpu_pin_list: the CPUs of the mask
+ * saved by the first call (the calling thread's: the process's, before
+ * any pinning), malloc'ed, *n of them; NULL when unknown or no memory.
+ * loom__cpu_pin_self: bind the calling thread to one CPU; 0 or -1 (errno).
+ * loom__cpu_unpinned: that saved mask (a cpu_set_t of *size bytes, for
+ * sched_setaffinity in a command's child), NULL before any pinning. */
+unsigned *loom__cpu_pin_list(unsigned *n);
+int loom__cpu_pin_self(unsigned cpu);
+const void *loom__cpu_unpinned(size_t *size);
+
 /* Monotonic clock in nanoseconds. */
 static inline int64_t
 loom__now_ns(void)

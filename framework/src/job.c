@@ -239,12 +239,13 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     int64_t crashes = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
     const char *mode = "helper";
-    int isolate = 0;
+    int isolate = 0, pin = 0;
     if (loom_config_get_bool(cfg, "job.isolate", &isolate) != LOOM_OK ||
         loom_config_get_string(cfg, "task.isolate_mode", &mode) != LOOM_OK ||
         loom_config_get_double(cfg, "task.timeout", &timeout) != LOOM_OK ||
         loom_config_get_int(cfg, "task.memory_limit", &memory) != LOOM_OK ||
         loom_config_get_int(cfg, "pool.threads", &threads) != LOOM_OK ||
+        loom_config_get_bool(cfg, "pool.pin", &pin) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_outstanding", &outstanding) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_payload", &payload) != LOOM_OK ||
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
@@ -256,6 +257,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_double(cfg, "job.worker_timeout", &lost) != LOOM_OK)
         rc = LOOM_ECONFIG;
     s->threads = threads > 0 ? (unsigned)threads : loom_cpu_count(NULL);
+    s->pin = pin;
     s->max_outstanding = (size_t)outstanding;
     s->max_payload = (size_t)payload;
     s->batch_max = (size_t)batch;

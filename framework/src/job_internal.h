@@ -26,6 +26,7 @@ struct job_fn {
 /* Settings read from the config at create. */
 struct job_settings {
     unsigned threads;        /* pool threads of a worker */
+    int pin;                 /* pool.pin: bind pool threads to CPUs */
     size_t max_outstanding;  /* master: unfinished + unconsumed tasks */
     size_t max_payload;      /* bytes of one payload, reply or queue item */
     size_t batch_max;        /* tasks per message */

@@ -54,6 +54,7 @@ struct pool_task {
 struct pool_thread {
     loom_pool *pool;
     unsigned index;
+    int cpu; /* the CPU it binds itself to (opts.pin), or -1 */
     pthread_t tid;
 };
 
@@ -188,6 +189,8 @@ pool_thread_main(void *p)
     loom_pool *pool = t->pool;
     char name[LOOM_CONTEXT_NAME_MAX + 1];
     snprintf(name, sizeof name, "%s-%u", pool->prefix, t->index + 1);
+    if (t->cpu >= 0)
+        (void)loom__cpu_pin_self((unsigned)t->cpu);
     loom_context *ctx = loom__context_enter(name, (int)t->index);
     if (!ctx)
         ctx = loom_context_current(); /* static fallback: named, no slots */
@@ -293,13 +296,16 @@ loom_pool_create(const loom_pool_opts *opts, loom_pool **out)
     if (loom__cond_init_monotonic(&pool->all_done) != 0)
         goto fail_all_done;
 
+    unsigned ncpu = 0, *cpus = opts->pin ? loom__cpu_pin_list(&ncpu) : NULL;
     unsigned i;
     for (i = 0; i < pool->n_threads; i++) {
         pool->threads[i].pool = pool;
         pool->threads[i].index = i;
+        pool->threads[i].cpu = cpus && ncpu ? (int)cpus[i % ncpu] : -1;
         if (pthread_create(&pool->threads[i].tid, NULL, pool_thread_main, &pool->threads[i]) != 0)
             break;
     }
+    free(cpus);
     if (i < pool->n_threads) {
         rc = LOOM_ESYS;
         pool_stop_threads(pool, i);

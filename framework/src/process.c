@@ -17,9 +17,10 @@
  * shared stack; the child resets every disposition to SIG_DFL and clears its
  * mask just before exec ("signals are reset to their defaults"), moves to a
  * process group of its own (pgid == pid), asks for SIGKILL when the thread
- * that started it dies, and re-checks its parent is still alive. Every fd we
- * create is O_CLOEXEC, so commands started concurrently by other threads
- * never inherit our pipes.
+ * that started it dies, re-checks its parent is still alive and, when a
+ * pool pinned the starting thread to one CPU, takes back the process's
+ * CPUs (cpu.c). Every fd we create is O_CLOEXEC, so commands started
+ * concurrently by other threads never inherit our pipes.
  *
  * States of a run: RUNNING -> (deadline) GRACE -> KILLED, or RUNNING ->
  * done. The command is done when the leader has exited (seen through a
@@ -52,6 +53,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -102,6 +104,8 @@ struct spawn_ctx {
     int fd[3];     /* the child's stdin (-1: /dev/null), stdout, stderr */
     int report_fd; /* write end of the report pipe, or -1 */
     pid_t parent;
+    const void *cpus; /* a cpu_set_t the child takes back (pool pinning), or NULL */
+    size_t cpus_size;
     /* Written by the child only, read by the parent after vfork returns. */
     volatile int fail_stage;
     volatile int fail_errno;
@@ -144,6 +148,10 @@ child_main(struct spawn_ctx *c)
         child_fail(c, report_fd, STAGE_SETUP);
     if (getppid() != c->parent)
         _exit(127); /* the parent died before prctl: nobody to report to */
+    /* a pinned pool thread's command runs on the process's CPUs, not on
+     * its launcher's one core; a failure leaves it where it is */
+    if (c->cpus)
+        (void)sched_setaffinity(0, c->cpus_size, (const cpu_set_t *)c->cpus);
 
     if (report_fd >= 0 && report_fd < 3 && (report_fd = fcntl(report_fd, F_DUPFD_CLOEXEC, 3)) < 0)
         _exit(127);
@@ -578,6 +586,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     ctx.fd[2] = err_pipe[1];
     ctx.report_fd = report_pipe[1];
     ctx.parent = getpid();
+    ctx.cpus = loom__cpu_unpinned(&ctx.cpus_size);
 
     sigfillset(&all);
     pthread_sigmask(SIG_BLOCK, &all, &saved_mask);

@@ -699,7 +699,8 @@ loom__worker_start(loom_job *job)
     char why[512];
     if (loom_cpu_pool_oversized(job->set.threads, loom_cpu_affinity_count(), why, sizeof why))
         LOOM_WARN("%s", why);
-    loom_pool_opts po = {.threads = job->set.threads, .queue_capacity = job->set.threads + 1};
+    loom_pool_opts po = {
+        .threads = job->set.threads, .queue_capacity = job->set.threads + 1, .pin = job->set.pin};
     loom_err rc = loom_pool_create(&po, &w->pool);
     if (rc != LOOM_OK)
         goto fail_pool;

@@ -3,6 +3,7 @@
  * block on a gate the test opens, and a shared sequence numbers every start
  * and finish. */
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 
 #include <loom/cpu.h>
 #include <loom/pool.h>
+#include <loom/process.h>
 
 #include "loom_test.h"
 
@@ -437,6 +439,98 @@ Test(pool, default_size_is_the_cpus_we_may_use, .timeout = 10)
     loom_pool *pool;
     loom_assert_ok(loom_pool_create(NULL, &pool));
     cr_assert_eq(loom_pool_threads(pool), loom_cpu_count(NULL));
+    loom_pool_destroy(pool);
+}
+
+/* ---- pinning ------------------------------------------------------------ */
+
+/* The CPUs of this thread's mask, in order; how many. */
+static int
+my_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    return n;
+}
+
+#define PIN_THREADS 5
+static int pinned[PIN_THREADS][2]; /* thread i: its mask's size, its first CPU */
+
+static void
+record_mask(loom_context *ctx, void *arg)
+{
+    (void)arg;
+    int cpus[CPU_SETSIZE], i = loom_context_index(ctx);
+    cr_assert(i >= 0 && i < PIN_THREADS);
+    pinned[i][0] = my_cpus(cpus, CPU_SETSIZE);
+    pinned[i][1] = cpus[0];
+}
+
+/* A command's CPUs as the kernel says (Cpus_allowed_list), run from a
+ * pool thread. */
+static void *
+command_cpus(void *arg)
+{
+    (void)arg;
+    const char *argv[] = {"/bin/grep", "^Cpus_allowed_list:", "/proc/self/status", NULL};
+    loom_proc_opts o = {.argv = argv};
+    loom_proc_result r;
+    if (loom_proc_run(&o, &r) != LOOM_OK)
+        return NULL;
+    char *out = r.exit_code == 0 ? strdup(r.out) : NULL;
+    loom_proc_result_free(&r);
+    return out;
+}
+
+/* pool.pin: thread i on the i-th CPU of the mask (round robin), one CPU
+ * each; a command it starts gets the whole mask back. */
+Test(pool, pinned_threads_take_one_cpu_each_and_commands_get_all, .timeout = 30)
+{
+    int cpus[CPU_SETSIZE];
+    int n = my_cpus(cpus, CPU_SETSIZE);
+    loom_pool_opts o = {.threads = PIN_THREADS, .pin = 1, .thread_init = record_mask};
+    loom_pool *pool;
+    loom_assert_ok(loom_pool_create(&o, &pool));
+    for (int i = 0; i < PIN_THREADS; i++) {
+        cr_assert_eq(pinned[i][0], 1, "thread %d may run on %d CPUs", i + 1, pinned[i][0]);
+        cr_assert_eq(pinned[i][1], cpus[i % n], "thread %d on CPU %d, not %d", i + 1,
+                     pinned[i][1], cpus[i % n]);
+    }
+    /* the process (this thread) keeps its mask */
+    int again[CPU_SETSIZE];
+    cr_assert_eq(my_cpus(again, CPU_SETSIZE), n);
+
+    /* what a command sees, from a pinned thread, against this thread's own */
+    const char *argv[] = {"/bin/grep", "^Cpus_allowed_list:", "/proc/self/status", NULL};
+    loom_proc_opts po = {.argv = argv};
+    loom_proc_result mine;
+    loom_assert_ok(loom_proc_run(&po, &mine));
+    cr_assert_eq(mine.exit_code, 0);
+    void *res[PIN_THREADS * 4];
+    loom_assert_ok(loom_pool_map(pool, command_cpus, NULL, res, PIN_THREADS * 4));
+    for (int i = 0; i < PIN_THREADS * 4; i++) {
+        cr_assert_not_null(res[i]);
+        cr_assert_str_eq(res[i], mine.out, "a command of a pinned thread: %s", (char *)res[i]);
+        free(res[i]);
+    }
+    loom_proc_result_free(&mine);
+    loom_pool_destroy(pool);
+}
+
+Test(pool, unpinned_threads_keep_the_whole_mask, .timeout = 30)
+{
+    int cpus[CPU_SETSIZE];
+    int n = my_cpus(cpus, CPU_SETSIZE);
+    loom_pool_opts o = {.threads = PIN_THREADS, .thread_init = record_mask};
+    loom_pool *pool;
+    loom_assert_ok(loom_pool_create(&o, &pool));
+    for (int i = 0; i < PIN_THREADS; i++)
+        cr_assert_eq(pinned[i][0], n, "thread %d may run on %d of %d CPUs", i + 1, pinned[i][0], n);
     loom_pool_destroy(pool);
 }
 

@@ -68,6 +68,14 @@ typedef struct loom_pool_opts {
     void (*thread_fini)(loom_context *ctx, void *hook_arg);
     /** Passed to both hooks. */
     void *hook_arg;
+    /** Nonzero: bind thread i to the i-th CPU of the process's affinity
+     *  mask (round robin when there are more threads than CPUs), so the
+     *  scheduler stops moving threads that start commands all the time;
+     *  commands started from them with loom_proc_run() get the whole mask
+     *  back. Best effort: a CPU that cannot be taken leaves its thread
+     *  unbound. Only for a pool that is alone on its CPUs: two pinned pools
+     *  in one mask share its first CPUs. */
+    int pin;
 } loom_pool_opts;
 
 /**
