@@ -1251,12 +1251,16 @@ launch_self(int argc, char **argv, const struct opts *o)
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
     }
     setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
-    /* On one node every message goes through shared memory (ob1 + vader):
-     * choosing ob1 skips probing the cm and ucx PMLs and their network
-     * libraries, 0.2 s of every MPI_Init here. Not for jobs that others
-     * join: both sides must pick the same PML. The user's choice wins. */
-    if (nodes == 1 && !o->serve && !o->join)
+    /* One node, nobody joining: every message goes through shared memory
+     * (ob1 + vader), so choosing ob1 skips probing the cm and ucx PMLs and
+     * their network libraries, 0.2 s of every MPI_Init here (a joining job
+     * must pick its master's PML); and the one worker is alone on the
+     * node's CPUs, so its pool threads can be pinned (pool.pin; see main).
+     * The user's own settings win. */
+    if (nodes == 1 && !o->serve && !o->join) {
         setenv("OMPI_MCA_pml", "ob1", 0);
+        setenv("LOOM_RUN_PIN", "1", 1);
+    }
     /* the master reports its exit status here: with --enable-recovery
      * mpirun's own is always 0 */
     char status_file[] = "/tmp/loom-run-status-XXXXXX";
@@ -1394,8 +1398,15 @@ main(int argc, char **argv)
     static char errbuf[1 << 16];
     setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
 
-    if (loom_config_create(&cfg) != LOOM_OK)
+    /* the command line as given, loom's options included: the ranks of a
+     * self-launched run read them again (loom_config_load takes them out) */
+    int given_argc = argc;
+    char **given_argv = calloc((size_t)argc + 1, sizeof *given_argv);
+    if (!given_argv || loom_config_create(&cfg) != LOOM_OK) {
+        free(given_argv);
         return EXIT_TROUBLE;
+    }
+    memcpy(given_argv, argv, (size_t)argc * sizeof *argv);
     if (loom_config_load(cfg, &argc, argv) != LOOM_OK) {
         if (speak)
             fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
@@ -1420,10 +1431,14 @@ main(int argc, char **argv)
         loom_config_get_double(cfg, "process.timeout", &o.timeout);
 
     if (!launched_by_mpi() && !getenv("LOOM_RUN_SELF_LAUNCHED")) {
-        status = launch_self(argc, argv, &o);
+        status = launch_self(given_argc, given_argv, &o);
+        free(given_argv);
         loom_config_destroy(cfg);
         return status;
     }
+    const char *pin = getenv("LOOM_RUN_PIN");
+    if (pin && !strcmp(pin, "1") && !strcmp(loom_config_origin(cfg, "pool.pin"), "default"))
+        loom_config_set(cfg, "pool.pin", "true", "loom-run on one node");
     /* before the job starts: its threads may run tasks at once */
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
     if (worker_set.cancel_fd <= 0) {
@@ -1452,6 +1467,7 @@ main(int argc, char **argv)
         status = serve_worker(job);
     }
 out:
+    free(given_argv);
     if (speak)
         report_status(status);
     app_end(job, mpi_up);

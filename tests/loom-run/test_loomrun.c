@@ -3,6 +3,7 @@
  * Each test works in its own temporary directory and asserts on the
  * output, the exit status and the job log. */
 #include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -331,6 +332,88 @@ Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .timeout =
     cr_assert_eq(ev, 5);
     free(out);
     free(log);
+}
+
+/* A task that prints the CPUs of its worker's threads (each named by its
+ * comm) and its own, as the kernel lists them. */
+#define SHOW_CPUS                                                                                  \
+    "for t in /proc/$PPID/task/*; do "                                                             \
+    "echo \"$(cat $t/comm) $(sed -n 's/^Cpus_allowed_list:\t//p' $t/status)\"; done; "           \
+    "echo \"task $(sed -n 's/^Cpus_allowed_list:\t//p' /proc/self/status)\"\n"
+
+/* This process's CPUs: the list as the kernel writes it, and the numbers. */
+static int
+own_cpus(char *list, size_t len, int *cpus, int max)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[512];
+    list[0] = '\0';
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "Cpus_allowed_list:\t%255s", list) == 1)
+            break;
+    if (f)
+        fclose(f);
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    (void)len;
+    return n;
+}
+
+/* Started by hand on one node, the one worker is alone on the node: its
+ * pool thread i is pinned to the i-th CPU (pool.pin), and its commands
+ * still get every CPU. --pool-pin false (the user's word) keeps them all. */
+Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .init = setup,
+     .timeout = 120)
+{
+    char list[256];
+    int cpus[CPU_SETSIZE], n = own_cpus(list, sizeof list, cpus, CPU_SETSIZE);
+    write_file("tasks.txt", SHOW_CPUS);
+    for (int pin = 1; pin >= 0; pin--) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --quiet %s tasks.txt >out.txt 2>err.txt",
+                 dir, pin ? "" : "--pool-pin false");
+        int st = system(cmd);
+        char *out = read_file("out.txt"), *err = read_file("err.txt");
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d:\n%s%s", st, out, err);
+        int workers = 0;
+        for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
+            int i;
+            char got[256], want[32];
+            if (sscanf(l, "task %255s", got) == 1) {
+                cr_assert_str_eq(got, list, "a command runs on every CPU: %s", l);
+            } else if (sscanf(l, "Worker-%d %255s", &i, got) == 2) {
+                snprintf(want, sizeof want, "%d", cpus[(i - 1) % n]);
+                cr_assert_str_eq(got, pin ? want : list, "pin %d: %s", pin, l);
+                workers++;
+            }
+        }
+        cr_assert_eq(workers, n, "one pool thread per CPU:\n%s", read_file("out.txt"));
+        free(out);
+        free(err);
+    }
+}
+
+/* loom's own options given to a self-launched loom-run reach its ranks. */
+Test(loomrun, by_hand_loom_options_reach_the_ranks, .init = setup, .timeout = 120)
+{
+    write_file("tasks.txt", SHOW_CPUS);
+    for (int threads = 1; threads <= 3; threads += 2) {
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && " LOOMRUN " --quiet --pool-threads %d tasks.txt >out.txt 2>err.txt", dir,
+                 threads);
+        int st = system(cmd);
+        char *out = read_file("out.txt");
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exit %d:\n%s", st, out);
+        cr_assert_eq(count(out, "\nWorker-") + (strncmp(out, "Worker-", 7) == 0), threads,
+                     "--pool-threads %d:\n%s", threads, out);
+        free(out);
+    }
 }
 
 Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .timeout = 120)
