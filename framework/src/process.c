@@ -456,15 +456,48 @@ env_has_name(const char *entry, const char *name, size_t len)
     return strncmp(entry, name, len) == 0 && (entry[len] == '=' || entry[len] == '\0');
 }
 
-/* The child's environment: environ without the names that `extra`
- * overrides, then `extra` (the last of duplicate names wins). Pointers only:
- * the strings stay where they are. */
+/* Whether an environment entry is one of the variables Open MPI 4.1
+ * (mpirun and its daemons, or srun's PMIx or PMI-2 plugin) sets for one process of
+ * one MPI job: its rank, its job, the address of its PMIx server. A command
+ * is not that process: with them, an MPI program run as a command (a
+ * singleton, or its own mpirun) tries to join the caller's job and aborts
+ * in MPI_Init. Settings (other OMPI_MCA_*, PMIX_MCA_*) pass. */
+static int
+mpi_launch_var(const char *e)
+{
+    static const char *const prefixes[] = {"PMIX_", "PMI_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_",
+                                           "OMPI_MCA_ess_base_"};
+    static const char *const names[] = {
+        "OMPI_MCA_ess",       "OMPI_MCA_pmix",    "OMPI_MCA_initial_wdir",
+        "OMPI_MCA_shmem_RUNTIME_QUERY_hint",      "OMPI_UNIVERSE_SIZE",
+        "OMPI_NUM_APP_CTX",   "OMPI_FIRST_RANKS", "OMPI_APP_CTX_NUM_PROCS",
+        "OMPI_FILE_LOCATION", "OMPI_COMMAND",     "OMPI_ARGV"};
+    if (e[0] != 'P' && e[0] != 'O')
+        return 0;
+    if (strncmp(e, "PMIX_MCA_", 9) == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
+        if (strncmp(e, prefixes[i], strlen(prefixes[i])) == 0)
+            return 1;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (env_has_name(e, names[i], strlen(names[i])))
+            return 1;
+    return 0;
+}
+
+/* The child's environment: environ without the MPI job's own variables
+ * and the names that `extra` (may be NULL) overrides, then `extra` (the
+ * last of duplicate names wins). Pointers only: the strings stay where
+ * they are. */
 static loom_err
 build_env(const char *const *extra, char ***out)
 {
+    static const char *const none[] = {NULL};
     size_t n = 0, m = 0, k = 0;
     char **envp;
 
+    if (!extra)
+        extra = none;
     while (environ && environ[n])
         n++;
     while (extra[m])
@@ -472,10 +505,10 @@ build_env(const char *const *extra, char ***out)
     if (!(envp = malloc((n + m + 1) * sizeof *envp)))
         return LOOM_ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        int overridden = 0;
-        for (size_t j = 0; j < m && !overridden; j++)
-            overridden = env_has_name(environ[i], extra[j], env_name_len(extra[j]));
-        if (!overridden)
+        int dropped = mpi_launch_var(environ[i]);
+        for (size_t j = 0; j < m && !dropped; j++)
+            dropped = env_has_name(environ[i], extra[j], env_name_len(extra[j]));
+        if (!dropped)
             envp[k++] = environ[i];
     }
     for (size_t j = 0; j < m; j++) {
@@ -556,7 +589,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     r.in_data = opts->stdin_data;
     r.in_len = opts->stdin_len;
 
-    if (opts->env && (rc = build_env(opts->env, &envp)) != LOOM_OK)
+    if ((rc = build_env(opts->env, &envp)) != LOOM_OK)
         goto out;
     rc = LOOM_ENOMEM;
     for (int i = 0; i < 2; i++) {
@@ -579,7 +612,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     sh_argv[2] = opts->shell_cmd;
     ctx.argv = (char *const *)(opts->argv ? opts->argv : sh_argv);
     ctx.file = ctx.argv[0];
-    ctx.envp = envp ? envp : environ;
+    ctx.envp = envp;
     ctx.cwd = opts->cwd;
     ctx.fd[0] = in_pipe[0];
     ctx.fd[1] = out_pipe[1];

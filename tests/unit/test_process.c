@@ -721,6 +721,43 @@ Test(process, env_entries_add_and_override, .timeout = 20)
     cr_assert_null(getenv("FOO"));
 }
 
+/* A command is not a rank of its caller's MPI job: the variables Open MPI
+ * sets for that rank stay behind (with or without extra entries); MPI
+ * settings and everything else pass. */
+Test(process, the_callers_mpi_job_variables_stay_behind, .timeout = 20)
+{
+    static const char *const job[] = {"PMIX_RANK", "PMIX_SERVER_URI41", "PMI_RANK",
+                                      "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
+                                      "OMPI_MCA_orte_hnp_uri", "OMPI_MCA_ess",
+                                      "OMPI_MCA_ess_base_vpid", "OMPI_UNIVERSE_SIZE",
+                                      "OMPI_FILE_LOCATION", "OMPI_MCA_pmix"};
+    static const char *const kept[] = {"OMPI_MCA_btl", "PMIX_MCA_psec", "OMPI_ALLOW_RUN_AS_ROOT",
+                                       "OMPI_MCA_essential", "PMIXED", "OMPI_COMM"};
+    for (size_t i = 0; i < sizeof job / sizeof job[0]; i++)
+        setenv(job[i], "1", 1);
+    for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+        setenv(kept[i], "1", 1);
+    const char *argv[] = {"env", NULL};
+    const char *extra[] = {"LOOM_T_EXTRA=1", NULL};
+    for (int with_extra = 0; with_extra < 2; with_extra++) {
+        loom_proc_opts o = {.argv = argv, .env = with_extra ? extra : NULL};
+        loom_proc_result r;
+        loom_assert_ok(loom_proc_run(&o, &r));
+        char line[64];
+        for (size_t i = 0; i < sizeof job / sizeof job[0]; i++) {
+            snprintf(line, sizeof line, "%s=", job[i]);
+            cr_assert_eq(count_lines_starting(r.out, line), 0, "%s passed:\n%s", job[i], r.out);
+        }
+        for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) {
+            snprintf(line, sizeof line, "%s=1\n", kept[i]);
+            cr_assert_eq(count_lines_starting(r.out, line), 1, "%s lost:\n%s", kept[i], r.out);
+        }
+        cr_assert_eq(count_lines_starting(r.out, "LOOM_T_EXTRA=1\n"), with_extra);
+        loom_proc_result_free(&r);
+    }
+    cr_assert_str_eq(getenv("PMIX_RANK"), "1", "the caller's environment is untouched");
+}
+
 Test(process, cwd_is_honoured, .timeout = 20)
 {
     char tmpl[] = "/tmp/loom-test-cwd-XXXXXX";

@@ -16,6 +16,14 @@
  * A child never outlives the thread that started it: it is started with a
  * parent-death signal (SIGKILL).
  *
+ * The child gets the caller's environment without the variables Open MPI
+ * sets for the caller's own MPI process (PMIX_* other than PMIX_MCA_*, PMI_*,
+ * OMPI_COMM_WORLD_*, OMPI_MCA_orte_*, OMPI_MCA_ess*, OMPI_UNIVERSE_SIZE,
+ * OMPI_FILE_LOCATION, ...): a command is not a rank of the caller's job, and
+ * with them an MPI program started as a command (a singleton, or its own
+ * mpirun) would try to join that job and abort. Other OMPI_MCA_* settings
+ * pass.
+ *
  * "Could not start" (program missing, not executable, bad working directory)
  * is an error return (#LOOM_ENOTFOUND, #LOOM_ENOEXEC); "ran and failed" is
  * #LOOM_OK with a non-zero exit code or a signal in the result.
@@ -50,7 +58,8 @@ typedef struct loom_proc_opts {
     /** Bytes of stdin_data to write (0: none). */
     size_t stdin_len;
     /** Extra environment entries "NAME=value", NULL-terminated; they are
-     *  added to (and override) the caller's environment. May be NULL. */
+     *  added to (and override) the caller's environment (less its MPI
+     *  job's variables, see above). May be NULL. */
     const char *const *env;
     /** Working directory of the child; NULL keeps the caller's. */
     const char *cwd;
