@@ -1278,11 +1278,14 @@ launch_self(int argc, char **argv, const struct opts *o)
     return status;
 }
 
+/* Where report_status writes (LOOM_RUN_STATUS_FILE, taken by main). */
+static char status_path[PATH_MAX];
+
 /* Under loom-run's own mpirun: tell the launcher the exit status. */
 static void
 report_status(int status)
 {
-    const char *path = getenv("LOOM_RUN_STATUS_FILE");
+    const char *path = status_path[0] ? status_path : getenv("LOOM_RUN_STATUS_FILE");
     FILE *f = path && *path ? fopen(path, "w") : NULL;
     if (f) {
         fprintf(f, "%d\n", status);
@@ -1436,9 +1439,20 @@ main(int argc, char **argv)
         loom_config_destroy(cfg);
         return status;
     }
-    const char *pin = getenv("LOOM_RUN_PIN");
-    if (pin && !strcmp(pin, "1") && !strcmp(loom_config_origin(cfg, "pool.pin"), "default"))
+    /* What our launcher (launch_self) told us is ours, not our tasks': a
+     * task may itself be a loom-run that must start its own mpirun. Taken
+     * out before MPI_Init, while this process has one thread. */
+    const char *v = getenv("LOOM_RUN_STATUS_FILE");
+    snprintf(status_path, sizeof status_path, "%s", v ? v : "");
+    v = getenv("LOOM_RUN_TTY");
+    int tty = v && !strcmp(v, "1");
+    v = getenv("LOOM_RUN_PIN");
+    if (v && !strcmp(v, "1") && !strcmp(loom_config_origin(cfg, "pool.pin"), "default"))
         loom_config_set(cfg, "pool.pin", "true", "loom-run on one node");
+    unsetenv("LOOM_RUN_SELF_LAUNCHED");
+    unsetenv("LOOM_RUN_STATUS_FILE");
+    unsetenv("LOOM_RUN_TTY");
+    unsetenv("LOOM_RUN_PIN");
     /* before the job starts: its threads may run tasks at once */
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
     if (worker_set.cancel_fd <= 0) {
@@ -1455,9 +1469,7 @@ main(int argc, char **argv)
         goto out;
     }
     if (loom_job_is_master(job)) {
-        const char *tty = getenv("LOOM_RUN_TTY");
-        int live = o.progress == 1 ||
-                   (o.progress == 0 && (isatty(STDERR_FILENO) || (tty && strcmp(tty, "1") == 0)));
+        int live = o.progress == 1 || (o.progress == 0 && (isatty(STDERR_FILENO) || tty));
         struct run run = {.o = &o, .job = job, .live = !o.quiet && live};
         status = run_master(&run);
         /* also writes --events' run_end and --report: a write error is 102 */

@@ -416,6 +416,28 @@ Test(loomrun, by_hand_loom_options_reach_the_ranks, .init = setup, .timeout = 12
     }
 }
 
+/* A task may itself be an MPI job (its own mpirun) or a loom-run that
+ * starts one: neither mistakes itself for a rank of the outer job. */
+Test(loomrun, tasks_may_be_mpi_jobs_and_loom_runs, .init = setup, .timeout = 180)
+{
+    write_file("inner.txt", "echo inner-$LOOM_TASK_ID\necho inner-$LOOM_TASK_ID\n");
+    char tasks[2048];
+    snprintf(tasks, sizeof tasks,
+             "mpirun -np 3 --oversubscribe --bind-to none " LOOM_BINARY_DIR
+             "/apps/hello | grep -c role=worker | sed 's/^/workers=/'\n"
+             "cd %s && " LOOMRUN " --quiet inner.txt\n",
+             dir);
+    write_file("tasks.txt", tasks);
+    int st = loomrun("--joblog jl tasks.txt");
+    char *out = read_file("out.txt"), *err = read_file("err.txt");
+    cr_assert_eq(st, 0, "exit %d:\n%s%s", st, out, err);
+    cr_assert_not_null(strstr(out, "workers=2\n"), "the inner mpirun's hello:\n%s%s", out, err);
+    cr_assert_not_null(strstr(out, "inner-1\n"), "%s%s", out, err);
+    cr_assert_not_null(strstr(out, "inner-2\n"), "%s%s", out, err);
+    free(out);
+    free(err);
+}
+
 Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .timeout = 120)
 {
     /* later lines finish first; --keep-order must print them in file order
