@@ -3,7 +3,6 @@
  * Each test works in its own temporary directory and asserts on the
  * output, the exit status and the job log. */
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,9 +340,9 @@ Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .timeout =
     "echo \"$(cat $t/comm) $(sed -n 's/^Cpus_allowed_list:\t//p' $t/status)\"; done; "           \
     "echo \"task $(sed -n 's/^Cpus_allowed_list:\t//p' /proc/self/status)\"\n"
 
-/* This process's CPUs: the list as the kernel writes it, and the numbers. */
-static int
-own_cpus(char *list, size_t len, int *cpus, int max)
+/* This process's CPUs as the kernel lists them (list: 256 bytes). */
+static void
+own_cpu_list(char *list)
 {
     FILE *f = fopen("/proc/self/status", "r");
     char line[512];
@@ -353,15 +352,6 @@ own_cpus(char *list, size_t len, int *cpus, int max)
             break;
     if (f)
         fclose(f);
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
-    int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[n++] = c;
-    (void)len;
-    return n;
 }
 
 /* Started by hand on one node, the one worker is alone on the node: its
@@ -371,7 +361,8 @@ Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .ini
      .timeout = 120)
 {
     char list[256];
-    int cpus[CPU_SETSIZE], n = own_cpus(list, sizeof list, cpus, CPU_SETSIZE);
+    int cpus[CPU_SETSIZE], n = loom_test_thread_cpus(cpus, CPU_SETSIZE);
+    own_cpu_list(list);
     write_file("tasks.txt", SHOW_CPUS);
     for (int pin = 1; pin >= 0; pin--) {
         char cmd[1024];

@@ -97,4 +97,21 @@ loom_test_kill_session(pid_t sid)
     return n;
 }
 
+/* The CPUs of the calling thread's affinity mask, in order; how many. */
+#include <sched.h>
+
+static inline int
+loom_test_thread_cpus(int *cpus, int max)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 0;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    return n;
+}
+
 #endif /* LOOM_TEST_H */

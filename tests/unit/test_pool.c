@@ -3,7 +3,6 @@
  * block on a gate the test opens, and a shared sequence numbers every start
  * and finish. */
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -444,20 +443,6 @@ Test(pool, default_size_is_the_cpus_we_may_use, .timeout = 10)
 
 /* ---- pinning ------------------------------------------------------------ */
 
-/* The CPUs of this thread's mask, in order; how many. */
-static int
-my_cpus(int *cpus, int max)
-{
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    cr_assert_eq(sched_getaffinity(0, sizeof set, &set), 0);
-    int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < max; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[n++] = c;
-    return n;
-}
-
 #define PIN_THREADS 5
 static int pinned[PIN_THREADS][2]; /* thread i: its mask's size, its first CPU */
 
@@ -467,7 +452,7 @@ record_mask(loom_context *ctx, void *arg)
     (void)arg;
     int cpus[CPU_SETSIZE], i = loom_context_index(ctx);
     cr_assert(i >= 0 && i < PIN_THREADS);
-    pinned[i][0] = my_cpus(cpus, CPU_SETSIZE);
+    pinned[i][0] = loom_test_thread_cpus(cpus, CPU_SETSIZE);
     pinned[i][1] = cpus[0];
 }
 
@@ -492,7 +477,7 @@ command_cpus(void *arg)
 Test(pool, pinned_threads_take_one_cpu_each_and_commands_get_all, .timeout = 30)
 {
     int cpus[CPU_SETSIZE];
-    int n = my_cpus(cpus, CPU_SETSIZE);
+    int n = loom_test_thread_cpus(cpus, CPU_SETSIZE);
     loom_pool_opts o = {.threads = PIN_THREADS, .pin = 1, .thread_init = record_mask};
     loom_pool *pool;
     loom_assert_ok(loom_pool_create(&o, &pool));
@@ -503,7 +488,7 @@ Test(pool, pinned_threads_take_one_cpu_each_and_commands_get_all, .timeout = 30)
     }
     /* the process (this thread) keeps its mask */
     int again[CPU_SETSIZE];
-    cr_assert_eq(my_cpus(again, CPU_SETSIZE), n);
+    cr_assert_eq(loom_test_thread_cpus(again, CPU_SETSIZE), n);
 
     /* what a command sees, from a pinned thread, against this thread's own */
     const char *argv[] = {"/bin/grep", "^Cpus_allowed_list:", "/proc/self/status", NULL};
@@ -525,7 +510,7 @@ Test(pool, pinned_threads_take_one_cpu_each_and_commands_get_all, .timeout = 30)
 Test(pool, unpinned_threads_keep_the_whole_mask, .timeout = 30)
 {
     int cpus[CPU_SETSIZE];
-    int n = my_cpus(cpus, CPU_SETSIZE);
+    int n = loom_test_thread_cpus(cpus, CPU_SETSIZE);
     loom_pool_opts o = {.threads = PIN_THREADS, .thread_init = record_mask};
     loom_pool *pool;
     loom_assert_ok(loom_pool_create(&o, &pool));
