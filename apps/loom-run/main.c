@@ -1096,7 +1096,8 @@ usage(FILE *fp)
                 "per node. LOOM_MPIRUN names another launcher (e.g. a script adding\n"
                 "--hostfile), LOOM_RUN_NODES=N makes it N+1 ranks mapped by node. It\n"
                 "passes --enable-recovery (a lost worker's tasks run elsewhere) and\n"
-                "stops an mpirun still running 10 s after the master finished.\n");
+                "stops an mpirun still running 10 s after the master finished. On one\n"
+                "node it also sets OMPI_MCA_pml=ob1 and pool.pin unless you set them.\n");
 }
 
 static int
