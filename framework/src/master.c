@@ -228,8 +228,17 @@ struct mworker {
     int peer;      /* its rank there */
     int joined;    /* came through the acceptor (join.c) */
     struct wire_buf out;
-    char host[WIRE_HOST_MAX + 1]; /* from its hello; read by loom_result.host */
+    /* from its hello, NULL before. Its own allocation: loom_result.host
+     * points to it, and the table moves when joined workers grow it. */
+    char *host;
 };
+
+/* Where a worker runs, for results: "" until its hello. */
+static const char *
+worker_host(const struct mworker *w)
+{
+    return w->host ? w->host : "";
+}
 
 /* A job that joined (join.c): its ranks are workers base..base+n-1. */
 struct mgroup {
@@ -628,7 +637,7 @@ journal_record(struct master *m, const struct mtask *t, const struct wire_result
                                     .thread = wr->slot ? (int32_t)wr->slot - 1 : -1,
                                     .start_ns = wr->start_ns,
                                     .duration_ns = wr->run_ns,
-                                    .host = m->workers[rank].host};
+                                    .host = worker_host(&m->workers[rank])};
     if (loom__journal_append(m->jnl, &rec) != LOOM_OK && !atomic_exchange(&m->jnl_failed, 1)) {
         LOOM_ERROR("%s: results from now on are not recorded (they run again on resume)",
                    loom__journal_errmsg(m->jnl));
@@ -727,7 +736,7 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                                wr.len ? msg : NULL,
                                (loom_cause)wr.cause,
                                wr.code,
-                               w->host,
+                               worker_host(w),
                                (int)wr.slot,
                                wr.start_ns,
                                wr.run_ns};
@@ -765,8 +774,8 @@ handle_frame(struct master *m, int rank, struct loom__msg *msg, struct frame_eff
                 rc = -1; /* a second hello would change a host results point to */
                 break;
             }
-            memcpy(w->host, host, h.host_len);
-            w->host[h.host_len] = '\0';
+            if (!(w->host = strndup(host, h.host_len)))
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a worker's host");
             w->hello = 1;
             loom__recorder_join(m->rec, rank, w->host, h.threads);
             w->threads = h.threads;
@@ -917,6 +926,17 @@ dispatch(struct master *m, int64_t now)
 
 /* ---- the progress thread ------------------------------------------------------------ */
 
+/* (under mu) Task t never ran and never will: no worker is left. */
+static void
+fail_lost(struct master *m, struct mtask *t)
+{
+    loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
+                     LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+    loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
+    mtask_recycle(m, inflight_tag(t));
+    deliver(m, &r);
+}
+
 /* (under mu) Every worker is gone: fail what waits to run, with status
  * -1, so the program sees the end instead of waiting forever. */
 static size_t
@@ -928,21 +948,11 @@ fail_all(struct master *m)
         struct mtask *t = m->pending.a[m->pending.head];
         m->pending.head = (m->pending.head + 1) & (m->pending.cap - 1);
         m->pending.count--;
-        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
-                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
-        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
-        mtask_recycle(m, inflight_tag(t));
-        deliver(m, &r);
+        fail_lost(m, t);
         n++;
     }
-    for (size_t i = 0; i < m->navoid; i++, n++) {
-        struct mtask *t = m->avoid[i].t;
-        loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
-                         LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
-        loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
-        mtask_recycle(m, inflight_tag(t));
-        deliver(m, &r);
-    }
+    for (size_t i = 0; i < m->navoid; i++, n++)
+        fail_lost(m, m->avoid[i].t);
     m->navoid = 0;
     return n;
 }
@@ -1466,6 +1476,8 @@ loom__master_stop(loom_job *job)
         free(m->free_tasks[--m->nfree_tasks]);
     free(m->free_tasks);
     free(m->batch);
+    for (int r = 0; r < m->nworkers; r++)
+        free(m->workers[r].host);
     free(m->workers);
     pthread_cond_destroy(&m->wake);
     pthread_cond_destroy(&m->cv);
