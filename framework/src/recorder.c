@@ -92,8 +92,9 @@ struct loom__recorder {
 
     /* the writer's */
     struct buf spare;
-    char **hosts;       /* by rank */
+    char **hosts;       /* by rank, nhosts of them */
     unsigned *nthreads; /* by rank: the worker's pool threads */
+    int nhosts;         /* the job's ranks, then more as jobs join */
     unsigned threads;   /* connected now, in all */
     int lost;
     int ev_failed; /* a write failed: said once, no more events */
@@ -122,7 +123,7 @@ loom__recorder_open(const struct loom__recorder_opts *o, loom__recorder **out)
     loom__cond_init_monotonic(&r->cv);
     pthread_cond_init(&r->room, NULL);
     loom_err rc = LOOM_ENOMEM;
-    r->ranks = o->ranks;
+    r->ranks = r->nhosts = o->ranks;
     r->own = o->own_attempts;
     snprintf(r->events_name, sizeof r->events_name, "%s", o->events_name ? o->events_name : "");
     snprintf(r->report_name, sizeof r->report_name, "%s", o->report_name ? o->report_name : "");
@@ -410,6 +411,28 @@ events_failed(loom__recorder *r)
                r->events_name, r->events_path, strerror(errno));
 }
 
+/* Room for rank in hosts[] and nthreads[]: joined workers get ranks past
+ * the job's own (master.c). 0, or -1 without memory (the rank is then
+ * not known: its events go without its host). */
+static int
+room_for_rank(loom__recorder *r, int rank)
+{
+    if (rank < r->nhosts)
+        return 0;
+    int n = rank + 1 > 2 * r->nhosts ? rank + 1 : 2 * r->nhosts;
+    char **h = realloc(r->hosts, (size_t)n * sizeof *h);
+    if (h)
+        r->hosts = h;
+    unsigned *t = h ? realloc(r->nthreads, (size_t)n * sizeof *t) : NULL;
+    if (!t)
+        return -1;
+    r->nthreads = t;
+    memset(h + r->nhosts, 0, (size_t)(n - r->nhosts) * sizeof *h);
+    memset(t + r->nhosts, 0, (size_t)(n - r->nhosts) * sizeof *t);
+    r->nhosts = n;
+    return 0;
+}
+
 static void
 process(loom__recorder *r, const char *p, size_t len)
 {
@@ -418,7 +441,9 @@ process(loom__recorder *r, const char *p, size_t len)
         const char *host = (const char *)(rec + 1), *label = host + rec->host_len;
         off += pad8(sizeof *rec + rec->host_len + rec->label_len);
         int64_t time = rec->time_ns;
-        int known = rec->rank > 0 && rec->rank < r->ranks;
+        if (rec->kind == K_JOIN && rec->rank > 0)
+            (void)room_for_rank(r, rec->rank);
+        int known = rec->rank > 0 && rec->rank < r->nhosts;
         if (rec->kind == K_JOIN && known) {
             free(r->hosts[rec->rank]);
             r->hosts[rec->rank] = strndup(host, rec->host_len);
@@ -569,7 +594,7 @@ loom__recorder_destroy(loom__recorder *r)
         loom__events_close(r->ev);
     loom__report_free(r->rep);
     if (r->hosts)
-        for (int i = 0; i < r->ranks; i++)
+        for (int i = 0; i < r->nhosts; i++)
             free(r->hosts[i]);
     if (r->fn_names)
         for (unsigned i = 0; i < r->nfns; i++)

@@ -94,8 +94,9 @@ assert_grep "cannot join: no join file in .*is the master running with --serve" 
     "joining an ended job: no clear message"
 
 step "2. a join in the middle of a long run"
-launch m2 $MPI -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 20 --pool-threads 2
-wait_for 30 has_at_least 'run task' "$T/m2.out" 20 || { cat "$T/m2.out"; fail "no progress"; }
+# the master's own worker alone would need 30 s: the join lands mid-run
+launch m2 $MPI -np 2 "$SQ" --serve "$T/d2" --count 300 --sleep 200 --pool-threads 2
+wait_for 30 has_at_least 'run task' "$T/m2.out" 4 || { cat "$T/m2.out"; fail "no progress"; }
 launch j2 $MPI -np 1 "$SQ" --join "$T/d2" --pool-threads 2 --sleep 20
 wait_end m2 120 0
 wait_end j2 60 0
@@ -152,7 +153,8 @@ step "5. 20 joins and leaves during one run"
 launch m5 $MPI -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 3
 wait_for 20 test -f "$T/d5/loom.join" || fail "no join file"
 for i in $(seq 1 20); do
-    launch "j5_$i" $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
+    # slow joiners: each takes a few tasks before its kill, not hundreds
+    launch "j5_$i" $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 50 --quiet
     wait_for 30 has_at_least "joined from .*: ranks" "$T/m5.out" "$i" ||
         { cat "$T/m5.out" "$T/j5_$i.out"; fail "join $i was not accepted"; }
     kill_job "j5_$i"
@@ -167,9 +169,13 @@ assert_grep "squares: 1500 results, all correct" "$T/m5.out" "results lost or do
 step "6. loom-run --serve, then loom-run --join, both self-launched"
 LR="$BUILD/apps/loom-run/loom-run"
 URI="$T/srv/ompi-server.uri"
-for i in $(seq 1 60); do echo "sleep 0.05; echo \$LOOM_RANK"; done >"$T/tasks.txt"
+# every task waits until the joined worker (rank 2) has run one: the run
+# cannot end before the join, however slowly it starts
+for i in $(seq 1 60); do
+    echo "[ \$LOOM_RANK = 2 ] && touch $T/joined6; until [ -e $T/joined6 ]; do sleep 0.05; done; echo \$LOOM_RANK"
+done >"$T/tasks.txt"
 launch lm "$LR" --serve "$T/d6" --ompi-server "$URI" --joblog "$T/joblog" --pool-threads 1 \
-    --no-progress "$T/tasks.txt"
+    --events "$T/ev6.jsonl" --no-progress "$T/tasks.txt"
 wait_for 20 test -f "$T/d6/loom.join" || { cat "$T/lm.out"; fail "loom-run wrote no join file"; }
 launch lj "$LR" --join "$T/d6" --ompi-server "$URI" --pool-threads 2
 wait_end lm 120 0
@@ -179,3 +185,6 @@ wait_end lj 60 0
 [ "$(awk -F'\t' 'NR > 1 { print $1 }' "$T/joblog" | sort -u | wc -l)" = 60 ] ||
     fail "a task is in the job log twice"
 has_at_least '^2$' "$T/lm.out" 1 || { cat "$T/lm.out"; fail "no task ran on the joined worker"; }
+# a joined worker's rank is past the job's own: its join is an event too
+has_at_least '"event":"worker_join","time":[0-9.]+,"rank":2,"host":"[^"]+"' "$T/ev6.jsonl" 1 ||
+    { cat "$T/ev6.jsonl"; fail "no worker_join event with a host for the joined worker"; }

@@ -98,7 +98,11 @@ step "a Slurm job joins a running loom-run"
 FLAGFILE="$T/srv/ompi-server.uri"
 # (neither may inherit the lock's descriptor: it would outlive the test)
 "$SRC/cluster/ompi-server" start "$T/srv" --loopback >/dev/null 9>&-
-for _ in $(seq 1 40); do echo "sleep 0.2; echo rank=\$LOOM_RANK"; done >"$T/long.txt"
+# every task waits until the joined worker (rank 2) has run one, so the
+# run cannot end before the Slurm job joins, however late it starts
+for _ in $(seq 1 40); do
+    echo "[ \$LOOM_RANK = 2 ] && touch $T/joined; until [ -e $T/joined ]; do sleep 0.05; done; echo rank=\$LOOM_RANK"
+done >"$T/long.txt"
 setsid bash -c 'echo $$ >"$0/lrserve.pgid"; "$@" >"$0/lrserve.out" 2>&1; echo $? >"$0/lrserve.rc"' \
     "$T" "$BUILD/apps/loom-run/loom-run" --serve "$T/jd" --ompi-server "$FLAGFILE" \
     --pool-threads 1 --joblog "$T/jjoblog" --no-progress "$T/long.txt" 9>&- &
