@@ -109,6 +109,18 @@ loom__job_fingerprint(const loom_job *job, loom_err prep, struct loom__fingerpri
         fp->registry = fnv1a(fp->registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 }
 
+const char *
+loom__fingerprint_differs(const struct loom__fingerprint *fp, const struct loom__fingerprint *ref)
+{
+    if (fp->binary != ref->binary)
+        return "runs a different binary than";
+    if (fp->wire_version != ref->wire_version)
+        return "speaks a different loom protocol than";
+    if (fp->registry != ref->registry || fp->nfns != ref->nfns)
+        return "registered different task functions than";
+    return NULL;
+}
+
 /* ---- small shared helpers --------------------------------------------------- */
 
 void
@@ -424,16 +436,10 @@ check_agreement(loom_job *job, loom_err prep)
                                                                       : LOOM_ESTATE;
     }
     for (int r = 1; r < job->size; r++) {
-        const char *what = NULL;
-        if (all[r].binary != all[0].binary)
-            what = "runs a different binary than rank 0";
-        else if (all[r].wire_version != all[0].wire_version)
-            what = "speaks a different loom protocol than rank 0";
-        else if (all[r].registry != all[0].registry || all[r].nfns != all[0].nfns)
-            what = "registered different task functions than rank 0";
+        const char *what = loom__fingerprint_differs(&all[r], &all[0]);
         if (what) {
             if (job->rank == 0 || job->rank == r)
-                LOOM_ERROR("start-up check failed: rank %d %s (%u functions vs %u); "
+                LOOM_ERROR("start-up check failed: rank %d %s rank 0 (%u functions vs %u); "
                            "every rank must run the same program",
                            r, what, all[r].nfns, all[0].nfns);
             rc = LOOM_EMISMATCH;

@@ -238,11 +238,10 @@ handle_connection(struct loom__acceptor *a, MPI_Comm ic)
                   (long long)in.pid, in.ranks, why);
         goto refuse;
     }
-    if (in.fp.binary != a->fp.binary || in.fp.registry != a->fp.registry ||
-        in.fp.nfns != a->fp.nfns || in.fp.wire_version != a->fp.wire_version) {
-        LOOM_WARN("refused a job joining from %s (pid %lld): it runs a different program "
-                  "(binary or task functions differ from the master's)",
-                  in.host, (long long)in.pid);
+    const char *differs = loom__fingerprint_differs(&in.fp, &a->fp);
+    if (differs) {
+        LOOM_WARN("refused a job joining from %s (pid %lld): it %s the master", in.host,
+                  (long long)in.pid, differs);
         send_welcome(&io, WELCOME_MISMATCH, 0, 0, 0);
         goto refuse;
     }

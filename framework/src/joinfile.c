@@ -137,8 +137,6 @@ info_problem(const struct loom__join_info *ji, const char **field)
     if ((why = token_problem(ji->port, strnlen(ji->port, sizeof ji->port),
                              LOOM__JOIN_PORT_MAX - 1)) != NULL)
         return why;
-    if (strnlen(ji->port, sizeof ji->port) == sizeof ji->port)
-        return "is not NUL-terminated";
     *field = "host";
     size_t hl = strnlen(ji->host, sizeof ji->host);
     if (hl == sizeof ji->host)

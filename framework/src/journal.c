@@ -222,10 +222,6 @@ host_byte_ok(unsigned char c)
     return c >= '!' && c <= '~';
 }
 
-/* ---- errors ----------------------------------------------------------- */
-
-/* Format a message into err[errlen] (if any); errno is left as it was. */
-
 static int64_t
 mono_ms(void)
 {

@@ -191,7 +191,8 @@ typedef struct loom_job_opts {
  * \param[out] out   the job, owned by the caller: loom_job_destroy() it.
  *                   Untouched on error.
  * \return #LOOM_OK, #LOOM_ESTATE if MPI is not initialised, #LOOM_EMPI,
- *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config).
+ *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config),
+ *         #LOOM_EINVAL if opts sets both `serve` and `join`.
  * \note Every rank of comm must call it: MPI_Comm_dup() is collective and
  *       may wait for the others (loom itself sends nothing yet). Call from
  *       the thread that will call loom_job_start(), after MPI_Init_thread().
@@ -219,15 +220,26 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  *        and that MPI gives enough thread support, then starts the master's
  *        progress thread or a worker's communication thread and pool.
  * \param[in] job a created job, its functions registered.
- * \note Blocks until every rank has called it (collective). Call from the
- *       thread that created the job; loom then owns MPI on its own thread.
+ * \note Blocks until every rank has called it (collective). A joining job
+ *       (`loom_job_opts.join`) is collective over its own ranks only and
+ *       also waits for the master's answer, `join_timeout_ms` at most. Call
+ *       from the thread that created the job; loom then owns MPI on its
+ *       own thread.
  * \return #LOOM_OK; #LOOM_EMISMATCH on every rank if ranks differ (the
  *         log says which rank and what); #LOOM_ESTATE if MPI's thread level
- *         is below MPI_THREAD_SERIALIZED or the job has only one rank;
+ *         is below MPI_THREAD_SERIALIZED (MPI_THREAD_MULTIPLE with `serve`)
+ *         or the job has only one rank (allowed with `serve`);
  *         #LOOM_EMPI, #LOOM_ENOMEM, #LOOM_ESYS. When the master cannot
  *         prepare — open its journal, create the `job.events` or
  *         `job.report` file (#LOOM_ECONFIG) — every rank returns the
  *         master's error, its log says why, and no task runs.
+ *         Joining, every rank returns the same of: #LOOM_ENOTFOUND (no
+ *         join file), #LOOM_EINVAL (a join file loom refuses: readable by
+ *         others, a symbolic link, another owner), #LOOM_EPROTO (a corrupt
+ *         join file or a malformed answer), #LOOM_ECLOSED (its master has
+ *         ended), #LOOM_EAUTH (the key was refused), #LOOM_EMISMATCH (the
+ *         master runs another program), #LOOM_ETIMEDOUT (no answer in
+ *         time), #LOOM_ESYS; the log says why.
  */
 LOOM_EXTERN loom_err loom_job_start(loom_job *job);
 
