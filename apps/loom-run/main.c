@@ -93,9 +93,7 @@ struct run_rep {
     double start, runtime;
     uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
     int32_t exitval, signal, timed_out, spawn_errno, outcome;
-    uint32_t attempt;
-    int32_t slot; /* the worker thread, from 1 (LOOM_SLOT) */
-    char host[64];
+    uint32_t attempt; /* host, rank and thread come with the job's loom_result */
 };
 
 static struct {
@@ -232,10 +230,8 @@ run_command(loom_task *task, void *user)
     struct run_rep rep = {.seq = req.seq,
                           .start = start,
                           .attempt = req.attempt,
-                          .slot = loom_context_index(ctx) + 1,
                           .cmd_len = cmd_len,
                           .tag_len = tag_len};
-    snprintf(rep.host, sizeof rep.host, "%s", loom_context_host(ctx));
     int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
     if (ran) {
         rep.runtime = r.wall_seconds;
@@ -619,13 +615,13 @@ halt(struct run *run, int how, const char *why)
 /* Store an attempt: --results (the final one), then the job log. 0, or -1 when it
  * could not be recorded (said; the run then stops: 102). */
 static int
-record(struct run *run, const struct run_rep *rep, int rank, const char *cmd, const char *out,
-       const char *err, int final)
+record(struct run *run, const struct run_rep *rep, const loom_result *res, const char *cmd,
+       const char *out, const char *err, int final)
 {
     char msg[PATH_MAX + 256];
     if (run->res && final) {
         struct lr_result_rec rec = {rep->seq,       rep->attempt, rep->exitval, rep->signal,
-                                    rep->timed_out, rank,         rep->host,    rep->start,
+                                    rep->timed_out, res->rank,    res->host,    rep->start,
                                     rep->runtime,   cmd,          out,          err,
                                     rep->cmd_len,   rep->out_len, rep->err_len, rep->out_total,
                                     rep->err_total};
@@ -634,7 +630,7 @@ record(struct run *run, const struct run_rep *rep, int rank, const char *cmd, co
     }
     if (run->log) {
         char *command = dup_bytes(cmd, rep->cmd_len);
-        struct lr_joblog_entry e = {rep->seq,       rep->host,    rep->start,  rep->runtime, 0,
+        struct lr_joblog_entry e = {rep->seq,       res->host,    rep->start,  rep->runtime, 0,
                                     rep->out_total, rep->exitval, rep->signal, command,      0};
         int rc = command ? lr_joblog_write(run->log, &e) : -1;
         int saved = command ? errno : ENOMEM;
@@ -658,7 +654,8 @@ fail:
  * command's exit status — not as the job does (the "sh" task that ran it
  * succeeded). */
 static void
-observe(struct run *run, const struct run_rep *rep, int rank, const char *cmd, int final)
+observe(struct run *run, const struct run_rep *rep, const loom_result *res, const char *cmd,
+        int final)
 {
     loom_outcome oc = rep->outcome == REP_NOT_RUN             ? LOOM_OUTCOME_NOT_RUN
                       : rep->outcome == REP_KILLED            ? LOOM_OUTCOME_KILLED
@@ -666,15 +663,12 @@ observe(struct run *run, const struct run_rep *rep, int rank, const char *cmd, i
                       : rep->exitval == 0 && rep->signal == 0 ? LOOM_OUTCOME_OK
                                                               : LOOM_OUTCOME_FAILED;
     int ran = oc != LOOM_OUTCOME_NOT_RUN;
-    char host[sizeof rep->host]; /* terminated, whatever came */
-    memcpy(host, rep->host, sizeof host);
-    host[sizeof host - 1] = '\0';
     /* cause left 0: a failed command's is its signal, else its exit status */
     loom_attempt a = {.seq = rep->seq,
                       .attempt = rep->attempt,
-                      .host = ran ? host : "",
-                      .rank = ran ? rank : 0,
-                      .slot = ran ? rep->slot : 0,
+                      .host = ran ? res->host : "",
+                      .rank = ran ? res->rank : 0,
+                      .slot = ran ? res->slot : 0,
                       .start_ns = (int64_t)(rep->start * 1e9),
                       .run_ns = (int64_t)(rep->runtime * 1e9),
                       .exit = rep->exitval,
@@ -709,7 +703,7 @@ finish_one(struct run *run, const loom_result *res)
     }
     memcpy(&rep, res->data, sizeof rep);
     if (rep.outcome == REP_NOT_RUN) {
-        observe(run, &rep, res->rank, NULL, 1);
+        observe(run, &rep, res, NULL, 1);
         run->st.not_run++;
         order_forget(run, rep.seq);
         flush_in_order(run);
@@ -726,7 +720,7 @@ finish_one(struct run *run, const loom_result *res)
         return;
     }
     if (rep.outcome == REP_KILLED) {
-        observe(run, &rep, res->rank, cmd, 1);
+        observe(run, &rep, res, cmd, 1);
         run->st.killed++;
         order_forget(run, rep.seq);
         flush_in_order(run);
@@ -734,7 +728,7 @@ finish_one(struct run *run, const loom_result *res)
     }
     int ok = rep.exitval == 0 && rep.signal == 0;
     int final = ok || (int)rep.attempt > run->o->retries || run->halted;
-    observe(run, &rep, res->rank, cmd, final);
+    observe(run, &rep, res, cmd, final);
     /* the task's output, whole: now, or (--keep-order) the final attempt's
      * once every earlier task's is out */
     if (!run->o->keep_order) {
@@ -769,7 +763,7 @@ finish_one(struct run *run, const loom_result *res)
     }
     /* the job log has every attempt (as GNU's, with --retries); --results
      * the final one */
-    if (record(run, &rep, res->rank, cmd, out, err, final) != 0) {
+    if (record(run, &rep, res, cmd, out, err, final) != 0) {
         run->st.unrecorded++;
         return;
     }
@@ -1097,7 +1091,8 @@ usage(FILE *fp)
                 "--hostfile), LOOM_RUN_NODES=N makes it N+1 ranks mapped by node. It\n"
                 "passes --enable-recovery (a lost worker's tasks run elsewhere) and\n"
                 "stops an mpirun still running 10 s after the master finished. On one\n"
-                "node it also sets OMPI_MCA_pml=ob1 and pool.pin unless you set them.\n");
+                "node (not with --serve/--join) it also sets OMPI_MCA_pml=ob1 and pool.pin\n"
+                "unless you set them.\n");
 }
 
 static int
@@ -1279,15 +1274,14 @@ launch_self(int argc, char **argv, const struct opts *o)
     return status;
 }
 
-/* Where report_status writes (LOOM_RUN_STATUS_FILE, taken by main). */
+/* Where report_status writes: LOOM_RUN_STATUS_FILE, read by main first. */
 static char status_path[PATH_MAX];
 
 /* Under loom-run's own mpirun: tell the launcher the exit status. */
 static void
 report_status(int status)
 {
-    const char *path = status_path[0] ? status_path : getenv("LOOM_RUN_STATUS_FILE");
-    FILE *f = path && *path ? fopen(path, "w") : NULL;
+    FILE *f = status_path[0] ? fopen(status_path, "w") : NULL;
     if (f) {
         fprintf(f, "%d\n", status);
         fclose(f);
@@ -1401,6 +1395,8 @@ main(int argc, char **argv)
      * get another stream's lines in the middle. */
     static char errbuf[1 << 16];
     setvbuf(stderr, errbuf, _IOLBF, sizeof errbuf);
+    const char *status_env = getenv("LOOM_RUN_STATUS_FILE");
+    snprintf(status_path, sizeof status_path, "%s", status_env ? status_env : "");
 
     /* the command line as given, loom's options included: the ranks of a
      * self-launched run read them again (loom_config_load takes them out) */
@@ -1443,9 +1439,7 @@ main(int argc, char **argv)
     /* What our launcher (launch_self) told us is ours, not our tasks': a
      * task may itself be a loom-run that must start its own mpirun. Taken
      * out before MPI_Init, while this process has one thread. */
-    const char *v = getenv("LOOM_RUN_STATUS_FILE");
-    snprintf(status_path, sizeof status_path, "%s", v ? v : "");
-    v = getenv("LOOM_RUN_TTY");
+    const char *v = getenv("LOOM_RUN_TTY");
     int tty = v && !strcmp(v, "1");
     v = getenv("LOOM_RUN_PIN");
     if (v && !strcmp(v, "1") && !strcmp(loom_config_origin(cfg, "pool.pin"), "default"))

@@ -35,7 +35,7 @@
 #define PROG "squares"
 
 static int quiet;
-static long sleep_ms; /* --sleep: each task works this long (the seed's worker sleeps 1 s) */
+static uint64_t sleep_ms; /* --sleep: each task works this long (the seed's worker sleeps 1 s) */
 
 /* The rank the launcher gave this process, read before MPI_Init so that
  * only rank 0 prints usage errors and help (every rank parses alike). */
@@ -55,7 +55,7 @@ square(loom_task *task, void *user)
                 loom_context_rank(loom_task_context(task)),
                 loom_context_name(loom_task_context(task)));
     if (sleep_ms > 0) {
-        struct timespec d = {sleep_ms / 1000, (sleep_ms % 1000) * 1000000L};
+        struct timespec d = {(time_t)(sleep_ms / 1000), (long)(sleep_ms % 1000) * 1000000L};
         while (nanosleep(&d, &d) != 0)
             ;
     }
@@ -293,8 +293,7 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--quiet") == 0 || strcmp(argv[i], "-q") == 0) {
             quiet = 1;
         } else if (strcmp(argv[i], "--sleep") == 0 && i + 1 < argc) {
-            sleep_ms = strtol(argv[++i], &end, 10);
-            if (*end || end == argv[i] || sleep_ms < 0 || sleep_ms > 3600000) {
+            if (app_parse_u64(argv[++i], 0, 3600000, &sleep_ms) != 0) {
                 if (speak)
                     fprintf(stderr, PROG ": --sleep needs 0..3600000 (ms)\n");
                 goto out;
