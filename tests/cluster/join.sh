@@ -150,11 +150,11 @@ assert_grep "the master has been silent for .* leaving the job" "$T/j7.out" \
     "the joined job did not say why it left"
 
 step "5. 20 joins and leaves during one run"
-launch m5 $MPI -np 1 "$SQ" --serve "$T/d5" --count 1500 --sleep 5 --quiet --job-worker-timeout 3
+# enough tasks that 20 short-lived joiners cannot finish the run
+launch m5 $MPI -np 1 "$SQ" --serve "$T/d5" --count 3000 --sleep 5 --quiet --job-worker-timeout 3
 wait_for 20 test -f "$T/d5/loom.join" || fail "no join file"
 for i in $(seq 1 20); do
-    # slow joiners: each takes a few tasks before its kill, not hundreds
-    launch "j5_$i" $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 50 --quiet
+    launch "j5_$i" $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
     wait_for 30 has_at_least "joined from .*: ranks" "$T/m5.out" "$i" ||
         { cat "$T/m5.out" "$T/j5_$i.out"; fail "join $i was not accepted"; }
     kill_job "j5_$i"
@@ -163,7 +163,7 @@ ended m5 && { cat "$T/m5.out"; fail "the master ended before the last join"; }
 launch j5_last $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
 wait_end m5 180 0
 wait_end j5_last 60 0
-assert_grep "squares: 1500 results, all correct" "$T/m5.out" "results lost or doubled"
+assert_grep "squares: 3000 results, all correct" "$T/m5.out" "results lost or doubled"
 [ "$(count "joined from .*: ranks" "$T/m5.out")" = 21 ] || fail "not 21 joins logged"
 
 step "6. loom-run --serve, then loom-run --join, both self-launched"
