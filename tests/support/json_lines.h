@@ -3,7 +3,7 @@
  * A small, strict JSON checker for the events files (job.events, loom-run's
  * --events): each line must be exactly one JSON object of scalar values, no
  * key twice, strings valid UTF-8 with valid escapes, numbers in JSON's
- * grammar. And the schema of framework/src/events.h, as key lists a test
+ * grammar. And the schema of framework/src/formats/events.h, as key lists a test
  * checks a line against. Independent of the code under test (it has its
  * own UTF-8 decoder). Header-only: tests/unit/test_events.c and the MPI
  * tests include it.
@@ -312,7 +312,7 @@ json_expect_keys(const struct jobj *o, const char *line, const char *const *keys
     }
 }
 
-/* The schema (framework/src/events.h): keys of every line, then of each
+/* The schema (framework/src/formats/events.h): keys of every line, then of each
  * event. */
 static const char *const json_common_keys[] = {"event:s", "time:n", NULL};
 static const char *const json_start_keys[] = {"tasks:s", "ranks:i", "threads:i", NULL};

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The join handshake (framework/src/auth.c) over a socketpair: the real
+ * The join handshake (framework/src/formats/auth.c) over a socketpair: the real
  * serve and join against each other, and each against scripted fake peers
  * that send garbage, another digest, too much, too little, or nothing.
  *

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests of framework/src/config.c. Each test runs in its own process (as
+ * Tests of framework/src/node/config.c. Each test runs in its own process (as
  * Criterion does), so setenv() cannot leak between tests; setup() also
  * removes any LOOM_* variable inherited from the caller's environment and
  * makes a scratch directory for config files.

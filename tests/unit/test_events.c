@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The events file (framework/src/events.c: job.events, loom-run's
+/* The events file (framework/src/formats/events.c: job.events, loom-run's
  * --events): JSON string escaping of any bytes, and every line written is
  * one strict JSON object with the keys and types events.h documents. */
 #include <stdlib.h>

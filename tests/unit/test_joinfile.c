@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The join file (framework/src/joinfile.c): a round trip, the permissions
+ * The join file (framework/src/formats/joinfile.c): a round trip, the permissions
  * it is written with and insists on, every kind of damage and the message
  * each gives, and removal of only our own job's file. Each test works in a
  * fresh directory under /tmp, removed at the end.

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The master's journal (framework/src/journal.c): what is appended reads
+ * The master's journal (framework/src/formats/journal.c): what is appended reads
  * back; torn tails, zeroed blocks, duplicates and thousands of random
  * mutations are dropped or reported, never trusted and never a crash;
  * SIGKILL at random points loses nothing appended; a full filesystem is a

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests of the process module (framework/src/process.c): capture, stdin,
+ * Tests of the process module (framework/src/node/process.c): capture, stdin,
  * exit codes and signals, timeouts with group kill, start failures, limits,
  * environment and cwd, concurrency, parent death.
  *

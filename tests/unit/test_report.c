@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The report (framework/src/report.c: job.report, loom-run's --report):
+/* The report (framework/src/formats/report.c: job.report, loom-run's --report):
  * the page for a small run has one bar per attempt and escapes what it
  * shows; for a million attempts the memory stays bounded and the page says
  * the timeline is a sample. */
