@@ -67,6 +67,7 @@
 
 #include "internal.h"
 #include "loom/process.h"
+#include "process_internal.h"
 
 #define PROC_BUF_INITIAL      1024           /* first capture buffer per stream */
 #define PROC_BUF_MIN_ROOM     512            /* grow a capture buffer below this */
@@ -411,10 +412,8 @@ run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms, int cancel_fd)
     }
 }
 
-/* Wait for the leader; returns its status, or -1 if someone else reaped it
- * (SIGCHLD set to SIG_IGN, or a waitpid(-1) elsewhere in the process). */
-static int
-reap(pid_t pid)
+int
+loom__proc_reap(pid_t pid)
 {
     int st;
     pid_t w;
@@ -646,7 +645,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     }
 
     if (ctx.fail_stage != STAGE_NONE) {
-        (void)reap(r.pid); /* it has _exit()ed already */
+        (void)loom__proc_reap(r.pid); /* it has _exit()ed already */
         rc = spawn_error(ctx.fail_stage, ctx.fail_errno);
         res->spawn_errno = ctx.fail_errno;
         if (rc != LOOM_ENOTFOUND && rc != LOOM_ENOEXEC)
@@ -684,7 +683,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     close_fd(&r.in_fd);
     close_fd(&r.s[0].fd);
     close_fd(&r.s[1].fd);
-    status = reap(r.pid);
+    status = loom__proc_reap(r.pid);
     if (pipe_blocked) {
         if (r.in_epipe && !pipe_was_pending) {
             const struct timespec zero = {0, 0};

@@ -78,6 +78,7 @@
 #include "internal.h"
 #include "isolate.h"
 #include "loom/log.h"
+#include "process_internal.h"
 
 #define ISO_ENV        "LOOM__ISO_HELPER"
 #define ISO_HELLO      0x4c4f4f48u /* "HOOL" */
@@ -370,24 +371,13 @@ loom__iso_helper_pid(const struct loom__iso *h)
     return h->pid;
 }
 
-static int
-reap(pid_t pid)
-{
-    int st;
-    pid_t w;
-    do {
-        w = waitpid(pid, &st, 0);
-    } while (w < 0 && errno == EINTR);
-    return w == pid ? st : -1;
-}
-
 /* Kill the child and its group, reap it; its wait status (or -1). */
 static int
 kill_reap(pid_t pid)
 {
     kill(-pid, SIGKILL);
     kill(pid, SIGKILL);
-    return reap(pid);
+    return loom__proc_reap(pid);
 }
 
 static void
@@ -759,7 +749,7 @@ run_fork(struct loom__iso *h, const struct loom__iso_limits *lim, const struct j
         o->status = rep.status;
         o->cause = rep.status == 0 ? LOOM_CAUSE_OK : LOOM_CAUSE_FAILED;
         o->code = 0;
-        reap(pid); /* it _exit()s right after its reply */
+        loom__proc_reap(pid); /* it _exit()s right after its reply */
     } else {
         child_end(h, pid, w, o);
     }
