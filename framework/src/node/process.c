@@ -466,11 +466,17 @@ mpi_launch_var(const char *e)
 {
     static const char *const prefixes[] = {"PMIX_", "PMI_", "OMPI_COMM_WORLD_", "OMPI_MCA_orte_",
                                            "OMPI_MCA_ess_base_"};
-    static const char *const names[] = {
-        "OMPI_MCA_ess",       "OMPI_MCA_pmix",    "OMPI_MCA_initial_wdir",
-        "OMPI_MCA_shmem_RUNTIME_QUERY_hint",      "OMPI_UNIVERSE_SIZE",
-        "OMPI_NUM_APP_CTX",   "OMPI_FIRST_RANKS", "OMPI_APP_CTX_NUM_PROCS",
-        "OMPI_FILE_LOCATION", "OMPI_COMMAND",     "OMPI_ARGV"};
+    static const char *const names[] = {"OMPI_MCA_ess",
+                                        "OMPI_MCA_pmix",
+                                        "OMPI_MCA_initial_wdir",
+                                        "OMPI_MCA_shmem_RUNTIME_QUERY_hint",
+                                        "OMPI_UNIVERSE_SIZE",
+                                        "OMPI_NUM_APP_CTX",
+                                        "OMPI_FIRST_RANKS",
+                                        "OMPI_APP_CTX_NUM_PROCS",
+                                        "OMPI_FILE_LOCATION",
+                                        "OMPI_COMMAND",
+                                        "OMPI_ARGV"};
     if (e[0] != 'P' && e[0] != 'O')
         return 0;
     if (strncmp(e, "PMIX_MCA_", 9) == 0)
@@ -551,19 +557,326 @@ stream_finish(struct stream *s, char **buf, size_t *len, uint64_t *total, int *t
     s->buf = NULL;
 }
 
+/* Hand both captured outputs over to res (NUL-terminated). */
+static void
+result_take_output(loom_proc_result *res, struct run *r)
+{
+    stream_finish(&r->s[0], &res->out, &res->out_len, &res->out_total, &res->out_truncated);
+    stream_finish(&r->s[1], &res->err, &res->err_len, &res->err_total, &res->err_truncated);
+}
+
+/* The run's state before anything is allocated: no child, no descriptor. */
+static void
+run_init(struct run *r, const loom_proc_opts *opts)
+{
+    memset(r, 0, sizeof *r);
+    r->pid = -1;
+    r->pidfd = -1;
+    r->in_fd = -1;
+    r->s[0].fd = r->s[1].fd = -1;
+    r->limit = opts->output_limit ? opts->output_limit : LOOM_PROC_OUTPUT_LIMIT_DEFAULT;
+    if (r->limit > PROC_LIMIT_MAX)
+        r->limit = PROC_LIMIT_MAX;
+    r->in_data = opts->stdin_data;
+    r->in_len = opts->stdin_len;
+}
+
+/* The first capture buffer of each stream. LOOM_ENOMEM or LOOM_OK. */
+static loom_err
+run_alloc_buffers(struct run *r)
+{
+    for (int i = 0; i < 2; i++) {
+        r->s[i].cap = (r->limit < PROC_BUF_INITIAL ? r->limit : PROC_BUF_INITIAL - 1) + 1;
+        if (!(r->s[i].buf = malloc(r->s[i].cap)))
+            return LOOM_ENOMEM;
+    }
+    return LOOM_OK;
+}
+
+static void
+run_free(struct run *r)
+{
+    close_fd(&r->pidfd);
+    free(r->discard);
+    free(r->s[0].buf);
+    free(r->s[1].buf);
+}
+
+/* The pipes of one start; [0] is the read end, [1] the write end, -1 when
+ * closed or not made. */
+struct pipes {
+    int in[2];     /* the child's stdin: made only when there is input */
+    int out[2];    /* the child's stdout */
+    int err[2];    /* the child's stderr */
+    int report[2]; /* the child's failure report (LOOM_PROC_ERRPIPE only) */
+};
+
+static void
+pipes_init(struct pipes *p)
+{
+    p->in[0] = p->in[1] = p->out[0] = p->out[1] = -1;
+    p->err[0] = p->err[1] = p->report[0] = p->report[1] = -1;
+}
+
+/* Make the pipes a start needs, all O_CLOEXEC. LOOM_ESYS or LOOM_OK. */
+static loom_err
+pipes_open(struct pipes *p, int with_stdin)
+{
+    if (pipe2(p->out, O_CLOEXEC) != 0 || pipe2(p->err, O_CLOEXEC) != 0)
+        return LOOM_ESYS;
+    /* Only our end is non-blocking: the child's end is a shared file
+     * description and the command expects blocking I/O. */
+    if (with_stdin && (pipe2(p->in, O_CLOEXEC) != 0 || fcntl(p->in[1], F_SETFL, O_NONBLOCK) != 0))
+        return LOOM_ESYS;
+    if (LOOM_PROC_ERRPIPE && pipe2(p->report, O_CLOEXEC) != 0)
+        return LOOM_ESYS;
+    return LOOM_OK;
+}
+
+/* Close the child's ends, once it has them. */
+static void
+pipes_close_child_ends(struct pipes *p)
+{
+    close_fd(&p->in[0]);
+    close_fd(&p->out[1]);
+    close_fd(&p->err[1]);
+    close_fd(&p->report[1]);
+}
+
+static void
+pipes_close(struct pipes *p)
+{
+    pipes_close_child_ends(p);
+    close_fd(&p->in[1]);
+    close_fd(&p->out[0]);
+    close_fd(&p->err[0]);
+    close_fd(&p->report[0]);
+}
+
+/* What the child needs, prepared before vfork (the child may not
+ * allocate). sh_argv: {"/bin/sh", "-c", NULL, NULL}, used for a shell
+ * command; it must outlive the start. */
+static void
+spawn_ctx_fill(struct spawn_ctx *ctx, const loom_proc_opts *opts, const char **sh_argv, char **envp,
+               const struct pipes *p)
+{
+    memset(ctx, 0, sizeof *ctx);
+    sh_argv[2] = opts->shell_cmd;
+    ctx->argv = (char *const *)(opts->argv ? opts->argv : sh_argv);
+    ctx->file = ctx->argv[0];
+    ctx->envp = envp;
+    ctx->cwd = opts->cwd;
+    ctx->fd[0] = p->in[0];
+    ctx->fd[1] = p->out[1];
+    ctx->fd[2] = p->err[1];
+    ctx->report_fd = p->report[1];
+    ctx->parent = getpid();
+    ctx->cpus = loom__cpu_unpinned(&ctx->cpus_size);
+}
+
+/* With a report pipe: what the child wrote into it before failing (EOF,
+ * nothing: exec succeeded) goes into ctx's fail_* fields. */
+static void
+spawn_report_read(struct spawn_ctx *ctx, int report_fd)
+{
+    int msg[2];
+    ssize_t n;
+
+    if (report_fd < 0)
+        return;
+    do {
+        n = read(report_fd, msg, sizeof msg);
+    } while (n < 0 && errno == EINTR);
+    if (n == (ssize_t)sizeof msg) {
+        ctx->fail_stage = msg[0];
+        ctx->fail_errno = msg[1];
+    }
+}
+
+/* Start the child with every signal blocked in this thread, then close
+ * the child's ends of the pipes. *pid: the child, or -1 when vfork failed
+ * (LOOM_ENOMEM or LOOM_ESYS). A child that could not exec is reported in
+ * ctx's fail_* fields, with LOOM_OK. */
+static loom_err
+spawn(struct spawn_ctx *ctx, struct pipes *p, pid_t *pid)
+{
+    sigset_t all, saved_mask;
+    loom_err rc = LOOM_OK;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &saved_mask);
+    *pid = spawn_vfork(ctx);
+    if (*pid < 0)
+        rc = errno == ENOMEM ? LOOM_ENOMEM : LOOM_ESYS;
+    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
+    pipes_close_child_ends(p);
+    if (*pid < 0)
+        return rc;
+    spawn_report_read(ctx, p->report[0]);
+    return LOOM_OK;
+}
+
+/* The child reported a failed start and has _exit()ed: reap it and say
+ * why. A command not found or not executable is a result (exit_code -1,
+ * empty outputs) as well as an error code. */
+static loom_err
+spawn_failed(const struct spawn_ctx *ctx, struct run *r, int64_t t0, loom_proc_result *res)
+{
+    loom_err rc;
+
+    (void)loom__proc_reap(r->pid); /* it has _exit()ed already */
+    rc = spawn_error(ctx->fail_stage, ctx->fail_errno);
+    res->spawn_errno = ctx->fail_errno;
+    if (rc != LOOM_ENOTFOUND && rc != LOOM_ENOEXEC)
+        return rc;
+    res->exit_code = -1;
+    res->wall_seconds = (double)(loom__now_ns() - t0) / 1e9;
+    result_take_output(res, r);
+    return rc;
+}
+
+/* Our ends of the pipes move into the run; from here on the child runs
+ * and must be reaped on every path. */
+static void
+run_adopt(struct run *r, struct pipes *p)
+{
+    r->in_fd = p->in[1];
+    p->in[1] = -1;
+    r->s[0].fd = p->out[0];
+    p->out[0] = -1;
+    r->s[1].fd = p->err[0];
+    p->err[0] = -1;
+    /* pidfds are born O_CLOEXEC; without one (kernel < 5.3, seccomp) the
+     * loop polls for the exit with waitid(WNOWAIT). */
+    r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+}
+
+/* SIGPIPE blocked in this thread while stdin is fed (see the top). */
+struct sigpipe_guard {
+    int blocked;     /* the mask below is to be restored */
+    int was_pending; /* a SIGPIPE was pending before: not ours to consume */
+    sigset_t set, saved_mask;
+};
+
+static void
+sigpipe_block(struct sigpipe_guard *g, int feeding_stdin)
+{
+    sigset_t pending;
+
+    g->blocked = 0;
+    g->was_pending = 0;
+    if (!feeding_stdin)
+        return;
+    sigemptyset(&g->set);
+    sigaddset(&g->set, SIGPIPE);
+    sigpending(&pending);
+    g->was_pending = sigismember(&pending, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &g->set, &g->saved_mask);
+    g->blocked = 1;
+}
+
+/* Consume the SIGPIPE a write of ours raised (got_epipe), then give the
+ * thread its mask back. */
+static void
+sigpipe_restore(struct sigpipe_guard *g, int got_epipe)
+{
+    if (!g->blocked)
+        return;
+    if (got_epipe && !g->was_pending) {
+        const struct timespec zero = {0, 0};
+        while (sigtimedwait(&g->set, NULL, &zero) < 0 && errno == EINTR)
+            ;
+    }
+    pthread_sigmask(SIG_SETMASK, &g->saved_mask, NULL);
+}
+
+/* Serve the running child until it is done (or killed), then close our
+ * pipes and reap it: *status is its wait status, or -1. Only a failing
+ * poll() or ENOMEM is an error; the child is reaped either way. */
+static loom_err
+run_supervise(struct run *r, const loom_proc_opts *opts, int64_t t0, int *status)
+{
+    struct sigpipe_guard guard;
+    int grace_ms;
+    loom_err rc;
+
+    grace_ms = opts->kill_grace_ms == 0 ? LOOM_PROC_KILL_GRACE_DEFAULT_MS : opts->kill_grace_ms;
+    sigpipe_block(&guard, r->in_fd >= 0);
+    rc = run_io(r, t0, opts->timeout_ms, grace_ms, opts->cancel_fd);
+    if (rc != LOOM_OK || r->timed_out || r->cancelled)
+        group_kill(r->pid, SIGKILL); /* before reaping: the pgid is still ours */
+    close_fd(&r->in_fd);
+    close_fd(&r->s[0].fd);
+    close_fd(&r->s[1].fd);
+    *status = loom__proc_reap(r->pid);
+    sigpipe_restore(&guard, r->in_epipe);
+    return rc;
+}
+
+/* How the command ended, from its wait status (-1: unknown). */
+static void
+result_fill(loom_proc_result *res, struct run *r, int status, int64_t t0)
+{
+    res->pid = (int)r->pid;
+    res->timed_out = r->timed_out;
+    res->cancelled = r->cancelled;
+    res->exit_code = -1;
+    if (status != -1 && WIFEXITED(status)) {
+        res->exited = 1;
+        res->exit_code = WEXITSTATUS(status);
+    } else if (status != -1 && WIFSIGNALED(status)) {
+        res->signaled = 1;
+        res->term_signal = WTERMSIG(status);
+    }
+    res->wall_seconds = (double)(loom__now_ns() - t0) / 1e9;
+    result_take_output(res, r);
+}
+
+/* loom_proc_run once the options are checked: prepare, start, serve,
+ * reap, and free what the run held. */
+static loom_err
+run_command(const loom_proc_opts *opts, loom_proc_result *res)
+{
+    const char *sh_argv[4] = {"/bin/sh", "-c", NULL, NULL};
+    int64_t t0 = loom__now_ns();
+    struct spawn_ctx ctx;
+    struct pipes p;
+    struct run r;
+    char **envp = NULL;
+    int status;
+    loom_err rc;
+
+    run_init(&r, opts);
+    pipes_init(&p);
+    if ((rc = build_env(opts->env, &envp)) != LOOM_OK)
+        goto out;
+    if ((rc = run_alloc_buffers(&r)) != LOOM_OK)
+        goto out;
+    if ((rc = pipes_open(&p, r.in_len > 0)) != LOOM_OK)
+        goto out;
+    spawn_ctx_fill(&ctx, opts, sh_argv, envp, &p);
+    if ((rc = spawn(&ctx, &p, &r.pid)) != LOOM_OK)
+        goto out;
+    if (ctx.fail_stage != STAGE_NONE) {
+        rc = spawn_failed(&ctx, &r, t0, res);
+        goto out;
+    }
+    run_adopt(&r, &p);
+    if ((rc = run_supervise(&r, opts, t0, &status)) != LOOM_OK)
+        goto out;
+    result_fill(res, &r, status, t0);
+
+out:
+    pipes_close(&p);
+    run_free(&r);
+    free(envp);
+    return rc;
+}
+
 loom_err
 loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
 {
-    const char *sh_argv[4] = {"/bin/sh", "-c", NULL, NULL};
-    int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
-    int report_pipe[2] = {-1, -1};
-    struct spawn_ctx ctx;
-    struct run r;
-    char **envp = NULL;
-    sigset_t all, saved_mask, pipe_set;
-    int pipe_blocked = 0, pipe_was_pending = 0, status;
-    int grace_ms, cancel_state;
-    int64_t t0;
+    int cancel_state;
     loom_err rc;
 
     LOOM_ASSERT(opts != NULL);
@@ -574,158 +887,7 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     /* poll/read/waitpid are cancellation points: a cancelled caller would
      * leak the child and its pipes, so the run is not cancellable. */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    t0 = loom__now_ns();
-    grace_ms = opts->kill_grace_ms == 0 ? LOOM_PROC_KILL_GRACE_DEFAULT_MS : opts->kill_grace_ms;
-
-    memset(&r, 0, sizeof r);
-    r.pid = -1;
-    r.pidfd = -1;
-    r.in_fd = -1;
-    r.s[0].fd = r.s[1].fd = -1;
-    r.limit = opts->output_limit ? opts->output_limit : LOOM_PROC_OUTPUT_LIMIT_DEFAULT;
-    if (r.limit > PROC_LIMIT_MAX)
-        r.limit = PROC_LIMIT_MAX;
-    r.in_data = opts->stdin_data;
-    r.in_len = opts->stdin_len;
-
-    if ((rc = build_env(opts->env, &envp)) != LOOM_OK)
-        goto out;
-    rc = LOOM_ENOMEM;
-    for (int i = 0; i < 2; i++) {
-        r.s[i].cap = (r.limit < PROC_BUF_INITIAL ? r.limit : PROC_BUF_INITIAL - 1) + 1;
-        if (!(r.s[i].buf = malloc(r.s[i].cap)))
-            goto out_bufs;
-    }
-    rc = LOOM_ESYS;
-    if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0)
-        goto out_pipes;
-    /* Only our end is non-blocking: the child's end is a shared file
-     * description and the command expects blocking I/O. */
-    if (r.in_len > 0 &&
-        (pipe2(in_pipe, O_CLOEXEC) != 0 || fcntl(in_pipe[1], F_SETFL, O_NONBLOCK) != 0))
-        goto out_pipes;
-    if (LOOM_PROC_ERRPIPE && pipe2(report_pipe, O_CLOEXEC) != 0)
-        goto out_pipes;
-
-    memset(&ctx, 0, sizeof ctx);
-    sh_argv[2] = opts->shell_cmd;
-    ctx.argv = (char *const *)(opts->argv ? opts->argv : sh_argv);
-    ctx.file = ctx.argv[0];
-    ctx.envp = envp;
-    ctx.cwd = opts->cwd;
-    ctx.fd[0] = in_pipe[0];
-    ctx.fd[1] = out_pipe[1];
-    ctx.fd[2] = err_pipe[1];
-    ctx.report_fd = report_pipe[1];
-    ctx.parent = getpid();
-    ctx.cpus = loom__cpu_unpinned(&ctx.cpus_size);
-
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &saved_mask);
-    r.pid = spawn_vfork(&ctx);
-    if (r.pid < 0)
-        rc = errno == ENOMEM ? LOOM_ENOMEM : LOOM_ESYS;
-    pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
-    close_fd(&in_pipe[0]);
-    close_fd(&out_pipe[1]);
-    close_fd(&err_pipe[1]);
-    close_fd(&report_pipe[1]);
-    if (r.pid < 0)
-        goto out_pipes;
-    if (report_pipe[0] >= 0) {
-        int msg[2];
-        ssize_t n;
-        do {
-            n = read(report_pipe[0], msg, sizeof msg);
-        } while (n < 0 && errno == EINTR);
-        if (n == (ssize_t)sizeof msg) {
-            ctx.fail_stage = msg[0];
-            ctx.fail_errno = msg[1];
-        }
-    }
-
-    if (ctx.fail_stage != STAGE_NONE) {
-        (void)loom__proc_reap(r.pid); /* it has _exit()ed already */
-        rc = spawn_error(ctx.fail_stage, ctx.fail_errno);
-        res->spawn_errno = ctx.fail_errno;
-        if (rc != LOOM_ENOTFOUND && rc != LOOM_ENOEXEC)
-            goto out_pipes;
-        res->exit_code = -1;
-        res->wall_seconds = (double)(loom__now_ns() - t0) / 1e9;
-        stream_finish(&r.s[0], &res->out, &res->out_len, &res->out_total, &res->out_truncated);
-        stream_finish(&r.s[1], &res->err, &res->err_len, &res->err_total, &res->err_truncated);
-        goto out_pipes;
-    }
-
-    /* From here on the child runs and must be reaped on every path. */
-    r.in_fd = in_pipe[1];
-    in_pipe[1] = -1;
-    r.s[0].fd = out_pipe[0];
-    out_pipe[0] = -1;
-    r.s[1].fd = err_pipe[0];
-    err_pipe[0] = -1;
-    /* pidfds are born O_CLOEXEC; without one (kernel < 5.3, seccomp) the
-     * loop polls for the exit with waitid(WNOWAIT). */
-    r.pidfd = (int)syscall(SYS_pidfd_open, r.pid, 0);
-
-    if (r.in_fd >= 0) {
-        sigset_t pending;
-        sigemptyset(&pipe_set);
-        sigaddset(&pipe_set, SIGPIPE);
-        sigpending(&pending);
-        pipe_was_pending = sigismember(&pending, SIGPIPE);
-        pthread_sigmask(SIG_BLOCK, &pipe_set, &saved_mask);
-        pipe_blocked = 1;
-    }
-    rc = run_io(&r, t0, opts->timeout_ms, grace_ms, opts->cancel_fd);
-    if (rc != LOOM_OK || r.timed_out || r.cancelled)
-        group_kill(r.pid, SIGKILL); /* before reaping: the pgid is still ours */
-    close_fd(&r.in_fd);
-    close_fd(&r.s[0].fd);
-    close_fd(&r.s[1].fd);
-    status = loom__proc_reap(r.pid);
-    if (pipe_blocked) {
-        if (r.in_epipe && !pipe_was_pending) {
-            const struct timespec zero = {0, 0};
-            while (sigtimedwait(&pipe_set, NULL, &zero) < 0 && errno == EINTR)
-                ;
-        }
-        pthread_sigmask(SIG_SETMASK, &saved_mask, NULL);
-    }
-    if (rc != LOOM_OK)
-        goto out_pipes;
-
-    res->pid = (int)r.pid;
-    res->timed_out = r.timed_out;
-    res->cancelled = r.cancelled;
-    res->exit_code = -1;
-    if (status != -1 && WIFEXITED(status)) {
-        res->exited = 1;
-        res->exit_code = WEXITSTATUS(status);
-    } else if (status != -1 && WIFSIGNALED(status)) {
-        res->signaled = 1;
-        res->term_signal = WTERMSIG(status);
-    }
-    res->wall_seconds = (double)(loom__now_ns() - t0) / 1e9;
-    stream_finish(&r.s[0], &res->out, &res->out_len, &res->out_total, &res->out_truncated);
-    stream_finish(&r.s[1], &res->err, &res->err_len, &res->err_total, &res->err_truncated);
-
-out_pipes:
-    close_fd(&r.pidfd);
-    close_fd(&in_pipe[0]);
-    close_fd(&in_pipe[1]);
-    close_fd(&out_pipe[0]);
-    close_fd(&out_pipe[1]);
-    close_fd(&err_pipe[0]);
-    close_fd(&err_pipe[1]);
-    close_fd(&report_pipe[0]);
-    close_fd(&report_pipe[1]);
-out_bufs:
-    free(r.discard);
-    free(r.s[0].buf);
-    free(r.s[1].buf);
-    free(envp);
-out:
+    rc = run_command(opts, res);
     if (rc != LOOM_OK && rc != LOOM_ENOTFOUND && rc != LOOM_ENOEXEC) {
         int e = res->spawn_errno;
         memset(res, 0, sizeof *res);
