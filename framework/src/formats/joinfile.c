@@ -412,215 +412,297 @@ enum field { F_JOB, F_HOST, F_PID, F_CREATED, F_PORT, F_KEY, F_CHECK, F__COUNT }
 static const char *const field_names[F__COUNT] = {"job",  "host", "pid",  "created",
                                                   "port", "key",  "check"};
 
+/* One read of the file's bytes: for messages, the file and the line. */
+struct parse_ctx {
+    const char *file;
+    const char *buf; /* the file's bytes */
+    char *err;
+    size_t errlen;
+    unsigned lineno; /* the line being read, from 1 */
+};
+
+/* What the lines read so far held besides ji's fields. */
+struct parse_state {
+    int seen[F__COUNT];
+    uint32_t check;  /* the value of the check line */
+    size_t check_at; /* where the check line starts: the CRC covers what is before */
+};
+
+static loom_err corrupt(const struct parse_ctx *pc, const char *fmt, ...) LOOM_PRINTF(2, 3);
+
+/* Say why the file is corrupted; returns LOOM_EPROTO. */
+static loom_err
+corrupt(const struct parse_ctx *pc, const char *fmt, ...)
+{
+    char why[256];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    loom__set_err(pc->err, pc->errlen, "corrupted join file %s: %s", pc->file, why);
+    return LOOM_EPROTO;
+}
+
+/* Line 1: the tag and the one format version this loom reads. */
+static loom_err
+parse_version(const struct parse_ctx *pc, const char *line, size_t len)
+{
+    size_t tl = sizeof VERSION_TAG - 1;
+    uint64_t v;
+
+    if (len < tl + 2 || memcmp(line, VERSION_TAG " ", tl + 1) != 0) {
+        loom__set_err(pc->err, pc->errlen,
+                      "%s is not a loom join file (line 1 is not '" VERSION_TAG " %d')", pc->file,
+                      LOOM__JOINFILE_VERSION);
+        return LOOM_EPROTO;
+    }
+    if (!parse_dec(line + tl + 1, len - tl - 1, UINT32_MAX, &v))
+        return corrupt(pc, "line 1: the format version is not a number");
+    if (v != LOOM__JOINFILE_VERSION) {
+        loom__set_err(pc->err, pc->errlen,
+                      "join file %s has format version %" PRIu64 "; this loom reads version "
+                      "%d (do the master and the joiner run the same loom?)",
+                      pc->file, v, LOOM__JOINFILE_VERSION);
+        return LOOM_EPROTO;
+    }
+    return LOOM_OK;
+}
+
+/* The field named by the nl bytes at name, or F__COUNT. */
+static int
+field_find(const char *name, size_t nl)
+{
+    int f = 0;
+    while (f < F__COUNT && !(strlen(field_names[f]) == nl && memcmp(name, field_names[f], nl) == 0))
+        f++;
+    return f;
+}
+
+/* The key's 64 hex digits v[0..vl), which start at column col. */
+static loom_err
+parse_key(const struct parse_ctx *pc, const char *v, size_t vl, size_t col,
+          struct loom__join_info *ji)
+{
+    if (vl != 2 * LOOM__AUTH_KEY_LEN)
+        return corrupt(pc, "line %u: 'key' is %zu characters, not %d hex digits", pc->lineno, vl,
+                       2 * LOOM__AUTH_KEY_LEN);
+    for (size_t i = 0; i < vl; i++)
+        if (!is_hex(v[i]))
+            return corrupt(pc,
+                           "line %u: 'key' has a character that is not a hex digit at column %zu",
+                           pc->lineno, col + i);
+    for (size_t i = 0; i < LOOM__AUTH_KEY_LEN; i++)
+        ji->key[i] = (unsigned char)(hex_val(v[2 * i]) << 4 | hex_val(v[2 * i + 1]));
+    return LOOM_OK;
+}
+
+/* The check line's 8 lowercase hex digits. */
+static loom_err
+parse_check(const struct parse_ctx *pc, const char *v, size_t vl, uint32_t *check)
+{
+    uint64_t num = 0;
+
+    for (size_t i = 0; i < vl; i++)
+        if (vl != 8 || !is_lower_hex(v[i]))
+            return corrupt(pc, "line %u: 'check' is not 8 lowercase hex digits", pc->lineno);
+        else
+            num = num << 4 | (uint64_t)hex_val(v[i]);
+    *check = (uint32_t)num;
+    return LOOM_OK;
+}
+
+/* Check the value v[0..vl) of field f, named by the line's first nl
+ * bytes, and store it. */
+static loom_err
+parse_value(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, size_t nl,
+            struct loom__join_info *ji, struct parse_state *st)
+{
+    const char *why;
+    uint64_t num;
+
+    switch (f) {
+    case F_JOB:
+        if (!is_job_id(v, vl))
+            return corrupt(pc, "line %u: 'job' is not %d lowercase hex digits", pc->lineno,
+                           LOOM__JOIN_JOB_HEX);
+        memcpy(ji->job, v, vl);
+        ji->job[vl] = '\0';
+        break;
+    case F_HOST:
+        if ((why = token_problem(v, vl, LOOM__JOIN_HOST_MAX - 1)) != NULL)
+            return corrupt(pc, "line %u: 'host' %s", pc->lineno, why);
+        memcpy(ji->host, v, vl);
+        ji->host[vl] = '\0';
+        break;
+    case F_PID:
+        if (!parse_dec(v, vl, INT32_MAX, &num) || num == 0)
+            return corrupt(pc, "line %u: 'pid' is not a process id", pc->lineno);
+        ji->pid = (long)num;
+        break;
+    case F_CREATED:
+        if (!parse_dec(v, vl, INT64_MAX, &num))
+            return corrupt(pc, "line %u: 'created' is not a time in seconds", pc->lineno);
+        ji->created = (int64_t)num;
+        break;
+    case F_PORT:
+        if ((why = token_problem(v, vl, LOOM__JOIN_PORT_MAX - 1)) != NULL)
+            return corrupt(pc, "line %u: 'port' %s", pc->lineno, why);
+        memcpy(ji->port, v, vl);
+        ji->port[vl] = '\0';
+        break;
+    case F_KEY:
+        return parse_key(pc, v, vl, nl + 2, ji);
+    case F_CHECK:
+        return parse_check(pc, v, vl, &st->check);
+    case F__COUNT:
+        break;
+    }
+    return LOOM_OK;
+}
+
+/* A line after the first: "name value", a field not seen yet, before the
+ * check line. */
+static loom_err
+parse_field_line(const struct parse_ctx *pc, const char *line, size_t len,
+                 struct loom__join_info *ji, struct parse_state *st)
+{
+    const char *sp;
+    size_t nl;
+    int f;
+
+    if (len == 0)
+        return corrupt(pc, "line %u is empty", pc->lineno);
+    if (st->seen[F_CHECK])
+        return corrupt(pc, "line %u: text after the 'check' line, which must be the last",
+                       pc->lineno);
+    sp = memchr(line, ' ', len);
+    nl = sp ? (size_t)(sp - line) : len;
+    f = field_find(line, nl);
+    if (f == F__COUNT) {
+        char name[33];
+        size_t k = 0;
+        for (; k < nl && k < sizeof name - 1; k++)
+            name[k] = (line[k] > ' ' && line[k] <= '~') ? line[k] : '?';
+        name[k] = '\0';
+        return corrupt(pc, "line %u: unknown field '%s'", pc->lineno, name);
+    }
+    if (st->seen[f])
+        return corrupt(pc, "line %u: field '%s' appears twice", pc->lineno, field_names[f]);
+    st->seen[f] = 1;
+    if (sp == NULL)
+        return corrupt(pc, "line %u: field '%s' has no value", pc->lineno, field_names[f]);
+    if (f == F_CHECK)
+        st->check_at = (size_t)(line - pc->buf);
+    return parse_value(pc, (enum field)f, sp + 1, len - nl - 1, nl, ji, st);
+}
+
 /* Parse the file's bytes buf[0..n) (n <= LOOM__JOINFILE_MAX) into ji. */
 static loom_err
 parse(const char *file, const char *buf, size_t n, struct loom__join_info *ji, char *err,
       size_t errlen)
 {
-#define CORRUPT(...)                                                                               \
-    do {                                                                                           \
-        char why_[256];                                                                            \
-        snprintf(why_, sizeof why_, __VA_ARGS__);                                                  \
-        loom__set_err(err, errlen, "corrupted join file %s: %s", file, why_);                      \
-        return LOOM_EPROTO;                                                                        \
-    } while (0)
+    struct parse_ctx pc = {file, buf, err, errlen, 0};
+    struct parse_state st;
+    const char *nul;
+    loom_err rc;
 
+    memset(&st, 0, sizeof st);
     if (n == 0)
-        CORRUPT("it is empty");
-    const char *nul = memchr(buf, '\0', n);
-    if (nul != NULL)
-        CORRUPT("NUL byte at offset %zu", (size_t)(nul - buf));
+        return corrupt(&pc, "it is empty");
+    if ((nul = memchr(buf, '\0', n)) != NULL)
+        return corrupt(&pc, "NUL byte at offset %zu", (size_t)(nul - buf));
     if (buf[n - 1] != '\n')
-        CORRUPT("the last line is incomplete (truncated?)");
-
-    int seen[F__COUNT] = {0};
-    size_t check_at = 0;
-    uint32_t check = 0;
-    unsigned lineno = 0;
+        return corrupt(&pc, "the last line is incomplete (truncated?)");
     for (size_t off = 0; off < n;) {
         const char *line = buf + off;
         const char *eol = memchr(line, '\n', n - off); /* found: buf ends in '\n' */
         size_t len = (size_t)(eol - line);
-        lineno++;
+        pc.lineno++;
         off += len + 1;
         if (len > LINE_MAX_)
-            CORRUPT("line %u is longer than %d bytes", lineno, LINE_MAX_);
-        if (lineno == 1) {
-            size_t tl = sizeof VERSION_TAG - 1;
-            if (len < tl + 2 || memcmp(line, VERSION_TAG " ", tl + 1) != 0) {
-                loom__set_err(err, errlen,
-                              "%s is not a loom join file (line 1 is not '" VERSION_TAG " %d')",
-                              file, LOOM__JOINFILE_VERSION);
-                return LOOM_EPROTO;
-            }
-            uint64_t v;
-            if (!parse_dec(line + tl + 1, len - tl - 1, UINT32_MAX, &v))
-                CORRUPT("line 1: the format version is not a number");
-            if (v != LOOM__JOINFILE_VERSION) {
-                loom__set_err(err, errlen,
-                              "join file %s has format version %" PRIu64
-                              "; this loom reads version "
-                              "%d (do the master and the joiner run the same loom?)",
-                              file, v, LOOM__JOINFILE_VERSION);
-                return LOOM_EPROTO;
-            }
-            continue;
-        }
-        if (len == 0)
-            CORRUPT("line %u is empty", lineno);
-        if (seen[F_CHECK])
-            CORRUPT("line %u: text after the 'check' line, which must be the last", lineno);
-        const char *sp = memchr(line, ' ', len);
-        size_t nl = sp ? (size_t)(sp - line) : len;
-        int f = 0;
-        while (f < F__COUNT &&
-               !(strlen(field_names[f]) == nl && memcmp(line, field_names[f], nl) == 0))
-            f++;
-        if (f == F__COUNT) {
-            char name[33];
-            size_t k = 0;
-            for (; k < nl && k < sizeof name - 1; k++)
-                name[k] = (line[k] > ' ' && line[k] <= '~') ? line[k] : '?';
-            name[k] = '\0';
-            CORRUPT("line %u: unknown field '%s'", lineno, name);
-        }
-        if (seen[f])
-            CORRUPT("line %u: field '%s' appears twice", lineno, field_names[f]);
-        seen[f] = 1;
-        if (sp == NULL)
-            CORRUPT("line %u: field '%s' has no value", lineno, field_names[f]);
-        const char *v = sp + 1;
-        size_t vl = len - nl - 1;
-        const char *why;
-        uint64_t num;
-        switch ((enum field)f) {
-        case F_JOB:
-            if (!is_job_id(v, vl))
-                CORRUPT("line %u: 'job' is not %d lowercase hex digits", lineno,
-                        LOOM__JOIN_JOB_HEX);
-            memcpy(ji->job, v, vl);
-            ji->job[vl] = '\0';
-            break;
-        case F_HOST:
-            if ((why = token_problem(v, vl, LOOM__JOIN_HOST_MAX - 1)) != NULL)
-                CORRUPT("line %u: 'host' %s", lineno, why);
-            memcpy(ji->host, v, vl);
-            ji->host[vl] = '\0';
-            break;
-        case F_PID:
-            if (!parse_dec(v, vl, INT32_MAX, &num) || num == 0)
-                CORRUPT("line %u: 'pid' is not a process id", lineno);
-            ji->pid = (long)num;
-            break;
-        case F_CREATED:
-            if (!parse_dec(v, vl, INT64_MAX, &num))
-                CORRUPT("line %u: 'created' is not a time in seconds", lineno);
-            ji->created = (int64_t)num;
-            break;
-        case F_PORT:
-            if ((why = token_problem(v, vl, LOOM__JOIN_PORT_MAX - 1)) != NULL)
-                CORRUPT("line %u: 'port' %s", lineno, why);
-            memcpy(ji->port, v, vl);
-            ji->port[vl] = '\0';
-            break;
-        case F_KEY:
-            if (vl != 2 * LOOM__AUTH_KEY_LEN)
-                CORRUPT("line %u: 'key' is %zu characters, not %d hex digits", lineno, vl,
-                        2 * LOOM__AUTH_KEY_LEN);
-            for (size_t i = 0; i < vl; i++)
-                if (!is_hex(v[i]))
-                    CORRUPT("line %u: 'key' has a character that is not a hex digit at column "
-                            "%zu",
-                            lineno, nl + 2 + i);
-            for (size_t i = 0; i < LOOM__AUTH_KEY_LEN; i++)
-                ji->key[i] = (unsigned char)(hex_val(v[2 * i]) << 4 | hex_val(v[2 * i + 1]));
-            break;
-        case F_CHECK:
-            num = 0;
-            for (size_t i = 0; i < vl; i++)
-                if (vl != 8 || !is_lower_hex(v[i]))
-                    CORRUPT("line %u: 'check' is not 8 lowercase hex digits", lineno);
-                else
-                    num = num << 4 | (uint64_t)hex_val(v[i]);
-            check = (uint32_t)num;
-            check_at = (size_t)(line - buf);
-            break;
-        case F__COUNT:
-            break;
-        }
+            return corrupt(&pc, "line %u is longer than %d bytes", pc.lineno, LINE_MAX_);
+        if (pc.lineno == 1)
+            rc = parse_version(&pc, line, len);
+        else
+            rc = parse_field_line(&pc, line, len, ji, &st);
+        if (rc != LOOM_OK)
+            return rc;
     }
     for (int f = 0; f < F__COUNT; f++)
-        if (!seen[f])
-            CORRUPT("field '%s' is missing (truncated?)", field_names[f]);
-    uint32_t crc = loom__crc32c(0, buf, check_at);
-    if (crc != check)
-        CORRUPT("checksum mismatch: the file was changed or damaged after the master wrote it");
+        if (!st.seen[f])
+            return corrupt(&pc, "field '%s' is missing (truncated?)", field_names[f]);
+    if (loom__crc32c(0, buf, st.check_at) != st.check)
+        return corrupt(&pc, "checksum mismatch: the file was changed or damaged after the master "
+                            "wrote it");
     return LOOM_OK;
-#undef CORRUPT
 }
 
-/* Open, check and read the join file at w into ji; dev and ino get its
- * identity (for remove). */
+/* Open the directory w names, for reading the file in it. */
 static loom_err
-read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *ino, char *err,
-        size_t errlen)
+read_open_dir(const struct where *w, int *dfd, char *err, size_t errlen)
 {
-    char buf[LOOM__JOINFILE_MAX + 1];
-    size_t n = 0;
-    int dfd = -1, fd = -1;
-    struct stat st;
-    loom_err rc = LOOM_OK;
+    int e;
 
-    dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-        int e = errno;
-        if (e == ENOENT) {
-            loom__set_err(err, errlen,
-                          "no join file in %s (no such directory): is the master running with "
-                          "--serve %s?",
-                          w->dir, w->dir);
-            rc = LOOM_ENOTFOUND;
-        } else {
-            loom__set_err(err, errlen, "cannot open directory %s: %s", w->dir, strerror(e));
-            rc = e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
-        }
-        goto done;
+    *dfd = open(w->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (*dfd >= 0)
+        return LOOM_OK;
+    e = errno;
+    if (e == ENOENT) {
+        loom__set_err(err, errlen,
+                      "no join file in %s (no such directory): is the master running with "
+                      "--serve %s?",
+                      w->dir, w->dir);
+        return LOOM_ENOTFOUND;
     }
-    if ((rc = check_dir(dfd, w->dir, err, errlen)) != LOOM_OK)
-        goto close_dir;
-    fd = openat(dfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        if (e == ENOENT) {
-            loom__set_err(err, errlen, "no join file in %s: is the master running with --serve %s?",
-                          w->dir, w->dir);
-            rc = LOOM_ENOTFOUND;
-        } else if (e == ELOOP) {
-            loom__set_err(err, errlen, "join file %s is a symbolic link: refusing it", w->file);
-            rc = LOOM_EINVAL;
-        } else {
-            loom__set_err(err, errlen, "cannot open join file %s: %s", w->file, strerror(e));
-            rc = LOOM_ESYS;
-        }
-        goto close_dir;
+    loom__set_err(err, errlen, "cannot open directory %s: %s", w->dir, strerror(e));
+    return e == ENOTDIR ? LOOM_EINVAL : LOOM_ESYS;
+}
+
+/* Open the file w names in the directory dfd, never through a link. */
+static loom_err
+read_open_file(const struct where *w, int dfd, int *fd, char *err, size_t errlen)
+{
+    int e;
+
+    *fd = openat(dfd, w->name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (*fd >= 0)
+        return LOOM_OK;
+    e = errno;
+    if (e == ENOENT) {
+        loom__set_err(err, errlen, "no join file in %s: is the master running with --serve %s?",
+                      w->dir, w->dir);
+        return LOOM_ENOTFOUND;
     }
+    if (e == ELOOP) {
+        loom__set_err(err, errlen, "join file %s is a symbolic link: refusing it", w->file);
+        return LOOM_EINVAL;
+    }
+    loom__set_err(err, errlen, "cannot open join file %s: %s", w->file, strerror(e));
+    return LOOM_ESYS;
+}
+
+/* The open file may be trusted with a key: a regular file of ours that
+ * nobody else may read or write. dev and ino get its identity. */
+static loom_err
+read_check_file(const struct where *w, int fd, dev_t *dev, ino_t *ino, char *err, size_t errlen)
+{
+    struct stat st;
+
     if (fstat(fd, &st) != 0) {
         loom__set_err(err, errlen, "cannot stat join file %s: %s", w->file, strerror(errno));
-        rc = LOOM_ESYS;
-        goto close_file;
+        return LOOM_ESYS;
     }
     if (!S_ISREG(st.st_mode)) {
         loom__set_err(err, errlen, "join file %s is not a regular file (%s): refusing it", w->file,
                       S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket");
-        rc = LOOM_EINVAL;
-        goto close_file;
+        return LOOM_EINVAL;
     }
     if (st.st_uid != geteuid()) {
         loom__set_err(err, errlen,
                       "join file %s belongs to uid %u, not to you (uid %u): refusing it", w->file,
                       (unsigned)st.st_uid, (unsigned)geteuid());
-        rc = LOOM_EINVAL;
-        goto close_file;
+        return LOOM_EINVAL;
     }
     if (st.st_mode & 077) {
         loom__set_err(err, errlen,
@@ -632,25 +714,57 @@ read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *in
                       (st.st_mode & 044)   ? "; its key may have leaked: restart the master"
                       : (st.st_mode & 022) ? "; someone else may have changed it"
                                            : "");
-        rc = LOOM_EINVAL;
-        goto close_file;
+        return LOOM_EINVAL;
     }
     *dev = st.st_dev;
     *ino = st.st_ino;
-    /* Bounded: one byte more than allowed tells "too big". */
-    while (n < sizeof buf) {
-        ssize_t r = read(fd, buf + n, sizeof buf - n);
+    return LOOM_OK;
+}
+
+/* Read the file into buf (cap bytes, one more than a join file may
+ * have), until EOF or buf is full: *n bytes. */
+static loom_err
+read_bytes(const struct where *w, int fd, char *buf, size_t cap, size_t *n, char *err,
+           size_t errlen)
+{
+    *n = 0;
+    while (*n < cap) {
+        ssize_t r = read(fd, buf + *n, cap - *n);
         if (r < 0) {
             if (errno == EINTR)
                 continue;
             loom__set_err(err, errlen, "cannot read join file %s: %s", w->file, strerror(errno));
-            rc = LOOM_ESYS;
-            goto close_file;
+            return LOOM_ESYS;
         }
         if (r == 0)
             break;
-        n += (size_t)r;
+        *n += (size_t)r;
     }
+    return LOOM_OK;
+}
+
+/* Open, check and read the join file at w into ji; dev and ino get its
+ * identity (for remove). */
+static loom_err
+read_at(const struct where *w, struct loom__join_info *ji, dev_t *dev, ino_t *ino, char *err,
+        size_t errlen)
+{
+    char buf[LOOM__JOINFILE_MAX + 1];
+    size_t n = 0;
+    int dfd = -1, fd = -1;
+    loom_err rc;
+
+    if ((rc = read_open_dir(w, &dfd, err, errlen)) != LOOM_OK)
+        goto done;
+    if ((rc = check_dir(dfd, w->dir, err, errlen)) != LOOM_OK)
+        goto close_dir;
+    if ((rc = read_open_file(w, dfd, &fd, err, errlen)) != LOOM_OK)
+        goto close_dir;
+    if ((rc = read_check_file(w, fd, dev, ino, err, errlen)) != LOOM_OK)
+        goto close_file;
+    /* Bounded: one byte more than allowed tells "too big". */
+    if ((rc = read_bytes(w, fd, buf, sizeof buf, &n, err, errlen)) != LOOM_OK)
+        goto close_file;
     if (n > LOOM__JOINFILE_MAX) {
         loom__set_err(err, errlen, "corrupted join file %s: larger than %d bytes", w->file,
                       LOOM__JOINFILE_MAX);
