@@ -714,6 +714,63 @@ is_name_char(char c)
     return isalnum((unsigned char)c) || c == '_' || c == '-' || c == '*';
 }
 
+/* The end of the number literal that starts at in[start] (a sign, a
+ * decimal or 0x hex integer, or a float), as libconfig 1.5 scans it. *hex:
+ * its hex digits, or NULL; *is_float: it is a float. */
+static size_t
+number_end(const char *in, size_t start, const char **hex, int *is_float)
+{
+    size_t j = start + (in[start] == '-' || in[start] == '+');
+
+    *hex = NULL;
+    *is_float = 0;
+    if (in[j] == '0' && (in[j + 1] == 'x' || in[j + 1] == 'X') &&
+        isxdigit((unsigned char)in[j + 2])) {
+        *hex = in + j + 2;
+        for (j += 2; isxdigit((unsigned char)in[j]); j++)
+            ;
+        return j;
+    }
+    while (isdigit((unsigned char)in[j]))
+        j++;
+    if (in[j] == '.') {
+        *is_float = 1;
+        for (j++; isdigit((unsigned char)in[j]); j++)
+            ;
+    }
+    if ((in[j] == 'e' || in[j] == 'E') &&
+        (isdigit((unsigned char)in[j + 1]) ||
+         ((in[j + 1] == '-' || in[j + 1] == '+') && isdigit((unsigned char)in[j + 2])))) {
+        *is_float = 1;
+        for (j += 2; isdigit((unsigned char)in[j]); j++)
+            ;
+    }
+    return j;
+}
+
+/* Whether the integer literal in[start..end) (hex: its hex digits, or
+ * NULL) needs libconfig's 'L': it lies outside int32 and has none. -1 if it
+ * lies beyond int64. */
+static int
+integer_needs_l(const char *in, size_t start, size_t end, const char *hex)
+{
+    unsigned long long u;
+    long long v;
+
+    errno = 0;
+    if (hex) {
+        u = strtoull(hex, NULL, 16);
+        v = (long long)(u > (unsigned long long)LLONG_MAX ? 0 : u);
+        if (u > (unsigned long long)LLONG_MAX)
+            errno = ERANGE;
+    } else {
+        v = strtoll(in + start, NULL, 10);
+    }
+    if (errno == ERANGE)
+        return -1;
+    return in[end] != 'L' && (v > INT32_MAX || v < INT32_MIN);
+}
+
 /*
  * Copy libconfig text, appending 'L' to integer literals outside int32 (see
  * the top of the file) and refusing @include and integers beyond int64.
@@ -765,49 +822,14 @@ file_fix_integers(loom_config *cfg, const char *path, const char *in, char **out
         } else if (isdigit((unsigned char)c) || c == '.' ||
                    ((c == '-' || c == '+') &&
                     (isdigit((unsigned char)in[i + 1]) || in[i + 1] == '.'))) {
-            size_t start = i, j = i + (c == '-' || c == '+');
-            const char *hex = NULL;
-            int is_float = 0;
-            if (in[j] == '0' && (in[j + 1] == 'x' || in[j + 1] == 'X') &&
-                isxdigit((unsigned char)in[j + 2])) {
-                hex = in + j + 2;
-                for (j += 2; isxdigit((unsigned char)in[j]); j++)
-                    ;
-            } else {
-                while (isdigit((unsigned char)in[j]))
-                    j++;
-                if (in[j] == '.') {
-                    is_float = 1;
-                    for (j++; isdigit((unsigned char)in[j]); j++)
-                        ;
-                }
-                if ((in[j] == 'e' || in[j] == 'E') &&
-                    (isdigit((unsigned char)in[j + 1]) || ((in[j + 1] == '-' || in[j + 1] == '+') &&
-                                                           isdigit((unsigned char)in[j + 2])))) {
-                    is_float = 1;
-                    for (j += 2; isdigit((unsigned char)in[j]); j++)
-                        ;
-                }
-            }
-            int needs_l = 0;
-            if (!is_float) {
-                unsigned long long u;
-                long long v;
-                errno = 0;
-                if (hex) {
-                    u = strtoull(hex, NULL, 16);
-                    v = (long long)(u > (unsigned long long)LLONG_MAX ? 0 : u);
-                    if (u > (unsigned long long)LLONG_MAX)
-                        errno = ERANGE;
-                } else {
-                    v = strtoll(in + start, NULL, 10);
-                }
-                if (errno == ERANGE) {
-                    free(buf);
-                    return cfg_fail(cfg, "%s:%u: integer %.*s is too large", path, line,
-                                    (int)(j - start < 40 ? j - start : 40), in + start);
-                }
-                needs_l = in[j] != 'L' && (v > INT32_MAX || v < INT32_MIN);
+            size_t start = i, j;
+            const char *hex;
+            int is_float, needs_l = 0;
+            j = number_end(in, start, &hex, &is_float);
+            if (!is_float && (needs_l = integer_needs_l(in, start, j, hex)) < 0) {
+                free(buf);
+                return cfg_fail(cfg, "%s:%u: integer %.*s is too large", path, line,
+                                (int)(j - start < 40 ? j - start : 40), in + start);
             }
             while (i < j)
                 PUT(in[i++]);
