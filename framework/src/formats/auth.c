@@ -155,6 +155,32 @@ io_recv(const struct loom__auth_io *io, unsigned char *buf, size_t *len)
     return LOOM_OK;
 }
 
+/* Send one message of the handshake; on failure say what it was
+ * ("sending <what> to the <peer>: ..."). */
+static loom_err
+send_step(const struct side *s, const struct loom__auth_io *io, const void *msg, size_t len,
+          const char *what, char *err, size_t errlen)
+{
+    loom_err rc = io->send(io->ctx, msg, len);
+    if (rc != LOOM_OK) {
+        rc = io_code(rc);
+        loom__set_err(err, errlen, "sending %s to the %s: %s", what, s->peer, io_text(rc));
+    }
+    return rc;
+}
+
+/* Receive one message of the handshake into buf (LOOM__AUTH_MSG_MAX); on
+ * failure say what was awaited ("waiting for the <peer>'s <what>: ..."). */
+static loom_err
+recv_step(const struct side *s, const struct loom__auth_io *io, unsigned char *buf, size_t *len,
+          const char *what, char *err, size_t errlen)
+{
+    loom_err rc = io_recv(io, buf, len);
+    if (rc != LOOM_OK)
+        loom__set_err(err, errlen, "waiting for the %s's %s: %s", s->peer, what, io_text(rc));
+    return rc;
+}
+
 static loom_err
 mac(const unsigned char key[LOOM__AUTH_KEY_LEN], const unsigned char *msg, size_t len,
     unsigned char out[LOOM__AUTH_MAC_LEN])
@@ -281,17 +307,12 @@ deliver_challenge(const struct side *s, const struct loom__auth_io *io,
         loom__set_err(err, errlen, "no random nonce: the system's random generator failed");
         goto cleanup;
     }
-    rc = io->send(io->ctx, ch, sizeof ch);
-    if (rc != LOOM_OK) {
-        rc = io_code(rc);
-        loom__set_err(err, errlen, "sending our challenge to the %s: %s", s->peer, io_text(rc));
+    rc = send_step(s, io, ch, sizeof ch, "our challenge", err, errlen);
+    if (rc != LOOM_OK)
         goto cleanup;
-    }
-    rc = io_recv(io, buf, &len);
-    if (rc != LOOM_OK) {
-        loom__set_err(err, errlen, "waiting for the %s's response: %s", s->peer, io_text(rc));
+    rc = recv_step(s, io, buf, &len, "response", err, errlen);
+    if (rc != LOOM_OK)
         goto refuse;
-    }
     rc = check_response(key, ch, buf, len, why, sizeof why);
     if (rc == LOOM_EPROTO)
         loom__set_err(err, errlen, "the %s's response is malformed: %s", s->peer, why);
@@ -301,11 +322,7 @@ deliver_challenge(const struct side *s, const struct loom__auth_io *io,
         loom__set_err(err, errlen, "%s", why);
     if (rc != LOOM_OK)
         goto refuse;
-    rc = io->send(io->ctx, WELCOME, VERDICT_LEN);
-    if (rc != LOOM_OK) {
-        rc = io_code(rc);
-        loom__set_err(err, errlen, "sending #WELCOME# to the %s: %s", s->peer, io_text(rc));
-    }
+    rc = send_step(s, io, WELCOME, VERDICT_LEN, WELCOME, err, errlen);
     goto cleanup;
 
 refuse:
@@ -327,11 +344,9 @@ answer_challenge(const struct side *s, const struct loom__auth_io *io,
     char why[LOOM__AUTH_ERR_MAX / 2];
     loom_err rc;
 
-    rc = io_recv(io, buf, &len);
-    if (rc != LOOM_OK) {
-        loom__set_err(err, errlen, "waiting for the %s's challenge: %s", s->peer, io_text(rc));
+    rc = recv_step(s, io, buf, &len, "challenge", err, errlen);
+    if (rc != LOOM_OK)
         goto cleanup;
-    }
     /* A malformed challenge gets no answer at all: nothing is computed
      * over bytes we did not check. */
     rc = check_challenge(s, buf, len, why, sizeof why);
@@ -345,17 +360,12 @@ answer_challenge(const struct side *s, const struct loom__auth_io *io,
         loom__set_err(err, errlen, "HMAC-SHA256 failed in libcrypto");
         goto cleanup;
     }
-    rc = io->send(io->ctx, resp, sizeof resp);
-    if (rc != LOOM_OK) {
-        rc = io_code(rc);
-        loom__set_err(err, errlen, "sending our response to the %s: %s", s->peer, io_text(rc));
+    rc = send_step(s, io, resp, sizeof resp, "our response", err, errlen);
+    if (rc != LOOM_OK)
         goto cleanup;
-    }
-    rc = io_recv(io, buf, &len);
-    if (rc != LOOM_OK) {
-        loom__set_err(err, errlen, "waiting for the %s's verdict: %s", s->peer, io_text(rc));
+    rc = recv_step(s, io, buf, &len, "verdict", err, errlen);
+    if (rc != LOOM_OK)
         goto cleanup;
-    }
     if (len == VERDICT_LEN && memcmp(buf, WELCOME, VERDICT_LEN) == 0) {
         rc = LOOM_OK;
     } else if (len == VERDICT_LEN && memcmp(buf, FAILURE, VERDICT_LEN) == 0) {

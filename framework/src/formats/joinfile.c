@@ -479,6 +479,20 @@ field_find(const char *name, size_t nl)
     return f;
 }
 
+/* A token field (host, port): at most max bytes, copied NUL-terminated
+ * into dst. */
+static loom_err
+parse_token(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, size_t max,
+            char *dst)
+{
+    const char *why = token_problem(v, vl, max);
+    if (why != NULL)
+        return corrupt(pc, "line %u: '%s' %s", pc->lineno, field_names[f], why);
+    memcpy(dst, v, vl);
+    dst[vl] = '\0';
+    return LOOM_OK;
+}
+
 /* The key's 64 hex digits v[0..vl), which start at column col. */
 static loom_err
 parse_key(const struct parse_ctx *pc, const char *v, size_t vl, size_t col,
@@ -518,7 +532,6 @@ static loom_err
 parse_value(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, size_t nl,
             struct loom__join_info *ji, struct parse_state *st)
 {
-    const char *why;
     uint64_t num;
 
     switch (f) {
@@ -530,11 +543,7 @@ parse_value(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, 
         ji->job[vl] = '\0';
         break;
     case F_HOST:
-        if ((why = token_problem(v, vl, LOOM__JOIN_HOST_MAX - 1)) != NULL)
-            return corrupt(pc, "line %u: 'host' %s", pc->lineno, why);
-        memcpy(ji->host, v, vl);
-        ji->host[vl] = '\0';
-        break;
+        return parse_token(pc, f, v, vl, LOOM__JOIN_HOST_MAX - 1, ji->host);
     case F_PID:
         if (!parse_dec(v, vl, INT32_MAX, &num) || num == 0)
             return corrupt(pc, "line %u: 'pid' is not a process id", pc->lineno);
@@ -546,11 +555,7 @@ parse_value(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, 
         ji->created = (int64_t)num;
         break;
     case F_PORT:
-        if ((why = token_problem(v, vl, LOOM__JOIN_PORT_MAX - 1)) != NULL)
-            return corrupt(pc, "line %u: 'port' %s", pc->lineno, why);
-        memcpy(ji->port, v, vl);
-        ji->port[vl] = '\0';
-        break;
+        return parse_token(pc, f, v, vl, LOOM__JOIN_PORT_MAX - 1, ji->port);
     case F_KEY:
         return parse_key(pc, v, vl, nl + 2, ji);
     case F_CHECK:
