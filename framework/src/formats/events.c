@@ -2,12 +2,11 @@
 /* The events file, JSON lines: see events.h (the schema) and recorder.c
  * (who writes them, when). */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "events.h"
+#include "io_internal.h"
 
 struct loom__events {
     FILE *fp;
@@ -276,12 +275,8 @@ loom__events_open(const char *path, const char *name, loom__events **out, char *
         snprintf(err, errlen, "%s %s: out of memory", name, path);
         return -1;
     }
-    /* 0664 & ~umask: the user's umask, never world-writable */
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0664);
-    if (fd < 0 || !(e->fp = fdopen(fd, "w"))) {
+    if (!(e->fp = loom__fopen_output(path))) {
         snprintf(err, errlen, "%s %s: cannot write it: %s", name, path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
         free(e);
         return -1;
     }

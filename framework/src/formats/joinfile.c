@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "io_internal.h"
 #include "joinfile.h"
 #include "journal.h" /* loom__crc32c */
 
@@ -230,22 +231,6 @@ check_dir(int dfd, const char *dir, char *err, size_t errlen)
     return LOOM_OK;
 }
 
-static loom_err
-write_all(int fd, const char *p, size_t n)
-{
-    while (n > 0) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return LOOM_ESYS;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return LOOM_OK;
-}
-
 /* ---- init, write -------------------------------------------------------- */
 
 static void
@@ -369,7 +354,7 @@ loom__joinfile_write(const char *dir, const struct loom__join_info *ji, char *er
     }
     have_tmp = 1;
     len = render(ji, buf);
-    if (fchmod(fd, 0600) != 0 || write_all(fd, buf, len) != LOOM_OK || fsync(fd) != 0) {
+    if (fchmod(fd, 0600) != 0 || loom__write_all(fd, buf, len, NULL) != 0 || fsync(fd) != 0) {
         loom__set_err(err, errlen, "cannot write %s/%s: %s", dir, tmp, strerror(errno));
         rc = LOOM_ESYS;
         goto remove_tmp;

@@ -99,6 +99,7 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "io_internal.h"
 #include "journal.h"
 #include "loom/log.h"
 
@@ -575,25 +576,6 @@ jfail(struct loom__journal *j, loom_err rc, int sys_errno, const char *fmt, ...)
     return rc;
 }
 
-static int
-write_all(int fd, const unsigned char *buf, size_t len, size_t *done)
-{
-    *done = 0;
-    while (*done < len) {
-        ssize_t w = write(fd, buf + *done, len - *done);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
-        if (w == 0) {
-            errno = ENOSPC;
-            return -1;
-        }
-        *done += (size_t)w;
-    }
-    return 0;
-}
-
 /* fdatasync, accepting descriptors that cannot be synced. */
 static int
 sync_fd(int fd)
@@ -634,7 +616,7 @@ write_header(struct loom__journal *j, uint64_t job_key)
     int e;
 
     encode_header(h, job_key);
-    if (write_all(j->fd, h, sizeof h, &done) != 0) {
+    if (loom__write_all(j->fd, h, sizeof h, &done) != 0) {
         e = errno;
         /* If even this fails, a prefix of a header holds no records and
          * resume starts the journal again. */
@@ -788,7 +770,7 @@ write_frame(struct loom__journal *j, const unsigned char *f, size_t len)
     off_t pos, start;
     int e;
 
-    if (write_all(j->fd, f, len, &done) == 0)
+    if (loom__write_all(j->fd, f, len, &done) == 0)
         return LOOM_OK;
     e = errno;
     if (done == 0)

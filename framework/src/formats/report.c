@@ -3,13 +3,13 @@
 #include "report.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
+
+#include "io_internal.h"
 
 #define CMD_KEEP     160  /* bytes of a command kept for tooltips and tables */
 #define HIST_DECADE  5    /* histogram buckets a decade */
@@ -98,12 +98,8 @@ loom__report_create(const char *path, const char *name, size_t sample_cap, loom_
     if (path) {
         if (!(r->path = strdup(path)))
             goto nomem;
-        /* 0664 & ~umask: the user's umask, never world-writable */
-        int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0664);
-        if (fd < 0 || !(r->fp = fdopen(fd, "w"))) {
+        if (!(r->fp = loom__fopen_output(path))) {
             snprintf(err, errlen, "%s %s: cannot write it: %s", name, path, strerror(errno));
-            if (fd >= 0)
-                close(fd);
             loom__report_free(r);
             return -1;
         }

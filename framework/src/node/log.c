@@ -15,10 +15,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "context_internal.h"
 #include "internal.h"
+#include "io_internal.h"
 #include "loom/log.h"
 
 #define LOG_LINE_MAX 4096
@@ -106,21 +106,6 @@ loom_log_set_fd(int fd)
 }
 
 static void
-log_write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, buf, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return; /* nowhere left to report a failing log */
-        }
-        buf += n;
-        len -= (size_t)n;
-    }
-}
-
-static void
 log_vemit(loom_log_level level, const char *fmt, va_list ap)
 {
     int saved_errno = errno; /* callers may log between a failure and its errno */
@@ -158,7 +143,8 @@ log_vemit(loom_log_level level, const char *fmt, va_list ap)
     line[len++] = '\n';
 
     pthread_mutex_lock(&log_mutex);
-    log_write_all(atomic_load(&log_fd), line, len);
+    /* a failing write is dropped: there is nowhere left to report it */
+    (void)loom__write_all(atomic_load(&log_fd), line, len, NULL);
     pthread_mutex_unlock(&log_mutex);
     errno = saved_errno;
 }
