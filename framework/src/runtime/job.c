@@ -220,20 +220,6 @@ loom__idle_pause(unsigned idle, int64_t max_ns)
     return ns < max_ns ? ns : (max_ns > 1000 ? max_ns : 1000);
 }
 
-void
-loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
-{
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += ns / 1000000000;
-    dl.tv_nsec += (long)(ns % 1000000000);
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
-    pthread_cond_timedwait(cv, mu, &dl);
-}
-
 /* ---- life cycle -------------------------------------------------------------- */
 
 static loom_err

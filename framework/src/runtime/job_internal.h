@@ -154,8 +154,6 @@ struct loom__gap {
 void loom__work_gap(struct loom__gap *g, int64_t now, int after_idle);
 /* Where a polling thread's idle count starts after a round of work. */
 unsigned loom__idle_start(const struct loom__gap *g);
-/* pthread_cond_timedwait for ns on a CLOCK_MONOTONIC condition variable. */
-void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
 void loom__polling_thread_init(const char *name);
 
 /* master.c */
