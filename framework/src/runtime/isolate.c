@@ -78,6 +78,7 @@
 #include "internal.h"
 #include "isolate.h"
 #include "loom/log.h"
+#include "task.h"
 
 #define ISO_ENV        "LOOM__ISO_HELPER"
 #define ISO_HELLO      0x4c4f4f48u /* "HOOL" */

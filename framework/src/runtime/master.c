@@ -34,13 +34,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backoff.h"
 #include "internal.h"
-#include "job_internal.h"
+#include "job_types.h"
 #include "join.h"
 #include "journal.h"
+#include "local_call.h"
 #include "loom/events.h"
 #include "loom/log.h"
+#include "master.h"
+#include "master_api.h"
+#include "msg.h"
+#include "qstore.h"
 #include "recorder.h"
+#include "registry.h"
+#include "wire.h"
 
 /* ---- a small u64 -> pointer map (open addressing, linear probing) --------- */
 
@@ -930,8 +938,7 @@ dispatch(struct master *m, int64_t now)
 static void
 fail_lost(struct master *m, struct mtask *t)
 {
-    loom_result r = {t->id,           -1, t->attempt, -1, NULL, 0, 0, NULL,
-                     LOOM_CAUSE_LOST, 0,  "",         0,  0,    0};
+    loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0, "", 0, 0, 0};
     loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
     mtask_recycle(m, inflight_tag(t));
     deliver(m, &r);
@@ -1937,4 +1944,24 @@ out:
     pthread_mutex_unlock(&m->mu);
     free(starts);
     return rc;
+}
+
+loom_err
+loom_job_submit_i64(loom_job *job, const char *fn, int64_t value, int timeout_ms, uint64_t *id)
+{
+    return loom_job_submit(job, fn, &value, sizeof value, timeout_ms, id);
+}
+
+loom_err
+loom_job_submit_double(loom_job *job, const char *fn, double value, int timeout_ms, uint64_t *id)
+{
+    return loom_job_submit(job, fn, &value, sizeof value, timeout_ms, id);
+}
+
+loom_err
+loom_job_submit_str(loom_job *job, const char *fn, const char *value, int timeout_ms, uint64_t *id)
+{
+    if (!value)
+        return LOOM_EINVAL;
+    return loom_job_submit(job, fn, value, strlen(value) + 1, timeout_ms, id);
 }

@@ -36,7 +36,6 @@
 
 #include "events.h"
 #include "internal.h"
-#include "job_internal.h"
 #include "loom/context.h"
 #include "loom/log.h"
 #include "recorder.h"

@@ -35,11 +35,17 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "internal.h"
 #include "isolate.h"
-#include "job_internal.h"
+#include "job_types.h"
+#include "local_call.h"
 #include "loom/cpu.h"
 #include "loom/log.h"
+#include "loom/pool.h"
+#include "task.h"
+#include "wire.h"
+#include "worker.h"
 
 struct rmsg {
     atomic_int refs;
