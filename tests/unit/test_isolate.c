@@ -14,7 +14,8 @@
 #include <unistd.h>
 
 #include "isolate.h"
-#include "job_internal.h"
+#include "job_types.h"
+#include "task.h"
 #include "loom_test.h"
 #include "wire.h"
 

@@ -10,7 +10,7 @@
  * exact size before a field is read.
  *
  * Checklist when adding a record type: the enum, its body struct, a parser
- * below, the handler in master.c or worker.c, and tests/unit/test_wire.c.
+ * below, the handler in master_frames.c or worker.c, and tests/unit/test_wire.c.
  */
 #ifndef LOOM_WIRE_H
 #define LOOM_WIRE_H

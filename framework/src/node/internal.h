@@ -63,6 +63,12 @@ loom__wall_ns(void)
  * (a wall-clock jump must not stretch or cut a timeout). 0 or -1. */
 int loom__cond_init_monotonic(pthread_cond_t *cv);
 
+/* Wait on cv (mu held, as for pthread_cond_timedwait) for at most ns
+ * nanoseconds; cv must use CLOCK_MONOTONIC (loom__cond_init_monotonic).
+ * Returns when woken, at the deadline, or spuriously: callers re-check
+ * what they wait for. */
+void loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns);
+
 /* Absolute CLOCK_MONOTONIC deadline timeout_ms from now, for
  * pthread_cond_timedwait on condition variables created with
  * loom__cond_init_monotonic. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* loom_lock: a thin, checked wrapper over a pthread mutex. Timed acquire
  * uses CLOCK_MONOTONIC (pthread_mutex_clocklock) so a wall-clock jump cannot
- * stretch or cut a timeout. */
+ * stretch or cut a timeout. Also the monotonic condition variables loom's
+ * threads sleep on (loom__cond_init_monotonic, loom__cond_sleep). */
 #include <errno.h>
 
 #include "internal.h"
@@ -60,4 +61,18 @@ loom__cond_init_monotonic(pthread_cond_t *cv)
     int rc = pthread_cond_init(cv, &a);
     pthread_condattr_destroy(&a);
     return rc == 0 ? 0 : -1;
+}
+
+void
+loom__cond_sleep(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ns)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += ns / 1000000000;
+    dl.tv_nsec += (long)(ns % 1000000000);
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(cv, mu, &dl);
 }

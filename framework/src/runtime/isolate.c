@@ -79,6 +79,7 @@
 #include "isolate.h"
 #include "loom/log.h"
 #include "process_internal.h"
+#include "task.h"
 
 #define ISO_ENV        "LOOM__ISO_HELPER"
 #define ISO_HELLO      0x4c4f4f48u /* "HOOL" */

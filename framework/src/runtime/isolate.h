@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "job_internal.h"
+#include "job_types.h"
 
 /* How isolated tasks run (task.isolate_mode). */
 enum loom__iso_mode {

@@ -43,8 +43,8 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "backoff.h"
 #include "internal.h"
-#include "job_internal.h"
 #include "joinfile.h"
 #include "loom/log.h"
 #include "wire.h"

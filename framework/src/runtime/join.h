@@ -9,24 +9,8 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#include "fingerprint.h"
 #include "loom/error.h"
-
-struct loom_job;
-
-/* What every rank of a job must agree on (job.c computes it). */
-struct loom__fingerprint {
-    uint64_t binary;
-    uint64_t registry;
-    uint32_t nfns;
-    uint32_t wire_version;
-    uint32_t ready;   /* rank 0: its own preparation (journal, events, report) succeeded */
-    int32_t prep_err; /* rank 0: else why (every rank returns it) */
-};
-void loom__job_fingerprint(const struct loom_job *job, loom_err prep, struct loom__fingerprint *fp);
-/* How `fp` differs from the reference `ref` ("runs a different binary than
- * ...", for a message), or NULL when the two may run tasks together. */
-const char *loom__fingerprint_differs(const struct loom__fingerprint *fp,
-                                      const struct loom__fingerprint *ref);
 
 /* A joined job that passed the handshake, waiting to be adopted by the
  * master's progress thread: its ranks are remote ranks 0..n-1 of comm. */

@@ -36,7 +36,6 @@
 
 #include "events.h"
 #include "internal.h"
-#include "job_internal.h"
 #include "loom/context.h"
 #include "loom/log.h"
 #include "recorder.h"
@@ -412,7 +411,7 @@ events_failed(loom__recorder *r)
 }
 
 /* Room for rank in hosts[] and nthreads[]: joined workers get ranks past
- * the job's own (master.c). 0, or -1 without memory (the rank is then
+ * the job's own (master_progress.c). 0, or -1 without memory (the rank is then
  * not known: its events go without its host). */
 static int
 room_for_rank(loom__recorder *r, int rank)

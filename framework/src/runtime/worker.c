@@ -35,11 +35,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backoff.h"
 #include "internal.h"
 #include "isolate.h"
-#include "job_internal.h"
+#include "job_types.h"
+#include "local_call.h"
 #include "loom/cpu.h"
 #include "loom/log.h"
+#include "loom/pool.h"
+#include "sendq.h"
+#include "task.h"
+#include "wire.h"
+#include "worker.h"
 
 struct rmsg {
     atomic_int refs;
@@ -50,12 +57,6 @@ struct rq_item {
     struct rmsg *msg;
     struct wire_task t;
     const char *payload;
-};
-
-struct send {
-    MPI_Request req;
-    struct wire_buf buf;
-    struct send *next;
 };
 
 struct pending_call {
@@ -96,7 +97,7 @@ struct worker {
     size_t capacity, granted; /* comm thread only */
     int64_t last_sent;        /* comm thread: when it last sent the master anything */
     int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
-    struct send *sends;       /* comm thread only */
+    struct loom__sendq sends; /* comm thread only */
     int64_t heard;            /* comm thread: when the master last sent anything */
 
     pthread_mutex_t st_mu;
@@ -450,42 +451,15 @@ handle_frame(struct worker *w, char *buf, size_t len)
 
 /* ---- sending -------------------------------------------------------------------- */
 
-static void
-sends_progress(struct worker *w)
-{
-    for (struct send **pp = &w->sends; *pp;) {
-        int done = 0;
-        MPI_Test(&(*pp)->req, &done, MPI_STATUS_IGNORE);
-        if (!done) {
-            pp = &(*pp)->next;
-            continue;
-        }
-        struct send *s = *pp;
-        *pp = s->next;
-        wire_buf_free(&s->buf);
-        free(s);
-    }
-}
-
+/* Send the frame in b to the master; b's bytes go with it. 0, or -1
+ * (the frame was not sent; b may still hold it: the caller frees it). */
 static int
 send_frame(struct worker *w, struct wire_buf *b)
 {
-    struct send *s = calloc(1, sizeof *s);
-    if (!s)
-        return -1;
-    s->buf = *b;
-    memset(b, 0, sizeof *b);
-    size_t len = wire_finish(&s->buf);
-    if (MPI_Isend(s->buf.data, (int)len, MPI_BYTE, 0, LOOM_TAG_UP, w->job->comm, &s->req) !=
-        MPI_SUCCESS) {
+    int rc = loom__sendq_post(&w->sends, b, w->job->comm, 0, LOOM_TAG_UP, 0);
+    if (rc == -2)
         LOOM_ERROR("MPI_Isend to the master failed");
-        wire_buf_free(&s->buf);
-        free(s);
-        return -1;
-    }
-    s->next = w->sends;
-    w->sends = s;
-    return 0;
+    return rc == 0 ? 0 : -1;
 }
 
 /* Tasks this worker should hold: job.prefetch seconds of work per thread
@@ -592,12 +566,7 @@ master_lost(struct worker *w)
     LOOM_ERROR("the master has been silent for %.1f s: leaving the job",
                (double)(loom__now_ns() - w->heard) / 1e9);
     atomic_store(&w->job->master_lost, 1);
-    for (struct send *s = w->sends, *next; s; s = next) {
-        next = s->next;
-        MPI_Request_free(&s->req);
-        free(s);
-    }
-    w->sends = NULL;
+    loom__sendq_abandon(&w->sends, -1);
     w->bye_gone = 1;
     pthread_mutex_lock(&w->st_mu);
     w->stopped = 1;
@@ -636,9 +605,9 @@ comm_main(void *arg)
         if (w->job->joined && !w->bye_gone && w->job->set.lost_ns > 0 &&
             loom__now_ns() - w->heard > w->job->set.lost_ns)
             master_lost(w);
-        sends_progress(w);
+        loom__sendq_progress(&w->sends);
         did |= maybe_flush(w, loom__now_ns());
-        if (atomic_load(&w->quit) && !w->sends)
+        if (atomic_load(&w->quit) && loom__sendq_empty(&w->sends))
             break;
         if (did) {
             loom__work_gap(&gap, loom__now_ns(), idle > start);

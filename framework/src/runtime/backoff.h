@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Polling back-off (backoff.c) for the threads that own MPI or wait for
+ * joins: the master's progress thread, a worker's communication thread,
+ * the acceptor.
+ */
+#ifndef LOOM_BACKOFF_H
+#define LOOM_BACKOFF_H
+
+#include <stdint.h>
+
+/* Idle rounds from which loom__idle_pause sleeps. */
+#define LOOM__IDLE_SLEEP 32u
+/* Work that comes back more often than this on average is worth spinning for. */
+#define LOOM__HOT_GAP_NS 100000
+
+/* Average time between bursts of polling rounds that did work. Start it
+ * at {0, 0}; one per polling thread, touched by that thread only. */
+struct loom__gap {
+    int64_t last, avg;
+};
+
+/* Name the calling thread (its loom context and the kernel's) and give it
+ * a timer slack of 1 us, so its short sleeps stay short. */
+void loom__polling_thread_init(const char *name);
+
+/* A round did work at monotonic time now; after_idle: empty rounds came
+ * before it (it starts a new burst, whose distance from the last burst
+ * goes into the average). */
+void loom__work_gap(struct loom__gap *g, int64_t now, int after_idle);
+
+/* Where a polling thread's idle count starts after a round of work: 0
+ * while work comes back within LOOM__HOT_GAP_NS on average, else
+ * LOOM__IDLE_SLEEP (sleep at the first empty round). */
+unsigned loom__idle_start(const struct loom__gap *g);
+
+/* After `idle` empty polling rounds: 0 = poll again (idle < 16), -1 =
+ * sched_yield() (idle < LOOM__IDLE_SLEEP), else sleep this many ns: 1 us,
+ * doubling every two rounds up to 1.024 ms, cut to max_ns (but never
+ * below 1 us). */
+int64_t loom__idle_pause(unsigned idle, int64_t max_ns);
+
+#endif /* LOOM_BACKOFF_H */

@@ -1,0 +1,423 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master's progress thread: the one thread of rank 0 that calls MPI.
+ * A non-blocking event loop; each round it
+ *   receives up to 32 messages per communicator (master_frames.c reads
+ *   them), adopts workers that joined (join.c's acceptor), hands the
+ *   mailbox of local queue calls to the store and expires parked ones,
+ *   syncs the journal when due, declares silent workers lost, dispatches
+ *   pending tasks in batches to workers with credits, sends STOP once the
+ *   job is finished, and sends every worker's frame (master_send.c);
+ * and backs off when a round did nothing (backoff.c): poll, yield, then
+ * sleep on m->wake, where program threads wake it for local work.
+ *
+ * It owns the progress-thread-only state of struct master
+ * (master_types.h) and takes m->mu for short stretches to touch the
+ * shared state; it never holds m->mu across an MPI call.
+ */
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backoff.h"
+#include "internal.h"
+#include "join.h"
+#include "journal.h"
+#include "loom/log.h"
+#include "master_frames.h"
+#include "master_progress.h"
+#include "master_send.h"
+#include "master_state.h"
+#include "msg.h"
+#include "qstore.h"
+#include "recorder.h"
+
+/* ---- dispatch ---------------------------------------------------------------------- */
+
+/* Take up to `want` tasks for worker rank into m->batch (under mu):
+ * avoiding tasks that may go there first, then pending ones — but let a
+ * batch build up while tasks keep coming in quickly, never holding the
+ * first one back for more than 20 us. How many. */
+static size_t
+take_batch(struct master *m, int rank, size_t want, int64_t now)
+{
+    size_t n = 0;
+    if (!m->stop_sent && m->avoid.n) {
+        int others = 0;
+        for (int r = 1; r < m->nworkers; r++)
+            others += r != rank && !m->workers[r].bye; /* gone or lost: bye */
+        n = loom__avoid_take(&m->avoid, rank, others, want, now, m->batch);
+    }
+    size_t have = m->pending.count;
+    if (!m->stop_sent && have && (n || have >= want - n || now - m->pending_since >= 20000)) {
+        n += loom__tring_take(&m->pending, m->batch + n, want - n);
+        if (m->pending.count)
+            m->pending_since = now;
+    }
+    return n;
+}
+
+/* Hand pending tasks to workers with credits, in batches. */
+static int
+dispatch(struct master *m, int64_t now)
+{
+    int size = m->nworkers, did = 0;
+    for (int i = 0; i < size - 1; i++) {
+        int rank = 1 + (int)((m->rr + (unsigned)i) % (unsigned)(size - 1));
+        struct mworker *w = &m->workers[rank];
+        if (!w->credits || w->bye)
+            continue;
+        size_t want = w->credits < m->job->set.batch_max ? w->credits : m->job->set.batch_max;
+        pthread_mutex_lock(&m->mu);
+        size_t n = take_batch(m, rank, want, now);
+        pthread_mutex_unlock(&m->mu);
+        if (!n)
+            continue;
+
+        /* at most 8 MiB of payload per message: the rest goes back */
+        size_t sent = 0, bytes = 0;
+        for (; sent < n && (sent == 0 || bytes < ((size_t)8 << 20)); sent++) {
+            struct mtask *t = m->batch[sent];
+            struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
+            t->rank = rank;
+            if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
+                loom__u64map_put(&m->inflight, t->id, loom__inflight_tag(t)) != 0)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
+            bytes += t->len;
+        }
+        if (sent < n) {
+            pthread_mutex_lock(&m->mu);
+            loom__tring_unshift(&m->pending, m->batch + sent, n - sent);
+            pthread_mutex_unlock(&m->mu);
+        }
+        w->credits -= sent;
+        did = 1;
+    }
+    m->rr++;
+    return did;
+}
+
+/* ---- lost workers ------------------------------------------------------------------- */
+
+/* (under mu) Task t never ran and never will: no worker is left. */
+static void
+fail_lost(struct master *m, struct mtask *t)
+{
+    loom_result r = {t->id, -1, t->attempt, -1, NULL, 0, 0, NULL, LOOM_CAUSE_LOST, 0, "", 0, 0, 0};
+    loom__recorder_not_run(m->rec, t->id, t->attempt, t->fn);
+    loom__mtask_recycle(&m->tasks, loom__inflight_tag(t));
+    loom__master_deliver(m, &r);
+}
+
+/* (under mu) Every worker is gone: fail what waits to run, with status
+ * -1, so the program sees the end instead of waiting forever. */
+static size_t
+fail_all(struct master *m)
+{
+    size_t n = 0;
+    m->no_workers = 1;
+    struct mtask *t;
+    while (loom__tring_take(&m->pending, &t, 1)) {
+        fail_lost(m, t);
+        n++;
+    }
+    for (size_t i = 0; i < m->avoid.n; i++, n++)
+        fail_lost(m, m->avoid.a[i].t);
+    m->avoid.n = 0;
+    return n;
+}
+
+/* Take worker rank's tasks in flight out of the in-flight map, each with
+ * a new attempt number (a late result of the old attempt is then
+ * ignored). A vector of them (*n), NULL when none. */
+static struct mtask **
+take_inflight(struct master *m, int rank, size_t *n)
+{
+    size_t cap = 0;
+    struct mtask **back = NULL;
+    *n = 0;
+    for (size_t i = 0; i < m->inflight.cap; i++) {
+        struct mtask *t;
+        if (!m->inflight.keys[i] || (t = loom__inflight_task(m->inflight.vals[i]))->rank != rank)
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            struct mtask **a = realloc(back, cap * sizeof *a);
+            if (!a)
+                loom__panic(__FILE__, __LINE__, __func__, "out of memory requeueing tasks");
+            back = a;
+        }
+        back[(*n)++] = t;
+    }
+    for (size_t i = 0; i < *n; i++) {
+        loom__u64map_take(&m->inflight, back[i]->id);
+        back[i]->attempt++;
+    }
+    return back;
+}
+
+/* A worker has been silent past job.worker_timeout: MPI will not say
+ * whether it died, hangs or lost its link, so it is treated as gone.
+ * Its tasks in flight go back to the front of the queue with a new
+ * attempt number (anything else it sends is ignored too); it counts as
+ * having said goodbye, so the job can finish without it; sends to it are
+ * abandoned (their buffers stay allocated: MPI may still hold them). */
+static void
+lose_worker(struct master *m, int rank, int64_t now)
+{
+    struct mworker *w = &m->workers[rank];
+    w->lost = 1;
+    w->credits = 0;
+    loom__recorder_lost(m->rec, rank);
+    wire_buf_reset(&w->out);
+    size_t n;
+    struct mtask **back = take_inflight(m, rank, &n);
+    loom__sendq_abandon(&m->sends, rank);
+    pthread_mutex_lock(&m->mu);
+    if (n)
+        loom__tring_unshift(&m->pending, back, n);
+    if (!w->bye) {
+        w->bye = 1;
+        m->byes++;
+    }
+    m->worker_threads -= w->hello ? w->threads : 0;
+    /* a joined job that leaves or dies is part of normal life: only ranks
+     * of the job itself count as lost (they decide MPI_Finalize's fate) */
+    m->lost += !w->joined;
+    int none_left = m->byes == m->nworkers - 1 && !m->acc;
+    size_t failed = none_left ? fail_all(m) : 0;
+    loom__master_wake_waiters(m);
+    pthread_mutex_unlock(&m->mu);
+    LOOM_WARN("worker rank %d%s silent for %.1f s: declared lost; %zu of its tasks run again "
+              "elsewhere",
+              rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n);
+    if (none_left)
+        LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
+                   "submitted from now on",
+                   failed);
+    free(back);
+}
+
+/* Every 100 ms (when job.worker_timeout is set): lose the workers silent
+ * for longer than it. Whether any was lost. */
+static int
+check_silent(struct master *m, int64_t now)
+{
+    int did = 0;
+    if (m->job->set.lost_ns <= 0 || now < m->next_check)
+        return 0;
+    m->next_check = now + 100000000; /* 100 ms */
+    for (int r = 1; r < m->nworkers; r++) {
+        struct mworker *w = &m->workers[r];
+        if (!w->bye && !w->lost && now - w->heard > m->job->set.lost_ns) {
+            lose_worker(m, r, now);
+            did = 1;
+        }
+    }
+    return did;
+}
+
+/* ---- receiving ------------------------------------------------------------------------ */
+
+/* Up to 32 messages from the workers reachable on comm: its ranks
+ * first..first+n-1 are workers base+first.. (the job's own communicator:
+ * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base). */
+static int
+receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
+{
+    int did = 0;
+    for (int k = 0; k < 32; k++) {
+        int flag = 0;
+        MPI_Message msg;
+        MPI_Status st;
+        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, comm, &flag, &msg, &st) != MPI_SUCCESS ||
+            !flag)
+            break;
+        int count = 0;
+        MPI_Get_count(&st, MPI_BYTE, &count);
+        struct loom__msg *buf = loom__msg_new(count > 0 ? (size_t)count : 0);
+        if (!buf)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+        MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
+        int rank = base + st.MPI_SOURCE;
+        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n && !m->workers[rank].lost) {
+            m->workers[rank].heard = loom__now_ns();
+            loom__master_handle_frame(m, rank, buf);
+        }
+        loom__msg_release(buf);
+        did = 1;
+    }
+    return did;
+}
+
+/* (under mu) Room in m->workers for slots up to `need`; 0 or -1. */
+static int
+workers_reserve(struct master *m, int need)
+{
+    if (need <= m->workers_cap)
+        return 0;
+    int cap = m->workers_cap * 2 > need ? m->workers_cap * 2 : need;
+    struct mworker *w = realloc(m->workers, (size_t)cap * sizeof *w);
+    if (!w)
+        return -1;
+    memset(w + m->workers_cap, 0, (size_t)(cap - m->workers_cap) * sizeof *w);
+    m->workers = w;
+    m->workers_cap = cap;
+    return 0;
+}
+
+/* (under mu) Make the arrival's ranks workers base..base+n-1. 0, or -1
+ * when the job has sent STOP or there is no memory. */
+static int
+add_workers(struct master *m, const struct loom__arrival *j, int base)
+{
+    if (m->stop_sent || workers_reserve(m, base + j->n) != 0)
+        return -1;
+    int64_t now = loom__now_ns();
+    for (int k = 0; k < j->n; k++) {
+        struct mworker *w = &m->workers[base + k];
+        wire_buf_reset(&w->out);
+        w->heard = w->sent = now;
+        w->comm = j->comm;
+        w->peer = k;
+        w->joined = 1;
+    }
+    m->nworkers = base + j->n;
+    return 0;
+}
+
+/* Jobs that passed the acceptor's handshake become workers — unless the
+ * job has already sent STOP, when they are told it has ended. */
+static int
+adopt_arrivals(struct master *m)
+{
+    struct loom__arrival *j = loom__acceptor_take(m->acc);
+    if (!j)
+        return 0;
+    while (j) {
+        struct loom__arrival *next = j->next;
+        struct mgroup *g = calloc(1, sizeof *g);
+        pthread_mutex_lock(&m->mu);
+        int base = m->nworkers;
+        int ok = g && add_workers(m, j, base) == 0;
+        pthread_mutex_unlock(&m->mu);
+        if (ok) {
+            g->comm = j->comm;
+            g->base = base;
+            g->n = j->n;
+            g->next = m->groups;
+            m->groups = g;
+            LOOM_INFO("%d workers joined from %s (pid %ld): ranks %d-%d", j->n, j->host, j->pid,
+                      base, base + j->n - 1);
+            loom__arrival_welcome(j, 1, base, m->job->set.heartbeat_ns, m->job->set.lost_ns);
+            free(j);
+        } else {
+            free(g);
+            loom__arrival_welcome(j, 0, 0, 0, 0);
+        }
+        j = next;
+    }
+    return 1;
+}
+
+/* The local queue calls in the mailbox, to the store in arrival order
+ * (the mailbox is LIFO); then expire parked ones. Whether there were any. */
+static int
+serve_mailbox(struct master *m, struct qreq *mail, int64_t now)
+{
+    int did = 0;
+    struct qreq *rev = NULL;
+    while (mail) {
+        struct qreq *next = mail->next;
+        mail->next = rev;
+        rev = mail;
+        mail = next;
+    }
+    for (; rev; did = 1) {
+        struct qreq *next = rev->next;
+        loom__qstore_request(m->qs, rev, now);
+        rev = next;
+    }
+    loom__qstore_expire(m->qs, now);
+    return did;
+}
+
+/* ---- the loop ---------------------------------------------------------------------------- */
+
+static int
+progress_round(struct master *m)
+{
+    int did = 0;
+    did |= receive_from(m, m->job->comm, 1, m->job->size - 1, 0);
+    for (struct mgroup *g = m->groups; g; g = g->next)
+        did |= receive_from(m, g->comm, 0, g->n, g->base);
+    if (m->acc)
+        did |= adopt_arrivals(m);
+
+    int64_t now = loom__now_ns();
+    pthread_mutex_lock(&m->mu);
+    struct qreq *mail = m->mailbox;
+    m->mailbox = NULL;
+    int send_stop = m->finishing && !m->stop_sent && m->unfinished == 0;
+    if (send_stop)
+        m->stop_sent = 1;
+    pthread_mutex_unlock(&m->mu);
+    did |= serve_mailbox(m, mail, now);
+    if (m->jnl && !atomic_load(&m->jnl_failed) && loom__journal_sync_if_due(m->jnl) != LOOM_OK &&
+        !atomic_exchange(&m->jnl_failed, 1))
+        LOOM_ERROR("%s", loom__journal_errmsg(m->jnl));
+    did |= check_silent(m, now);
+    did |= dispatch(m, now);
+    if (send_stop) {
+        loom__master_send_stop(m);
+        did = 1;
+    }
+    loom__master_send_all(m, now);
+    return did;
+}
+
+/* (under mu) How long an idle progress thread may sleep: while tasks are
+ * in flight at most 500 us (to collect results; their workers hold more
+ * work meanwhile), else 1 ms; never past a queue request's deadline or
+ * the journal's next sync. */
+static int64_t
+sleep_cap(struct master *m)
+{
+    int64_t cap = m->unfinished ? 500000 : 1000000;
+    int64_t next = loom__qstore_next_deadline(m->qs);
+    if (next && next - loom__now_ns() < cap)
+        cap = next - loom__now_ns();
+    if (m->jnl) { /* the journal's sync must not wait for work */
+        long ms = loom__journal_next_sync_ms(m->jnl);
+        if (ms >= 0 && ms * 1000000 < cap)
+            cap = ms > 0 ? ms * 1000000 : 1000;
+    }
+    return cap;
+}
+
+void *
+loom__master_progress_main(void *arg)
+{
+    struct master *m = arg;
+    loom__polling_thread_init("Progress");
+    unsigned idle = 0, start = 0;
+    struct loom__gap gap = {0, 0};
+    while (!atomic_load(&m->quit) || !loom__sendq_empty(&m->sends)) {
+        if (progress_round(m)) {
+            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            idle = start = loom__idle_start(&gap);
+            continue;
+        }
+        pthread_mutex_lock(&m->mu);
+        int64_t ns = loom__idle_pause(++idle, sleep_cap(m));
+        if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
+            m->sleeping = 1;
+            loom__cond_sleep(&m->wake, &m->mu, ns);
+            m->sleeping = 0;
+        }
+        pthread_mutex_unlock(&m->mu);
+        if (ns < 0)
+            sched_yield();
+    }
+    return NULL;
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What goes down to the workers. Each worker has an outgoing frame
+ * (mworker.out) that the progress thread fills during a round — tasks
+ * (master_progress.c: dispatch), queue answers, STOP, pings — and sends
+ * as one message at the end of the round (loom__master_send_all); the
+ * sends stay in m->sends until MPI is done with them (sendq.c).
+ *
+ * Progress thread only (and loom__master_stop after it has ended): the
+ * frames and sends need no lock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "local_call.h"
+#include "loom/log.h"
+#include "master_send.h"
+
+void
+loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len)
+{
+    struct master *m = ctx;
+    if (rq->local) {
+        loom__local_call_complete(rq->local, err, data, len);
+    } else {
+        struct wire_qrep q = {rq->req, (uint32_t)err, (uint32_t)len};
+        if (wire_put(&m->workers[rq->rank].out, WIRE_QREP, &q, sizeof q, data, len, NULL, 0) !=
+            LOOM_OK)
+            LOOM_ERROR("out of memory answering a queue request of rank %d", rq->rank);
+        free(data);
+    }
+    free(rq->data);
+    free(rq);
+}
+
+void
+loom__master_send_stop(struct master *m)
+{
+    pthread_mutex_lock(&m->mu);
+    struct wire_stop stop = {(uint32_t)m->lost};
+    pthread_mutex_unlock(&m->mu);
+    atomic_store(&m->job->peers_lost, m->lost);
+    for (int r = 1; r < m->nworkers; r++)
+        if (!m->workers[r].lost && wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop, NULL,
+                                            0, NULL, 0) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
+}
+
+/* Send worker rank's outgoing frame, if it holds anything. */
+static void
+flush_worker(struct master *m, int rank)
+{
+    struct mworker *w = &m->workers[rank];
+    if (wire_empty(&w->out))
+        return;
+    if (w->lost) { /* it will never read it */
+        wire_buf_reset(&w->out);
+        return;
+    }
+    int rc = loom__sendq_post(&m->sends, &w->out, w->comm, w->peer, LOOM_TAG_DOWN, rank);
+    if (rc == -1)
+        return; /* no memory: try again next round */
+    wire_buf_reset(&w->out);
+    w->sent = loom__now_ns();
+    if (rc != 0)
+        LOOM_ERROR("MPI_Isend to rank %d failed", rank);
+}
+
+void
+loom__master_send_all(struct master *m, int64_t now)
+{
+    for (int r = 1; r < m->nworkers; r++) {
+        struct mworker *w = &m->workers[r];
+        /* a joined job cannot tell a quiet master from a dead one either */
+        if (w->joined && !w->lost && !w->bye && wire_empty(&w->out) &&
+            now - w->sent >= m->job->set.heartbeat_ns &&
+            wire_put(&w->out, WIRE_PING, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");
+        flush_worker(m, r);
+    }
+    loom__sendq_progress(&m->sends);
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the master sends down to its workers (master_send.c). Progress
+ * thread only, except where said.
+ */
+#ifndef LOOM_MASTER_SEND_H
+#define LOOM_MASTER_SEND_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "master_types.h"
+#include "qstore.h"
+
+/* The queue store's reply callback (qstore_reply_fn; ctx is the master):
+ * complete a local call in place, or append a WIRE_QREP to the asking
+ * worker's outgoing frame. Frees rq, rq->data, and data once sent. Also
+ * run by loom__master_stop after the progress thread has ended. */
+void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len);
+
+/* Tell every worker not lost to stop (WIRE_STOP with the number of lost
+ * workers) and publish that number in job->peers_lost. Takes m->mu. */
+void loom__master_send_stop(struct master *m);
+
+/* End of a progress round at monotonic time now: ping joined workers that
+ * heard nothing for a heartbeat, send every worker's outgoing frame, and
+ * free the sends MPI has completed. */
+void loom__master_send_all(struct master *m, int64_t now);
+
+#endif /* LOOM_MASTER_SEND_H */

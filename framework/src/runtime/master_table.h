@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master's tables (master_table.c): its tasks and the containers it
+ * keeps them and their results in. Plain data structures: no MPI, no
+ * locks, no struct master — the master says which lock guards each one
+ * (master_types.h) — so they can be tested alone (tests/unit/
+ * test_master_table.c).
+ */
+#ifndef LOOM_MASTER_TABLE_H
+#define LOOM_MASTER_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "loom/job.h"
+
+/* A task as the master keeps it: from submit until its result is
+ * delivered (pending, avoiding, in flight). */
+struct mtask {
+    struct mtask *next;
+    uint64_t id;
+    uint32_t attempt, fn, flags, len;
+    int32_t rank;     /* the worker it was sent to (in flight) */
+    uint32_t crashes; /* attempts that crashed their isolated process */
+    uint64_t hash;    /* of its definition, for the journal (0 without one) */
+    char data[];
+};
+
+/* Small tasks are recycled through a free list: submit and the progress
+ * thread then trade memory without malloc and free, which otherwise
+ * dominate the cost of a tiny task. */
+#define SMALL_TASK     64
+#define FREE_TASKS_MAX 16384
+
+/* A free list of small tasks (a stack of at most FREE_TASKS_MAX). */
+struct mtask_pool {
+    struct mtask **free;
+    size_t n;
+};
+
+/* The pool's stack, empty. 0, or -1 without memory. */
+int loom__mtask_pool_init(struct mtask_pool *p);
+/* Free the tasks on the stack and the stack. */
+void loom__mtask_pool_destroy(struct mtask_pool *p);
+/* A new task (attempt 1, id 0) for len payload bytes, copied from data
+ * unless data is NULL. Small tasks get room for SMALL_TASK bytes so they
+ * can be recycled. NULL without memory. */
+struct mtask *loom__mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len);
+/* As loom__mtask_new, but a small task comes from the pool when it has one. */
+struct mtask *loom__mtask_get(struct mtask_pool *p, uint32_t fn, uint32_t flags, const void *data,
+                              size_t len);
+/* A finished task (tagged, loom__inflight_tag): onto the pool if small
+ * and there is room, else freed. */
+void loom__mtask_recycle(struct mtask_pool *p, void *tagged);
+
+/* In-flight tasks are kept as tagged pointers: bit 0 set for a small
+ * task, so recycling one never has to read the task itself. */
+void *loom__inflight_tag(struct mtask *t);
+/* The task of a tagged pointer (NULL for NULL). */
+struct mtask *loom__inflight_task(void *tagged);
+
+/* A u64 -> pointer map (open addressing, linear probing; key 0 is never
+ * stored). keys[i] == 0 marks an empty slot; callers may walk
+ * keys/vals[0..cap) to visit every entry. */
+struct u64map {
+    uint64_t *keys; /* 0 = empty */
+    void **vals;
+    size_t cap, count;
+};
+
+/* Map k (!= 0) to v, replacing any value k had. 0, or -1 without memory
+ * (the map is unchanged). */
+int loom__u64map_put(struct u64map *m, uint64_t k, void *v);
+/* Remove k and return its value, or NULL when k is not there. */
+void *loom__u64map_take(struct u64map *m, uint64_t k);
+/* Free the map's arrays (not the values); it is empty and usable again. */
+void loom__u64map_free(struct u64map *m);
+
+/* Tasks waiting to be dispatched: a ring of pointers that grows, so
+ * dispatch takes a batch in O(1) without touching the tasks. */
+struct tring {
+    struct mtask **a;
+    size_t head, count, cap; /* cap is 0 or a power of two */
+};
+
+/* Room for `more` tasks beyond count. 0, or -1 without memory. */
+int loom__tring_reserve(struct tring *q, size_t more);
+/* Append t at the tail. 0, or -1 without memory. */
+int loom__tring_push(struct tring *q, struct mtask *t);
+/* Move up to n tasks from the head into out, oldest first; how many. */
+size_t loom__tring_take(struct tring *q, struct mtask **out, size_t n);
+/* Put n tasks back at the head, so t[0] is the next one taken (the unsent
+ * tail of a batch; a lost worker's tasks). Panics without memory. */
+void loom__tring_unshift(struct tring *q, struct mtask *const *t, size_t n);
+
+/* Results waiting for the program: a ring that grows, so queueing a
+ * result allocates nothing. */
+struct rring {
+    loom_result *a;
+    size_t head, count, cap; /* cap is 0 or a power of two */
+};
+
+/* Append *r. 0, or -1 without memory. */
+int loom__rring_push(struct rring *q, const loom_result *r);
+/* Remove and return the oldest result; q must not be empty. */
+loom_result loom__rring_pop(struct rring *q);
+
+/* A task that would rather not run on `rank` (its last attempt failed
+ * there): it waits beside the pending ring until another worker asks for
+ * work — or until no other worker is left, or it has waited
+ * AVOID_WAIT_NS, so a preference never becomes a stall. */
+struct avoiding {
+    struct mtask *t;
+    int rank;
+    int64_t since;
+};
+
+#define AVOID_WAIT_NS ((int64_t)1000000000)
+
+/* The avoiding tasks, in arrival order (a vector). */
+struct avoid_list {
+    struct avoiding *a;
+    size_t n, cap;
+};
+
+/* Keep t away from rank, since monotonic time now. 0, or -1 without memory. */
+int loom__avoid_push(struct avoid_list *l, struct mtask *t, int rank, int64_t now);
+/* Move up to `want` tasks that may go to `rank` now into out, oldest
+ * first: those avoiding another rank, and those avoiding this one when
+ * `others` (workers other than rank still taking work) is 0 or they have
+ * waited AVOID_WAIT_NS. The rest keep their order. How many were moved. */
+size_t loom__avoid_take(struct avoid_list *l, int rank, int others, size_t want, int64_t now,
+                        struct mtask **out);
+
+#endif /* LOOM_MASTER_TABLE_H */

@@ -1,0 +1,160 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master's state (rank 0), shared by its files. Types only:
+ *   master.c           life cycle: prepare, start, stop
+ *   master_api.c       the program's threads: submit, results, futures, map
+ *   master_state.c     what both sides change under m->mu: queue, deliver, wake
+ *   master_progress.c  the progress thread's loop: receive, dispatch, lose
+ *   master_frames.c    the records a worker's message holds, one handler each
+ *   master_send.c      what goes down to the workers: flush, queue answers
+ *   master_table.c     the tables: tasks, id map, rings (no MPI, no locks)
+ *
+ * Threads: the program's threads submit tasks and consume results; one
+ * progress thread owns every MPI call and runs a non-blocking event loop.
+ *
+ * State and who touches it:
+ *   under m->mu (program threads and progress thread):
+ *     pending (FIFO of tasks to dispatch), avoid, results (FIFO for
+ *     next_result), futures (id -> future), the map collector, counters,
+ *     mailbox of local queue requests, the free list of tasks, finish
+ *     state, nworkers (the progress thread may read it without mu: it is
+ *     the only writer);
+ *   progress thread only:
+ *     inflight (id -> task, for requeueing once workers can be lost),
+ *     per-worker credits and outgoing frames, sends in progress, the
+ *     queue store, groups, fx, batch.
+ * One condition variable (m->cv) wakes program threads for any change they
+ * may wait on; m->wake wakes a sleeping progress thread.
+ *
+ * Counters: `unfinished` counts tasks created (by submit or by tasks)
+ * whose result has not arrived; `outstanding` counts tasks created whose
+ * result has not been handed to the program (or dropped by finish).
+ * Submitting waits while outstanding >= job.max_outstanding, which bounds
+ * the master's memory by the tasks in flight, never by the tasks ever
+ * submitted. The job is over when finish was called and unfinished == 0.
+ *
+ * A result is recorded only if its task is in `inflight`; it is removed
+ * there on the first result, so a duplicate can never be delivered twice.
+ */
+#ifndef LOOM_MASTER_TYPES_H
+#define LOOM_MASTER_TYPES_H
+
+#include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "job_types.h"
+#include "master_table.h"
+#include "sendq.h"
+#include "wire.h"
+
+struct qreq;
+struct qstore;
+struct loom__acceptor;
+
+/* A map chunk's result on its way to the map's caller. */
+struct mresult {
+    struct mresult *next;
+    size_t chunk;
+    loom_result r;
+};
+
+struct loom_job_future {
+    struct master *m;
+    int refs; /* under m->mu: the master's table and the caller */
+    int done;
+    loom_result res;
+};
+
+/* The one map in progress: its chunks' ids (id -> chunk index + 1) and
+ * the chunk results that have arrived. */
+struct map_collect {
+    struct u64map ids;
+    struct mresult *head, **tail;
+};
+
+struct mworker {
+    size_t credits;
+    int hello, bye;
+    int lost; /* declared lost: nothing goes to it, nothing from it counts */
+    unsigned threads;
+    int64_t heard; /* when it last sent anything */
+    int64_t sent;  /* joined: when something last went to it */
+    MPI_Comm comm; /* where it is: job->comm, or a joined job's intercomm */
+    int peer;      /* its rank there */
+    int joined;    /* came through the acceptor (join.c) */
+    struct wire_buf out;
+    /* from its hello, NULL before. Its own allocation: loom_result.host
+     * points to it, and the table moves when joined workers grow it. */
+    char *host;
+};
+
+/* A job that joined (join.c): its ranks are workers base..base+n-1. */
+struct mgroup {
+    MPI_Comm comm;
+    int base, n;
+    struct mgroup *next;
+};
+
+/* What one frame changes in the state under m->mu, gathered first without
+ * the lock so program threads are held up only for the hand-over. */
+struct frame_effects {
+    loom_result *results;
+    size_t nresults, cap;
+    struct mtask *submits, **submits_tail;
+    struct mtask **done; /* finished tasks, for the free list */
+    size_t ndone, done_cap;
+    struct mtask *retries, **retries_tail; /* failed, to run again (rank: where) */
+    unsigned hello_threads;
+    int bye;
+};
+
+struct master {
+    loom_job *job;
+    pthread_t progress;
+    atomic_int quit;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;   /* program threads wait here */
+    pthread_cond_t wake; /* the progress thread sleeps here */
+    int waiters, sleeping;
+
+    struct tring pending;
+    int64_t pending_since;
+    struct avoid_list avoid; /* retries kept away from one worker */
+    unsigned worker_threads; /* sum over workers that said hello */
+    struct rring results;
+    struct u64map futures;
+    struct map_collect *map;
+    uint64_t next_id;
+    size_t unfinished, outstanding;
+    struct qreq *mailbox;
+    struct mtask_pool tasks; /* small tasks to reuse */
+    int finishing, stop_sent;
+    int byes;
+    int lost;                        /* workers declared lost */
+    int64_t next_check;              /* when to look for silent workers next */
+    struct loom__journal *jnl;       /* progress thread: the journal, if any */
+    struct loom__journal_done *done; /* resume: what the journal has (read-only) */
+    atomic_int jnl_failed;           /* an append or sync failed (said once) */
+    struct loom__recorder *rec;      /* job.events / job.report, if any (recorder.h) */
+    int no_workers;                  /* all lost: submits fail at once */
+    int nworkers;                    /* worker slots 1..nworkers-1 (0: the master);
+                                        grows as jobs join; written under mu */
+    struct loom__acceptor *acc;      /* joining workers accepted (NULL: none) */
+
+    /* progress thread only */
+    struct u64map inflight;
+    struct mworker *workers;
+    int workers_cap;
+    struct mgroup *groups;
+    struct loom__sendq sends;
+    struct qstore *qs;
+    unsigned rr;
+    struct frame_effects fx;
+    struct mtask **batch; /* dispatch scratch: job.batch_max pointers */
+};
+
+#endif /* LOOM_MASTER_TYPES_H */

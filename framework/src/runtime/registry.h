@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The job's task functions by name (registry.c); loom_job_register is the
+ * public side (loom/job.h).
+ */
+#ifndef LOOM_REGISTRY_H
+#define LOOM_REGISTRY_H
+
+#include "job_types.h"
+
+/* The index of the function registered as name (its number on the wire),
+ * or -1 (none, or name NULL). Any thread once the job has started: the
+ * registry no longer changes then. */
+int loom__job_fn_index(const loom_job *job, const char *name);
+
+#endif /* LOOM_REGISTRY_H */
