@@ -20,10 +20,10 @@
  * the policy (sync_ms) is applied after each write and by sync_if_due.
  * The header of a new or truncated log is synced with its directory entry.
  *
- * Reader. read(2) into a buffer that grows up to LR_JOBLOG_LINE_MAX; lines
- * are cut at '\n' (memchr, so NUL bytes standing for newlines in Command
- * are fine), fields at the first eight TABs, in place: each separator
- * becomes the NUL that ends its field. Bytes after the last '\n' form the
+ * Reader. read(2) into a buffer (linebuf.h) that grows up to
+ * LR_JOBLOG_LINE_MAX; lines are cut at '\n' (memchr, so NUL bytes standing
+ * for newlines in Command are fine), fields at the first eight TABs, in
+ * place: each separator becomes the NUL that ends its field. Bytes after the last '\n' form the
  * torn line: counted, never parsed.
  */
 #include <errno.h>
@@ -42,6 +42,7 @@
 #include <unistd.h>
 
 #include "joblog.h"
+#include "linebuf.h"
 
 #define JL_NFIELDS    9           /* Seq .. Command */
 #define JL_NUM_MAX    64          /* longest numeric field the reader takes */
@@ -593,130 +594,167 @@ parse_line(char *line, size_t n, locale_t c_locale, struct lr_joblog_entry *e)
     return NULL;
 }
 
+/* The reader's state: lb holds what is not yet passed on. */
+struct jl_reader {
+    const char *path;
+    int fd;
+    locale_t c_locale;
+    struct lr_linebuf lb;  /* cap_max: LR_JOBLOG_LINE_MAX */
+    unsigned long line_no; /* lines passed on (the header is line 1) */
+    int eof;
+    int saved; /* the errno lr_joblog_read returns -1 with */
+    struct lr_joblog_stats s;
+};
+
+/* Say path is not a job log; returns -1. */
+static int
+not_a_log(struct jl_reader *r, char *err, size_t errlen)
+{
+    r->saved = EINVAL;
+    set_err(err, errlen,
+            "%s: not a job log: its first line is not GNU Parallel's joblog header "
+            "(Seq<TAB>Host<TAB>...<TAB>Command)",
+            r->path);
+    return -1;
+}
+
+/* Make the C locale and the first buffer, open the file. 0, or -1. */
+static int
+reader_open(struct jl_reader *r, char *err, size_t errlen)
+{
+    r->c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+    r->lb.buf = malloc(r->lb.cap + 1);
+    if (r->c_locale == (locale_t)0 || r->lb.buf == NULL) {
+        r->saved = errno ? errno : ENOMEM;
+        set_err(err, errlen, "%s: out of memory", r->path);
+        return -1;
+    }
+    r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        r->saved = errno;
+        set_err(err, errlen, "%s: cannot open the job log: %s", r->path, strerror(r->saved));
+        return -1;
+    }
+    return 0;
+}
+
+/* Pass on the complete line that ends at nl: line 1 must be the header,
+ * any other is parsed and given to cb. 0 to read on; else what
+ * lr_joblog_read returns (cb's value as is, or -1). */
+static int
+reader_line(struct jl_reader *r, const char *nl,
+            int (*cb)(const struct lr_joblog_entry *e, void *arg), void *arg, char *err,
+            size_t errlen)
+{
+    char *line = r->lb.buf + r->lb.start;
+    size_t n = (size_t)(nl - line);
+    r->line_no++;
+    if (r->line_no == 1) {
+        if (n + 1 != JL_HEADER_LEN || memcmp(line, LR_JOBLOG_HEADER, n + 1) != 0)
+            return not_a_log(r, err, errlen);
+        r->s.has_header = 1;
+    } else {
+        struct lr_joblog_entry e = {.line = r->line_no};
+        const char *why = parse_line(line, n, r->c_locale, &e);
+        if (why != NULL) {
+            r->saved = EINVAL;
+            set_err(err, errlen, "%s:%lu: malformed job log line: %s", r->path, r->line_no, why);
+            return -1;
+        }
+        r->s.entries++;
+        if (e.seq > r->s.max_seq)
+            r->s.max_seq = e.seq;
+        if (cb != NULL) {
+            int rc = cb(&e, arg);
+            if (rc != 0) {
+                r->saved = 0;
+                return rc;
+            }
+        }
+    }
+    r->s.valid_bytes += n + 1;
+    r->lb.start = r->lb.scan = (size_t)(nl - r->lb.buf) + 1;
+    return 0;
+}
+
+/* Read more of the file after the bytes not yet passed on (moved to the
+ * front; the buffer grows up to LR_JOBLOG_LINE_MAX as a line needs). Sets
+ * r->eof at the end of the file. 0, or -1. */
+static int
+reader_fill(struct jl_reader *r, char *err, size_t errlen)
+{
+    /* The header's '\n' would have been found by now. */
+    if (r->line_no == 0 && r->lb.end - r->lb.start >= JL_HEADER_LEN)
+        return not_a_log(r, err, errlen);
+    if (r->lb.end - r->lb.start >= (size_t)LR_JOBLOG_LINE_MAX) {
+        r->saved = EINVAL;
+        set_err(err, errlen, "%s:%lu: malformed job log line: longer than %d bytes", r->path,
+                r->line_no + 1, LR_JOBLOG_LINE_MAX);
+        return -1;
+    }
+    ssize_t got = lr_linebuf_fill(&r->lb, r->fd);
+    if (got == LR_LINEBUF_NOMEM) {
+        r->saved = ENOMEM;
+        set_err(err, errlen, "%s: out of memory", r->path);
+        return -1;
+    }
+    if (got < 0) {
+        r->saved = errno;
+        set_err(err, errlen, "%s: cannot read: %s", r->path, strerror(r->saved));
+        return -1;
+    }
+    if (got == 0)
+        r->eof = 1;
+    return 0;
+}
+
+/* At the end of the file: bytes after the last '\n' are a torn line,
+ * counted, not parsed (a torn header must be a prefix of the header).
+ * 0, or -1. */
+static int
+reader_tail(struct jl_reader *r, char *err, size_t errlen)
+{
+    if (r->lb.end > r->lb.start) {
+        if (r->line_no == 0 &&
+            (r->lb.end - r->lb.start > JL_HEADER_LEN ||
+             memcmp(r->lb.buf + r->lb.start, LR_JOBLOG_HEADER, r->lb.end - r->lb.start) != 0))
+            return not_a_log(r, err, errlen);
+        r->s.torn = 1;
+        r->s.torn_bytes = r->lb.end - r->lb.start;
+    }
+    return 0;
+}
+
 int
 lr_joblog_read(const char *path, int (*cb)(const struct lr_joblog_entry *e, void *arg), void *arg,
                struct lr_joblog_stats *st, char *err, size_t errlen)
 {
-    struct lr_joblog_stats s = {0};
-    locale_t c_locale = (locale_t)0;
-    char *buf = NULL;
-    size_t cap = JL_READ_CHUNK, len = 0, start = 0, scanned = 0;
-    unsigned long line_no = 0;
-    int fd = -1, rc = -1, saved = 0, eof = 0;
-
-    c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0);
-    buf = malloc(cap + 1);
-    if (c_locale == (locale_t)0 || buf == NULL) {
-        saved = errno ? errno : ENOMEM;
-        set_err(err, errlen, "%s: out of memory", path);
-        goto cleanup;
-    }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        saved = errno;
-        set_err(err, errlen, "%s: cannot open the job log: %s", path, strerror(saved));
-        goto cleanup;
-    }
-    for (;;) {
-        char *nl = memchr(buf + scanned, '\n', len - scanned);
+    struct jl_reader r = {.path = path,
+                          .fd = -1,
+                          .c_locale = (locale_t)0,
+                          .lb = {.cap = JL_READ_CHUNK, .cap_max = LR_JOBLOG_LINE_MAX}};
+    int rc = reader_open(&r, err, errlen);
+    while (rc == 0) {
+        char *nl = memchr(r.lb.buf + r.lb.scan, '\n', r.lb.end - r.lb.scan);
         if (nl != NULL) {
-            char *line = buf + start;
-            size_t n = (size_t)(nl - line);
-            line_no++;
-            if (line_no == 1) {
-                if (n + 1 != JL_HEADER_LEN || memcmp(line, LR_JOBLOG_HEADER, n + 1) != 0)
-                    goto not_a_log;
-                s.has_header = 1;
-            } else {
-                struct lr_joblog_entry e = {.line = line_no};
-                const char *why = parse_line(line, n, c_locale, &e);
-                if (why != NULL) {
-                    saved = EINVAL;
-                    set_err(err, errlen, "%s:%lu: malformed job log line: %s", path, line_no, why);
-                    goto cleanup;
-                }
-                s.entries++;
-                if (e.seq > s.max_seq)
-                    s.max_seq = e.seq;
-                if (cb != NULL) {
-                    int r = cb(&e, arg);
-                    if (r != 0) {
-                        rc = r;
-                        saved = 0;
-                        goto cleanup;
-                    }
-                }
-            }
-            s.valid_bytes += n + 1;
-            start = scanned = (size_t)(nl - buf) + 1;
+            rc = reader_line(&r, nl, cb, arg, err, errlen);
             continue;
         }
-        scanned = len;
-        if (eof)
+        r.lb.scan = r.lb.end;
+        if (r.eof) {
+            rc = reader_tail(&r, err, errlen);
             break;
-        /* The header's '\n' would have been found by now. */
-        if (line_no == 0 && len - start >= JL_HEADER_LEN)
-            goto not_a_log;
-        if (len - start >= (size_t)LR_JOBLOG_LINE_MAX) {
-            saved = EINVAL;
-            set_err(err, errlen, "%s:%lu: malformed job log line: longer than %d bytes", path,
-                    line_no + 1, LR_JOBLOG_LINE_MAX);
-            goto cleanup;
         }
-        if (start > 0) {
-            memmove(buf, buf + start, len - start);
-            len -= start;
-            scanned -= start;
-            start = 0;
-        }
-        if (len == cap) {
-            size_t ncap = cap * 2 > (size_t)LR_JOBLOG_LINE_MAX ? LR_JOBLOG_LINE_MAX : cap * 2;
-            char *nb = realloc(buf, ncap + 1);
-            if (nb == NULL) {
-                saved = ENOMEM;
-                set_err(err, errlen, "%s: out of memory", path);
-                goto cleanup;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        ssize_t r = read(fd, buf + len, cap - len);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0) {
-            saved = errno;
-            set_err(err, errlen, "%s: cannot read: %s", path, strerror(saved));
-            goto cleanup;
-        }
-        if (r == 0)
-            eof = 1;
-        len += (size_t)r;
+        rc = reader_fill(&r, err, errlen);
     }
-    if (len > start) {
-        /* A torn header is still a log if it is a prefix of the header. */
-        if (line_no == 0 && (len - start > JL_HEADER_LEN ||
-                             memcmp(buf + start, LR_JOBLOG_HEADER, len - start) != 0))
-            goto not_a_log;
-        s.torn = 1;
-        s.torn_bytes = len - start;
-    }
-    rc = 0;
-    goto cleanup;
-not_a_log:
-    saved = EINVAL;
-    set_err(err, errlen,
-            "%s: not a job log: its first line is not GNU Parallel's joblog header "
-            "(Seq<TAB>Host<TAB>...<TAB>Command)",
-            path);
-cleanup:
-    if (fd >= 0)
-        close(fd);
-    free(buf);
-    if (c_locale != (locale_t)0)
-        freelocale(c_locale);
+    if (r.fd >= 0)
+        close(r.fd);
+    free(r.lb.buf);
+    if (r.c_locale != (locale_t)0)
+        freelocale(r.c_locale);
     if (st != NULL)
-        *st = s;
+        *st = r.s;
     if (rc == -1)
-        errno = saved;
+        errno = r.saved;
     return rc;
 }

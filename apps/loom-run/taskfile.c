@@ -2,9 +2,9 @@
 /*
  * Task files, shell quoting and command templates for loom-run (taskfile.h).
  *
- * The reader keeps one buffer holding the unconsumed bytes [start, end) of
- * the file; [start, scan) is known to contain no '\n', so a long line is
- * searched once, not once per read. A line is handed out in place: its '\n'
+ * The reader keeps one buffer (linebuf.h) holding the unconsumed bytes
+ * [start, end) of the file; [start, scan) is known to contain no '\n', so
+ * a long line is searched once, not once per read. A line is handed out in place: its '\n'
  * (or '\r') is overwritten with a NUL, which is why the buffer has one spare
  * byte past cap. When no '\n' is buffered, the partial line is moved to the
  * front and more is read; the buffer doubles only while the partial line
@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "linebuf.h"
 #include "taskfile.h"
 
 /* Read size while lines are short; the buffer never starts larger. */
@@ -48,12 +49,7 @@ struct lr_reader {
     int skip_comments;
     int keep_cr;
 
-    char *buf;      /* cap + 1 bytes: the spare one takes a final line's NUL */
-    size_t cap;     /* usable bytes, at most cap_max */
-    size_t cap_max; /* max_line + 2 */
-    size_t start;   /* first unconsumed byte */
-    size_t scan;    /* [start, scan) holds no '\n' */
-    size_t end;     /* end of valid data */
+    struct lr_linebuf lb; /* cap_max: max_line + 2 */
 
     int eof;    /* read() returned 0 */
     int done;   /* every line handed out */
@@ -121,11 +117,11 @@ lr_reader_open(const char *path, const struct lr_reader_opts *opts, lr_reader **
     r->skip_comments = opts != NULL && opts->skip_comments;
     r->keep_cr = opts != NULL && opts->keep_cr;
     r->raw_hash = FNV_OFFSET;
-    r->cap_max = max_line + 2;
-    r->cap = r->cap_max < READ_CHUNK ? r->cap_max : READ_CHUNK;
+    r->lb.cap_max = max_line + 2;
+    r->lb.cap = r->lb.cap_max < READ_CHUNK ? r->lb.cap_max : READ_CHUNK;
     r->name = strdup(is_stdin ? "stdin" : path);
-    r->buf = malloc(r->cap + 1);
-    if (r->name == NULL || r->buf == NULL) {
+    r->lb.buf = malloc(r->lb.cap + 1);
+    if (r->name == NULL || r->lb.buf == NULL) {
         set_err(err, errlen, "%s: out of memory", is_stdin ? "stdin" : path);
         goto fail;
     }
@@ -161,7 +157,7 @@ lr_reader_close(lr_reader *r)
         return;
     if (r->own_fd && r->fd >= 0)
         close(r->fd);
-    free(r->buf);
+    free(r->lb.buf);
     free(r->name);
     free(r);
 }
@@ -195,37 +191,20 @@ reader_fail(lr_reader *r, char *err, size_t errlen, const char *fmt, ...)
 static int
 reader_fill(lr_reader *r, char *err, size_t errlen)
 {
-    ssize_t n;
+    /* The caller has checked that the partial line is shorter than
+     * cap_max. */
+    ssize_t n = lr_linebuf_fill(&r->lb, r->fd);
 
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->scan -= r->start;
-        r->start = 0;
-    }
-    if (r->end == r->cap) {
-        /* The caller has checked that the partial line is shorter than
-         * cap_max, so cap < cap_max here. */
-        size_t ncap = r->cap > r->cap_max / 2 ? r->cap_max : r->cap * 2;
-        char *nbuf = realloc(r->buf, ncap + 1);
-
-        if (nbuf == NULL)
-            return reader_fail(r, err, errlen, "%s: out of memory", r->name);
-        r->buf = nbuf;
-        r->cap = ncap;
-    }
-    do {
-        n = read(r->fd, r->buf + r->end, r->cap - r->end);
-    } while (n < 0 && errno == EINTR);
+    if (n == LR_LINEBUF_NOMEM)
+        return reader_fail(r, err, errlen, "%s: out of memory", r->name);
     if (n < 0)
         return reader_fail(r, err, errlen, "%s: read error: %s", r->name, strerror(errno));
     if (n == 0) {
         r->eof = 1;
         return 0;
     }
-    r->raw_hash = fnv1a(r->raw_hash, r->buf + r->end, (size_t)n);
+    r->raw_hash = fnv1a(r->raw_hash, r->lb.buf + r->lb.end - n, (size_t)n);
     r->bytes += (uint64_t)n;
-    r->end += (size_t)n;
     return 0;
 }
 
@@ -256,29 +235,29 @@ lr_reader_next(lr_reader *r, struct lr_line *out, char *err, size_t errlen)
         if (r->done)
             return 0;
 
-        nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
-        line = r->buf + r->start;
+        nl = memchr(r->lb.buf + r->lb.scan, '\n', r->lb.end - r->lb.scan);
+        line = r->lb.buf + r->lb.start;
         if (nl != NULL) {
             len = (size_t)(nl - line);
-            r->start += len + 1;
+            r->lb.start += len + 1;
         } else if (r->eof) {
-            if (r->end == r->start) {
+            if (r->lb.end == r->lb.start) {
                 r->done = 1;
                 return 0;
             }
-            len = r->end - r->start; /* final line without '\n' */
-            r->start = r->end;
+            len = r->lb.end - r->lb.start; /* final line without '\n' */
+            r->lb.start = r->lb.end;
         } else {
-            r->scan = r->end;
+            r->lb.scan = r->lb.end;
             /* Even with a '\r' stripped, this line is already too long. */
-            if (r->end - r->start > r->max_line + 1)
+            if (r->lb.end - r->lb.start > r->max_line + 1)
                 return reader_fail(r, err, errlen, "%s:%" PRIu64 ": line longer than %zu bytes",
                                    r->name, r->lines + 1, r->max_line);
             if (reader_fill(r, err, errlen) < 0)
                 return -1;
             continue;
         }
-        r->scan = r->start;
+        r->lb.scan = r->lb.start;
         r->lines++;
 
         if (!r->keep_cr && len > 0 && line[len - 1] == '\r')

@@ -389,6 +389,96 @@ starts_with_separator(char **files, int nfiles, const uint64_t *sizes)
     return 0;
 }
 
+/* Every file must be there, regular and readable, before any work: their
+ * sizes into sizes, their sum into *bytes. 0, or -1 (said). */
+static int
+check_files(char **files, int nfiles, uint64_t *sizes, uint64_t *bytes)
+{
+    for (int i = 0; i < nfiles; i++) {
+        struct stat st;
+        if (strlen(files[i]) >= MAX_PATH) {
+            fprintf(stderr, PROG ": %.64s...: path too long\n", files[i]);
+            return -1;
+        }
+        if (stat(files[i], &st) != 0 || access(files[i], R_OK) != 0) {
+            fprintf(stderr, PROG ": %s: %s\n", files[i], strerror(errno));
+            return -1;
+        }
+        if (!S_ISREG(st.st_mode)) {
+            fprintf(stderr, PROG ": %s: not a regular file\n", files[i]);
+            return -1;
+        }
+        sizes[i] = (uint64_t)st.st_size;
+        *bytes += sizes[i];
+    }
+    return 0;
+}
+
+/* Cut the files into tasks of about `chunk` bytes and submit them. 0, or
+ * -1 (said). */
+static int
+submit_files(struct master *m, char **files, int nfiles, const uint64_t *sizes, uint64_t chunk)
+{
+    loom_err rc = LOOM_OK;
+    for (int i = 0; i < nfiles && rc == LOOM_OK; i++) {
+        for (uint64_t pos = 0; pos < sizes[i] && rc == LOOM_OK;) {
+            uint64_t take = sizes[i] - pos;
+            if (take > chunk - m->filled)
+                take = chunk - m->filled;
+            if (add_slice(m, files[i], pos, take) != 0) {
+                fprintf(stderr, PROG ": out of memory\n");
+                return -1;
+            }
+            pos += take;
+            if (m->filled >= chunk || m->slices == MAX_SLICES)
+                rc = submit_task(m);
+        }
+    }
+    if (rc == LOOM_OK)
+        rc = submit_task(m);
+    if (rc != LOOM_OK) {
+        fprintf(stderr, PROG ": submitting: %s\n", loom_strerror(rc));
+        return -1;
+    }
+    return 0;
+}
+
+/* Merge the partial tables as they arrive, until every task's is in. 0,
+ * or -1 when the job failed or a task did (said). */
+static int
+collect_results(struct master *m)
+{
+    while (m->received < m->submitted) {
+        loom_result r;
+        loom_err rc = loom_job_next_result(m->job, LOOM_FOREVER, &r);
+        if (rc != LOOM_OK) {
+            fprintf(stderr, PROG ": waiting for results: %s\n", loom_strerror(rc));
+            return -1;
+        }
+        take_result(m, &r);
+        loom_result_free(&r);
+    }
+    return m->failed || m->bad_reply ? -1 : 0;
+}
+
+/* Print the counts, sorted, to output (NULL: standard output), opened
+ * into *out for the caller to close. 0, or -1 (said). */
+static int
+print_counts(struct wc_table *total, const char *output, FILE **out)
+{
+    *out = output ? fopen(output, "w") : stdout;
+    if (!*out) {
+        fprintf(stderr, PROG ": %s: %s\n", output, strerror(errno));
+        return -1;
+    }
+    setvbuf(*out, NULL, _IOFBF, (size_t)1 << 20);
+    if (wc_table_print(total, *out) != 0 || fflush(*out) != 0) {
+        fprintf(stderr, PROG ": writing %s: %s\n", output ? output : "the output", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static int
 run_master(loom_job *job, char **files, int nfiles, uint64_t chunk, const char *output, int stats)
 {
@@ -405,78 +495,16 @@ run_master(loom_job *job, char **files, int nfiles, uint64_t chunk, const char *
         fprintf(stderr, PROG ": out of memory\n");
         goto out;
     }
-
-    /* Every file must be there, regular and readable, before any work. */
-    for (int i = 0; i < nfiles; i++) {
-        struct stat st;
-        if (strlen(files[i]) >= MAX_PATH) {
-            fprintf(stderr, PROG ": %.64s...: path too long\n", files[i]);
-            goto out;
-        }
-        if (stat(files[i], &st) != 0 || access(files[i], R_OK) != 0) {
-            fprintf(stderr, PROG ": %s: %s\n", files[i], strerror(errno));
-            goto out;
-        }
-        if (!S_ISREG(st.st_mode)) {
-            fprintf(stderr, PROG ": %s: not a regular file\n", files[i]);
-            goto out;
-        }
-        sizes[i] = (uint64_t)st.st_size;
-        bytes += sizes[i];
-    }
-
-    /* Cut the files into tasks of about `chunk` bytes and submit them. */
-    loom_err rc = LOOM_OK;
-    for (int i = 0; i < nfiles && rc == LOOM_OK; i++) {
-        for (uint64_t pos = 0; pos < sizes[i] && rc == LOOM_OK;) {
-            uint64_t take = sizes[i] - pos;
-            if (take > chunk - m.filled)
-                take = chunk - m.filled;
-            if (add_slice(&m, files[i], pos, take) != 0) {
-                fprintf(stderr, PROG ": out of memory\n");
-                goto out;
-            }
-            pos += take;
-            if (m.filled >= chunk || m.slices == MAX_SLICES)
-                rc = submit_task(&m);
-        }
-    }
-    if (rc == LOOM_OK)
-        rc = submit_task(&m);
-    if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": submitting: %s\n", loom_strerror(rc));
+    if (check_files(files, nfiles, sizes, &bytes) != 0 ||
+        submit_files(&m, files, nfiles, sizes, chunk) != 0 || collect_results(&m) != 0)
         goto out;
-    }
-
-    /* Merge the partial tables as they arrive. */
-    while (m.received < m.submitted) {
-        loom_result r;
-        rc = loom_job_next_result(job, LOOM_FOREVER, &r);
-        if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": waiting for results: %s\n", loom_strerror(rc));
-            goto out;
-        }
-        take_result(&m, &r);
-        loom_result_free(&r);
-    }
-    if (m.failed || m.bad_reply)
-        goto out;
-
     uint64_t words = m.total.words;
     if (starts_with_separator(files, nfiles, sizes) && wc_table_add(&m.total, "", 0, 1) != 0) {
         fprintf(stderr, PROG ": out of memory\n");
         goto out;
     }
-    out = output ? fopen(output, "w") : stdout;
-    if (!out) {
-        fprintf(stderr, PROG ": %s: %s\n", output, strerror(errno));
+    if (print_counts(&m.total, output, &out) != 0)
         goto out;
-    }
-    setvbuf(out, NULL, _IOFBF, (size_t)1 << 20);
-    if (wc_table_print(&m.total, out) != 0 || fflush(out) != 0) {
-        fprintf(stderr, PROG ": writing %s: %s\n", output ? output : "the output", strerror(errno));
-        goto out;
-    }
     if (stats)
         fprintf(stderr,
                 PROG ": %d files, %" PRIu64 " bytes, %zu tasks on %d workers, %" PRIu64

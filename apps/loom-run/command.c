@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loom-run's worker side: the "sh" task every pool thread runs (one
+ * command of the task file, with its environment, directly or through
+ * /bin/sh -c, and the report sent back), and the watcher that waits for
+ * the master's --halt word.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <loom.h>
+
+#include "loomrun.h"
+
+static struct {
+    int64_t output_limit;
+    double kill_grace;
+    atomic_int halted; /* the master said stop: start nothing more */
+    int cancel_fd;     /* readable once the master said "now"; 0 = none */
+} worker_set;
+
+int
+lr_worker_init(const loom_config *cfg)
+{
+    loom_config_get_int(cfg, "process.output_limit", &worker_set.output_limit);
+    loom_config_get_double(cfg, "process.kill_grace", &worker_set.kill_grace);
+    worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
+    if (worker_set.cancel_fd <= 0) {
+        fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+void
+lr_worker_end(void)
+{
+    if (worker_set.cancel_fd > 0)
+        close(worker_set.cancel_fd);
+}
+
+/* ---- the task every worker thread runs ---------------------------------------- */
+
+/* A command the shell would only split on spaces and run: no quoting,
+ * expansion, redirection, globbing, assignment or builtin. Such a command
+ * is exec'd directly, saving the shell's fork and exec (half the cost of
+ * a short task); anything else goes to /bin/sh -c, so the result is the
+ * same either way (true and false are builtins too, but their programs
+ * behave alike). Fills argv (at most max-1 words, NULL-terminated) in
+ * place in cmd. */
+static int
+split_simple(char *cmd, char **argv, int max)
+{
+    static const char *const builtins[] = {
+        ".",      ":",       "alias", "bg",    "break",  "cd",   "command", "continue",
+        "echo",   "eval",    "exec",  "exit",  "export", "fc",   "fg",      "getopts",
+        "hash",   "jobs",    "kill",  "local", "printf", "pwd",  "read",    "readonly",
+        "return", "set",     "shift", "test",  "times",  "trap", "type",    "ulimit",
+        "umask",  "unalias", "unset", "wait",  "["};
+    for (const char *c = cmd; *c; c++)
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+              strchr(" _./:,+@%-", *c)))
+            return 0;
+    int n = 0;
+    char *save = NULL;
+    for (char *t = strtok_r(cmd, " ", &save); t; t = strtok_r(NULL, " ", &save)) {
+        if (n == max - 1)
+            return 0;
+        argv[n++] = t;
+    }
+    argv[n] = NULL;
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < sizeof builtins / sizeof builtins[0]; i++)
+        if (strcmp(argv[0], builtins[i]) == 0)
+            return 0;
+    return 1;
+}
+
+/* The reply for a task the worker did not run (--halt). */
+static int
+reply_not_run(loom_task *task, const struct run_req *req)
+{
+    struct run_rep rep = {.seq = req->seq, .attempt = req->attempt, .outcome = REP_NOT_RUN};
+    return loom_task_reply(task, &rep, sizeof rep) == LOOM_OK ? 0 : 1;
+}
+
+/* What every task sees besides the worker's environment: LOOM_TASK_ID,
+ * LOOM_ATTEMPT, LOOM_RANK, LOOM_HOST and LOOM_SLOT (list: NULL-ended). */
+struct task_env {
+    char task[40], attempt[32], rank[32], host[300], slot[32];
+    const char *list[6];
+};
+
+static void
+task_env_fill(struct task_env *e, loom_task *task, const struct run_req *req)
+{
+    loom_context *ctx = loom_task_context(task);
+    snprintf(e->task, sizeof e->task, "LOOM_TASK_ID=%llu", (unsigned long long)req->seq);
+    snprintf(e->attempt, sizeof e->attempt, "LOOM_ATTEMPT=%u", req->attempt);
+    snprintf(e->rank, sizeof e->rank, "LOOM_RANK=%d", loom_context_rank(ctx));
+    snprintf(e->host, sizeof e->host, "LOOM_HOST=%s", loom_context_host(ctx));
+    snprintf(e->slot, sizeof e->slot, "LOOM_SLOT=%d", loom_context_index(ctx) + 1);
+    const char *list[] = {e->task, e->attempt, e->rank, e->host, e->slot, NULL};
+    memcpy(e->list, list, sizeof list);
+}
+
+/* Run cmd (cmd_len bytes) to completion with env: exec'd directly when it
+ * is plain words, else with /bin/sh -c; a program that is not found or
+ * cannot be executed is given to the shell too, to say what is wrong with
+ * its exit codes 127/126. *start: when it started (epoch seconds).
+ * Returns loom_proc_run's result (r to free on OK, ENOTFOUND, ENOEXEC). */
+static loom_err
+run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *const *env,
+       double *start, loom_proc_result *r)
+{
+    char *words = lr_dup_bytes(cmd, cmd_len), *argv[64];
+    int direct = words && split_simple(words, argv, 64);
+    loom_proc_opts o = {.shell_cmd = direct ? NULL : cmd,
+                        .argv = direct ? (const char *const *)argv : NULL,
+                        .env = env,
+                        .output_limit = (size_t)worker_set.output_limit,
+                        .timeout_ms = req->timeout_ms,
+                        .kill_grace_ms =
+                            worker_set.kill_grace > 0 ? (int)(worker_set.kill_grace * 1000) : -1,
+                        .cancel_fd = worker_set.cancel_fd};
+    *start = lr_seconds(CLOCK_REALTIME);
+    loom_err rc = loom_proc_run(&o, r);
+    if (direct && (rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)) {
+        loom_proc_result_free(r);
+        o.argv = NULL;
+        o.shell_cmd = cmd;
+        rc = loom_proc_run(&o, r);
+    }
+    free(words);
+    return rc;
+}
+
+/* How the command ended, into rep: from r when it ran, else as a command
+ * that could not start (127, ENOMEM). */
+static void
+fill_rep(struct run_rep *rep, int ran, const loom_proc_result *r)
+{
+    if (!ran) {
+        rep->exitval = 127;
+        rep->spawn_errno = ENOMEM;
+        return;
+    }
+    rep->runtime = r->wall_seconds;
+    /* GNU Parallel's convention: a signal gives Exitval 0 and the
+     * signal; a timeout gives -1 */
+    rep->exitval = r->timed_out ? -1 : r->exited ? r->exit_code : 0;
+    rep->signal = r->signaled ? r->term_signal : 0;
+    rep->timed_out = r->timed_out;
+    rep->outcome = r->cancelled ? REP_KILLED : REP_RAN;
+    rep->spawn_errno = r->spawn_errno;
+    rep->out_len = r->out_len;
+    rep->err_len = r->err_len;
+    rep->out_total = r->out_total;
+    rep->err_total = r->err_total;
+}
+
+/* Reply with rep, then the command, the tag, stdout and stderr (rep's
+ * lengths). 0, or 1 when it could not be sent. */
+static int
+send_report(loom_task *task, const struct run_rep *rep, const char *cmd, const char *tag,
+            const loom_proc_result *r)
+{
+    size_t total = sizeof *rep + rep->cmd_len + rep->tag_len + rep->out_len + rep->err_len;
+    char *buf = malloc(total);
+    if (!buf)
+        return 1;
+    char *q = buf;
+    memcpy(q, rep, sizeof *rep);
+    q += sizeof *rep;
+    memcpy(q, cmd, rep->cmd_len);
+    q += rep->cmd_len;
+    memcpy(q, tag, rep->tag_len);
+    q += rep->tag_len;
+    if (rep->out_len)
+        memcpy(q, r->out, rep->out_len);
+    q += rep->out_len;
+    if (rep->err_len)
+        memcpy(q, r->err, rep->err_len);
+    int status = loom_task_reply(task, buf, total) == LOOM_OK ? 0 : 1;
+    free(buf);
+    return status;
+}
+
+int
+lr_run_command(loom_task *task, void *user)
+{
+    (void)user;
+    size_t len;
+    const char *p = loom_task_payload(task, &len);
+    struct run_req req;
+    if (len < sizeof req)
+        return 1;
+    memcpy(&req, p, sizeof req);
+    if (req.cmd_len > len - sizeof req)
+        return 1;
+    if (atomic_load(&worker_set.halted))
+        return reply_not_run(task, &req);
+    size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len;
+    const char *tag = p + sizeof req + cmd_len;
+    char *cmd = lr_dup_bytes(p + sizeof req, cmd_len);
+    if (!cmd)
+        return 1;
+    struct task_env env;
+    task_env_fill(&env, task, &req);
+    loom_proc_result r = {0};
+    double start;
+    loom_err rc = run_it(cmd, cmd_len, &req, env.list, &start, &r);
+    int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
+    struct run_rep rep = {.seq = req.seq,
+                          .start = start,
+                          .attempt = req.attempt,
+                          .cmd_len = cmd_len,
+                          .tag_len = tag_len};
+    fill_rep(&rep, ran, &r);
+    int status = send_report(task, &rep, cmd, tag, &r);
+    if (ran)
+        loom_proc_result_free(&r);
+    free(cmd);
+    return status;
+}
+
+/* ---- the --halt watcher ----------------------------------------------------------- */
+
+/* A worker's --halt watcher: waits on its queue "loom-run.halt.<rank>"
+ * (no traffic while it waits) for the master's "soon" or "now", until
+ * loom_job_serve() returns and the queue stops working. */
+static void *
+halt_watch(void *arg)
+{
+    loom_job *job = arg;
+    loom_queue *q = NULL;
+    loom_context_set_name("Halt");
+    if (lr_halt_queue_open(job, loom_job_rank(job), &q) != LOOM_OK)
+        return NULL;
+    void *data = NULL;
+    size_t len = 0;
+    while (loom_queue_get(q, &data, &len, LOOM_FOREVER) == LOOM_OK) {
+        atomic_store(&worker_set.halted, 1);
+        if (len == 3 && memcmp(data, "now", 3) == 0) {
+            uint64_t one = 1;
+            if (write(worker_set.cancel_fd, &one, sizeof one) != sizeof one)
+                fprintf(stderr, PROG ": cannot stop running tasks: %s\n", strerror(errno));
+        }
+        free(data);
+        data = NULL;
+    }
+    loom_queue_release(q);
+    return NULL;
+}
+
+int
+lr_serve_worker(loom_job *job)
+{
+    pthread_t watcher;
+    int watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
+    loom_err rc = loom_job_serve(job);
+    if (watching)
+        pthread_join(watcher, NULL);
+    return rc == LOOM_OK && watching ? EXIT_OK : EXIT_TROUBLE;
+}

@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loom-run's master (rank 0): reads the task file as a stream (counted and
+ * checked first when it is a regular file), skips what --resume says is
+ * done, submits each task as it reads, and handles every attempt that
+ * comes back: its output (output.c), --results and the job log, the
+ * --events/--report line, a retry on another worker, the --halt policy;
+ * then the summary and the exit status.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <loom.h>
+
+#include "loomrun.h"
+#include "taskfile.h"
+
+/* ---- submitting and stopping ---------------------------------------------------- */
+
+static loom_err
+submit(struct lr_run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len,
+       const char *tag, size_t tag_len, int avoid_rank, int timeout)
+{
+    struct run_req req = {seq, attempt, run->o->timeout > 0 ? (int)(run->o->timeout * 1000) : 0,
+                          len};
+    char *buf = malloc(sizeof req + len + tag_len);
+    if (!buf)
+        return LOOM_ENOMEM;
+    memcpy(buf, &req, sizeof req);
+    memcpy(buf + sizeof req, cmd, len);
+    memcpy(buf + sizeof req + len, tag, tag_len);
+    loom_err rc = loom_job_submit_avoiding(run->job, "sh", buf, sizeof req + len + tag_len,
+                                           avoid_rank, timeout, NULL);
+    free(buf);
+    if (rc == LOOM_OK)
+        run->outstanding++;
+    return rc;
+}
+
+/* The --halt policy says stop (or storing failed): tell every worker,
+ * through its own queue "loom-run.halt.<rank>" (a shared queue would let
+ * one worker take another's word). "now" may follow "soon". */
+static void
+halt(struct lr_run *run, int how, const char *why)
+{
+    if (run->halted >= how)
+        return;
+    run->halted = how;
+    if (!run->o->quiet) {
+        lr_progress_clear(run);
+        fprintf(stderr, PROG ": %s: %s\n", why,
+                how == LR_HALT_NOW ? "killing the running tasks, starting no more"
+                                   : "starting no more tasks, waiting for the running ones");
+    }
+    const char *word = how == LR_HALT_NOW ? "now" : "soon";
+    for (int r = 1; r < loom_job_size(run->job); r++) {
+        loom_queue *q = NULL;
+        if (lr_halt_queue_open(run->job, r, &q) != LOOM_OK ||
+            loom_queue_put(q, word, strlen(word), LOOM_FOREVER) != LOOM_OK)
+            fprintf(stderr, PROG ": could not tell worker %d to stop\n", r);
+        loom_queue_release(q);
+    }
+}
+
+/* ---- one attempt back ------------------------------------------------------------- */
+
+/* Store an attempt: --results (the final one), then the job log. 0, or -1 when it
+ * could not be recorded (said; the run then stops: 102). */
+static int
+record(struct lr_run *run, const struct run_rep *rep, const loom_result *res, const char *cmd,
+       const char *out, const char *err, int final)
+{
+    char msg[PATH_MAX + 256];
+    if (run->res && final) {
+        struct lr_result_rec rec = {rep->seq,       rep->attempt, rep->exitval, rep->signal,
+                                    rep->timed_out, res->rank,    res->host,    rep->start,
+                                    rep->runtime,   cmd,          out,          err,
+                                    rep->cmd_len,   rep->out_len, rep->err_len, rep->out_total,
+                                    rep->err_total};
+        if (lr_results_write(run->res, &rec, msg, sizeof msg) != 0)
+            goto fail;
+    }
+    if (run->log) {
+        char *command = lr_dup_bytes(cmd, rep->cmd_len);
+        struct lr_joblog_entry e = {rep->seq,       res->host,    rep->start,  rep->runtime, 0,
+                                    rep->out_total, rep->exitval, rep->signal, command,      0};
+        int rc = command ? lr_joblog_write(run->log, &e) : -1;
+        int saved = command ? errno : ENOMEM;
+        free(command);
+        if (rc != 0) {
+            snprintf(msg, sizeof msg, "writing the job log: %s", strerror(saved));
+            goto fail;
+        }
+    }
+    return 0;
+fail:
+    lr_progress_clear(run);
+    fprintf(stderr, PROG ": task %llu: %s\n", (unsigned long long)rep->seq, msg);
+    run->trouble = 1;
+    halt(run, LR_HALT_SOON, "a result could not be recorded");
+    return -1;
+}
+
+/* --events and --report (the job's, loom/events.h): one attempt, any
+ * outcome, as loom-run sees it — its line number, its command, the
+ * command's exit status — not as the job does (the "sh" task that ran it
+ * succeeded). */
+static void
+observe(struct lr_run *run, const struct run_rep *rep, const loom_result *res, const char *cmd,
+        int final)
+{
+    loom_outcome oc = rep->outcome == REP_NOT_RUN             ? LOOM_OUTCOME_NOT_RUN
+                      : rep->outcome == REP_KILLED            ? LOOM_OUTCOME_KILLED
+                      : rep->timed_out                        ? LOOM_OUTCOME_TIMEOUT
+                      : rep->exitval == 0 && rep->signal == 0 ? LOOM_OUTCOME_OK
+                                                              : LOOM_OUTCOME_FAILED;
+    int ran = oc != LOOM_OUTCOME_NOT_RUN;
+    /* cause left 0: a failed command's is its signal, else its exit status */
+    loom_attempt a = {.seq = rep->seq,
+                      .attempt = rep->attempt,
+                      .host = ran ? res->host : "",
+                      .rank = ran ? res->rank : 0,
+                      .slot = ran ? res->slot : 0,
+                      .start_ns = (int64_t)(rep->start * 1e9),
+                      .run_ns = (int64_t)(rep->runtime * 1e9),
+                      .exit = rep->exitval,
+                      .signal = rep->signal,
+                      .timed_out = rep->timed_out,
+                      .outcome = oc,
+                      .final = final,
+                      .label = cmd,
+                      .label_len = ran && cmd ? rep->cmd_len : 0};
+    loom_err rc = loom_job_record_attempt(run->job, &a);
+    if (rc != LOOM_OK && rc != LOOM_ENOMEM) /* out of memory: the line is lost, the run goes on */
+        fprintf(stderr, PROG ": recording task %llu: %s\n", (unsigned long long)rep->seq,
+                loom_strerror(rc));
+}
+
+/* Handle one finished attempt: output, results, job log, retry, halt. */
+static void
+finish_one(struct lr_run *run, const loom_result *res)
+{
+    struct run_rep rep;
+    run->outstanding--;
+    if (res->status != 0 || res->len < sizeof rep) {
+        /* no report: the task's worker was lost and none is left (status
+         * -1), or it could not send one; --resume runs it */
+        if (!run->st.unrecorded++) {
+            lr_progress_clear(run);
+            fprintf(stderr, PROG ": a task came back without a report (status %d: %s)\n",
+                    res->status, res->status == -1 ? "no worker left to run it" : "worker error");
+        }
+        run->trouble = 1;
+        return;
+    }
+    memcpy(&rep, res->data, sizeof rep);
+    if (rep.outcome == REP_NOT_RUN) {
+        observe(run, &rep, res, NULL, 1);
+        run->st.not_run++;
+        lr_order_forget(run, rep.seq);
+        return;
+    }
+    const char *cmd = (const char *)res->data + sizeof rep;
+    const char *tag = cmd + rep.cmd_len;
+    const char *out = tag + rep.tag_len, *err = out + rep.out_len;
+    if (rep.cmd_len > res->len || rep.tag_len > res->len || rep.out_len > res->len ||
+        rep.err_len > res->len ||
+        sizeof rep + rep.cmd_len + rep.tag_len + rep.out_len + rep.err_len != res->len) {
+        fprintf(stderr, PROG ": a malformed report for task %llu\n", (unsigned long long)rep.seq);
+        run->trouble = 1;
+        return;
+    }
+    if (rep.outcome == REP_KILLED) {
+        observe(run, &rep, res, cmd, 1);
+        run->st.killed++;
+        lr_order_forget(run, rep.seq);
+        return;
+    }
+    int ok = rep.exitval == 0 && rep.signal == 0;
+    int final = ok || (int)rep.attempt > run->o->retries || run->halted;
+    observe(run, &rep, res, cmd, final);
+    /* the task's output, whole: now, or (--keep-order) the final attempt's
+     * once every earlier task's is out */
+    struct lr_output shown = {rep.seq,     out,         err,           tag,          rep.out_len,
+                              rep.err_len, rep.tag_len, rep.out_total, rep.err_total};
+    lr_output_take(run, &shown, final);
+    if (rep.spawn_errno) {
+        lr_progress_clear(run);
+        fprintf(stderr, PROG ": task %llu: could not start: %s\n", (unsigned long long)rep.seq,
+                strerror(rep.spawn_errno));
+    }
+    /* the job log has every attempt (as GNU's, with --retries); --results
+     * the final one */
+    if (record(run, &rep, res, cmd, out, err, final) != 0) {
+        run->st.unrecorded++;
+        return;
+    }
+    lr_stats_attempt(&run->st, rep.seq, cmd, rep.cmd_len, rep.runtime, rep.exitval, rep.signal,
+                     rep.timed_out, final);
+    if (!final && submit(run, rep.seq, rep.attempt + 1, cmd, rep.cmd_len, tag, rep.tag_len,
+                         res->rank, LOOM_FOREVER) != LOOM_OK) {
+        fprintf(stderr, PROG ": task %llu: could not retry it\n", (unsigned long long)rep.seq);
+        run->trouble = 1;
+    }
+    uint64_t known = run->st.tasks;
+    if (final && lr_halt_due(&run->o->halt, run->st.failed, run->st.succeeded, known)) {
+        char why[96], pol[48];
+        lr_halt_describe(&run->o->halt, pol, sizeof pol);
+        snprintf(why, sizeof why, "--halt %s reached", pol);
+        halt(run, (int)run->o->halt.when, why);
+    }
+}
+
+/* Wait for one result (handling it) or the next progress tick; 0 when
+ * nothing is outstanding any more. */
+static int
+pump(struct lr_run *run)
+{
+    loom_result res;
+    loom_err rc = loom_job_next_result(run->job, lr_progress_tick(run), &res);
+    if (rc == LOOM_OK) {
+        finish_one(run, &res);
+        loom_result_free(&res);
+    }
+    return rc != LOOM_EDRAINED;
+}
+
+/* ---- reading the task file ------------------------------------------------------- */
+
+/* A task file line's command: the line itself, or (-c) the template
+ * filled with it, in expanded (to free). */
+struct command {
+    const char *text;
+    size_t len;
+    char *expanded;
+};
+
+/* The command of line, checked against the job log unless --force. 0, or
+ * -1 (nothing to free) with the reason in err. */
+static int
+line_command(const struct lr_opts *o, const struct lr_done *done, const struct lr_line *line,
+             struct command *c, char *err, size_t errlen)
+{
+    *c = (struct command){line->text, line->len, NULL};
+    if (o->tmpl) {
+        c->expanded = lr_template_expand(o->tmpl, line->text, line->len, line->lineno, err, errlen);
+        if (!c->expanded)
+            return -1;
+        c->text = c->expanded;
+        c->len = strlen(c->expanded);
+    }
+    if (!o->force && lr_done_changed(done, o->path, line->lineno, c->text, c->len, err, errlen)) {
+        free(c->expanded);
+        c->expanded = NULL;
+        return -1;
+    }
+    return 0;
+}
+
+/* A regular task file is read once before anything runs: bad input (a NUL
+ * byte, an over-long line, a bad template, no tasks at all, a task that
+ * differs from the job log's) is then refused with nothing run, and the
+ * number of tasks gives "done/total" and an ETA from the start. Standard
+ * input is checked and counted as it streams. Returns 1 (counted), 0 (not
+ * a regular file), -1 (bad input, said in err). */
+static int
+prescan(const struct lr_opts *o, const struct lr_done *done, uint64_t *n, char *err, size_t errlen)
+{
+    struct stat sb;
+    if (strcmp(o->path, "-") == 0 || stat(o->path, &sb) != 0 || !S_ISREG(sb.st_mode))
+        return 0;
+    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
+    lr_reader *rd = NULL;
+    struct lr_line line;
+    if (lr_reader_open(o->path, &ro, &rd, err, errlen) != 0)
+        return -1;
+    int r;
+    while ((r = lr_reader_next(rd, &line, err, errlen)) == 1) {
+        if (!o->tmpl && !done->n)
+            continue;
+        struct command c;
+        if (line_command(o, done, &line, &c, err, errlen) != 0) {
+            r = -1;
+            break;
+        }
+        free(c.expanded);
+    }
+    struct lr_reader_stats st;
+    lr_reader_stats(rd, &st);
+    lr_reader_close(rd);
+    *n = st.tasks;
+    if (r == 0 && st.tasks == 0) {
+        snprintf(err, errlen, "%s: no tasks (an empty file, or only comments)", o->path);
+        r = -1;
+    }
+    return r == 0 ? 1 : -1;
+}
+
+/* What the master reads its tasks from. */
+struct feed {
+    lr_reader *rd;
+    struct lr_done done; /* --resume: the old job log's entries */
+    uint64_t counted;    /* tasks in the task file, when have_count */
+    int have_count;      /* a regular file, counted before the run */
+    int input_error;     /* bad input: exit 255 */
+};
+
+/* One line of the task file: skipped when the job log has it done, else
+ * submitted (taking finished tasks while the job is full). 0 to read on,
+ * -1 to stop (bad input, or a task that could not be submitted; said). */
+static int
+take_line(struct lr_run *run, struct feed *f, const struct lr_line *line)
+{
+    const struct lr_opts *o = run->o;
+    char err[PATH_MAX + 256];
+    struct command c;
+    if (line_command(o, &f->done, line, &c, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        f->input_error = 1;
+        return -1;
+    }
+    if (lr_done_skips(&f->done, line->lineno, o->resume)) {
+        run->st.skipped++;
+        free(c.expanded);
+        return 0;
+    }
+    run->st.tasks = f->have_count ? f->counted - run->st.skipped : run->st.tasks + 1;
+    loom_err rc = LOOM_ENOMEM;
+    if (!o->keep_order || lr_order_push(run, line->lineno) == 0) {
+        /* stream: when the job is full, take finished tasks until it has room */
+        while ((rc = submit(run, line->lineno, 1, c.text, c.len, line->text, line->len, 0,
+                            LOOM_NOWAIT)) == LOOM_EFULL)
+            pump(run);
+    }
+    free(c.expanded);
+    if (rc != LOOM_OK) {
+        fprintf(stderr, PROG ": submitting task %llu: %s\n", (unsigned long long)line->lineno,
+                loom_strerror(rc));
+        run->trouble = 1;
+        return -1;
+    }
+    lr_progress_tick(run);
+    return 0;
+}
+
+/* Submit the task file's tasks until its end, bad input or a halt; at the
+ * end of the file the number of tasks is final. */
+static void
+feed_tasks(struct lr_run *run, struct feed *f)
+{
+    char err[PATH_MAX + 256];
+    struct lr_line line;
+    int r = 0;
+    while (!run->halted && (r = lr_reader_next(f->rd, &line, err, sizeof err)) == 1)
+        if (take_line(run, f, &line) != 0)
+            break;
+    if (r < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        f->input_error = 1;
+    }
+    struct lr_reader_stats rst;
+    lr_reader_stats(f->rd, &rst);
+    if (r == 0 && rst.tasks == 0) {
+        fprintf(stderr, PROG ": %s: no tasks (an empty file, or only comments)\n", run->o->path);
+        f->input_error = 1;
+    }
+    if (r == 0 && !run->halted) {
+        run->st.tasks = rst.tasks - run->st.skipped;
+        run->st.tasks_final = 1;
+    }
+}
+
+/* ---- the run ------------------------------------------------------------------------ */
+
+/* Open what the run reads and writes: the old job log (--resume), the
+ * task file (counted and checked first when it is a regular file),
+ * --results and the job log. 0, or -1 (said). */
+static int
+open_run(struct lr_run *run, struct feed *f)
+{
+    const struct lr_opts *o = run->o;
+    char err[PATH_MAX + 256];
+    int resume = o->resume || o->resume_failed;
+    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
+    if ((resume && lr_done_load(&f->done, o->joblog, err, sizeof err) != 0) ||
+        (f->have_count = prescan(o, &f->done, &f->counted, err, sizeof err)) < 0 ||
+        (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) ||
+        (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) ||
+        lr_reader_open(o->path, &ro, &f->rd, err, sizeof err) != 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* GNU Parallel's exit status (see main.c), 255 after bad input. */
+static int
+exit_status(const struct lr_run *run, int input_error)
+{
+    if (input_error)
+        return EXIT_USAGE;
+    if (run->trouble)
+        return EXIT_TROUBLE;
+    if (run->o->halt.on == LR_HALT_SUCCESS && run->halted)
+        return EXIT_OK;
+    return run->st.failed > 100 ? EXIT_FAILED_MAX : (int)run->st.failed;
+}
+
+static long
+peak_kib(void)
+{
+    struct rusage ru;
+    return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
+
+/* --events' run_end and --report's summary: loom-run's counts (the job
+ * writes both at loom_job_finish()). */
+static void
+record_summary(struct lr_run *run, int status)
+{
+    loom_run_summary s = {status,          run->st.tasks,     run->st.succeeded, run->st.failed,
+                          run->st.retried, run->st.timeouts,  run->st.killed,    run->st.not_run,
+                          run->st.skipped, run->st.unrecorded};
+    loom_job_record_summary(run->job, &s);
+}
+
+/* Close and free what the run opened, and record its summary. Returns
+ * status, or EXIT_TROUBLE when the job log could not be closed. */
+static int
+close_run(struct lr_run *run, struct feed *f, int status)
+{
+    lr_reader_close(f->rd);
+    if (run->log && lr_joblog_close(run->log) != 0) {
+        fprintf(stderr, PROG ": closing the job log: %s\n", strerror(errno));
+        status = EXIT_TROUBLE;
+    }
+    run->log = NULL;
+    lr_results_close(run->res);
+    record_summary(run, status);
+    lr_done_free(&f->done);
+    lr_output_free(run);
+    return status;
+}
+
+int
+lr_run_master(struct lr_run *run)
+{
+    struct feed f = {0};
+    int status = EXIT_USAGE;
+    if (open_run(run, &f) == 0) {
+        lr_stats_init(&run->st, lr_seconds(CLOCK_MONOTONIC));
+        lr_progress_start(run);
+        feed_tasks(run, &f);
+        /* what was submitted finishes and is recorded, whatever stopped the
+         * reading: a later --resume must not run it again */
+        while (pump(run))
+            ;
+        status = exit_status(run, f.input_error);
+        /* after bad input with nothing run: no summary */
+        int ran = !f.input_error || run->st.succeeded || run->st.failed;
+        if (ran && !run->o->quiet) {
+            lr_progress_clear(run);
+            lr_stats_summary(&run->st, lr_seconds(CLOCK_MONOTONIC), peak_kib(), stderr);
+        }
+    }
+    return close_run(run, &f, status);
+}

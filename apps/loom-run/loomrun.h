@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loom-run's private header: what the program's files share (the options,
+ * the messages between master and workers, the master's state) and what
+ * each file offers the others. Calls go one way only:
+ *
+ *   main.c    options, then one of:
+ *     launch.c    started by hand: run mpirun on ourselves (the launcher
+ *                 side), and the status file the master reports through
+ *     command.c   a worker: run one command a task names, --halt watcher
+ *     farm.c      the master: read, submit, record, retry, halt, summary
+ *       output.c    a task's output on the terminal, --keep-order, progress
+ *       resume.c    what an old job log has done (--resume)
+ *
+ * The building blocks (task files, job log, --halt, stats, --results) are
+ * the loomrun_core library: taskfile.h, joblog.h, halt.h, stats.h,
+ * results.h.
+ */
+#ifndef LOOM_RUN_LOOMRUN_H
+#define LOOM_RUN_LOOMRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <loom.h>
+
+#include "halt.h"
+#include "joblog.h"
+#include "results.h"
+#include "stats.h"
+
+#define PROG       "loom-run"
+#define HALT_QUEUE "loom-run.halt"
+
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILED_MAX = 101, /* 1-100 failed tasks, 101 more */
+    EXIT_TROUBLE = 102,
+    EXIT_USAGE = 255,
+};
+
+/* ---- what travels ------------------------------------------------------------- */
+
+/* master -> worker: this header, then the command, then the tag (the
+ * input line with -c, else the command again: what --tag prints) */
+struct run_req {
+    uint64_t seq;
+    uint32_t attempt;
+    int32_t timeout_ms;
+    uint64_t cmd_len;
+};
+
+enum { REP_RAN, REP_NOT_RUN, REP_KILLED }; /* run_rep.outcome */
+
+/* worker -> master: this header, then command, tag, stdout, stderr */
+struct run_rep {
+    uint64_t seq;
+    double start, runtime;
+    uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
+    int32_t exitval, signal, timed_out, spawn_errno, outcome;
+    uint32_t attempt; /* host, rank and thread come with the job's loom_result */
+};
+
+/* ---- the options ------------------------------------------------------------- */
+
+struct lr_opts {
+    const char *path, *tmpl, *joblog, *results, *events, *report;
+    const char *serve, *join, *ompi_server; /* workers joining later */
+    int resume, resume_failed, force, retries, quiet, keep_order, tag;
+    int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
+    double timeout, progress_interval;
+    struct lr_halt halt;
+};
+
+/* ---- the master's state ------------------------------------------------------- */
+
+struct lr_held; /* output.c: a final attempt's output waiting its turn */
+
+struct lr_run {
+    const struct lr_opts *o;
+    loom_job *job;
+    lr_joblog *log;
+    lr_results *res;
+    struct lr_stats st;
+    int halted;           /* 0, LR_HALT_SOON or LR_HALT_NOW: stop submitting */
+    int trouble;          /* something could not be recorded: exit 102 */
+    uint64_t outstanding; /* submitted, not yet back */
+    uint64_t *order;      /* --keep-order: seqs in submission order (a ring) */
+    size_t order_head, order_count, order_cap;
+    struct lr_held *held;
+    /* progress display */
+    int live;  /* a terminal: one line redrawn in place */
+    int drawn; /* the live line is on the screen */
+    double next_tick;
+};
+
+/* A task's output as its report carries it (not NUL-terminated). */
+struct lr_output {
+    uint64_t seq;
+    const char *out, *err, *tag;
+    size_t out_len, err_len, tag_len;
+    uint64_t out_total, err_total; /* before process.output_limit cut them */
+};
+
+/* ---- small shared helpers ------------------------------------------------------ */
+
+/* The time of clock c (CLOCK_MONOTONIC, CLOCK_REALTIME) in seconds. */
+static inline double
+lr_seconds(clockid_t c)
+{
+    struct timespec ts;
+    clock_gettime(c, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A NUL-terminated copy of n bytes that need not be terminated (strndup
+ * may read past them, looking for a NUL); NULL when out of memory. */
+static inline char *
+lr_dup_bytes(const char *p, size_t n)
+{
+    char *s = malloc(n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = '\0';
+    }
+    return s;
+}
+
+/* Open worker `rank`'s own --halt queue "loom-run.halt.<rank>" (both
+ * sides must name it and size it alike); loom_queue_open's result. */
+static inline loom_err
+lr_halt_queue_open(loom_job *job, int rank, loom_queue **q)
+{
+    char name[64];
+    snprintf(name, sizeof name, HALT_QUEUE ".%d", rank);
+    return loom_queue_open(job, name, 4, q);
+}
+
+/* ---- launch.c ------------------------------------------------------------------- */
+
+/* 1 when an MPI launcher (mpirun, srun) started this process, else 0. */
+int lr_launched_by_mpi(void);
+
+/* Run mpirun on this program with argv (loom's options included) and wait;
+ * returns the master's exit status, EXIT_TROUBLE when there is none. */
+int lr_launch_self(int argc, char **argv, const struct lr_opts *o);
+
+/* Note LOOM_RUN_STATUS_FILE for lr_status_report; call before
+ * lr_launcher_env_take unsets it. */
+void lr_status_remember(void);
+
+/* Under loom-run's own mpirun: write status where the launcher reads it
+ * (nothing otherwise). */
+void lr_status_report(int status);
+
+/* Take out what lr_launch_self told the ranks (a task may be a loom-run
+ * starting its own mpirun): sets pool.pin in cfg when asked and the user
+ * did not; returns 1 when our stderr ends on a terminal. Call while the
+ * process has one thread. */
+int lr_launcher_env_take(loom_config *cfg);
+
+/* ---- command.c ------------------------------------------------------------------ */
+
+/* Read process.output_limit and process.kill_grace from cfg and make the
+ * --halt "now" eventfd; before the job starts. 0, or -1 (said). */
+int lr_worker_init(const loom_config *cfg);
+
+/* Close what lr_worker_init made (safe without it). */
+void lr_worker_end(void);
+
+/* The "sh" task: run the command of a run_req payload and reply with a
+ * run_rep, its output and timings. 0, or 1 when no reply could be sent. */
+int lr_run_command(loom_task *task, void *user);
+
+/* A worker rank: serve tasks until the job ends, with a watcher for the
+ * master's --halt word. EXIT_OK or EXIT_TROUBLE. */
+int lr_serve_worker(loom_job *job);
+
+/* ---- farm.c --------------------------------------------------------------------- */
+
+/* The master: run every task of run->o->path and record them; frees what
+ * it opened. Returns the exit status (loom_job_finish is the caller's). */
+int lr_run_master(struct lr_run *run);
+
+/* ---- output.c ------------------------------------------------------------------- */
+
+/* --keep-order: note seq as submitted (the order outputs print in). 0, or
+ * -1 when out of memory. */
+int lr_order_push(struct lr_run *run, uint64_t seq);
+
+/* --keep-order: seq will print nothing (not run, killed): print what it
+ * held back. */
+void lr_order_forget(struct lr_run *run, uint64_t seq);
+
+/* A finished attempt's output: printed whole now, or with --keep-order
+ * (final attempts only) once every earlier task's is out. */
+void lr_output_take(struct lr_run *run, const struct lr_output *t, int final);
+
+/* Free the outputs still held (--keep-order) and the order ring. */
+void lr_output_free(struct lr_run *run);
+
+/* Clear the live progress line before anything else is printed. */
+void lr_progress_clear(struct lr_run *run);
+
+/* Start the progress display (after lr_stats_init). */
+void lr_progress_start(struct lr_run *run);
+
+/* Redraw progress when due; returns ms until the next tick (LOOM_FOREVER:
+ * none). */
+int lr_progress_tick(struct lr_run *run);
+
+/* ---- resume.c ------------------------------------------------------------------- */
+
+/* What an old job log recorded, by Seq (struct in resume.c). */
+struct lr_done_entry;
+struct lr_done {
+    struct lr_done_entry *a;
+    size_t n, cap;
+};
+
+/* Read the job log at path into d (empty when the file does not exist);
+ * 0, or -1 with the reason in err. */
+int lr_done_load(struct lr_done *d, const char *path, char *err, size_t errlen);
+
+/* 1 when task seq need not run: the log has it (--resume: resume_all), or
+ * has it succeeded (--resume-failed). */
+int lr_done_skips(const struct lr_done *d, uint64_t seq, int resume_all);
+
+/* 1 (said in err, naming path and line) when the task of line seq is not
+ * the command the log recorded under that number, else 0. */
+int lr_done_changed(const struct lr_done *d, const char *path, uint64_t seq, const char *cmd,
+                    size_t len, char *err, size_t errlen);
+
+/* Free d's entries. */
+void lr_done_free(struct lr_done *d);
+
+#endif
