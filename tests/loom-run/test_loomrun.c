@@ -337,7 +337,7 @@ Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .timeout =
  * comm) and its own, as the kernel lists them. */
 #define SHOW_CPUS                                                                                  \
     "for t in /proc/$PPID/task/*; do "                                                             \
-    "echo \"$(cat $t/comm) $(sed -n 's/^Cpus_allowed_list:\t//p' $t/status)\"; done; "           \
+    "echo \"$(cat $t/comm) $(sed -n 's/^Cpus_allowed_list:\t//p' $t/status)\"; done; "             \
     "echo \"task $(sed -n 's/^Cpus_allowed_list:\t//p' /proc/self/status)\"\n"
 
 /* This process's CPUs as the kernel lists them (list: 256 bytes). */

@@ -68,8 +68,8 @@ crash_run(struct prog *p, uint64_t n)
         gave_up += r.status != 0;
         attempts += r.attempt;
         /* SIGSEGV; under ASan the helper reports it as exit(1) instead */
-        sig += (r.cause == LOOM_CAUSE_SIGNAL && r.cause_code == SIGSEGV) ||
-               r.cause == LOOM_CAUSE_EXIT;
+        sig +=
+            (r.cause == LOOM_CAUSE_SIGNAL && r.cause_code == SIGSEGV) || r.cause == LOOM_CAUSE_EXIT;
         loom_result_free(&r);
     }
     int status = loom_job_finish(p->job) == LOOM_OK ? 0 : 1;

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* loom_cpu (cpu.c): the usable CPU count from the affinity mask and Slurm
+ * variables, and the warning for a pool larger than it. */
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* Error codes (error.c): each has a unique name and message, unknown values
+ * are safe, and codes are append-only. */
 #include <string.h>
 
 #include "loom_test.h"

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* The log (log.c): the shape of a line, levels and their environment
+ * variable, long lines cut, and lines from threads never interleaved. */
 #include <pthread.h>
 #include <regex.h>
 #include <stdint.h>

@@ -483,8 +483,8 @@ Test(pool, pinned_threads_take_one_cpu_each_and_commands_get_all, .timeout = 30)
     loom_assert_ok(loom_pool_create(&o, &pool));
     for (int i = 0; i < PIN_THREADS; i++) {
         cr_assert_eq(pinned[i][0], 1, "thread %d may run on %d CPUs", i + 1, pinned[i][0]);
-        cr_assert_eq(pinned[i][1], cpus[i % n], "thread %d on CPU %d, not %d", i + 1,
-                     pinned[i][1], cpus[i % n]);
+        cr_assert_eq(pinned[i][1], cpus[i % n], "thread %d on CPU %d, not %d", i + 1, pinned[i][1],
+                     cpus[i % n]);
     }
     /* the process (this thread) keeps its mask */
     int again[CPU_SETSIZE];

@@ -726,13 +726,20 @@ Test(process, env_entries_add_and_override, .timeout = 20)
  * settings and everything else pass. */
 Test(process, the_callers_mpi_job_variables_stay_behind, .timeout = 20)
 {
-    static const char *const job[] = {"PMIX_RANK", "PMIX_SERVER_URI41", "PMI_RANK",
-                                      "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE",
-                                      "OMPI_MCA_orte_hnp_uri", "OMPI_MCA_ess",
-                                      "OMPI_MCA_ess_base_vpid", "OMPI_UNIVERSE_SIZE",
-                                      "OMPI_FILE_LOCATION", "OMPI_MCA_pmix"};
-    static const char *const kept[] = {"OMPI_MCA_btl", "PMIX_MCA_psec", "OMPI_ALLOW_RUN_AS_ROOT",
-                                       "OMPI_MCA_essential", "PMIXED", "OMPI_COMM"};
+    static const char *const job[] = {"PMIX_RANK",
+                                      "PMIX_SERVER_URI41",
+                                      "PMI_RANK",
+                                      "OMPI_COMM_WORLD_RANK",
+                                      "OMPI_COMM_WORLD_SIZE",
+                                      "OMPI_MCA_orte_hnp_uri",
+                                      "OMPI_MCA_ess",
+                                      "OMPI_MCA_ess_base_vpid",
+                                      "OMPI_UNIVERSE_SIZE",
+                                      "OMPI_FILE_LOCATION",
+                                      "OMPI_MCA_pmix"};
+    static const char *const kept[] = {
+        "OMPI_MCA_btl",       "PMIX_MCA_psec", "OMPI_ALLOW_RUN_AS_ROOT",
+        "OMPI_MCA_essential", "PMIXED",        "OMPI_COMM"};
     for (size_t i = 0; i < sizeof job / sizeof job[0]; i++)
         setenv(job[i], "1", 1);
     for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)

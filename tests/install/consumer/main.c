@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* Uses the installed headers and library: runs 100 tasks on a pool. */
 #include <stdint.h>
 #include <stdio.h>
