@@ -17,7 +17,7 @@
 #
 # Every loom/MPI run uses 1 master + 2 workers (mpirun -np 3) unless its label
 # says otherwise, with --oversubscribe --bind-to none and the shared-memory
-# transport, as in /work/shared/notes/baselines.md.
+# transport (bench/README.md says why).
 set -u
 
 B=${1:-build}

@@ -2,8 +2,9 @@
 # Test api_reference: generate the API reference (docs/Doxyfile) into a
 # scratch directory and fail on any Doxygen warning — an undocumented public
 # function, type, macro, enum value or parameter, a \param naming no
-# parameter, a #LOOM_X reference to nothing. Then check the pages a reader
-# starts from exist. Run by ctest with
+# parameter, a #LOOM_X reference to nothing, a Markdown link to a page it
+# does not have. Then check the pages a reader starts from exist. Its output
+# is what api_pages (api_pages.sh) checks next. Run by ctest with
 #   -DDOXYGEN=... -DSOURCE_DIR=... -DWORK_DIR=... -DVERSION=... -P this file
 if(NOT DOXYGEN)
   message(FATAL_ERROR "doxygen is not installed, so the API reference cannot be checked: "
@@ -20,7 +21,8 @@ if(NOT rc EQUAL 0 OR NOT err STREQUAL "")
   message(FATAL_ERROR "doxygen failed (status ${rc}); every public declaration in "
                       "framework/include/loom needs a contract comment:\n${err}${out}")
 endif()
-foreach(page index.html job_8h.html pool_8h.html error_8h.html)
+foreach(page index.html job_8h.html pool_8h.html error_8h.html md_docs_library.html
+             md_docs_design.html)
   if(NOT EXISTS ${WORK_DIR}/html/${page})
     message(FATAL_ERROR "doxygen ran but did not write html/${page}")
   endif()

@@ -23,8 +23,8 @@
  * The events, one JSON object a line, each with `event` and `time` (Unix
  * seconds, the master's clock), are `run_start`, one `attempt` per attempt
  * of a task (written when it ends), `worker_join` and `worker_lost` as
- * workers come and go, and `run_end`; README.md, "Events and report", has
- * the schema, shared with loom-run's `--events`.
+ * workers come and go, and `run_end`; docs/events.md has the schema,
+ * shared with loom-run's `--events`.
  *
  * By default the job describes each attempt itself: its task id, the
  * function's name, where and when it ran, its status and cause. A program

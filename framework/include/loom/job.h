@@ -141,9 +141,9 @@ typedef struct loom_job_opts {
     /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
      *  during create only. */
     const loom_config *config;
-    /** Master: a journal file of finished attempts (see "Journal and
-     *  resume" in the README): one checksummed record per attempt, written
-     *  before the result is delivered. NULL: none. */
+    /** Master: a journal file of finished attempts (see "The journal and
+     *  resume" in docs/jobs.md): one checksummed record per attempt,
+     *  written before the result is delivered. NULL: none. */
     const char *journal;
     /** With journal: 1 = resume — tasks the journal has as succeeded (same
      *  id, same function and payload) are not run again; their result comes
@@ -157,8 +157,8 @@ typedef struct loom_job_opts {
      *  MPI_THREAD_MULTIPLE) and removes the file at the end. The job then
      *  runs with any number of workers, even none, and losing all of them
      *  does not fail its tasks: they wait for the next to join. Both
-     *  mpiruns must be given the same `--ompi-server` (see "Workers that
-     *  join" in the README). NULL: no joins. */
+     *  mpiruns must be given the same `--ompi-server` (see
+     *  docs/joining.md). NULL: no joins. */
     const char *serve;
     /** This job has no master of its own: every rank is a worker of the
      *  running job whose join file is in DIR (or is the file DIR names).

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The events file, JSON lines: see events.h (the schema) and recorder.c
+/* The events file, JSON lines: docs/events.md has the schema, recorder.c
  * (who writes them, when). */
 #include <errno.h>
 #include <stdlib.h>

@@ -4,57 +4,10 @@
  * object a line, UTF-8, "\n" after each. Pure formatting on a FILE; the
  * recorder (recorder.c) decides when lines are written and flushed.
  *
- * Every line has "event" (a string, below) and "time" (a number: Unix
- * time, seconds, when the master recorded it). The events and their keys:
- *
- *   run_start    tasks (string: what the job runs: loom-run's task file,
- *                "-" for standard input; a C-API job's command line, or
- *                loom_job_opts.title), ranks (integer: MPI ranks, the
- *                master included), threads (integer: worker threads
- *                connected so far, often 0: workers say hello as they start)
- *   attempt      one per attempt of a task, written when the master has
- *                its result (the master learns of an attempt only when it
- *                ends, so its start is a key, not an event of its own):
- *                seq (integer: the task's number: loom-run's line number,
- *                LOOM_TASK_ID; a C-API job's task id), attempt (integer,
- *                from 1), host (string), rank (integer: the worker's rank),
- *                slot (integer: its pool thread, from 1, LOOM_SLOT), start,
- *                end (numbers: Unix time on the worker's clock), runtime
- *                (number, seconds), exit (integer: a command's exit status,
- *                -1 on a timeout, 0 when a signal ended it: GNU Parallel's
- *                convention; a task function's status, or the code an
- *                isolated task exit()ed with), signal (integer, 0: none),
- *                timed_out (boolean), outcome (string: "ok", "failed",
- *                "timeout", "killed" by loom-run's --halt now, "not_run"),
- *                cause (string: "ok", "failed" (the function returned
- *                non-zero), "exit", "signal", "timeout", "memory",
- *                "isolation", "killed", "not_run", "lost" (not run: no
- *                worker was left)), final (boolean: false when the task
- *                runs again), cmd (string: the command; a C-API job's
- *                function name). A "not_run" attempt has start, end and
- *                runtime null; when it never reached a worker, host "" and
- *                rank and slot 0. An attempt running on a worker that is
- *                lost has no line (its result never comes); the task's
- *                next attempt, numbered one more, has its own.
- *   worker_join  rank (integer), host (string), worker_threads (integer:
- *                its pool threads), threads (integer: worker threads
- *                connected now, in all): when a worker has said hello
- *   worker_lost  rank, host, lost (integer: workers lost so far, in all),
- *                threads (worker threads connected now, in all)
- *   run_end      status (integer: loom-run's exit status; a C-API job's 0
- *                when every task succeeded, else 1, unless the program
- *                recorded its own), wall (number: seconds since run_start),
- *                threads (integer: worker threads connected at the end),
- *                tasks, succeeded, failed, retried, timeouts, killed,
- *                not_run, skipped, unrecorded (integers: loom_run_summary)
- *
- * Keys may be added in later versions; none is removed or changes type.
- *
- * Strings: '"', '\\' and the control characters U+0000-U+001F are escaped
- * (\n \r \t \b \f, else \u00XX); valid UTF-8 is copied as it is; each byte
- * of a sequence that is not valid UTF-8 (a stray continuation byte, an
- * over-long form, a surrogate, a truncated sequence) becomes \ufffd, the
- * replacement character. Numbers are finite (never NaN or Infinity).
+ * The schema (every event, every key, its type and meaning, how strings
+ * are escaped, what may change between versions) is written once, in
+ * docs/events.md, "The events file: its schema"; change both together.
+ * tests/support/json_lines.h checks the schema in the tests.
  */
 #ifndef LOOM_EVENTS_INTERNAL_H
 #define LOOM_EVENTS_INTERNAL_H
