@@ -10,7 +10,9 @@
 #include <elf.h>
 #include <link.h>
 #include <mpi.h>
+#include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <loom.h>
@@ -21,7 +23,7 @@
 struct object_search {
     const char *soname;  /* basename prefix of a shared object; NULL: the executable */
     int seen;            /* objects visited */
-    char path[4096];     /* the object's path as the loader has it ("" for the executable) */
+    char path[PATH_MAX]; /* its canonical path ("" for the executable) */
     char id[2 * 64 + 1]; /* its build id in hex; "" when it has none */
 };
 
@@ -69,7 +71,10 @@ find_object(struct dl_phdr_info *info, size_t size, void *arg)
     } else if (!first) {
         return 1;
     }
-    snprintf(s->path, sizeof s->path, "%s", info->dlpi_name);
+    /* canonical: the loader names it as found, e.g. .../bin/../lib/... */
+    char real[PATH_MAX];
+    snprintf(s->path, sizeof s->path, "%s",
+             realpath(info->dlpi_name, real) ? real : info->dlpi_name);
     build_id_hex(info, s->id);
     return 1;
 }
