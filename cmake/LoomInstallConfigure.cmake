@@ -11,7 +11,8 @@
 # LOOM_INCLUDEDIR, LOOM_MANDIR, LOOM_DATADIR (absolute), LOOM_PC_<DIR>
 # (the same as pkg-config writes them: ${prefix}/lib when under the prefix)
 # and LOOM_PC_RPATH (" -Wl,-rpath,${libdir}", or "" when the library
-# directory is one the linker and loader search anyway, LOOM_SYSTEM_LIBDIRS).
+# directory is one the linker and loader search anyway, LOOM_SYSTEM_LIBDIRS)
+# and LOOM_SYSTEM_PREFIX (1 then, else 0).
 get_filename_component(LOOM_PREFIX "${CMAKE_INSTALL_PREFIX}" ABSOLUTE)
 cmake_path(NORMAL_PATH LOOM_PREFIX)
 string(REGEX REPLACE "(.)/+$" "\\1" LOOM_PREFIX "${LOOM_PREFIX}")
@@ -37,11 +38,13 @@ foreach(dir BINDIR LIBDIR INCLUDEDIR MANDIR DATADIR)
 endforeach()
 
 set(LOOM_PC_RPATH " -Wl,-rpath,\${libdir}")
+set(LOOM_SYSTEM_PREFIX 0)
 foreach(sys ${LOOM_SYSTEM_LIBDIRS})
   cmake_path(NORMAL_PATH sys)
   string(REGEX REPLACE "(.)/+$" "\\1" sys "${sys}")
   if(sys STREQUAL LOOM_LIBDIR)
     set(LOOM_PC_RPATH "")
+    set(LOOM_SYSTEM_PREFIX 1)
   endif()
 endforeach()
 
