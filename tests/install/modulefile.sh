@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: MIT
 # The environment module (dist/loom.modulefile.in) works with Debian's
-# environment-modules: installed into a scratch prefix, `module use
+# environment-modules (or Lmod): installed into a scratch prefix, `module use
 # PREFIX/share/modulefiles; module load loom` puts loom-run on PATH, the
 # manual pages on MANPATH (keeping man's own search path), libloom.so on
 # LD_LIBRARY_PATH, loom.pc on PKG_CONFIG_PATH and the prefix on
@@ -11,8 +11,12 @@ set -u
 build=$1 work=$2
 fail=0
 bad() { printf 'FAIL: %s\n' "$*"; fail=1; }
+# environment-modules, or Lmod where it is installed instead (Debian lets
+# only one of them be installed)
 init=/usr/share/modules/init/bash
+[ -r "$init" ] || [ ! -r /usr/share/lmod/lmod/init/bash ] || init=/usr/share/lmod/lmod/init/bash
 [ -r "$init" ] || { echo "FAIL: $init missing: apt-get install environment-modules"; exit 1; }
+echo "module system: $init"
 rm -rf "$work"
 prefix=$work/prefix
 cmake --install "$build" --prefix "$prefix" >"$work.install.log" 2>&1 ||
