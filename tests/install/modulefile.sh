@@ -4,9 +4,10 @@
 # environment-modules (or Lmod): installed into a scratch prefix, `module use
 # PREFIX/share/modulefiles; module load loom` puts loom-run on PATH, the
 # manual pages on MANPATH (keeping man's own search path), libloom.so on
-# LD_LIBRARY_PATH, loom.pc on PKG_CONFIG_PATH and the prefix on
-# CMAKE_PREFIX_PATH; `module unload loom` takes them away again. Run by
-# ctest (test modulefile): modulefile.sh BUILD_DIR WORK_DIR
+# LD_LIBRARY_PATH, loom.pc on PKG_CONFIG_PATH, the prefix on
+# CMAKE_PREFIX_PATH and its share/ on XDG_DATA_DIRS (bash completion);
+# `module unload loom` takes them away again. Run by ctest (test
+# modulefile): modulefile.sh BUILD_DIR WORK_DIR
 set -u
 build=$1 work=$2
 fail=0
@@ -24,7 +25,7 @@ cmake --install "$build" --prefix "$prefix" >"$work.install.log" 2>&1 ||
 mf=$(ls "$prefix"/share/modulefiles/loom/)
 echo "modulefile: share/modulefiles/loom/$mf"
 
-unset MANPATH LD_LIBRARY_PATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH LOOM_ROOT
+unset MANPATH LD_LIBRARY_PATH PKG_CONFIG_PATH CMAKE_PREFIX_PATH LOOM_ROOT XDG_DATA_DIRS
 # shellcheck source=/dev/null
 source "$init"
 module use "$prefix/share/modulefiles"
@@ -53,12 +54,15 @@ case ":$LD_LIBRARY_PATH:" in
 esac
 [ "${CMAKE_PREFIX_PATH-}" = "$prefix" ] || bad "CMAKE_PREFIX_PATH '${CMAKE_PREFIX_PATH-}'"
 [ "${LOOM_ROOT-}" = "$prefix" ] || bad "LOOM_ROOT '${LOOM_ROOT-}'"
+[ "${XDG_DATA_DIRS-}" = "$prefix/share:/usr/local/share:/usr/share" ] ||
+    bad "XDG_DATA_DIRS '${XDG_DATA_DIRS-}' (bash-completion looks there)"
+[ -r "$prefix/share/bash-completion/completions/loom-run" ] || bad "no completion installed"
 echo "loaded: $(module list -t 2>&1 | tr '\n' ' ')"
 echo "  PATH ok, MANPATH=$MANPATH, PKG_CONFIG_PATH=$PKG_CONFIG_PATH"
 echo "  $(head -1 <<<"$v")"
 
 module unload loom
-case ":$PATH:${LD_LIBRARY_PATH-}:${PKG_CONFIG_PATH-}:${CMAKE_PREFIX_PATH-}" in
+case ":$PATH:${LD_LIBRARY_PATH-}:${PKG_CONFIG_PATH-}:${CMAKE_PREFIX_PATH-}:${XDG_DATA_DIRS-}" in
 *"$prefix"*) bad "module unload loom left $prefix in the environment" ;;
 esac
 command -v loom-run >/dev/null && [ "$(command -v loom-run)" = "$prefix/bin/loom-run" ] &&
