@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Every program in apps/ answers --version alike (apps/common/version.c):
 # "NAME (loom) VERSION", the libloom.so it loaded with that file's ELF
 # build id, the MPI it was compiled with and runs with, and its own build
