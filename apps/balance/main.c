@@ -19,6 +19,10 @@
 
 #include <loom.h>
 
+#include "../common/version.h"
+
+#define PROG "balance"
+
 static long iterations = 1000000;
 /* volatile: keep every load and store, as Python does, so the race shows */
 static volatile long balance;
@@ -59,7 +63,7 @@ run_twice(void *(*fn)(void *))
     balance = 0;
     if (pthread_create(&t1, NULL, fn, (void *)5) != 0 ||
         pthread_create(&t2, NULL, fn, (void *)8) != 0) {
-        fprintf(stderr, "balance: cannot start threads\n");
+        fprintf(stderr, PROG ": cannot start threads\n");
         exit(1);
     }
     pthread_join(t1, NULL);
@@ -72,21 +76,26 @@ main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            printf("usage: balance [--iterations N]\n"
+            printf("usage: " PROG " [--iterations N]\n"
+                   "       " PROG " --version  (loom, MPI and build id of this program)\n"
                    "Two threads change a shared balance N times each (default 1000000),\n"
                    "first without a lock (a race), then with a loom_lock (always 0).\n");
+            return 0;
+        }
+        if (strcmp(argv[i], APP_VERSION_OPTION) == 0) {
+            app_print_version(PROG);
             return 0;
         }
         if (strcmp(argv[i], "--iterations") == 0 && i + 1 < argc) {
             char *end;
             iterations = strtol(argv[++i], &end, 10);
             if (*end || iterations <= 0) {
-                fprintf(stderr, "balance: --iterations needs a positive number\n");
+                fprintf(stderr, PROG ": --iterations needs a positive number\n");
                 return 2;
             }
             continue;
         }
-        fprintf(stderr, "balance: unknown argument '%s' (try --help)\n", argv[i]);
+        fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", argv[i]);
         return 2;
     }
     long racy = run_twice(run_unlocked);

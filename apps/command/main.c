@@ -42,6 +42,8 @@
 
 #include <loom.h>
 
+#include "../common/version.h"
+
 #define PROG      "loom-command"
 #define MAX_INPUT ((size_t)64 << 20)
 
@@ -183,9 +185,13 @@ main(int argc, char **argv)
                    "  --input TEXT       stdin for the program (\\n \\t \\\\ expanded)\n"
                    "  --input-file FILE  stdin from a file (at most 64 MiB)\n"
                    "  --timeout S        kill the program after S seconds (1..86400)\n"
-                   "  --quiet            print only the program's stdout\n\n"
+                   "  --quiet            print only the program's stdout\n"
+                   "  --version          loom, MPI and build id of this program\n\n"
                    "Exit status: 0 the program exited 0, 1 it failed, was killed or timed\n"
                    "out, 2 usage error, 126 cannot execute, 127 not found.\n");
+            return 0;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            app_print_version(PROG);
             return 0;
         } else if (strcmp(a, "--input") == 0 && i + 1 < argc && !have_input) {
             input = argv[++i];

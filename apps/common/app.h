@@ -20,6 +20,7 @@
 #include <loom.h>
 
 #include "args.h"
+#include "version.h"
 
 /* This process's rank as the launcher announces it, before MPI is up:
  * options are parsed on every rank before MPI_Init, and only rank 0

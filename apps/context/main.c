@@ -41,6 +41,7 @@
 #include <loom.h>
 
 #include "../common/args.h"
+#include "../common/version.h"
 
 #define PROG "loom-context"
 
@@ -231,8 +232,12 @@ main(int argc, char **argv)
                    "The seed's ThreadLocal: Alice and Bob each see their own student;\n"
                    "then a pool of N threads (default 2) opens one connection per thread\n"
                    "and runs the tasks (default 8), each using its thread's connection.\n\n"
-                   "  --quiet  no line per task\n\n"
+                   "  --quiet    no line per task\n"
+                   "  --version  loom, MPI and build id of this program\n\n"
                    "Exit status: 0 success, 1 a thread saw a value not its own, 2 usage error.\n");
+            return 0;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            app_print_version(PROG);
             return 0;
         } else if (strcmp(a, "--threads") == 0) {
             bad = app_parse_u64(v, 1, 256, &threads);

@@ -26,6 +26,8 @@
 
 #include <loom.h>
 
+#include "../common/version.h"
+
 static loom_lock out_lock = LOOM_LOCK_INITIALIZER;
 static int max_task_ms = 1000;
 static unsigned seed;
@@ -177,7 +179,8 @@ usage(FILE *fp)
                 "thread-local context, following the seed tutorial's lessons.\n\n"
                 "  --max-task-ms MS  each pool task works a random 0..MS ms (default 1000)\n"
                 "  --seed N          seed of those random durations (default: the time)\n"
-                "  --help            this text\n\n"
+                "  --help            this text\n"
+                "  --version         loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 success, 1 a lesson failed, 2 usage or configuration error.\n");
@@ -202,6 +205,10 @@ main(int argc, char **argv)
         char *end = NULL;
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(argv[i], APP_VERSION_OPTION) == 0) {
+            app_print_version("loom-demo");
             status = 0;
             goto out;
         } else if (strcmp(argv[i], "--max-task-ms") == 0 && i + 1 < argc) {

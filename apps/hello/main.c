@@ -102,7 +102,8 @@ usage(FILE *fp)
     fprintf(fp, "usage: mpirun -np 3 " PROG " [loom options]\n\n"
                 "Every rank of the job prints one line: rank, role (master or worker), pid,\n"
                 "parent pid, host, pool size and the names of its threads.\n\n"
-                "  --help  this text\n\n"
+                "  --help     this text\n"
+                "  --version  loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 success, 1 the job failed, 2 usage or configuration error.\n");
@@ -129,6 +130,10 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             if (speak)
                 usage(stdout);
+            status = 0;
+        } else if (strcmp(argv[i], APP_VERSION_OPTION) == 0) {
+            if (speak)
+                app_print_version(PROG);
             status = 0;
         } else if (speak) {
             fprintf(stderr, PROG ": unknown argument '%s' (try --help)\n", argv[i]);

@@ -109,7 +109,8 @@ usage(FILE *fp)
                 "                          starts (under your own mpirun, give it\n"
                 "                          --ompi-server file:FILE yourself)\n"
                 "  --quiet                 no progress and no summary\n"
-                "  --help                  this text\n\n"
+                "  --help                  this text\n"
+                "  --version               loom, MPI and build id of this program\n\n"
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
                 "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
                 "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
@@ -149,6 +150,10 @@ parse_args(int argc, char **argv, struct lr_opts *o, int speak)
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             if (speak)
                 usage(stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, APP_VERSION_OPTION)) {
+            if (speak)
+                app_print_version(PROG);
             return EXIT_OK;
         } else if (!strcmp(a, "--resume")) {
             o->resume = 1;

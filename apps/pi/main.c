@@ -240,7 +240,8 @@ usage(FILE *fp)
                 "  --seed N              seed of the random points (default 1)\n"
                 "  --baseline-tasks K    tasks the master times on one thread, scaled to T\n"
                 "                        (default min(T, 8); 1..T)\n"
-                "  --help                this text\n\n"
+                "  --help                this text\n"
+                "  --version             loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 success, 1 a task failed or a count differs from the\n"
@@ -271,6 +272,11 @@ main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             if (speak)
                 usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            if (speak)
+                app_print_version(PROG);
             status = 0;
             goto out;
         } else if (strcmp(a, "--tasks") == 0) {

@@ -49,6 +49,7 @@
 #include <loom.h>
 
 #include "../common/args.h"
+#include "../common/version.h"
 
 #define PROG      "loom-pool"
 #define MAX_TASKS 10000
@@ -213,11 +214,15 @@ main(int argc, char **argv)
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad;
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            printf("usage: " PROG " [--threads N] [--tasks N] [--max-task-ms MS] [--seed S]\n\n"
+            printf("usage: " PROG " [--threads N] [--tasks N] [--max-task-ms MS] [--seed S]\n"
+                   "       " PROG " --version  (loom, MPI and build id of this program)\n\n"
                    "The seed's Pool(4) with 5 tasks: a pool of N threads (default 4) runs\n"
                    "the tasks (default 5), each working a random 0..MS ms (default 1000);\n"
                    "then a thread named LoopThread counts to 5.\n\n"
                    "Exit status: 0 success, 1 the pool broke a rule or failed, 2 usage error.\n");
+            return 0;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            app_print_version(PROG);
             return 0;
         } else if (strcmp(a, "--threads") == 0) {
             bad = app_parse_u64(v, 1, 1024, &threads);

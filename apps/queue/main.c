@@ -204,7 +204,8 @@ usage(FILE *fp)
                 "  --items N     items to put (default 3; 0..10000000)\n"
                 "  --capacity C  items the queue holds before a put waits (default 1024;\n"
                 "                1..1000000)\n"
-                "  --help        this text\n\n"
+                "  --help        this text\n"
+                "  --version     loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every item arrived once and in order, 1 one did not or the\n"
@@ -235,6 +236,11 @@ main(int argc, char **argv)
         if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             if (speak)
                 usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            if (speak)
+                app_print_version(PROG);
             status = 0;
             goto out;
         } else if (strcmp(a, "--items") == 0) {

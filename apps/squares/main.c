@@ -106,21 +106,21 @@ take_result(struct tally *t, loom_result *r)
     const uint64_t *hit = bsearch(&r->id, t->ids, t->count, sizeof *t->ids, cmp_id);
     if (!hit) {
         t->strangers++;
-        app_say("squares: a result for id %" PRIu64 ", which was never put\n", r->id);
+        app_say(PROG ": a result for id %" PRIu64 ", which was never put\n", r->id);
         return;
     }
     size_t i = (size_t)(hit - t->ids);
     if (t->seen[i]) {
         t->dups++;
-        app_say("squares: a second result for task %" PRIu64 "\n", r->id);
+        app_say(PROG ": a second result for task %" PRIu64 "\n", r->id);
         return;
     }
     t->seen[i] = 1;
     int64_t n = t->inputs[i], v = 0;
     if (r->status != 0 || loom_result_i64(r, &v) != LOOM_OK || v != n * n) {
         t->wrong++;
-        app_say("squares: task %" PRIu64 " (%" PRId64 "): status %d, %zu reply bytes, got %" PRId64
-                ", expected %" PRId64 "\n",
+        app_say(PROG ": task %" PRIu64 " (%" PRId64 "): status %d, %zu reply bytes, got %" PRId64
+                     ", expected %" PRId64 "\n",
                 r->id, n, r->status, r->len, v, n * n);
         return;
     }
@@ -242,7 +242,8 @@ usage(FILE *fp)
                 "             DIR/loom.join (the job's port and key, readable by you only);\n"
                 "             give both mpiruns --ompi-server file:URI (cluster/ompi-server)\n"
                 "  --join DIR   every rank is a worker of the master serving DIR\n"
-                "  --help     this text\n\n"
+                "  --help     this text\n"
+                "  --version  loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 all results correct, 1 a result was wrong or missing or the\n"
@@ -274,6 +275,11 @@ main(int argc, char **argv)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             if (speak)
                 usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(argv[i], APP_VERSION_OPTION) == 0) {
+            if (speak)
+                app_print_version(PROG);
             status = 0;
             goto out;
         } else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc) {

@@ -536,7 +536,8 @@ usage(FILE *fp)
                 "                 1 .. 1G)\n"
                 "  --output FILE  write the counts to FILE instead of standard output\n"
                 "  --stats        print files, bytes, tasks, words and time to stderr\n"
-                "  --help         this text\n\n"
+                "  --help         this text\n"
+                "  --version      loom, MPI and build id of this program\n\n"
                 "loom options (also LOOM_* variables and a config file):\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 success, 1 a file could not be read or the job failed,\n"
@@ -602,6 +603,11 @@ main(int argc, char **argv)
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             if (speak)
                 usage(stdout);
+            status = 0;
+            goto out;
+        } else if (strcmp(a, APP_VERSION_OPTION) == 0) {
+            if (speak)
+                app_print_version(PROG);
             status = 0;
             goto out;
         } else if (strcmp(a, "--chunk") == 0) {
