@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * balance — the seed's Lock lesson. Two threads deposit and withdraw the
+ * loom-balance — the seed's Lock lesson. Two threads deposit and withdraw the
  * same amount a million times each. Without a lock the read-modify-write
  * steps of the two threads interleave and the balance drifts away from 0;
  * with a loom_lock around each change it always ends at exactly 0.
@@ -21,7 +21,7 @@
 
 #include "../common/version.h"
 
-#define PROG "balance"
+#define PROG "loom-balance"
 
 static long iterations = 1000000;
 /* volatile: keep every load and store, as Python does, so the race shows */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * hello — the seed's process lesson (pid, ppid, "I am child process ...")
+ * loom-hello — the seed's process lesson (pid, ppid, "I am child process ...")
  * for a whole job. Every rank prints one line: its rank, its role (rank 0
  * is the master, every other rank a worker), its pid and parent pid (the
  * Open MPI daemon that started it), its host, and its threads as the kernel
@@ -8,7 +8,7 @@
  * threads loom started — the master's progress thread, a worker's
  * communication thread and its pool threads Worker-1, Worker-2, ...
  *
- *   mpirun -np 3 hello [loom options]
+ *   mpirun -np 3 loom-hello [loom options]
  *
  *   rank=0 role=master pid=4711 ppid=4700 host=node1 pool=0 threads=MainThread,...
  *   rank=1 role=worker pid=4712 ppid=4700 host=node1 pool=2
@@ -31,7 +31,7 @@
 
 #include "../common/app.h"
 
-#define PROG "hello"
+#define PROG "loom-hello"
 
 struct thread_name {
     long tid;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * pi — the seed's GIL lesson turned around: a compute-bound job that keeps
+ * loom-pi — the seed's GIL lesson turned around: a compute-bound job that keeps
  * every core of every worker busy. π is estimated by Monte Carlo (the share
  * of random points of the unit square that fall inside the quarter circle,
  * times 4), split into many tasks. Each task has its own seed derived from
@@ -12,7 +12,7 @@
  * single-thread time over the job's wall-clock time. The master also checks
  * that the workers counted exactly what it counted for those tasks.
  *
- *   mpirun -np 3 --bind-to none pi [loom options] [--tasks T]
+ *   mpirun -np 3 --bind-to none loom-pi [loom options] [--tasks T]
  *       [--samples-per-task S] [--seed N] [--baseline-tasks K]
  *
  *   pi = 3.1415923, error 3.4e-07, 2 workers x 2 threads, time 0.61 s,
@@ -36,7 +36,7 @@
 
 #include "../common/app.h"
 
-#define PROG "pi"
+#define PROG "loom-pi"
 #define PI   3.14159265358979323846
 
 /* What one task computes, sent as its payload. */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * squares — the seed's distributed-process lesson (task_master.py and
+ * loom-squares — the seed's distributed-process lesson (task_master.py and
  * task_worker.py) as one loom job. Rank 0 is the master: it puts random
  * integers as tasks ("Put task 3411..."), then collects the results as they
  * arrive ("Result: 3411 * 3411 = 11634921") and says "master exit.". Every
@@ -8,11 +8,11 @@
  * address, port or authkey to agree on: mpirun starts every rank, and the
  * master hosts the task and result queues.
  *
- *   mpirun -np 3 squares [loom options] [--count N] [--seed S] [--quiet]
+ *   mpirun -np 3 loom-squares [loom options] [--count N] [--seed S] [--quiet]
  *
  * The master checks that every result is n * n of its own input and that
  * each task's result arrives exactly once, then prints
- * "squares: N results, all correct".
+ * "loom-squares: N results, all correct".
  *
  * Exit status (mpirun passes it on): 0 all results correct, 1 a result was
  * wrong or missing or the job failed, 2 usage or configuration error (every
@@ -32,7 +32,7 @@
 
 #include "../common/app.h"
 
-#define PROG "squares"
+#define PROG "loom-squares"
 
 static int quiet;
 static uint64_t sleep_ms; /* --sleep: each task works this long (the seed's worker sleeps 1 s) */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * wordcount — counts the words of many files with a loom job, and prints
+ * loom-wordcount — counts the words of many files with a loom job, and prints
  * what `cat FILES | LC_ALL=C tr -cs '[:alnum:]' '\n' | sort | uniq -c`
  * prints, byte for byte — only much faster.
  *
- *   mpirun -np 3 --bind-to none wordcount [loom options] [--chunk SIZE]
+ *   mpirun -np 3 --bind-to none loom-wordcount [loom options] [--chunk SIZE]
  *       [--output FILE] [--stats] [--] FILE...
  *
  * How it works:
@@ -56,7 +56,7 @@
 #include "../common/app.h"
 #include "wc_table.h"
 
-#define PROG "wordcount"
+#define PROG "loom-wordcount"
 
 /* Bounds of a task's payload: slices per task, bytes per path. */
 #define MAX_SLICES 1024

@@ -97,9 +97,9 @@ Test(demo, help_lists_every_setting, .timeout = 30)
 Test(balance, the_locked_run_ends_at_zero, .timeout = 120)
 {
     char out[4096];
-    int rc = run(APP("balance") " --iterations 200000 2>&1", out, sizeof out);
+    int rc = run(APP("loom-balance") " --iterations 200000 2>&1", out, sizeof out);
     cr_assert_eq(rc, 0, "%s", out);
     cr_assert_not_null(strstr(out, "without a lock:    balance = "), "%s", out);
     cr_assert_not_null(strstr(out, "with a loom_lock:  balance = 0\n"), "%s", out);
-    cr_assert_eq(run(APP("balance") " --iterations x 2>&1", out, sizeof out), 2);
+    cr_assert_eq(run(APP("loom-balance") " --iterations x 2>&1", out, sizeof out), 2);
 }

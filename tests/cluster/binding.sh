@@ -16,7 +16,7 @@ source "$(dirname "$0")/lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-binding-test.XXXXXX")
 trap 'rc=$?; rm -rf "$T"; finish $rc; exit $rc' EXIT
 cpus=$(nproc) # this process's affinity mask, which mpirun passes on
-HELLO="$BUILD/apps/hello"
+HELLO="$BUILD/apps/loom-hello"
 mpi() { timeout 60 mpirun --timeout 50 -np 2 --oversubscribe "$@"; }
 worker_pool() { sed -n 's/^rank=1 role=worker .* pool=\([0-9]*\) .*/\1/p' "$1"; }
 

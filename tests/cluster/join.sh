@@ -24,12 +24,12 @@
 # --sleep makes a task work that long on the worker that runs it (the
 # seed's worker sleeps), so it is given to the joining jobs.
 # squares checks every result itself (right value, each task exactly once)
-# and prints "squares: N results, all correct" only then.
+# and prints "loom-squares: N results, all correct" only then.
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/join.sh
 # Exit status: 0 pass, 1 fail.
 source "$(dirname "$0")/lib.sh"
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-join-test.XXXXXX")
-SQ="$BUILD/apps/squares"
+SQ="$BUILD/apps/loom-squares"
 cleanup() {
     rc=$?
     step "tear-down"
@@ -83,7 +83,7 @@ wait_for 20 test -f "$T/d1/loom.join" || { cat "$T/m1.out"; fail "no join file";
 launch j1 $MPI -np 2 "$SQ" --join "$T/d1"
 wait_end m1 60 0
 wait_end j1 60 0
-assert_grep "squares: 10 results, all correct" "$T/m1.out" "the master did not get every result"
+assert_grep "loom-squares: 10 results, all correct" "$T/m1.out" "the master did not get every result"
 [ "$(count '^Result: ' "$T/m1.out")" = 10 ] || fail "the master did not print 10 results"
 [ "$(count 'run task' "$T/j1.out")" = 10 ] || fail "the joined job did not run the 10 tasks"
 assert_grep "worker exit. \(rank 2\)" "$T/j1.out" "the joined workers did not end cleanly"
@@ -100,7 +100,7 @@ wait_for 30 has_at_least 'run task' "$T/m2.out" 4 || { cat "$T/m2.out"; fail "no
 launch j2 $MPI -np 1 "$SQ" --join "$T/d2" --pool-threads 2 --sleep 20
 wait_end m2 120 0
 wait_end j2 60 0
-assert_grep "squares: 300 results, all correct" "$T/m2.out" "not every result came back"
+assert_grep "loom-squares: 300 results, all correct" "$T/m2.out" "not every result came back"
 has_at_least 'run task.*\(rank 1,' "$T/m2.out" 1 || fail "the master's own worker ran nothing"
 has_at_least 'run task.*\(rank 2,' "$T/j2.out" 10 || fail "the joined job ran (almost) nothing"
 
@@ -128,7 +128,7 @@ ended m3 && { cat "$T/m3.out"; fail "the master ended early"; }
 launch j3b $MPI -np 1 "$SQ" --join "$T/d3" --pool-threads 2 --sleep 10
 wait_end m3 120 0
 wait_end j3b 60 0
-assert_grep "squares: 400 results, all correct" "$T/m3.out" "results lost or doubled after the kill"
+assert_grep "loom-squares: 400 results, all correct" "$T/m3.out" "results lost or doubled after the kill"
 
 step "4. a join file left by a killed master is refused as stale"
 launch m4 $MPI -np 1 "$SQ" --serve "$T/d4" --count 10 --sleep 1000
@@ -163,7 +163,7 @@ ended m5 && { cat "$T/m5.out"; fail "the master ended before the last join"; }
 launch j5_last $MPI -np 1 "$SQ" --join "$T/d5" --pool-threads 2 --sleep 5 --quiet
 wait_end m5 180 0
 wait_end j5_last 60 0
-assert_grep "squares: 3000 results, all correct" "$T/m5.out" "results lost or doubled"
+assert_grep "loom-squares: 3000 results, all correct" "$T/m5.out" "results lost or doubled"
 [ "$(count "joined from .*: ranks" "$T/m5.out")" = 21 ] || fail "not 21 joins logged"
 
 step "6. loom-run --serve, then loom-run --join, both self-launched"

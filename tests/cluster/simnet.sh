@@ -46,10 +46,10 @@ port_bytes() { # rx+tx bytes of node N's port on the bridge
 }
 
 step "hello on 3 nodes"
-run -np 4 --mca btl tcp,self "$BUILD/apps/hello" >"$T/hello" 2>&1 || { cat "$T/hello"; fail "hello"; }
-[ "$(grep -c '^rank=' "$T/hello")" = 4 ] || { cat "$T/hello"; fail "hello: not 4 ranks"; }
+run -np 4 --mca btl tcp,self "$BUILD/apps/loom-hello" >"$T/hello" 2>&1 || { cat "$T/hello"; fail "hello"; }
+[ "$(grep -c '^rank=' "$T/hello")" = 4 ] || { cat "$T/hello"; fail "loom-hello: not 4 ranks"; }
 hosts=$(sed -n 's/^rank=.* host=\([^ ]*\) .*/\1/p' "$T/hello" | sort -u | tr '\n' ' ')
-[ "$hosts" = "loom-node1 loom-node2 loom-node3 " ] || fail "hello: hosts are '$hosts'"
+[ "$hosts" = "loom-node1 loom-node2 loom-node3 " ] || fail "loom-hello: hosts are '$hosts'"
 for h in loom-node2 loom-node3; do
     [ "$(grep -c "role=worker .*host=$h " "$T/hello")" = 1 ] || fail "not one worker on $h"
 done
@@ -57,21 +57,21 @@ assert_grep 'rank=0 role=master .*host=loom-node1 ' "$T/hello" "master not on lo
 
 step "squares, master on node1, workers on node2 and node3, btl tcp"
 b2=$(port_bytes 2) b3=$(port_bytes 3)
-run -np 3 --map-by node --mca btl tcp,self "$BUILD/apps/squares" --count 30000 --quiet \
+run -np 3 --map-by node --mca btl tcp,self "$BUILD/apps/loom-squares" --count 30000 --quiet \
     >"$T/sq" 2>&1 || { cat "$T/sq"; fail "squares"; }
-assert_grep '^squares: 30000 results, all correct$' "$T/sq" "squares: wrong or missing results"
+assert_grep '^loom-squares: 30000 results, all correct$' "$T/sq" "loom-squares: wrong or missing results"
 d2=$(($(port_bytes 2) - b2)) d3=$(($(port_bytes 3) - b3))
 echo "bytes through the bridge: node2 $d2, node3 $d3"
 # every task (8 bytes) and result (8 bytes) crossed the bridge, plus framing
 [ $((d2 + d3)) -gt 480000 ] || fail "too little traffic crossed the bridge"
 
 step "pi on 3 nodes, btl tcp"
-run -np 4 --mca btl tcp,self "$BUILD/apps/pi" --tasks 24 --samples-per-task 200000 >"$T/pi" 2>&1 ||
+run -np 4 --mca btl tcp,self "$BUILD/apps/loom-pi" --tasks 24 --samples-per-task 200000 >"$T/pi" 2>&1 ||
     { cat "$T/pi"; fail "pi"; }
-assert_grep '^pi = 3\.1[0-9]*, error .*, 3 workers x 2 threads' "$T/pi" "pi: unexpected output"
+assert_grep '^pi = 3\.1[0-9]*, error .*, 3 workers x 2 threads' "$T/pi" "loom-pi: unexpected output"
 
 step "btl vader,self cannot join the nodes"
-if run -np 4 --mca btl vader,self "$BUILD/apps/hello" >"$T/vader" 2>&1; then
+if run -np 4 --mca btl vader,self "$BUILD/apps/loom-hello" >"$T/vader" 2>&1; then
     cat "$T/vader"
     fail "shared memory alone connected ranks on different nodes"
 fi
@@ -100,7 +100,7 @@ wait_for 5 sh -c "ip -n loom-n3 link show eth0 | grep -q NO-CARRIER" || fail "cu
 "$SIM" status | grep -q 'loom-node3 .*link=DOWN' || fail "status does not show the cut"
 "$SIM" restore loom-node3
 wait_for 5 sh -c "ip -n loom-n3 link show eth0 | grep -q LOWER_UP" || fail "restore: no carrier"
-run -np 4 --mca btl tcp,self "$BUILD/apps/hello" >"$T/hello2" 2>&1 ||
+run -np 4 --mca btl tcp,self "$BUILD/apps/loom-hello" >"$T/hello2" 2>&1 ||
     { cat "$T/hello2"; fail "hello after restore"; }
 assert_grep 'host=loom-node3 ' "$T/hello2" "node3 not back"
 "$SIM" cut loom-node9 2>"$T/bad" && fail "cut of an unknown node succeeded"

@@ -50,13 +50,13 @@ for _ in $(seq 1 12); do echo "echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done 
 printf 'true\nexit 7\ntrue\n' >"$T/failing.txt"
 cd "$T" || exit 1 # jobs start in the submission directory: job logs land here
 sub() { "$SL" submit "$@"; }
-j_sq1=$(sub -c 2 "$S/one-node.sbatch" "$BUILD/apps/squares" --count 10)
-j_sqm=$(sub -N 1 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/squares" --count 10)
-j_sqs=$(sub -N 1 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/squares" --count 10)
+j_sq1=$(sub -c 2 "$S/one-node.sbatch" "$BUILD/apps/loom-squares" --count 10)
+j_sqm=$(sub -N 1 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-squares" --count 10)
+j_sqs=$(sub -N 1 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-squares" --count 10)
 j_lr=$(sub -c 2 "$S/one-node.sbatch" "$BUILD/apps/loom-run/loom-run" --joblog "$T/joblog" "$T/tasks.txt")
 j_fail=$(sub -c 2 "$S/one-node.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/failing.txt")
-j_c1=$(sub -c 1 "$S/one-node.sbatch" "$BUILD/apps/hello")
-j_n1=$(sub -n 1 --wrap "mpirun -np 2 --oversubscribe --bind-to none $BUILD/apps/hello")
+j_c1=$(sub -c 1 "$S/one-node.sbatch" "$BUILD/apps/loom-hello")
+j_n1=$(sub -n 1 --wrap "mpirun -np 2 --oversubscribe --bind-to none $BUILD/apps/loom-hello")
 
 out() { cat "$LOOM_SLURM_DIR/job-$1.out"; }
 ok() { # ok JOBID WHAT: the job ended COMPLETED with ExitCode 0:0
@@ -64,15 +64,15 @@ ok() { # ok JOBID WHAT: the job ended COMPLETED with ExitCode 0:0
 }
 step "wait: squares, one-node.sbatch (mpirun)"
 ok "$j_sq1" "squares one-node"
-out "$j_sq1" | grep -q '^squares: 10 results, all correct$' || { out "$j_sq1"; fail "squares one-node"; }
+out "$j_sq1" | grep -q '^loom-squares: 10 results, all correct$' || { out "$j_sq1"; fail "squares one-node"; }
 
 step "wait: squares, many-nodes-mpirun.sbatch"
 ok "$j_sqm" "squares many-nodes-mpirun"
-out "$j_sqm" | grep -q '^squares: 10 results, all correct$' || { out "$j_sqm"; fail "squares mpirun"; }
+out "$j_sqm" | grep -q '^loom-squares: 10 results, all correct$' || { out "$j_sqm"; fail "squares mpirun"; }
 
 step "wait: squares, many-nodes-srun.sbatch (srun --mpi=pmix)"
 ok "$j_sqs" "squares many-nodes-srun"
-out "$j_sqs" | grep -q '^squares: 10 results, all correct$' || { out "$j_sqs"; fail "squares srun"; }
+out "$j_sqs" | grep -q '^loom-squares: 10 results, all correct$' || { out "$j_sqs"; fail "squares srun"; }
 
 step "wait: loom-run, one-node.sbatch"
 ok "$j_lr" "loom-run"

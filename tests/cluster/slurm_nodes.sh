@@ -48,8 +48,8 @@ step "submit 4 jobs"
 S="$SRC/cluster/slurm"
 for _ in $(seq 1 18); do echo "sleep 0.2; echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
 cd "$T" || exit 1
-j_hello=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/hello")
-j_sq=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/squares" --count 1000 --quiet)
+j_hello=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-hello")
+j_sq=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-squares" --count 1000 --quiet)
 j_lr=$("$SL" submit -N 3 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/tasks.txt")
 # loom-run typed as is inside an allocation: it starts mpirun itself, one
 # worker per node
@@ -61,16 +61,16 @@ ok() { "$SL" wait "$1" 120 || { out "$1"; fail "$2: job $1 did not complete with
 step "wait: hello, many-nodes-mpirun.sbatch"
 ok "$j_hello" hello
 out "$j_hello" >"$T/hello"
-[ "$(grep -c '^rank=' "$T/hello")" = 4 ] || { cat "$T/hello"; fail "hello: not 4 ranks"; }
+[ "$(grep -c '^rank=' "$T/hello")" = 4 ] || { cat "$T/hello"; fail "loom-hello: not 4 ranks"; }
 for h in loom-node1 loom-node2 loom-node3; do
     [ "$(grep -c "role=worker .*host=$h pool=2 " "$T/hello")" = 1 ] ||
-        { cat "$T/hello"; fail "hello: not one worker with a pool of 2 on $h"; }
+        { cat "$T/hello"; fail "loom-hello: not one worker with a pool of 2 on $h"; }
 done
 assert_grep '^rank=0 role=master .*host=loom-node1 ' "$T/hello" "master not on loom-node1"
 
 step "wait: squares, many-nodes-mpirun.sbatch"
 ok "$j_sq" squares
-out "$j_sq" | grep -q '^squares: 1000 results, all correct$' || { out "$j_sq"; fail "squares"; }
+out "$j_sq" | grep -q '^loom-squares: 1000 results, all correct$' || { out "$j_sq"; fail "squares"; }
 
 step "wait: loom-run, many-nodes-srun.sbatch"
 ok "$j_lr" loom-run

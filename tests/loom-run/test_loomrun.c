@@ -415,7 +415,7 @@ Test(loomrun, tasks_may_be_mpi_jobs_and_loom_runs, .init = setup, .timeout = 180
     char tasks[2048];
     snprintf(tasks, sizeof tasks,
              "mpirun -np 3 --oversubscribe --bind-to none " LOOM_BINARY_DIR
-             "/apps/hello | grep -c role=worker | sed 's/^/workers=/'\n"
+             "/apps/loom-hello | grep -c role=worker | sed 's/^/workers=/'\n"
              "cd %s && " LOOMRUN " --quiet inner.txt\n",
              dir);
     write_file("tasks.txt", tasks);

@@ -31,7 +31,7 @@ mpirun --oversubscribe --bind-to none --timeout 120 -np 3 -x LOOM_JOB_EVENTS "$S
 rc=$?
 set -e
 [ $rc -eq 0 ] || fail "squares exit $rc: $(cat "$T/out")"
-grep -qx 'squares: 300 results, all correct' "$T/out" || fail "no verdict: $(cat "$T/out")"
+grep -qx 'loom-squares: 300 results, all correct' "$T/out" || fail "no verdict: $(cat "$T/out")"
 cp "$T/report.html" "$ART/capi-report.html"
 cp "$T/events.jsonl" "$ART/capi-events.jsonl"
 

@@ -51,7 +51,7 @@ line_pos(const char *text, const char *prefix, int last)
 Test(squares, the_seed_shape_with_10_tasks, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("squares") " --count 10 --seed 7");
+    mpi_run(&o, "-np 3 " APP("loom-squares") " --count 10 --seed 7");
     assert_clean_exit(&o);
     char puts_[16][256], results[16][256];
     int np = lines_starting(o.text, "Put task ", puts_, 16);
@@ -81,7 +81,7 @@ Test(squares, the_seed_shape_with_10_tasks, .timeout = 90)
     long last_put = line_pos(o.text, "Put task ", 1), try_get = line_pos(o.text, "Try get", 0),
          first_res = line_pos(o.text, "Result: ", 0), last_res = line_pos(o.text, "Result: ", 1),
          bye = line_pos(o.text, "master exit.", 0),
-         summary = line_pos(o.text, "squares: 10 results, all correct", 0);
+         summary = line_pos(o.text, "loom-squares: 10 results, all correct", 0);
     cr_assert(last_put < try_get && try_get < first_res && last_res < bye && bye < summary,
               "master's lines out of order:\n%s", o.text);
     mpi_out_free(&o);
@@ -90,11 +90,11 @@ Test(squares, the_seed_shape_with_10_tasks, .timeout = 90)
 Test(squares, a_million_tasks_quiet, .timeout = 150)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("squares") " --count 1000000 --quiet --seed 3");
+    mpi_run(&o, "-np 3 " APP("loom-squares") " --count 1000000 --quiet --seed 3");
     assert_clean_exit(&o);
     assert_line(&o, "Put 1000000 tasks.");
     assert_line(&o, "master exit.");
-    assert_line(&o, "squares: 1000000 results, all correct");
+    assert_line(&o, "loom-squares: 1000000 results, all correct");
     cr_assert_eq(count_of(o.text, "Result: "), 0, "--quiet prints no line per task");
     mpi_out_free(&o);
 }
@@ -102,35 +102,36 @@ Test(squares, a_million_tasks_quiet, .timeout = 150)
 Test(squares, zero_tasks_exit_0, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 2 " APP("squares") " --count 0");
+    mpi_run(&o, "-np 2 " APP("loom-squares") " --count 0");
     assert_clean_exit(&o);
     assert_line(&o, "Try get results...");
     assert_line(&o, "master exit.");
-    assert_line(&o, "squares: 0 results, all correct");
+    assert_line(&o, "loom-squares: 0 results, all correct");
     mpi_out_free(&o);
 }
 
 Test(squares, usage_errors_exit_2_on_every_rank, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("squares") " --frobnicate");
+    mpi_run(&o, "-np 3 " APP("loom-squares") " --frobnicate");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     /* every rank refused alike; only rank 0 said why */
-    cr_assert_eq(count_of(o.text, "squares: unknown argument '--frobnicate'"), 1, "%s", o.text);
+    cr_assert_eq(count_of(o.text, "loom-squares: unknown argument '--frobnicate'"), 1, "%s",
+                 o.text);
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 2 " APP("squares") " --count -5");
+    mpi_run(&o, "-np 2 " APP("loom-squares") " --count -5");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "--count"), "%s", o.text);
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 2 " APP("squares") " --pool-threads=-1");
+    mpi_run(&o, "-np 2 " APP("loom-squares") " --pool-threads=-1");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "--pool-threads"), "%s", o.text);
     mpi_out_free(&o);
 
     /* one rank is not a job: a master needs workers */
-    mpi_run(&o, "-np 1 " APP("squares"));
+    mpi_run(&o, "-np 1 " APP("loom-squares"));
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "at least one worker"), "%s", o.text);
     mpi_out_free(&o);
@@ -141,7 +142,8 @@ Test(squares, usage_errors_exit_2_on_every_rank, .timeout = 90)
 Test(squares, an_unwritable_events_or_report_path_exits_2_before_any_task, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 -x LOOM_JOB_EVENTS=/nonexistent-dir/e.jsonl " APP("squares") " --count 10");
+    mpi_run(&o,
+            "-np 3 -x LOOM_JOB_EVENTS=/nonexistent-dir/e.jsonl " APP("loom-squares") " --count 10");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "LOOM_JOB_EVENTS /nonexistent-dir/e.jsonl: cannot write it: No such "
                              "file or directory"),
@@ -149,7 +151,7 @@ Test(squares, an_unwritable_events_or_report_path_exits_2_before_any_task, .time
     cr_assert_null(strstr(o.text, "Put task"), "tasks were put:\n%s", o.text);
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 3 " APP("squares") " --count 10 --job-report /nonexistent-dir/r.html");
+    mpi_run(&o, "-np 3 " APP("loom-squares") " --count 10 --job-report /nonexistent-dir/r.html");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "--job-report /nonexistent-dir/r.html: cannot write it"), "%s",
               o.text);
@@ -163,21 +165,22 @@ Test(squares, an_unwritable_events_or_report_path_exits_2_before_any_task, .time
 Test(squares, a_full_disk_loses_events_not_results, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("squares") " --count 20000 --quiet --seed 5 --job-events /dev/full");
+    mpi_run(&o,
+            "-np 3 " APP("loom-squares") " --count 20000 --quiet --seed 5 --job-events /dev/full");
     cr_assert_eq(o.status, 1, "exit %d:\n%s", o.status, o.text);
-    assert_line(&o, "squares: 20000 tasks, 20000 correct, 0 wrong, 0 missing, 0 duplicate, 0 "
+    assert_line(&o, "loom-squares: 20000 tasks, 20000 correct, 0 wrong, 0 missing, 0 duplicate, 0 "
                     "unknown");
     cr_assert_eq(count_of(o.text, "--job-events /dev/full: writing failed: No space left on "
                                   "device"),
                  1, "%s", o.text);
-    assert_line(&o, "squares: finishing the job: system call failed");
+    assert_line(&o, "loom-squares: finishing the job: system call failed");
     mpi_out_free(&o);
 }
 
 Test(squares, help_once_exit_0, .timeout = 60)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 2 " APP("squares") " --help");
+    mpi_run(&o, "-np 2 " APP("loom-squares") " --help");
     assert_clean_exit(&o);
     cr_assert_eq(count_of(o.text, "usage: "), 1, "%s", o.text);
     cr_assert(strstr(o.text, "--count N"), "%s", o.text);
@@ -189,7 +192,7 @@ Test(squares, help_once_exit_0, .timeout = 60)
 Test(hello, one_master_and_two_workers, .timeout = 90)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("hello") " --pool-threads 2");
+    mpi_run(&o, "-np 3 " APP("loom-hello") " --pool-threads 2");
     assert_clean_exit(&o);
     char lines[8][256];
     int n = lines_starting(o.text, "rank=", lines, 8);
@@ -231,7 +234,7 @@ Test(hello, one_master_and_two_workers, .timeout = 90)
 Test(hello, bad_option_exit_2, .timeout = 60)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 2 " APP("hello") " --nope");
+    mpi_run(&o, "-np 2 " APP("loom-hello") " --nope");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "unknown argument '--nope'"), "%s", o.text);
     mpi_out_free(&o);
@@ -242,10 +245,10 @@ Test(hello, bad_option_exit_2, .timeout = 60)
 Test(pi, reproducible_estimate_and_speedup_line, .timeout = 120)
 {
     struct mpi_out a, b;
-    mpi_run(&a, "-np 3 " APP("pi") " --tasks 24 --samples-per-task 200000 --seed 5");
+    mpi_run(&a, "-np 3 " APP("loom-pi") " --tasks 24 --samples-per-task 200000 --seed 5");
     assert_clean_exit(&a);
-    mpi_run(&b, "-np 2 " APP("pi") " --pool-threads 1 --tasks 24 --samples-per-task 200000 "
-                                   "--seed 5 --baseline-tasks 24");
+    mpi_run(&b, "-np 2 " APP("loom-pi") " --pool-threads 1 --tasks 24 --samples-per-task 200000 "
+                                        "--seed 5 --baseline-tasks 24");
     assert_clean_exit(&b);
     char la[4][256], lb[4][256];
     cr_assert_eq(lines_starting(a.text, "pi = ", la, 4), 1, "%s", a.text);
@@ -266,7 +269,7 @@ Test(pi, reproducible_estimate_and_speedup_line, .timeout = 120)
 Test(pi, bad_option_exit_2, .timeout = 60)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 2 " APP("pi") " --tasks 0");
+    mpi_run(&o, "-np 2 " APP("loom-pi") " --tasks 0");
     cr_assert_eq(o.status, 2, "exit %d:\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "--tasks"), "%s", o.text);
     mpi_out_free(&o);

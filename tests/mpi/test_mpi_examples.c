@@ -214,7 +214,7 @@ static void
 wordcount(const char *opts, const char *files, const char *out)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("wordcount") " %s --output %s %s", opts, out, files);
+    mpi_run(&o, "-np 3 " APP("loom-wordcount") " %s --output %s %s", opts, out, files);
     assert_clean_exit(&o);
     mpi_out_free(&o);
 }
@@ -317,11 +317,11 @@ Test(wordcount, prints_to_stdout_and_stats_to_stderr, .timeout = 90)
     static const char t[] = "the cat and the hat\nthe end\n";
     put_file(dir, "t.txt", t, sizeof t - 1);
     struct mpi_out o;
-    mpi_run(&o, "-np 2 " APP("wordcount") " --stats %s/t.txt", dir);
+    mpi_run(&o, "-np 2 " APP("loom-wordcount") " --stats %s/t.txt", dir);
     assert_clean_exit(&o);
     cr_assert(strstr(o.text, "      1 and\n      1 cat\n      1 end\n      1 hat\n      3 the\n"),
               "%s", o.text);
-    cr_assert(strstr(o.text, "wordcount: 1 files, 28 bytes, 1 tasks on 1 workers, 7 words, "
+    cr_assert(strstr(o.text, "loom-wordcount: 1 files, 28 bytes, 1 tasks on 1 workers, 7 words, "
                              "5 distinct, "),
               "%s", o.text);
     mpi_out_free(&o);
@@ -331,13 +331,13 @@ Test(wordcount, prints_to_stdout_and_stats_to_stderr, .timeout = 90)
 Test(wordcount, unreadable_input_exits_1_usage_exits_2, .timeout = 120)
 {
     struct mpi_out o;
-    mpi_run(&o, "-np 3 " APP("wordcount") " /nonexistent/words.txt");
+    mpi_run(&o, "-np 3 " APP("loom-wordcount") " /nonexistent/words.txt");
     cr_assert_eq(o.status, 1, "exit %d\n%s", o.status, o.text);
-    cr_assert(strstr(o.text, "wordcount: /nonexistent/words.txt: No such file or directory"), "%s",
-              o.text);
+    cr_assert(strstr(o.text, "loom-wordcount: /nonexistent/words.txt: No such file or directory"),
+              "%s", o.text);
     mpi_out_free(&o);
 
-    mpi_run(&o, "-np 3 " APP("wordcount") " " PROG_DIR);
+    mpi_run(&o, "-np 3 " APP("loom-wordcount") " " PROG_DIR);
     cr_assert_eq(o.status, 1, "a directory: exit %d\n%s", o.status, o.text);
     cr_assert(strstr(o.text, "not a regular file"), "%s", o.text);
     mpi_out_free(&o);
@@ -350,12 +350,12 @@ Test(wordcount, unreadable_input_exits_1_usage_exits_2, .timeout = 120)
                               {" --frob x", "unknown argument '--frob'"}};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
         char cmd[512], out[8192];
-        snprintf(cmd, sizeof cmd, APP("wordcount") "%s", usage[i][0]);
+        snprintf(cmd, sizeof cmd, APP("loom-wordcount") "%s", usage[i][0]);
         cr_assert_eq(run_direct(cmd, out, sizeof out), 2, "%s: %s", cmd, out);
         cr_assert(strstr(out, usage[i][1]), "%s: expected '%s' in: %s", cmd, usage[i][1], out);
-        cr_assert_eq(count_of(out, "wordcount:"), 1, "one message: %s", out);
+        cr_assert_eq(count_of(out, "loom-wordcount:"), 1, "one message: %s", out);
     }
-    mpi_run(&o, "-np 3 " APP("wordcount") " --chunk 2G x");
+    mpi_run(&o, "-np 3 " APP("loom-wordcount") " --chunk 2G x");
     cr_assert_eq(o.status, 2, "under mpirun too: exit %d\n%s", o.status, o.text);
     mpi_out_free(&o);
 }

@@ -76,8 +76,8 @@ Test(wordcount_bench, beats_the_pipeline_on_1_GiB, .timeout = 600, .fini = remov
     /* wordcount on the same files, in the same (C locale glob) order */
     struct mpi_out o;
     t0 = now();
-    mpi_run(&o, "-np 3 " APP("wordcount") " --stats --output " CORPUS "/wordcount.out " CORPUS
-                                          "/*.txt");
+    mpi_run(&o, "-np 3 " APP("loom-wordcount") " --stats --output " CORPUS "/wordcount.out " CORPUS
+                                               "/*.txt");
     double wc_s = now() - t0;
     assert_clean_exit(&o);
 
