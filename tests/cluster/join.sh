@@ -28,6 +28,14 @@
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/join.sh
 # Exit status: 0 pass, 1 fail.
 source "$(dirname "$0")/lib.sh"
+# Every job here runs on this machine: Open MPI's TCP between the master's
+# job and each joined job, and each mpirun's out-of-band channel, stay on
+# loopback like the ompi-server. By default Open MPI leaves lo out and uses
+# the host's other addresses (eth0), which a busy machine shared with other
+# network tests does not promise to keep reachable: a join once failed
+# with "connect() to <host address>:1032 failed". The variables reach the
+# mpiruns loom-run starts itself (step 6) too.
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-join-test.XXXXXX")
 SQ="$BUILD/apps/squares"
 cleanup() {
