@@ -49,8 +49,9 @@ struct mpi_out {
 
 /* Run `mpirun --oversubscribe --bind-to none --timeout <limit_s> <args>`,
  * with stderr joined to stdout, reading everything it prints (so it never
- * blocks on a full pipe). Frees nothing: call mpi_out_free(). For a job
- * whose size needs more than MPI_TIMEOUT_S on a slow day. */
+ * blocks on a full pipe); prints how long it took to stderr. Frees
+ * nothing: call mpi_out_free(). For a job whose size needs more than
+ * MPI_TIMEOUT_S on a slow day. */
 static inline void mpi_run_for(struct mpi_out *o, int limit_s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -87,6 +88,8 @@ mpi_vrun(struct mpi_out *o, int limit_s, const char *fmt, va_list ap)
     clock_gettime(CLOCK_MONOTONIC, &b);
     o->status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
     o->seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    /* every launch's time against its limit, in the test's log */
+    fprintf(stderr, "mpi_run: %.1f s of mpirun's %d s: %.200s\n", o->seconds, limit_s, args);
 }
 
 static inline void
