@@ -28,6 +28,12 @@
 # Usage (CTest sets these): BUILD=build SRC=. tests/cluster/join.sh
 # Exit status: 0 pass, 1 fail.
 source "$(dirname "$0")/lib.sh"
+# Every job here runs on this machine: Open MPI's TCP between the master's
+# job and each joined job, and each mpirun's out-of-band channel, stay on
+# loopback like the ompi-server (by default Open MPI leaves lo out and
+# connects to the host's eth0 address). The variables reach the mpiruns
+# loom-run starts itself (step 6) too.
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 T=$(mktemp -d "${TMPDIR:-/tmp}/loom-join-test.XXXXXX")
 SQ="$BUILD/apps/loom-squares"
 cleanup() {
@@ -51,11 +57,25 @@ MPI="mpirun $FLAG --oversubscribe --bind-to none --timeout 240"
 
 # launch NAME CMD...: CMD in its own session, output in $T/NAME.out, exit
 # status in $T/NAME.rc when it ends
+#
+# Each job gets TCP ports of its own for Open MPI's TCP transport, which
+# otherwise listens on the lowest free port from 1024 up. A job started
+# right after another was killed (steps 3 and 5) then listens on the dead
+# job's port, and the master, still sending to the dead worker until it
+# declares it lost, connects to the new job instead: Open MPI drops that
+# connection ("received unexpected process identifier") and the new job's
+# join hangs ("no valid introduction within 10 s"). The master's
+# "connect() to 127.0.0.1:<port> failed" warnings while it tries to reach a
+# killed worker are expected.
+JOBS=0
 launch() {
     name=$1
     shift
     rm -f "$T/$name.rc"
-    setsid bash -c 'echo $$ >"$1.sid"; shift; "$@" >"$0.out" 2>&1; echo $? >"$0.rc"' \
+    JOBS=$((JOBS + 1))
+    OMPI_MCA_btl_tcp_port_min_v4=$((20000 + 32 * JOBS)) OMPI_MCA_btl_tcp_port_range_v4=32 \
+        OMPI_MCA_btl_tcp_port_min_v6=$((30000 + 32 * JOBS)) OMPI_MCA_btl_tcp_port_range_v6=32 \
+        setsid bash -c 'echo $$ >"$1.sid"; shift; "$@" >"$0.out" 2>&1; echo $? >"$0.rc"' \
         "$T/$name" "$T/$name" "$@" &
     disown # its end is in $T/NAME.rc; a kill is not news
     wait_for 10 test -s "$T/$name.sid" || fail "$name did not start"

@@ -95,6 +95,11 @@ out "$j_n1" | grep -q '^rank=1 role=worker .* pool=1 ' ||
     { out "$j_n1"; fail "SLURM_CPUS_ON_NODE=1: pool is not 1"; }
 
 step "a Slurm job joins a running loom-run"
+# both jobs run on this machine: Open MPI's TCP between them and each
+# mpirun's out-of-band channel stay on loopback, like the ompi-server (by
+# default Open MPI leaves lo out and connects to eth0's address); sbatch
+# passes the variables on to the joining job
+export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 FLAGFILE="$T/srv/ompi-server.uri"
 # (neither may inherit the lock's descriptor: it would outlive the test)
 "$SRC/cluster/ompi-server" start "$T/srv" --loopback >/dev/null 9>&-

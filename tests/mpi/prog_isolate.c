@@ -6,11 +6,13 @@
  * what its task did and prints
  *   ISOLATE tasks=N ok=K segv=A abort=B exit=C memory=D timeout=E wrong=W
  *   PIDS workers=R same=S
+ *   TIMES memory_killed_after_max_ms=M hang_killed_after_min_ms=H
  * where wrong counts results whose status, cause, code or reply differ
  * from the task's plan, and S the worker ranks whose pid (reported by an
- * in-thread task before and after) did not change. Exit status: 1 when any
- * task failed — as a job whose tasks failed should — or a check failed;
- * the test tells them apart by the lines.
+ * in-thread task before and after) did not change; M and H the longest a
+ * memory task and the shortest a hanging task ran before their kill. Exit
+ * status: 1 when any task failed — as a job whose tasks failed should — or
+ * a check failed; the test tells them apart by the lines.
  *
  * With --map M (job.isolate on) the master then maps "work" over the
  * values 0..M-1: chunks run isolated as a whole, so a chunk holding a
@@ -24,12 +26,20 @@
  * the job-wide job.isolate (which the test then sets); the pid tasks always
  * run in threads (LOOM_TASK_IN_THREAD).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* MAP_POPULATE */
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "prog_common.h"
 
 enum plan { P_OK, P_SEGV, P_ABORT, P_EXIT, P_MEMORY, P_HANG };
+
+/* What a memory task makes resident: twice the 32 MiB limit the test sets,
+ * in one mapping the kernel populates as it maps it (page by page faults
+ * cost up to ~30 us each on a busy VM: touching 32 MiB that way took
+ * longer than the task timeout). tests/mpi/test_mpi_isolate.c times the
+ * same mapping to choose that timeout. */
+#define MEMORY_GRAB ((size_t)64 << 20)
 
 /* Deterministic by index: every 20th task fails (5 %); of 100 failures 30
  * segfault, 30 abort, 30 exit(3), 8 grow past the memory limit and 2 hang
@@ -60,20 +70,73 @@ work_task(loom_task *task, void *user)
         abort();
     case P_EXIT:
         exit(3);
-    case P_MEMORY:
-        /* touch memory until killed; 2 GiB at most if the limit failed */
-        for (size_t total = 0; total < ((size_t)2 << 30); total += (size_t)1 << 20) {
-            char *p = malloc((size_t)1 << 20);
-            if (!p)
-                return 2;
-            memset(p, 1, (size_t)1 << 20);
-        }
-        return 2;
+    case P_MEMORY: {
+        /* past the limit in one step, then wait to be killed: a broken
+         * limit ends it by the timeout instead (cause TIMEOUT: wrong) */
+        void *p = mmap(NULL, MEMORY_GRAB, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (p == MAP_FAILED)
+            return 2;
+        for (;;)
+            pause();
+    }
     case P_HANG:
         for (;;)
             pause();
     }
     return 2;
+}
+
+/* What the master counted: results right for their plan, by plan, the
+ * wrong ones, and how long memory and hang tasks ran before their kill. */
+struct tally {
+    uint64_t ok, segv, abrt, ex, mem, tmo, wrong;
+    int64_t mem_max_ns, hang_min_ns;
+};
+
+/* Count result r of task i against the task's plan; print the first ten
+ * wrong ones. */
+static void
+judge(struct tally *c, uint64_t i, const loom_result *r)
+{
+    enum plan pl = plan_of(i);
+    int64_t reply = -1;
+    int right;
+    switch (pl) {
+    case P_OK:
+        right = r->status == 0 && r->cause == LOOM_CAUSE_OK && loom_result_i64(r, &reply) == 0 &&
+                reply == (int64_t)i * 3 + 1;
+        c->ok += right;
+        break;
+    case P_SEGV:
+    case P_ABORT:
+        right = r->status == -1 && r->cause == LOOM_CAUSE_SIGNAL && r->len == 0 &&
+                r->cause_code == (pl == P_SEGV ? SIGSEGV : SIGABRT);
+        c->segv += right && pl == P_SEGV;
+        c->abrt += right && pl == P_ABORT;
+        break;
+    case P_EXIT:
+        right = r->status == -1 && r->cause == LOOM_CAUSE_EXIT && r->cause_code == 3;
+        c->ex += right;
+        break;
+    case P_MEMORY:
+        right = r->status == -1 && r->cause == LOOM_CAUSE_MEMORY;
+        c->mem += right;
+        if (r->run_ns > c->mem_max_ns)
+            c->mem_max_ns = r->run_ns;
+        break;
+    case P_HANG:
+    default:
+        right = r->status == -1 && r->cause == LOOM_CAUSE_TIMEOUT;
+        c->tmo += right;
+        if (c->hang_min_ns == 0 || r->run_ns < c->hang_min_ns)
+            c->hang_min_ns = r->run_ns;
+        break;
+    }
+    if (!right && ++c->wrong <= 10)
+        out("WRONG task=%llu plan=%d status=%d cause=%s code=%d len=%zu ran_ms=%.0f\n",
+            (unsigned long long)i, (int)pl, r->status, loom_cause_name(r->cause), r->cause_code,
+            r->len, r->run_ns / 1e6);
 }
 
 /* {rank, pid} of the worker thread that runs it (in a thread, never isolated) */
@@ -212,54 +275,18 @@ main(int argc, char **argv)
             return prog_end(&p, 1);
         }
     }
-    uint64_t ok = 0, segv = 0, abrt = 0, ex = 0, mem = 0, tmo = 0, wrong = 0, got = 0;
+    struct tally c = {0};
+    uint64_t got = 0;
     loom_result r;
     while (got < n && loom_job_next_result(p.job, LOOM_FOREVER, &r) == LOOM_OK) {
         uint64_t i = r.id - id_of[0];
         got++;
         if (r.id < id_of[0] || i >= n || seen[i]) {
             out("CHECK unexpected result id %llu\n", (unsigned long long)r.id);
-            wrong++;
-            loom_result_free(&r);
-            continue;
-        }
-        seen[i] = 1;
-        enum plan pl = plan_of(i);
-        int64_t reply = -1;
-        int right;
-        switch (pl) {
-        case P_OK:
-            right = r.status == 0 && r.cause == LOOM_CAUSE_OK && loom_result_i64(&r, &reply) == 0 &&
-                    reply == (int64_t)i * 3 + 1;
-            ok += right;
-            break;
-        case P_SEGV:
-        case P_ABORT:
-            right = r.status == -1 && r.cause == LOOM_CAUSE_SIGNAL && r.len == 0 &&
-                    r.cause_code == (pl == P_SEGV ? SIGSEGV : SIGABRT);
-            segv += right && pl == P_SEGV;
-            abrt += right && pl == P_ABORT;
-            break;
-        case P_EXIT:
-            right = r.status == -1 && r.cause == LOOM_CAUSE_EXIT && r.cause_code == 3;
-            ex += right;
-            break;
-        case P_MEMORY:
-            right = r.status == -1 && r.cause == LOOM_CAUSE_MEMORY;
-            mem += right;
-            break;
-        case P_HANG:
-        default:
-            right = r.status == -1 && r.cause == LOOM_CAUSE_TIMEOUT;
-            tmo += right;
-            break;
-        }
-        if (!right) {
-            wrong++;
-            if (wrong <= 10)
-                out("WRONG task=%llu plan=%d status=%d cause=%s code=%d len=%zu\n",
-                    (unsigned long long)i, (int)pl, r.status, loom_cause_name(r.cause),
-                    r.cause_code, r.len);
+            c.wrong++;
+        } else {
+            seen[i] = 1;
+            judge(&c, i, &r);
         }
         loom_result_free(&r);
     }
@@ -280,9 +307,11 @@ main(int argc, char **argv)
         checks_ok = 0;
     out("ISOLATE tasks=%llu ok=%llu segv=%llu abort=%llu exit=%llu memory=%llu timeout=%llu "
         "wrong=%llu\n",
-        (unsigned long long)n, (unsigned long long)ok, (unsigned long long)segv,
-        (unsigned long long)abrt, (unsigned long long)ex, (unsigned long long)mem,
-        (unsigned long long)tmo, (unsigned long long)wrong);
+        (unsigned long long)n, (unsigned long long)c.ok, (unsigned long long)c.segv,
+        (unsigned long long)c.abrt, (unsigned long long)c.ex, (unsigned long long)c.mem,
+        (unsigned long long)c.tmo, (unsigned long long)c.wrong);
+    out("TIMES memory_killed_after_max_ms=%.0f hang_killed_after_min_ms=%.0f\n", c.mem_max_ns / 1e6,
+        c.hang_min_ns / 1e6);
     out("PIDS workers=%d same=%d\n", size - 1, same);
     out("CHECKS %s\n", checks_ok ? "ok" : "failed");
     free(before);
@@ -290,5 +319,5 @@ main(int argc, char **argv)
     free(id_of);
     free(seen);
     /* a job with failed tasks fails */
-    return prog_end(&p, ok == n && checks_ok ? 0 : 1);
+    return prog_end(&p, c.ok == n && checks_ok ? 0 : 1);
 }

@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "isolate.h"
@@ -73,19 +75,27 @@ hang_task(loom_task *t, void *user)
     return 0;
 }
 
-/* Grows without bound (touching every page) until it is killed; stops at
- * 2 GiB so that a broken limit cannot take the machine. */
+/* The memory limit every_end runs its tasks under, and the timeout of
+ * every task there that must not end by time. */
+#define MEM_LIMIT ((uint64_t)64 << 20)
+#define LONG_MS   20000
+
+/* Goes past MEM_LIMIT in one step: one mapping of twice the limit, made
+ * resident by the kernel as it is mapped (MAP_POPULATE: page by page
+ * faults cost ~30 us each in this VM when the machine is busy, so touching
+ * 64 MiB that way took 2 s), then waits to be killed. A broken limit
+ * leaves it waiting until the task's timeout: cause TIMEOUT, not MEMORY. */
 static int
 memory_task(loom_task *t, void *user)
 {
     (void)t;
     (void)user;
-    for (size_t total = 0; total < ((size_t)2 << 30); total += (size_t)1 << 20) {
-        char *p = malloc((size_t)1 << 20);
-        if (!p)
-            return 98;
-        memset(p, 1, (size_t)1 << 20);
-    }
+    void *p = mmap(NULL, (size_t)(2 * MEM_LIMIT), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+    if (p == MAP_FAILED)
+        return 98;
+    for (;;)
+        pause();
     return 97;
 }
 
@@ -175,7 +185,10 @@ expect(struct loom__iso_outcome o, int status, loom_cause cause, int code)
 }
 
 /* Every kind of end, in one slot, in the given mode: the slot recovers
- * after each death and the next task runs normally. */
+ * after each death and the next task runs normally. The hang must end by
+ * its 300 ms timeout (and not before); every other task has 20 s, so that
+ * only a broken limit or a lost reply, never a slow machine, can make one
+ * end by time: the memory task must be ended by its limit. */
 static void
 every_end(int mode)
 {
@@ -191,20 +204,34 @@ every_end(int mode)
         const struct job_fn *f;
         loom_cause cause;
         int status, code;
+        int64_t timeout_ms;
     } cases[] = {
-        {&echo, LOOM_CAUSE_OK, 0, 0},
-        {&fail, LOOM_CAUSE_FAILED, 7, 0},
-        {&segv, LOOM_CAUSE_SIGNAL, -1, SIGSEGV},
-        {&abrt, LOOM_CAUSE_SIGNAL, -1, SIGABRT},
-        {&ex, LOOM_CAUSE_EXIT, -1, 3},
-        {&hang, LOOM_CAUSE_TIMEOUT, -1, 0},
-        {&mem, LOOM_CAUSE_MEMORY, -1, 0},
+        {&echo, LOOM_CAUSE_OK, 0, 0, LONG_MS},
+        {&fail, LOOM_CAUSE_FAILED, 7, 0, LONG_MS},
+        {&segv, LOOM_CAUSE_SIGNAL, -1, SIGSEGV, LONG_MS},
+        {&abrt, LOOM_CAUSE_SIGNAL, -1, SIGABRT, LONG_MS},
+        {&ex, LOOM_CAUSE_EXIT, -1, 3, LONG_MS},
+        {&hang, LOOM_CAUSE_TIMEOUT, -1, 0, 300},
+        {&mem, LOOM_CAUSE_MEMORY, -1, 0, LONG_MS},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct loom__iso_outcome o = run(h, mode, cases[i].f, "x", 2, &t, 300, (uint64_t)64 << 20);
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        struct loom__iso_outcome o =
+            run(h, mode, cases[i].f, "x", 2, &t, cases[i].timeout_ms, MEM_LIMIT);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        double ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+        cr_assert_eq(o.cause, cases[i].cause,
+                     "task '%s': cause %s (%d), want %s; it ended after %.0f ms (timeout %lld ms)",
+                     cases[i].f->name, loom_cause_name(o.cause), o.code,
+                     loom_cause_name(cases[i].cause), ms, (long long)cases[i].timeout_ms);
         expect(o, cases[i].status, cases[i].cause, cases[i].code);
+        if (o.cause == LOOM_CAUSE_TIMEOUT)
+            cr_assert_geq(ms, (double)cases[i].timeout_ms,
+                          "killed after %.0f ms, before its %lld ms", ms,
+                          (long long)cases[i].timeout_ms);
         /* and the slot still works */
-        o = run(h, mode, &echo, "hello", 6, &t, 300, (uint64_t)64 << 20);
+        o = run(h, mode, &echo, "hello", 6, &t, LONG_MS, MEM_LIMIT);
         expect(o, 0, LOOM_CAUSE_OK, 0);
         cr_assert_eq(t.reply_len, 6);
         cr_assert_str_eq(t.reply, "hello");

@@ -111,6 +111,28 @@ become_subreaper(void)
     cr_assert(prctl(PR_SET_CHILD_SUBREAPER, 1) == 0);
 }
 
+/* Run a command that must reach a point before its timeout for the test to
+ * mean anything: it prints `ready` there. A busy machine may start a shell
+ * only after the timeout; that run proves nothing (it says so on stderr)
+ * and the command runs again with 4 times the timeout, up to 20 s. The
+ * first run that got ready is the result; o->timeout_ms is its timeout. */
+static void
+run_ready(loom_proc_opts *o, const char *ready, loom_proc_result *r)
+{
+    for (;;) {
+        loom_assert_ok(loom_proc_run(o, r));
+        if (strstr(r->out ? r->out : "", ready))
+            return;
+        cr_assert_lt(o->timeout_ms, 20000,
+                     "'%s' did not print '%s' before its %d ms timeout (output '%s')", o->shell_cmd,
+                     ready, o->timeout_ms, r->out ? r->out : "");
+        fprintf(stderr, "'%s' was not ready within its %d ms timeout: again with %d ms\n",
+                o->shell_cmd, o->timeout_ms, 4 * o->timeout_ms);
+        loom_proc_result_free(r);
+        o->timeout_ms *= 4;
+    }
+}
+
 /* ---- capture, exit status --------------------------------------------- */
 
 Test(process, echo_captures_stdout, .timeout = 20)
@@ -346,10 +368,10 @@ Test(process, timeout_kills_the_whole_group, .timeout = 30)
     int st;
 
     become_subreaper();
-    loom_assert_ok(loom_proc_run(&o, &r));
+    run_ready(&o, "\n", &r); /* the background pid is printed */
     cr_assert_eq(r.timed_out, 1);
     cr_assert_eq(r.signaled, 1);
-    cr_assert_lt(r.wall_seconds, 3.0);
+    cr_assert_lt(r.wall_seconds, o.timeout_ms / 1000.0 + 2.0, "%.3f s", r.wall_seconds);
     pid_t grandchild = (pid_t)atoi(r.out);
     cr_assert_gt(grandchild, 1, "no pid in output '%s'", r.out);
     cr_assert(wait_gone(grandchild, 5.0, &st), "background sleep %d survived", (int)grandchild);
@@ -369,11 +391,11 @@ Test(process, timeout_applies_after_leader_exit, .timeout = 30)
     int st;
 
     become_subreaper();
-    loom_assert_ok(loom_proc_run(&o, &r));
+    run_ready(&o, "\n", &r); /* the background pid is printed */
     cr_assert_eq(r.timed_out, 1);
     cr_assert_eq(r.exited, 1);
     cr_assert_eq(r.exit_code, 7);
-    cr_assert_lt(r.wall_seconds, 3.0);
+    cr_assert_lt(r.wall_seconds, o.timeout_ms / 1000.0 + 2.5, "%.3f s", r.wall_seconds);
     pid_t grandchild = (pid_t)atoi(r.out);
     cr_assert_gt(grandchild, 1);
     cr_assert(wait_gone(grandchild, 5.0, &st), "background sleep %d survived", (int)grandchild);
@@ -478,19 +500,23 @@ Test(process, cancel_fd_ends_the_whole_group, .timeout = 30)
 
 Test(process, term_ignoring_child_is_killed_after_grace, .timeout = 30)
 {
-    loom_proc_opts o = {.shell_cmd = "trap '' TERM; sleep 100; echo survived",
+    /* SIGTERM must find TERM ignored: before the trap it would simply
+     * kill the shell (run_ready) */
+    loom_proc_opts o = {.shell_cmd = "trap '' TERM; echo ready; sleep 100; echo survived",
                         .timeout_ms = 300,
                         .kill_grace_ms = 400};
     loom_proc_result r;
 
     become_subreaper();
-    loom_assert_ok(loom_proc_run(&o, &r));
+    run_ready(&o, "ready", &r);
+    double due = (o.timeout_ms + o.kill_grace_ms) / 1000.0;
     cr_assert_eq(r.timed_out, 1);
     cr_assert_eq(r.signaled, 1);
     cr_assert_eq(r.term_signal, SIGKILL);
-    cr_assert_geq(r.wall_seconds, 0.65, "%.3f", r.wall_seconds);
-    cr_assert_lt(r.wall_seconds, 3.0, "%.3f", r.wall_seconds);
-    cr_assert_str_eq(r.out, "");
+    cr_assert_geq(r.wall_seconds, due - 0.05, "%.3f s, timeout + grace %.3f s", r.wall_seconds,
+                  due);
+    cr_assert_lt(r.wall_seconds, due + 2.3, "%.3f s, timeout + grace %.3f s", r.wall_seconds, due);
+    cr_assert_str_eq(r.out, "ready\n");
     cr_assert(group_gone(r.pid, 5.0), "process group %d not empty", r.pid);
     loom_proc_result_free(&r);
 }
