@@ -62,7 +62,7 @@ struct lr_reader {
     uint64_t raw_hash;
 };
 
-static void
+__attribute__((format(printf, 3, 4))) static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
@@ -173,7 +173,7 @@ lr_reader_stats(const lr_reader *r, struct lr_reader_stats *out)
 }
 
 /* Record an error; the reader stays failed. */
-static int
+__attribute__((format(printf, 4, 5))) static int
 reader_fail(lr_reader *r, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;

@@ -1,4 +1,6 @@
 /* SPDX-License-Identifier: MIT */
+/* version.c — the library's version string, fixed at build time
+ * (LOOM_VERSION_STRING in loom/version.h). */
 #include "loom/version.h"
 
 const char *

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: the join handshake's message handling
+ * (framework/src/formats/auth.c), both sides, against a peer that says
+ * anything. The input is the peer's messages, each a length byte and that
+ * many bytes; then the peer hangs up. Neither side may crash, read past a
+ * message, or ever return LOOM_OK: without the key (the peer never sees
+ * our random nonce's answer in advance) no handshake can succeed. Every
+ * failure is one of the documented codes and comes with a message.
+ */
+#include "auth.h"
+#include "fuzz_common.h"
+
+struct peer {
+    const uint8_t *data;
+    size_t size, pos;
+};
+
+static loom_err
+peer_send(void *ctx, const void *buf, size_t len)
+{
+    (void)ctx;
+    if (len > LOOM__AUTH_MSG_MAX || (len && !buf))
+        abort(); /* the handshake never sends more than it promises */
+    return LOOM_OK;
+}
+
+static loom_err
+peer_recv(void *ctx, void *buf, size_t cap, size_t *len)
+{
+    struct peer *p = ctx;
+    if (p->pos >= p->size)
+        return LOOM_ECLOSED;
+    size_t n = p->data[p->pos++];
+    if (n > p->size - p->pos)
+        n = p->size - p->pos;
+    const uint8_t *msg = p->data + p->pos;
+    p->pos += n;
+    if (n > cap)
+        return LOOM_EPROTO;
+    memcpy(buf, msg, n);
+    *len = n;
+    return LOOM_OK;
+}
+
+static void
+check(loom_err e, const char *err)
+{
+    if (e == LOOM_OK)
+        abort();
+    if (e != LOOM_EAUTH && e != LOOM_EPROTO && e != LOOM_ECLOSED)
+        abort();
+    if (!err[0])
+        abort();
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static const unsigned char key[LOOM__AUTH_KEY_LEN] = "a fixed key for the fuzz target";
+    char err[LOOM__AUTH_ERR_MAX];
+    struct peer p = {data, size, 0};
+    struct loom__auth_io io = {peer_send, peer_recv, &p};
+    err[0] = '\0';
+    check(loom__auth_serve(&io, key, err, sizeof err), err);
+    p.pos = 0;
+    err[0] = '\0';
+    check(loom__auth_join(&io, key, err, sizeof err), err);
+    return 0;
+}
