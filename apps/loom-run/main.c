@@ -75,7 +75,7 @@ usage(FILE *fp)
                 "                          entries a directory); output is printed as well\n"
                 "  --events FILE           JSON lines, written as they happen: run_start, one per\n"
                 "                          attempt, workers joined and lost, run_end (schema:\n"
-                "                          README); the same as --job-events FILE\n"
+                "                          docs/events.md); the same as --job-events FILE\n"
                 "  --report FILE.html      a self-contained HTML page at the end: timeline per\n"
                 "                          thread and node, durations, utilisation, slowest and\n"
                 "                          failed tasks (a uniform sample past 20,000 attempts);\n"
@@ -114,8 +114,7 @@ usage(FILE *fp)
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
                 "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
                 "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
-                "counted, not kept, and the cut is said.\n\n"
-                "loom options (also LOOM_* variables and a config file):\n");
+                "counted, not kept, and the cut is said.\n\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every task succeeded; 1-100 that many tasks failed; 101 more\n"
                 "than 100 failed; 102 the run could not complete (MPI, a worker, the job log\n"
