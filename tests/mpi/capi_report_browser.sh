@@ -49,7 +49,7 @@ step "chromium: screenshot and DOM (tests/support/report_chromium.sh)"
 SHOT="$ART/capi-report-screenshot.png"
 bash "$(dirname "$0")/../support/report_chromium.sh" "$T/report.html" "$SHOT" "$T/dom.html" 300
 grep -q 'Showing all 300 attempts' "$T/dom.html" || fail "no sampling note"
-grep -q '<title>squares report: ' "$T/dom.html" || fail "no title naming the program"
+grep -q '<title>loom-squares report: ' "$T/dom.html" || fail "no title naming the program"
 n=$(grep -c '<title>#[0-9]*: square' "$T/dom.html" || true)
 [ "$n" -ge 300 ] || fail "$n tooltips naming the function, not 300"
 grep -q 'No attempt failed.' "$T/dom.html" || fail "failures reported"
