@@ -48,12 +48,23 @@ step "submit 4 jobs"
 S="$SRC/cluster/slurm"
 for _ in $(seq 1 18); do echo "sleep 0.2; echo task=\$LOOM_TASK_ID host=\$LOOM_HOST"; done >"$T/tasks.txt"
 cd "$T" || exit 1
-j_hello=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-hello")
-j_sq=$("$SL" submit -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-squares" --count 1000 --quiet)
-j_lr=$("$SL" submit -N 3 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/tasks.txt")
+# The four jobs share the three nodes at the same time. Open MPI's TCP
+# transport listens on the lowest free port from 1024 up, so without ports
+# of its own a job's rank can receive another job's connection while it is
+# still in MPI_Init, and Open MPI 4.1 then crashes in it (SIGSEGV in
+# mca_btl_tcp, seen about once in six runs). Each job gets its own range.
+sub() {
+    n=$1
+    shift
+    OMPI_MCA_btl_tcp_port_min_v4=$((20000 + 64 * n)) OMPI_MCA_btl_tcp_port_range_v4=64 \
+        "$SL" submit "$@"
+}
+j_hello=$(sub 1 -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-hello")
+j_sq=$(sub 2 -N 3 -c 2 "$S/many-nodes-mpirun.sbatch" "$BUILD/apps/loom-squares" --count 1000 --quiet)
+j_lr=$(sub 3 -N 3 -c 2 "$S/many-nodes-srun.sbatch" "$BUILD/apps/loom-run/loom-run" "$T/tasks.txt")
 # loom-run typed as is inside an allocation: it starts mpirun itself, one
 # worker per node
-j_self=$("$SL" submit -N 3 -c 2 --wrap "$BUILD/apps/loom-run/loom-run --joblog $T/self.log $T/tasks.txt")
+j_self=$(sub 4 -N 3 -c 2 --wrap "$BUILD/apps/loom-run/loom-run --joblog $T/self.log $T/tasks.txt")
 
 out() { cat "$LOOM_SLURM_DIR/job-$1.out"; }
 ok() { "$SL" wait "$1" 120 || { out "$1"; fail "$2: job $1 did not complete with 0"; }; }
