@@ -33,8 +33,10 @@
  * the master's memory by the tasks in flight, never by the tasks ever
  * submitted. The job is over when finish was called and unfinished == 0.
  *
- * A result is recorded only if its task is in `inflight`; it is removed
- * there on the first result, so a duplicate can never be delivered twice.
+ * A result is recorded only if its task is in `inflight` with that
+ * attempt and on the rank that sent it; it is removed there on the first
+ * result, so a duplicate can never be delivered twice, nor a result that
+ * another rank made up.
  */
 #ifndef LOOM_MASTER_TYPES_H
 #define LOOM_MASTER_TYPES_H

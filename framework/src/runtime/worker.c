@@ -470,7 +470,7 @@ target_capacity(struct worker *w, double avg_ns)
     /* at least one task per thread; no more until the tasks prove short:
      * a long task queued behind another on a busy worker would wait there
      * while other workers idle */
-    size_t threads = w->job->set.threads, min = threads, max = (size_t)1 << 16;
+    size_t threads = w->job->set.threads, min = threads, max = WIRE_CREDITS_MAX;
     if (avg_ns <= 0)
         return min;
     double per_thread = w->job->set.prefetch_s * 1e9 / avg_ns;
