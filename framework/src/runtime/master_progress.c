@@ -361,7 +361,14 @@ progress_round(struct master *m)
     int send_stop = m->finishing && !m->stop_sent && m->unfinished == 0;
     if (send_stop)
         m->stop_sent = 1;
+    /* as loom__master_queue_call sees it: from now on calls fail at once */
+    int ended = m->stop_sent && m->byes == m->nworkers - 1 && !m->queues_ended;
     pthread_mutex_unlock(&m->mu);
+    if (ended) { /* wake every call still waiting: the job is over */
+        m->queues_ended = 1;
+        loom__qstore_end(m->qs);
+        did = 1;
+    }
     did |= serve_mailbox(m, mail, now);
     if (m->jnl && !atomic_load(&m->jnl_failed) && loom__journal_sync_if_due(m->jnl) != LOOM_OK &&
         !atomic_exchange(&m->jnl_failed, 1))

@@ -23,6 +23,9 @@ loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, s
     struct master *m = ctx;
     if (rq->local) {
         loom__local_call_complete(rq->local, err, data, len);
+    } else if (m->workers[rq->rank].bye) {
+        /* it has left (or is lost): its calls were answered there */
+        free(data);
     } else {
         struct wire_qrep q = {rq->req, (uint32_t)err, (uint32_t)len};
         if (wire_put(&m->workers[rq->rank].out, WIRE_QREP, &q, sizeof q, data, len, NULL, 0) !=

@@ -14,7 +14,8 @@
 
 /* The queue store's reply callback (qstore_reply_fn; ctx is the master):
  * complete a local call in place, or append a WIRE_QREP to the asking
- * worker's outgoing frame. Frees rq, rq->data, and data once sent. Also
+ * worker's outgoing frame — unless that worker has said goodbye or is
+ * lost (its calls ended there). Frees rq, rq->data, and data once sent. Also
  * run by loom__master_stop after the progress thread has ended. */
 void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len);
 

@@ -154,6 +154,7 @@ struct master {
     struct mgroup *groups;
     struct loom__sendq sends;
     struct qstore *qs;
+    int queues_ended; /* the job has ended: every queue call is answered LOOM_ECLOSED */
     unsigned rr;
     struct frame_effects fx;
     struct mtask **batch; /* dispatch scratch: job.batch_max pointers */

@@ -352,9 +352,12 @@ complete_call(struct worker *w, const struct wire_qrep *q, const char *data)
             *pp = pc->next;
             break;
         }
+    int closed = w->calls_closed;
     pthread_mutex_unlock(&w->out_mu);
-    if (!pc) {
-        LOOM_WARN("dropping an answer to unknown queue request %llu", (unsigned long long)q->req);
+    if (!pc) { /* after STOP: its call was answered LOOM_ECLOSED */
+        if (!closed)
+            LOOM_WARN("dropping an answer to unknown queue request %llu",
+                      (unsigned long long)q->req);
         return;
     }
     void *copy = NULL;
@@ -370,6 +373,25 @@ complete_call(struct worker *w, const struct wire_qrep *q, const char *data)
         err = LOOM_EPROTO;
     loom__local_call_complete(pc->call, err, copy, copy ? q->len : 0);
     free(pc);
+}
+
+/* The job is over for this worker (STOP, or the master is lost): queue
+ * calls made from now on fail, and those still waiting are answered
+ * LOOM_ECLOSED. Any thread; again is harmless. */
+static void
+close_calls(struct worker *w)
+{
+    pthread_mutex_lock(&w->out_mu);
+    w->calls_closed = 1;
+    struct pending_call *pc = w->calls;
+    w->calls = NULL;
+    pthread_mutex_unlock(&w->out_mu);
+    while (pc) {
+        struct pending_call *next = pc->next;
+        loom__local_call_complete(pc->call, LOOM_ECLOSED, NULL, 0);
+        free(pc);
+        pc = next;
+    }
 }
 
 /* Handle one frame from the master; takes ownership of buf. */
@@ -424,8 +446,9 @@ handle_frame(struct worker *w, char *buf, size_t len)
             w->stopped = 1;
             pthread_cond_broadcast(&w->st_cv);
             pthread_mutex_unlock(&w->st_mu);
+            close_calls(w);
         } else if (type == WIRE_PING && wire_get_empty(body, blen) == LOOM_OK) {
-            /* the master is alive (joined workers only) */
+            /* the master is alive */
         } else {
             rc = -1;
         }
@@ -716,18 +739,7 @@ leave(struct worker *w)
     while (!w->bye_sent)
         pthread_cond_wait(&w->st_cv, &w->st_mu);
     pthread_mutex_unlock(&w->st_mu);
-    /* queue calls made from now on fail; answer any still waiting */
-    pthread_mutex_lock(&w->out_mu);
-    w->calls_closed = 1;
-    struct pending_call *pc = w->calls;
-    w->calls = NULL;
-    pthread_mutex_unlock(&w->out_mu);
-    while (pc) {
-        struct pending_call *next = pc->next;
-        loom__local_call_complete(pc->call, LOOM_ECLOSED, NULL, 0);
-        free(pc);
-        pc = next;
-    }
+    close_calls(w); /* done at STOP already; a call made since fails too */
 }
 
 loom_err
