@@ -81,6 +81,7 @@ struct mworker {
     size_t credits;
     int hello, bye;
     int lost; /* declared lost: nothing goes to it, nothing from it counts */
+    int told; /* lost, then heard from: sent the STOP that makes it leave */
     unsigned threads;
     int64_t heard; /* when it last sent anything */
     int64_t sent;  /* joined: when something last went to it */

@@ -580,8 +580,9 @@ maybe_flush(struct worker *w, int64_t now)
     return 1;
 }
 
-/* A joined job's master went silent past job.worker_timeout (it died, or
- * its link did): the worker leaves as if stopped, sending nothing more;
+/* The master went silent past job.worker_timeout (it died, hangs, has
+ * ended without telling this worker, or its link is gone; it pings every
+ * job.heartbeat): the worker leaves as if stopped, sending nothing more;
  * sends in progress are abandoned (MPI may still hold their buffers). */
 static void
 master_lost(struct worker *w)
@@ -596,6 +597,21 @@ master_lost(struct worker *w)
     w->bye_sent = 1;
     pthread_cond_broadcast(&w->st_cv);
     pthread_mutex_unlock(&w->st_mu);
+    close_calls(w);
+}
+
+/* Whether the master has been silent past job.worker_timeout while this
+ * thread listened. A gap between two rounds longer than half the timeout
+ * means this process was stopped (SIGSTOP, a frozen VM): that silence is
+ * its own, so the master gets the whole timeout again from now. */
+static int
+master_silent(struct worker *w, int64_t now, int64_t *last_round)
+{
+    int64_t lost_ns = w->job->set.lost_ns;
+    if (now - *last_round > lost_ns / 2)
+        w->heard = now;
+    *last_round = now;
+    return !w->bye_gone && lost_ns > 0 && now - w->heard > lost_ns;
 }
 
 static void *
@@ -604,6 +620,7 @@ comm_main(void *arg)
     struct worker *w = arg;
     loom__polling_thread_init("Comm");
     w->heard = loom__now_ns();
+    int64_t last_round = w->heard;
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
     for (;;) {
@@ -625,8 +642,7 @@ comm_main(void *arg)
             w->heard = loom__now_ns();
             did = 1;
         }
-        if (w->job->joined && !w->bye_gone && w->job->set.lost_ns > 0 &&
-            loom__now_ns() - w->heard > w->job->set.lost_ns)
+        if (master_silent(w, loom__now_ns(), &last_round))
             master_lost(w);
         loom__sendq_progress(&w->sends);
         did |= maybe_flush(w, loom__now_ns());
