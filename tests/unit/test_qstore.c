@@ -204,6 +204,32 @@ Test(qstore, deadlines_expire_gets_and_puts)
     loom__qstore_destroy(qs);
 }
 
+/* The job has ended: what waits is answered LOOM_ECLOSED, whatever its
+ * timeout, and so is every request afterwards — open, put, get (even of an
+ * item still there) and close. */
+Test(qstore, end_answers_everything_closed)
+{
+    struct answers as = {0};
+    struct qstore *qs = loom__qstore_create(record, &as);
+    ask(qs, QOP_OPEN, "empty", NULL, 0, 0, 0);
+    ask(qs, QOP_OPEN, "full", NULL, 0, 1, 0);
+    ask(qs, QOP_PUT, "full", "x", 0, 0, 0);
+    uint64_t forever = ask(qs, QOP_GET, "empty", NULL, -1, 0, 0);
+    uint64_t timed = ask(qs, QOP_GET, "empty", NULL, 600000, 0, 0);
+    uint64_t put = ask(qs, QOP_PUT, "full", "y", -1, 0, 0);
+    cr_assert_not(answered(&as, forever) || answered(&as, timed) || answered(&as, put));
+    loom__qstore_end(qs);
+    expect(&as, forever, LOOM_ECLOSED, "");
+    expect(&as, timed, LOOM_ECLOSED, "");
+    expect(&as, put, LOOM_ECLOSED, "");
+    cr_assert(answer_of(&as, put)->had_item, "a refused put's item comes back to its owner");
+    expect(&as, ask(qs, QOP_OPEN, "new", NULL, 0, 0, 0), LOOM_ECLOSED, "");
+    expect(&as, ask(qs, QOP_GET, "full", NULL, 0, 0, 0), LOOM_ECLOSED, "");
+    expect(&as, ask(qs, QOP_PUT, "empty", "z", 0, 0, 0), LOOM_ECLOSED, "");
+    expect(&as, ask(qs, QOP_CLOSE, "full", NULL, 0, 0, 0), LOOM_ECLOSED, "");
+    loom__qstore_destroy(qs); /* frees the item "x" still held */
+}
+
 Test(qstore, close_drains_then_refuses)
 {
     struct answers as = {0};

@@ -276,10 +276,12 @@ LOOM_EXTERN int loom_job_size(const loom_job *job);
  */
 LOOM_EXTERN int loom_job_workers_lost(const loom_job *job);
 /**
- * \brief A joined job (`loom_job_opts.join`) lost its master: it never
- *        answered the join (start failed with #LOOM_ETIMEDOUT), or it went
- *        silent for longer than its `job.worker_timeout` while the job ran
- *        (loom_job_serve() then returned #LOOM_ETIMEDOUT).
+ * \brief This worker lost its master: it went silent for longer than
+ *        `job.worker_timeout` while the job ran (it died, hangs, its link
+ *        is gone, or it ended without this worker: loom_job_serve() then
+ *        returned #LOOM_ETIMEDOUT); or, for a joined job
+ *        (`loom_job_opts.join`), it never answered the join (start failed
+ *        with #LOOM_ETIMEDOUT).
  *
  * When it is not 0, do not call MPI_Finalize(): it may wait for the master
  * forever. Call it before loom_job_destroy(). Any thread.
@@ -302,10 +304,16 @@ LOOM_EXTERN int loom_job_is_master(const loom_job *job);
 LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
 
 /**
- * \brief Worker: run tasks until the master finishes the job.
+ * \brief Worker: run tasks until the master finishes the job — or tells
+ *        this worker to leave because it had declared it lost (it was
+ *        silent past `job.worker_timeout`, e.g. stopped, and came back),
+ *        or goes silent itself for longer than `job.worker_timeout` (the
+ *        master pings every `job.heartbeat`).
  * \param[in] job a started job, on a worker rank.
- * \return #LOOM_OK when the master ended the job; #LOOM_ESTATE on the
- *         master or before start; #LOOM_EMPI.
+ * \return #LOOM_OK when the master ended the job or told it to leave;
+ *         #LOOM_ETIMEDOUT when the master went silent
+ *         (loom_job_master_lost() is then 1: skip MPI_Finalize());
+ *         #LOOM_ESTATE on the master or before start; #LOOM_EMPI.
  * \note Blocks. Call from the thread that called loom_job_start().
  */
 LOOM_EXTERN loom_err loom_job_serve(loom_job *job);

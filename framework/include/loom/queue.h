@@ -13,8 +13,10 @@
  * #LOOM_EDRAINED.
  *
  * Calls may come from any thread of any rank, including tasks. Queues live
- * until the job ends; on a worker they stop working when loom_job_serve()
- * returns (#LOOM_ECLOSED).
+ * until the job ends: on the master once loom_job_finish() has seen every
+ * worker leave, on a worker once the master has stopped it (or gone
+ * silent). Then every call still waiting returns #LOOM_ECLOSED, whatever
+ * its timeout, and so does every call made afterwards.
  */
 #ifndef LOOM_QUEUE_H
 #define LOOM_QUEUE_H
@@ -40,8 +42,8 @@ typedef struct loom_queue loom_queue;
  *            creates it (0 means 1024); later opens may pass 0.
  * \param[out] out     the handle, owned by the caller: loom_queue_release()
  *                     it before loom_job_destroy().
- * \return #LOOM_OK, #LOOM_EINVAL (empty or too long name), #LOOM_ESTATE
- *         (job not started or ended), #LOOM_ENOMEM.
+ * \return #LOOM_OK, #LOOM_EINVAL (empty or too long name), #LOOM_ECLOSED
+ *         (the job ended), #LOOM_ESTATE (job not started), #LOOM_ENOMEM.
  * \note Blocks for one round trip to the master. Any thread.
  */
 LOOM_EXTERN loom_err loom_queue_open(loom_job *job, const char *name, size_t capacity,

@@ -64,6 +64,11 @@ struct wire_credit {
     uint32_t credits;
 };
 
+/* The most tasks a worker may hold (queued, running, or granted and on
+ * their way): a worker asks for no more, the master refuses credits that
+ * would go past it. */
+#define WIRE_CREDITS_MAX ((size_t)1 << 16)
+
 /* STOP: the job is over; `lost` workers were declared lost in it (the
  * survivors then must not wait for them in MPI_Finalize) */
 struct wire_stop {

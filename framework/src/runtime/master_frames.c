@@ -120,7 +120,8 @@ should_retry(struct master *m, struct mtask *t, const struct wire_result *wr)
            !(crashed && t->crashes >= m->job->set.crash_limit) && !(t->flags & WIRE_TASK_CHUNK);
 }
 
-/* WIRE_RESULT: a task finished. Ignored unless its attempt is in flight. */
+/* WIRE_RESULT: a task finished. Ignored unless its attempt is in flight
+ * on the rank that sent it: no rank can answer for another's task. */
 static int
 on_result(struct frame *f, const char *body, size_t blen)
 {
@@ -131,10 +132,14 @@ on_result(struct frame *f, const char *body, size_t blen)
         return -1;
     void *tagged = loom__u64map_take(&m->inflight, wr.id);
     struct mtask *t = loom__inflight_task(tagged);
-    if (!t || t->attempt != wr.attempt) {
-        /* not in flight (a duplicate, or an attempt given up on) */
-        LOOM_DEBUG("ignoring a result for task %llu attempt %u from rank %d",
-                   (unsigned long long)wr.id, wr.attempt, f->rank);
+    if (!t || t->attempt != wr.attempt || t->rank != f->rank) {
+        if (t && t->attempt == wr.attempt) /* in flight, but elsewhere */
+            LOOM_WARN("refusing a result for task %llu attempt %u from rank %d: the task "
+                      "runs on rank %d",
+                      (unsigned long long)wr.id, wr.attempt, f->rank, t->rank);
+        else /* not in flight (a duplicate, or an attempt given up on) */
+            LOOM_DEBUG("ignoring a result for task %llu attempt %u from rank %d",
+                       (unsigned long long)wr.id, wr.attempt, f->rank);
         if (t)
             loom__u64map_put(&m->inflight, t->id, tagged);
         return 0;
@@ -201,13 +206,21 @@ on_submit(struct frame *f, const char *body, size_t blen)
     return 0;
 }
 
-/* WIRE_CREDIT: room for more tasks (0: a heartbeat). */
+/* WIRE_CREDIT: room for more tasks (0: a heartbeat). A worker never
+ * holds more than WIRE_CREDITS_MAX: credits past it are refused. */
 static int
 on_credit(struct frame *f, const char *body, size_t blen)
 {
     struct wire_credit c;
     if (wire_get_credit(body, blen, &c) != LOOM_OK)
         return -1;
+    size_t room = WIRE_CREDITS_MAX - f->w->credits; /* credits <= WIRE_CREDITS_MAX */
+    if (c.credits > room) {
+        LOOM_WARN("refusing %zu of the %u credits from rank %d: a worker holds at most %zu "
+                  "tasks",
+                  (size_t)c.credits - room, c.credits, f->rank, WIRE_CREDITS_MAX);
+        c.credits = (uint32_t)room;
+    }
     f->w->credits += c.credits;
     return 0;
 }
@@ -259,12 +272,17 @@ on_qreq(struct frame *f, const char *body, size_t blen)
     return 0;
 }
 
-/* WIRE_BYE: the worker has left serve(). */
+/* WIRE_BYE: the worker has left serve(). Counted once per worker: the
+ * job ends when every worker has said it. */
 static int
 on_bye(struct frame *f, const char *body, size_t blen)
 {
     if (wire_get_empty(body, blen) != LOOM_OK)
         return -1;
+    if (f->w->bye) {
+        LOOM_WARN("refusing a second goodbye from rank %d", f->rank);
+        return 0;
+    }
     f->w->bye = 1;
     f->fx->bye = 1;
     return 0;

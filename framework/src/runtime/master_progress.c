@@ -5,9 +5,11 @@
  *   receives up to 32 messages per communicator (master_frames.c reads
  *   them), adopts workers that joined (join.c's acceptor), hands the
  *   mailbox of local queue calls to the store and expires parked ones,
- *   syncs the journal when due, declares silent workers lost, dispatches
- *   pending tasks in batches to workers with credits, sends STOP once the
- *   job is finished, and sends every worker's frame (master_send.c);
+ *   syncs the journal when due, declares silent workers lost (and tells
+ *   one that speaks again to leave), dispatches pending tasks in batches
+ *   to workers with credits, sends STOP once the job is finished, ends
+ *   the queues once every worker has left, and sends every worker's
+ *   frame (master_send.c);
  * and backs off when a round did nothing (backoff.c): poll, yield, then
  * sleep on m->wake, where program threads wake it for local work.
  *
@@ -159,7 +161,8 @@ take_inflight(struct master *m, int rank, size_t *n)
 /* A worker has been silent past job.worker_timeout: MPI will not say
  * whether it died, hangs or lost its link, so it is treated as gone.
  * Its tasks in flight go back to the front of the queue with a new
- * attempt number (anything else it sends is ignored too); it counts as
+ * attempt number (anything else it sends is ignored too, and if it
+ * speaks again it is told to leave: loom__master_send_go); it counts as
  * having said goodbye, so the job can finish without it; sends to it are
  * abandoned (their buffers stay allocated: MPI may still hold them). */
 static void
@@ -240,9 +243,13 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         int rank = base + st.MPI_SOURCE;
-        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n && !m->workers[rank].lost) {
-            m->workers[rank].heard = loom__now_ns();
-            loom__master_handle_frame(m, rank, buf);
+        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n) {
+            if (m->workers[rank].lost) {
+                loom__master_send_go(m, rank); /* nothing it says counts */
+            } else {
+                m->workers[rank].heard = loom__now_ns();
+                loom__master_handle_frame(m, rank, buf);
+            }
         }
         loom__msg_release(buf);
         did = 1;
@@ -361,7 +368,14 @@ progress_round(struct master *m)
     int send_stop = m->finishing && !m->stop_sent && m->unfinished == 0;
     if (send_stop)
         m->stop_sent = 1;
+    /* as loom__master_queue_call sees it: from now on calls fail at once */
+    int ended = m->stop_sent && m->byes == m->nworkers - 1 && !m->queues_ended;
     pthread_mutex_unlock(&m->mu);
+    if (ended) { /* wake every call still waiting: the job is over */
+        m->queues_ended = 1;
+        loom__qstore_end(m->qs);
+        did = 1;
+    }
     did |= serve_mailbox(m, mail, now);
     if (m->jnl && !atomic_load(&m->jnl_failed) && loom__journal_sync_if_due(m->jnl) != LOOM_OK &&
         !atomic_exchange(&m->jnl_failed, 1))

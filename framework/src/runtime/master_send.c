@@ -23,6 +23,9 @@ loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, s
     struct master *m = ctx;
     if (rq->local) {
         loom__local_call_complete(rq->local, err, data, len);
+    } else if (m->workers[rq->rank].bye) {
+        /* it has left (or is lost): its calls were answered there */
+        free(data);
     } else {
         struct wire_qrep q = {rq->req, (uint32_t)err, (uint32_t)len};
         if (wire_put(&m->workers[rq->rank].out, WIRE_QREP, &q, sizeof q, data, len, NULL, 0) !=
@@ -45,6 +48,29 @@ loom__master_send_stop(struct master *m)
         if (!m->workers[r].lost && wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop, NULL,
                                             0, NULL, 0) != LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
+}
+
+void
+loom__master_send_go(struct master *m, int rank)
+{
+    struct mworker *w = &m->workers[rank];
+    if (w->told)
+        return;
+    w->told = 1;
+    pthread_mutex_lock(&m->mu);
+    struct wire_stop stop = {(uint32_t)m->lost};
+    pthread_mutex_unlock(&m->mu);
+    struct wire_buf b = {0};
+    wire_buf_reset(&b);
+    if (wire_put(&b, WIRE_STOP, &stop, sizeof stop, NULL, 0, NULL, 0) != LOOM_OK ||
+        loom__sendq_post(&m->sends, &b, w->comm, w->peer, LOOM_TAG_DOWN, rank) != 0) {
+        wire_buf_free(&b);
+        LOOM_ERROR("could not tell worker rank %d, declared lost, to leave", rank);
+        return;
+    }
+    /* not waited for: the rank may be gone again (the buffer stays) */
+    loom__sendq_abandon(&m->sends, rank);
+    LOOM_WARN("worker rank %d spoke after it was declared lost: told to leave", rank);
 }
 
 /* Send worker rank's outgoing frame, if it holds anything. */
@@ -72,8 +98,8 @@ loom__master_send_all(struct master *m, int64_t now)
 {
     for (int r = 1; r < m->nworkers; r++) {
         struct mworker *w = &m->workers[r];
-        /* a joined job cannot tell a quiet master from a dead one either */
-        if (w->joined && !w->lost && !w->bye && wire_empty(&w->out) &&
+        /* a worker cannot tell a quiet master from a dead one either */
+        if (!w->lost && !w->bye && wire_empty(&w->out) &&
             now - w->sent >= m->job->set.heartbeat_ns &&
             wire_put(&w->out, WIRE_PING, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");

@@ -14,7 +14,8 @@
 
 /* The queue store's reply callback (qstore_reply_fn; ctx is the master):
  * complete a local call in place, or append a WIRE_QREP to the asking
- * worker's outgoing frame. Frees rq, rq->data, and data once sent. Also
+ * worker's outgoing frame — unless that worker has said goodbye or is
+ * lost (its calls ended there). Frees rq, rq->data, and data once sent. Also
  * run by loom__master_stop after the progress thread has ended. */
 void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len);
 
@@ -22,7 +23,13 @@ void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *da
  * workers) and publish that number in job->peers_lost. Takes m->mu. */
 void loom__master_send_stop(struct master *m);
 
-/* End of a progress round at monotonic time now: ping joined workers that
+/* Worker rank was declared lost, yet a message came from it: it lives
+ * (it was stopped or cut off for a while). Send it, once, the STOP that
+ * makes it leave — it would wait for one for ever — without waiting for
+ * the send to complete. Takes m->mu. */
+void loom__master_send_go(struct master *m, int rank);
+
+/* End of a progress round at monotonic time now: ping workers that
  * heard nothing for a heartbeat, send every worker's outgoing frame, and
  * free the sends MPI has completed. */
 void loom__master_send_all(struct master *m, int64_t now);

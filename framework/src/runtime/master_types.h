@@ -33,8 +33,10 @@
  * the master's memory by the tasks in flight, never by the tasks ever
  * submitted. The job is over when finish was called and unfinished == 0.
  *
- * A result is recorded only if its task is in `inflight`; it is removed
- * there on the first result, so a duplicate can never be delivered twice.
+ * A result is recorded only if its task is in `inflight` with that
+ * attempt and on the rank that sent it; it is removed there on the first
+ * result, so a duplicate can never be delivered twice, nor a result that
+ * another rank made up.
  */
 #ifndef LOOM_MASTER_TYPES_H
 #define LOOM_MASTER_TYPES_H
@@ -79,6 +81,7 @@ struct mworker {
     size_t credits;
     int hello, bye;
     int lost; /* declared lost: nothing goes to it, nothing from it counts */
+    int told; /* lost, then heard from: sent the STOP that makes it leave */
     unsigned threads;
     int64_t heard; /* when it last sent anything */
     int64_t sent;  /* joined: when something last went to it */
@@ -152,6 +155,7 @@ struct master {
     struct mgroup *groups;
     struct loom__sendq sends;
     struct qstore *qs;
+    int queues_ended; /* the job has ended: every queue call is answered LOOM_ECLOSED */
     unsigned rr;
     struct frame_effects fx;
     struct mtask **batch; /* dispatch scratch: job.batch_max pointers */

@@ -12,7 +12,8 @@
  *
  * Invariants: a queue with parked gets is empty; one with parked puts is
  * full (count == capacity) and not closed; every request handed in is
- * answered exactly once, through the reply callback.
+ * answered exactly once, through the reply callback; once the store has
+ * ended (so has the job) nothing waits in it.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,7 @@ struct qstore {
     struct squeue *queues;
     qstore_reply_fn reply;
     void *ctx;
+    int ended; /* loom__qstore_end: every request is answered LOOM_ECLOSED */
 };
 
 struct qstore *
@@ -186,6 +188,10 @@ void
 loom__qstore_request(struct qstore *qs, struct qreq *rq, int64_t now)
 {
     rq->name[LOOM_QUEUE_NAME_MAX] = '\0';
+    if (qs->ended) {
+        answer(qs, rq, LOOM_ECLOSED, NULL, 0);
+        return;
+    }
     struct squeue *q = find(qs, rq->name);
     if (rq->op == QOP_OPEN) {
         if (!q) {
@@ -278,6 +284,13 @@ loom__qstore_shutdown(struct qstore *qs)
         while ((p = unpark(&q->putters, &q->ptail)))
             answer(qs, p, LOOM_ECLOSED, NULL, 0);
     }
+}
+
+void
+loom__qstore_end(struct qstore *qs)
+{
+    qs->ended = 1;
+    loom__qstore_shutdown(qs);
 }
 
 void

@@ -55,6 +55,9 @@ void loom__qstore_expire(struct qstore *qs, int64_t now_ns);
 /* Answer every parked request LOOM_ECLOSED (the job is ending); the
  * queues and their items stay. */
 void loom__qstore_shutdown(struct qstore *qs);
+/* The job has ended: loom__qstore_shutdown, and every request handed in
+ * from now on is answered LOOM_ECLOSED too. */
+void loom__qstore_end(struct qstore *qs);
 /* The earliest deadline of a parked request, or 0 when none has one. */
 int64_t loom__qstore_next_deadline(const struct qstore *qs);
 

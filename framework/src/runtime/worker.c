@@ -352,9 +352,12 @@ complete_call(struct worker *w, const struct wire_qrep *q, const char *data)
             *pp = pc->next;
             break;
         }
+    int closed = w->calls_closed;
     pthread_mutex_unlock(&w->out_mu);
-    if (!pc) {
-        LOOM_WARN("dropping an answer to unknown queue request %llu", (unsigned long long)q->req);
+    if (!pc) { /* after STOP: its call was answered LOOM_ECLOSED */
+        if (!closed)
+            LOOM_WARN("dropping an answer to unknown queue request %llu",
+                      (unsigned long long)q->req);
         return;
     }
     void *copy = NULL;
@@ -370,6 +373,25 @@ complete_call(struct worker *w, const struct wire_qrep *q, const char *data)
         err = LOOM_EPROTO;
     loom__local_call_complete(pc->call, err, copy, copy ? q->len : 0);
     free(pc);
+}
+
+/* The job is over for this worker (STOP, or the master is lost): queue
+ * calls made from now on fail, and those still waiting are answered
+ * LOOM_ECLOSED. Any thread; again is harmless. */
+static void
+close_calls(struct worker *w)
+{
+    pthread_mutex_lock(&w->out_mu);
+    w->calls_closed = 1;
+    struct pending_call *pc = w->calls;
+    w->calls = NULL;
+    pthread_mutex_unlock(&w->out_mu);
+    while (pc) {
+        struct pending_call *next = pc->next;
+        loom__local_call_complete(pc->call, LOOM_ECLOSED, NULL, 0);
+        free(pc);
+        pc = next;
+    }
 }
 
 /* Handle one frame from the master; takes ownership of buf. */
@@ -424,8 +446,9 @@ handle_frame(struct worker *w, char *buf, size_t len)
             w->stopped = 1;
             pthread_cond_broadcast(&w->st_cv);
             pthread_mutex_unlock(&w->st_mu);
+            close_calls(w);
         } else if (type == WIRE_PING && wire_get_empty(body, blen) == LOOM_OK) {
-            /* the master is alive (joined workers only) */
+            /* the master is alive */
         } else {
             rc = -1;
         }
@@ -470,7 +493,7 @@ target_capacity(struct worker *w, double avg_ns)
     /* at least one task per thread; no more until the tasks prove short:
      * a long task queued behind another on a busy worker would wait there
      * while other workers idle */
-    size_t threads = w->job->set.threads, min = threads, max = (size_t)1 << 16;
+    size_t threads = w->job->set.threads, min = threads, max = WIRE_CREDITS_MAX;
     if (avg_ns <= 0)
         return min;
     double per_thread = w->job->set.prefetch_s * 1e9 / avg_ns;
@@ -557,8 +580,9 @@ maybe_flush(struct worker *w, int64_t now)
     return 1;
 }
 
-/* A joined job's master went silent past job.worker_timeout (it died, or
- * its link did): the worker leaves as if stopped, sending nothing more;
+/* The master went silent past job.worker_timeout (it died, hangs, has
+ * ended without telling this worker, or its link is gone; it pings every
+ * job.heartbeat): the worker leaves as if stopped, sending nothing more;
  * sends in progress are abandoned (MPI may still hold their buffers). */
 static void
 master_lost(struct worker *w)
@@ -573,6 +597,21 @@ master_lost(struct worker *w)
     w->bye_sent = 1;
     pthread_cond_broadcast(&w->st_cv);
     pthread_mutex_unlock(&w->st_mu);
+    close_calls(w);
+}
+
+/* Whether the master has been silent past job.worker_timeout while this
+ * thread listened. A gap between two rounds longer than half the timeout
+ * means this process was stopped (SIGSTOP, a frozen VM): that silence is
+ * its own, so the master gets the whole timeout again from now. */
+static int
+master_silent(struct worker *w, int64_t now, int64_t *last_round)
+{
+    int64_t lost_ns = w->job->set.lost_ns;
+    if (now - *last_round > lost_ns / 2)
+        w->heard = now;
+    *last_round = now;
+    return !w->bye_gone && lost_ns > 0 && now - w->heard > lost_ns;
 }
 
 static void *
@@ -581,6 +620,7 @@ comm_main(void *arg)
     struct worker *w = arg;
     loom__polling_thread_init("Comm");
     w->heard = loom__now_ns();
+    int64_t last_round = w->heard;
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
     for (;;) {
@@ -602,8 +642,7 @@ comm_main(void *arg)
             w->heard = loom__now_ns();
             did = 1;
         }
-        if (w->job->joined && !w->bye_gone && w->job->set.lost_ns > 0 &&
-            loom__now_ns() - w->heard > w->job->set.lost_ns)
+        if (master_silent(w, loom__now_ns(), &last_round))
             master_lost(w);
         loom__sendq_progress(&w->sends);
         did |= maybe_flush(w, loom__now_ns());
@@ -716,18 +755,7 @@ leave(struct worker *w)
     while (!w->bye_sent)
         pthread_cond_wait(&w->st_cv, &w->st_mu);
     pthread_mutex_unlock(&w->st_mu);
-    /* queue calls made from now on fail; answer any still waiting */
-    pthread_mutex_lock(&w->out_mu);
-    w->calls_closed = 1;
-    struct pending_call *pc = w->calls;
-    w->calls = NULL;
-    pthread_mutex_unlock(&w->out_mu);
-    while (pc) {
-        struct pending_call *next = pc->next;
-        loom__local_call_complete(pc->call, LOOM_ECLOSED, NULL, 0);
-        free(pc);
-        pc = next;
-    }
+    close_calls(w); /* done at STOP already; a call made since fails too */
 }
 
 loom_err
