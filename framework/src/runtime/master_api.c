@@ -45,7 +45,8 @@ master_only(loom_job *job)
  * the journal knows it. 0: run it. 1: it succeeded in an earlier run —
  * its result (status 0, `resumed`, no data) is delivered now. -1: the
  * journal has another definition under this id (the program submits
- * other tasks, or in another order); recorded (loom__fail). */
+ * other tasks, or in another order). -2: no memory for its result.
+ * Failures are recorded (loom__fail). */
 static int
 resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_future *f)
 {
@@ -62,13 +63,18 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
     }
     if (!loom__journal_done_succeeded(m->done, tid, hash))
         return 0;
+    /* the room its result needs, before anything changes */
+    if ((f && loom__u64map_put(&m->futures, tid, f) != 0) ||
+        (!f && !m->finishing && loom__rring_reserve(&m->results) != 0)) {
+        loom__fail(LOOM_ENOMEM, "out of memory for the result of resumed task %llu",
+                   (unsigned long long)tid);
+        return -2;
+    }
     m->next_id = tid;
     m->unfinished++;
     m->outstanding++;
     if (id)
         *id = tid;
-    if (f && loom__u64map_put(&m->futures, tid, f) != 0)
-        loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
     loom__recorder_skipped(m->rec);
     loom__master_deliver(m, &r);
@@ -135,7 +141,7 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
     int skip = rc == LOOM_OK && m->done ? resume_skip(m, hash, id, f) : 0;
     if (rc != LOOM_OK || skip) {
         pthread_mutex_unlock(&m->mu);
-        return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : LOOM_EMISMATCH;
+        return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : skip == -1 ? LOOM_EMISMATCH : LOOM_ENOMEM;
     }
     struct mtask *t = loom__mtask_get(&m->tasks, (uint32_t)idx, flags, payload, len);
     if (!t)
@@ -144,7 +150,12 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
         t->hash = hash;
     /* with one worker there is nowhere else to go */
     int avoiding = avoid_rank > 0 && avoid_rank < m->nworkers && m->nworkers > 2;
-    if (rc == LOOM_OK && avoiding && loom__master_avoid_push(m, t, avoid_rank) != 0) {
+    /* every allocation before enqueue: after it nothing may fail */
+    if (rc == LOOM_OK && (loom__tring_reserve(&m->pending, 1) != 0 ||
+                          (f && loom__u64map_put(&m->futures, m->next_id + 1, f) != 0) ||
+                          (avoiding && loom__master_avoid_push(m, t, avoid_rank) != 0))) {
+        if (f)
+            loom__u64map_take(&m->futures, m->next_id + 1);
         loom__mtask_recycle(&m->tasks, loom__inflight_tag(t));
         rc = loom__fail(LOOM_ENOMEM, "out of memory queueing a task");
     }
@@ -152,8 +163,6 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
         uint64_t tid = enqueue(m, t, avoiding);
         if (id)
             *id = tid;
-        if (f && loom__u64map_put(&m->futures, tid, f) != 0)
-            loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -416,10 +425,13 @@ map_submit(loom_job *job, int idx, struct map_collect *mc, const void *const *in
             t->hash = loom__journal_def_hash(job->fns[idx].name, t->data, psize);
         pthread_mutex_lock(&m->mu);
         rc = wait_room(m, LOOM_FOREVER);
+        /* every allocation before enqueue: after it nothing may fail */
+        if (rc == LOOM_OK &&
+            (loom__tring_reserve(&m->pending, 1) != 0 ||
+             loom__u64map_put(&mc->ids, m->next_id + 1, (void *)(uintptr_t)(c + 1)) != 0))
+            rc = loom__fail(LOOM_ENOMEM, "out of memory queueing a map chunk");
         if (rc == LOOM_OK) {
-            uint64_t id = enqueue(m, t, 0);
-            if (loom__u64map_put(&mc->ids, id, (void *)(uintptr_t)(c + 1)) != 0)
-                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a map");
+            enqueue(m, t, 0);
             (*submitted)++;
         } else {
             free(t);
