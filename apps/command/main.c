@@ -142,7 +142,7 @@ run(const char *const *argv, const char *input, size_t input_len, int timeout_ms
         return rc == LOOM_ENOTFOUND ? 127 : 126;
     }
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": cannot run %s: %s\n", argv[0], loom_strerror(rc));
+        fprintf(stderr, PROG ": cannot run %s: %s\n", argv[0], loom_last_error());
         return 1;
     }
     fwrite(r.out, 1, r.out_len, stdout);

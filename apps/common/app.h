@@ -87,7 +87,7 @@ app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *o
     if (rc != LOOM_OK) {
         if (!opts->join || rank == 0) /* a failed join: rank 0 has said why */
             fprintf(stderr, "%s: rank %d: cannot %s the job: %s\n", prog, rank,
-                    opts->join ? "join" : "start", loom_strerror(rc));
+                    opts->join ? "join" : "start", loom_last_error());
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;

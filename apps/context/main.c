@@ -198,7 +198,7 @@ lesson_connections(unsigned threads, unsigned tasks)
     loom_pool_opts o = {.threads = threads, .thread_init = open_connection};
     loom_err rc = loom_pool_create(&o, &pool);
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": cannot create the pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": cannot create the pool: %s\n", loom_last_error());
         return 1;
     }
     for (unsigned i = 0; i < tasks && rc == LOOM_OK; i++)
@@ -207,7 +207,7 @@ lesson_connections(unsigned threads, unsigned tasks)
         rc = loom_pool_join(pool, LOOM_FOREVER);
     loom_pool_destroy(pool); /* each thread closes its connection as it ends */
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": pool: %s\n", loom_last_error());
         return 1;
     }
     printf(PROG ": %u tasks on %u threads, %u connections", tasks, threads, closed);

@@ -74,7 +74,7 @@ lesson_pool(unsigned threads)
     loom_pool *pool;
     loom_err rc = loom_pool_create(&o, &pool);
     if (rc != LOOM_OK) {
-        fprintf(stderr, "loom-demo: cannot create the pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, "loom-demo: cannot create the pool: %s\n", loom_last_error());
         return 1;
     }
     for (int i = 0; i < 5 && rc == LOOM_OK; i++)
@@ -85,7 +85,7 @@ lesson_pool(unsigned threads)
         rc = loom_pool_join(pool, LOOM_FOREVER);
     loom_pool_destroy(pool);
     if (rc != LOOM_OK) {
-        fprintf(stderr, "loom-demo: pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, "loom-demo: pool: %s\n", loom_last_error());
         return 1;
     }
     say("All tasks done.\n\n");
@@ -110,7 +110,7 @@ lesson_process(const loom_config *cfg)
     say("$ uname -s\n");
     loom_err rc = loom_proc_run(&o, &r);
     if (rc != LOOM_OK) {
-        fprintf(stderr, "loom-demo: uname: %s\n", loom_strerror(rc));
+        fprintf(stderr, "loom-demo: uname: %s\n", loom_last_error());
         return 1;
     }
     say("%.*sExit code: %d\n", (int)r.out_len, r.out, r.exit_code);
@@ -125,7 +125,7 @@ lesson_process(const loom_config *cfg)
                         .timeout_ms = (int)(timeout * 1000)};
     rc = loom_proc_run(&w, &r);
     if (rc != LOOM_OK) {
-        fprintf(stderr, "loom-demo: wc: %s\n", loom_strerror(rc));
+        fprintf(stderr, "loom-demo: wc: %s\n", loom_last_error());
         return 1;
     }
     say("%.*sExit code: %d\n\n", (int)r.out_len, r.out, r.exit_code);

@@ -172,7 +172,7 @@ main(int argc, char **argv)
 
     rc = loom_job_is_master(job) ? loom_job_finish(job) : loom_job_serve(job);
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+        fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_last_error());
         goto out;
     }
     status = 0;

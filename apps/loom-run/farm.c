@@ -139,7 +139,7 @@ observe(struct lr_run *run, const struct run_rep *rep, const loom_result *res, c
     loom_err rc = loom_job_record_attempt(run->job, &a);
     if (rc != LOOM_OK && rc != LOOM_ENOMEM) /* out of memory: the line is lost, the run goes on */
         fprintf(stderr, PROG ": recording task %llu: %s\n", (unsigned long long)rep->seq,
-                loom_strerror(rc));
+                loom_last_error());
 }
 
 /* Handle one finished attempt: output, results, job log, retry, halt. */
@@ -341,7 +341,7 @@ take_line(struct lr_run *run, struct feed *f, const struct lr_line *line)
     free(c.expanded);
     if (rc != LOOM_OK) {
         fprintf(stderr, PROG ": submitting task %llu: %s\n", (unsigned long long)line->lineno,
-                loom_strerror(rc));
+                loom_last_error());
         run->trouble = 1;
         return -1;
     }

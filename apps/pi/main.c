@@ -160,7 +160,7 @@ run_master(loom_job *job, uint64_t tasks, uint64_t samples, uint64_t seed, uint6
     loom_err rc = loom_job_map(job, "pi", inputs, lens, tasks, res);
     double wall = now() - t0;
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": map: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": map: %s\n", loom_last_error());
         goto out;
     }
 
@@ -319,13 +319,13 @@ main(int argc, char **argv)
         status = run_master(job, tasks, samples, seed, baseline);
         rc = loom_job_finish(job);
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": finishing the job: %s\n", loom_strerror(rc));
+            fprintf(stderr, PROG ": finishing the job: %s\n", loom_last_error());
             status = 1;
         }
     } else {
         rc = loom_job_serve(job);
         if (rc != LOOM_OK)
-            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_last_error());
         status = rc == LOOM_OK ? 0 : 1;
     }
 out:

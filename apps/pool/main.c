@@ -132,7 +132,7 @@ lesson_pool(unsigned threads, unsigned tasks)
     loom_pool_opts o = {.threads = threads};
     loom_err rc = loom_pool_create(&o, &pool);
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": cannot create the pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": cannot create the pool: %s\n", loom_last_error());
         goto out;
     }
     for (unsigned i = 0; i < tasks && rc == LOOM_OK; i++)
@@ -146,7 +146,7 @@ lesson_pool(unsigned threads, unsigned tasks)
     if (rc == LOOM_OK)
         rc = jrc;
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": pool: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": pool: %s\n", loom_last_error());
         goto out;
     }
     printf("All tasks done.\n");

@@ -101,7 +101,7 @@ writer(void *p)
     if (rc == LOOM_OK)
         rc = loom_queue_close(q); /* no more: the reader ends when it has all */
     if (rc != LOOM_OK)
-        fprintf(stderr, PROG ": writer: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": writer: %s\n", loom_last_error());
     else
         s->status = 0;
     loom_queue_release(q);
@@ -144,7 +144,7 @@ reader(void *p)
         app_say("Get %s from queue.\n", it.text);
     }
     if (rc != LOOM_EDRAINED) {
-        fprintf(stderr, PROG ": reader: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": reader: %s\n", loom_last_error());
         bad++;
     }
     char msg[REPORT_MAX];
@@ -170,7 +170,7 @@ run_master(loom_job *job, uint64_t items, size_t capacity)
     if (rc == LOOM_OK)
         rc = loom_queue_get(report, &data, &len, LOOM_FOREVER);
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": master: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": master: %s\n", loom_last_error());
         goto out;
     }
     unsigned long long got = 0, bad = 0;
@@ -292,7 +292,7 @@ main(int argc, char **argv)
         status = too_few ? 2 : s.status;
     }
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+        fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_last_error());
         if (status == 0)
             status = 1;
     }

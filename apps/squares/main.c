@@ -167,7 +167,7 @@ run_master(loom_job *job, size_t count, uint64_t seed)
             }
         }
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": cannot put task %zu: %s\n", i + 1, loom_strerror(rc));
+            fprintf(stderr, PROG ": cannot put task %zu: %s\n", i + 1, loom_last_error());
             goto out;
         }
         if (i > 0 && id <= t.ids[i - 1]) {
@@ -195,7 +195,7 @@ run_master(loom_job *job, size_t count, uint64_t seed)
         loom_result_free(&r);
     }
     if (rc != LOOM_OK && rc != LOOM_EDRAINED)
-        fprintf(stderr, PROG ": waiting for results: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": waiting for results: %s\n", loom_last_error());
     /* Every task has answered; anything more would be a duplicate. */
     while (loom_job_next_result(job, LOOM_NOWAIT, &r) == LOOM_OK) {
         take_result(&t, &r);
@@ -204,7 +204,7 @@ run_master(loom_job *job, size_t count, uint64_t seed)
 
     rc = loom_job_finish(job);
     if (rc != LOOM_OK)
-        fprintf(stderr, PROG ": finishing the job: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": finishing the job: %s\n", loom_last_error());
     app_say("master exit.\n");
 
     size_t missing = count - (t.correct + t.wrong);
@@ -329,7 +329,7 @@ main(int argc, char **argv)
     } else {
         rc = loom_job_serve(job);
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_last_error());
             goto out;
         }
         if (!quiet)

@@ -437,7 +437,7 @@ submit_files(struct master *m, char **files, int nfiles, const uint64_t *sizes, 
     if (rc == LOOM_OK)
         rc = submit_task(m);
     if (rc != LOOM_OK) {
-        fprintf(stderr, PROG ": submitting: %s\n", loom_strerror(rc));
+        fprintf(stderr, PROG ": submitting: %s\n", loom_last_error());
         return -1;
     }
     return 0;
@@ -452,7 +452,7 @@ collect_results(struct master *m)
         loom_result r;
         loom_err rc = loom_job_next_result(m->job, LOOM_FOREVER, &r);
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": waiting for results: %s\n", loom_strerror(rc));
+            fprintf(stderr, PROG ": waiting for results: %s\n", loom_last_error());
             return -1;
         }
         take_result(m, &r);
@@ -651,14 +651,14 @@ main(int argc, char **argv)
         status = run_master(job, files, nfiles, chunk, output, stats);
         loom_err rc = loom_job_finish(job);
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": finishing the job: %s\n", loom_strerror(rc));
+            fprintf(stderr, PROG ": finishing the job: %s\n", loom_last_error());
             status = 1;
         }
     } else {
         loom_err rc = loom_job_serve(job);
         status = 0;
         if (rc != LOOM_OK) {
-            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_strerror(rc));
+            fprintf(stderr, PROG ": rank %d: %s\n", loom_job_rank(job), loom_last_error());
             status = 1;
         }
     }

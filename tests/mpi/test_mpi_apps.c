@@ -173,7 +173,8 @@ Test(squares, a_full_disk_loses_events_not_results, .timeout = 90)
     cr_assert_eq(count_of(o.text, "--job-events /dev/full: writing failed: No space left on "
                                   "device"),
                  1, "%s", o.text);
-    assert_line(&o, "loom-squares: finishing the job: system call failed");
+    assert_line(&o, "loom-squares: finishing the job: the events file or the report could not be "
+                    "written (the log says why)");
     mpi_out_free(&o);
 }
 

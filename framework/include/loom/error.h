@@ -121,4 +121,22 @@ LOOM_EXTERN const char *loom_strerror(loom_err err);
  */
 LOOM_EXTERN const char *loom_err_name(loom_err err);
 
+/**
+ * \brief What the calling thread's last failed loom call was about, with
+ *        its specifics: which name, which size against which limit, which
+ *        rule ("no task function named \"sqr\" is registered (2 are: ...)").
+ *
+ * Every loom function that returns a ::loom_err other than #LOOM_OK sets
+ * it, on the thread that called it, before returning; where there is
+ * nothing more specific to say it is the code's loom_strerror() text. A
+ * successful call does not clear it (as errno), so read it right after the
+ * call that failed. Each thread has its own: a failure on one thread never
+ * changes what another reads.
+ * \return a string owned by loom, valid on this thread until the next loom
+ *         call on this thread that fails; "no loom call has failed on this
+ *         thread" before any. Never NULL. Cannot fail, never blocks, any
+ *         thread.
+ */
+LOOM_EXTERN const char *loom_last_error(void);
+
 #endif /* LOOM_ERROR_H */

@@ -168,14 +168,14 @@ cfg_fail(loom_config *cfg, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(cfg->err, sizeof cfg->err, fmt, ap);
     va_end(ap);
-    return LOOM_ECONFIG;
+    return loom__fail(LOOM_ECONFIG, "%s", cfg->err);
 }
 
 static loom_err
 cfg_nomem(loom_config *cfg)
 {
     cfg_fail(cfg, "out of memory");
-    return LOOM_ENOMEM;
+    return loom__fail(LOOM_ENOMEM, "out of memory for the settings");
 }
 
 /* ASCII only: the C library's versions depend on the locale. */
@@ -1088,7 +1088,7 @@ fail_vals:
 fail_cfg:
     free(cfg);
 fail:
-    return LOOM_ENOMEM;
+    return loom__fail(LOOM_ENOMEM, "out of memory for the settings");
 }
 
 void
@@ -1208,6 +1208,15 @@ slot_get(const loom_config *cfg, const char *key, const struct key_def **k)
     return *k ? &cfg->vals->s[index] : NULL;
 }
 
+/* A get of a key that is not there, or not of the type asked for. */
+static loom_err
+get_fail(const char *key, const struct key_def *k, const char *asked)
+{
+    if (!k)
+        return loom__fail(LOOM_EINVAL, "no setting has the key '%s'", key);
+    return loom__fail(LOOM_EINVAL, "setting '%s' is not %s", key, asked);
+}
+
 loom_err
 loom_config_get_int(const loom_config *cfg, const char *key, int64_t *out)
 {
@@ -1215,7 +1224,7 @@ loom_config_get_int(const loom_config *cfg, const char *key, int64_t *out)
     const struct slot *s = slot_get(cfg, key, &k);
     LOOM_ASSERT(out);
     if (!s || (k->type != KT_INT && k->type != KT_SIZE))
-        return LOOM_EINVAL;
+        return get_fail(key, k, "an integer");
     *out = s->v.i;
     return LOOM_OK;
 }
@@ -1227,13 +1236,13 @@ loom_config_get_double(const loom_config *cfg, const char *key, double *out)
     const struct slot *s = slot_get(cfg, key, &k);
     LOOM_ASSERT(out);
     if (!s)
-        return LOOM_EINVAL;
+        return get_fail(key, k, "a number");
     if (k->type == KT_FLOAT)
         *out = s->v.d;
     else if (k->type == KT_INT || k->type == KT_SIZE)
         *out = (double)s->v.i;
     else
-        return LOOM_EINVAL;
+        return get_fail(key, k, "a number");
     return LOOM_OK;
 }
 
@@ -1244,7 +1253,7 @@ loom_config_get_bool(const loom_config *cfg, const char *key, int *out)
     const struct slot *s = slot_get(cfg, key, &k);
     LOOM_ASSERT(out);
     if (!s || k->type != KT_BOOL)
-        return LOOM_EINVAL;
+        return get_fail(key, k, "a boolean");
     *out = s->v.b;
     return LOOM_OK;
 }
@@ -1256,7 +1265,7 @@ loom_config_get_string(const loom_config *cfg, const char *key, const char **out
     const struct slot *s = slot_get(cfg, key, &k);
     LOOM_ASSERT(out);
     if (!s || (k->type != KT_ENUM && k->type != KT_STRING))
-        return LOOM_EINVAL;
+        return get_fail(key, k, "a string");
     *out = k->type == KT_ENUM ? k->allowed[s->v.e] : s->v.s;
     return LOOM_OK;
 }

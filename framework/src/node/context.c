@@ -202,10 +202,11 @@ loom_err
 loom_context_set_name(const char *name)
 {
     if (!name || !*name || strlen(name) > LOOM_CONTEXT_NAME_MAX)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_context_set_name: a name is 1 to %d bytes",
+                          LOOM_CONTEXT_NAME_MAX);
     loom_context *ctx = loom_context_current();
     if (ctx->is_static)
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "out of memory for this thread's context");
     snprintf(ctx->name, sizeof ctx->name, "%s", name);
     ctx_set_kernel_name(name);
     return LOOM_OK;
@@ -218,7 +219,8 @@ loom_context_key_create(loom_context_key *key, void (*dtor)(void *value))
     unsigned k = atomic_load(&n_keys);
     do {
         if (k >= LOOM_CONTEXT_MAX_KEYS)
-            return LOOM_ERANGE;
+            return loom__fail(LOOM_ERANGE, "loom_context_key_create: all %d keys are taken",
+                              LOOM_CONTEXT_MAX_KEYS);
         /* Slot k belongs to whoever wins the CAS; a loser retries with
          * the next slot. The destructor is stored after the slot is
          * claimed, which is safe: no thread can hold a value for key k
@@ -235,9 +237,9 @@ loom_context_set(loom_context *ctx, loom_context_key key, void *value)
     LOOM_ASSERT(ctx);
     LOOM_ASSERT(ctx == tls_ctx || ctx->is_static);
     if (key >= atomic_load(&n_keys))
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_context_set: key %u was not created", key);
     if (ctx->is_static)
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "out of memory for this thread's context");
     ctx->slots[key] = value;
     return LOOM_OK;
 }

@@ -22,6 +22,16 @@
 
 _Noreturn void loom__panic(const char *file, int line, const char *func, const char *msg);
 
+/* The calling thread's last error (loom_last_error, error.c). loom__fail:
+ * record e with a printf message naming the specifics and return e, so a failure path reads
+ * `return loom__fail(LOOM_ERANGE, "...", ...);`; LOOM_OK records nothing.
+ * loom__ret: where a public function passes on a code it got from a
+ * helper: a failure the helper recorded (with this code) since the last
+ * loom__ret keeps its message, any other gets the generic one; returns
+ * rc. Both leave errno as it was. */
+loom_err loom__fail(loom_err e, const char *fmt, ...) LOOM_PRINTF(2, 3);
+loom_err loom__ret(loom_err rc);
+
 /* Parse a boolean setting ("true/false/yes/no/on/off/1/0", any case).
  * Shared with test_config: no key is a boolean yet. */
 loom_err loom__config_parse_bool(const char *text, int *out);

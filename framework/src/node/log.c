@@ -75,14 +75,15 @@ loom_err
 loom_log_level_parse(const char *text, loom_log_level *out)
 {
     if (!text)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_log_level_parse: no text");
     for (unsigned i = 0; i < sizeof level_names / sizeof level_names[0]; i++) {
         if (strcasecmp(text, level_names[i]) == 0) {
             *out = (loom_log_level)i;
             return LOOM_OK;
         }
     }
-    return LOOM_EINVAL;
+    return loom__fail(LOOM_EINVAL, "'%s' is not a log level (error, warn, info, debug, trace)",
+                      text);
 }
 
 const char *

@@ -158,7 +158,7 @@ loom_future_wait(loom_future *f, int timeout_ms, void **result)
     if (rc == LOOM_OK && result)
         *result = f->result;
     pthread_mutex_unlock(&f->mu);
-    return rc;
+    return loom__ret(rc);
 }
 
 int
@@ -271,7 +271,8 @@ loom_pool_create(const loom_pool_opts *opts, loom_pool **out)
         opts = &defaults;
     const char *prefix = opts->name_prefix ? opts->name_prefix : "Worker";
     if (!*prefix || strlen(prefix) > POOL_PREFIX_MAX)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_pool_create: name_prefix is 1 to %d bytes, not %zu",
+                          POOL_PREFIX_MAX, strlen(prefix));
 
     loom_err rc = LOOM_ENOMEM;
     loom_pool *pool = calloc(1, sizeof *pool);
@@ -331,7 +332,7 @@ fail_arrays:
     free(pool->ring);
     free(pool);
 fail_alloc:
-    return rc;
+    return loom__ret(rc);
 }
 
 unsigned
@@ -349,7 +350,7 @@ loom_pool_submit(loom_pool *pool, loom_pool_fn fn, void *arg, int timeout_ms, lo
     if (future) {
         f = future_new();
         if (!f)
-            return LOOM_ENOMEM;
+            return loom__ret(LOOM_ENOMEM);
     }
     struct timespec dl;
     if (timeout_ms > 0)
@@ -387,7 +388,7 @@ loom_pool_submit(loom_pool *pool, loom_pool_fn fn, void *arg, int timeout_ms, lo
             loom_future_release(f);
             loom_future_release(f);
         }
-        return rc;
+        return loom__ret(rc);
     }
     if (future)
         *future = f;
@@ -441,12 +442,13 @@ loom_pool_map(loom_pool *pool, loom_pool_fn fn, void *const *args, void **result
 {
     LOOM_ASSERT(pool && fn);
     if (tls_pool == pool)
-        return LOOM_EDEADLK;
+        return loom__fail(LOOM_EDEADLK, "loom_pool_map from one of the pool's own threads would "
+                                        "wait for itself");
     if (n == 0) {
         pthread_mutex_lock(&pool->mu);
         int closed = pool->closed;
         pthread_mutex_unlock(&pool->mu);
-        return closed ? LOOM_ECLOSED : LOOM_OK;
+        return loom__ret(closed ? LOOM_ECLOSED : LOOM_OK);
     }
     struct map_job job = {.fn = fn, .args = args, .results = results, .n = n};
     /* ~8 chunks per thread balances uneven tasks; at most 256 items per
@@ -455,10 +457,10 @@ loom_pool_map(loom_pool *pool, loom_pool_fn fn, void *const *args, void **result
     job.chunk = job.chunk < 1 ? 1 : job.chunk > 256 ? 256 : job.chunk;
     atomic_init(&job.next, 0);
     if (pthread_mutex_init(&job.mu, NULL) != 0)
-        return LOOM_ENOMEM;
+        return loom__ret(LOOM_ENOMEM);
     if (pthread_cond_init(&job.cv, NULL) != 0) {
         pthread_mutex_destroy(&job.mu);
-        return LOOM_ENOMEM;
+        return loom__ret(LOOM_ENOMEM);
     }
     size_t chunks = (n + job.chunk - 1) / job.chunk;
     unsigned want = pool->n_threads < chunks ? pool->n_threads : (unsigned)chunks;
@@ -484,7 +486,7 @@ loom_pool_map(loom_pool *pool, loom_pool_fn fn, void *const *args, void **result
     pthread_mutex_unlock(&job.mu);
     pthread_cond_destroy(&job.cv);
     pthread_mutex_destroy(&job.mu);
-    return rc;
+    return loom__ret(rc);
 }
 
 void
@@ -502,7 +504,8 @@ loom_pool_join(loom_pool *pool, int timeout_ms)
 {
     LOOM_ASSERT(pool);
     if (tls_pool == pool)
-        return LOOM_EDEADLK;
+        return loom__fail(LOOM_EDEADLK, "loom_pool_join from one of the pool's own threads would "
+                                        "wait for itself");
     struct timespec dl;
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
@@ -522,7 +525,7 @@ loom_pool_join(loom_pool *pool, int timeout_ms)
         }
     }
     pthread_mutex_unlock(&pool->mu);
-    return rc;
+    return loom__ret(rc);
 }
 
 void

@@ -883,7 +883,8 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
     LOOM_ASSERT(res != NULL);
     memset(res, 0, sizeof *res);
     if (!opts_valid(opts))
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_proc_run: exactly one of argv and shell_cmd must be "
+                                       "set, and the options must be valid");
     /* poll/read/waitpid are cancellation points: a cancelled caller would
      * leak the child and its pipes, so the run is not cancellable. */
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
@@ -894,7 +895,10 @@ loom_proc_run(const loom_proc_opts *opts, loom_proc_result *res)
         res->spawn_errno = e;
     }
     pthread_setcancelstate(cancel_state, NULL);
-    return rc;
+    if (rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)
+        return loom__fail(rc, "cannot run \"%s\": %s", opts->argv ? opts->argv[0] : "/bin/sh",
+                          strerror(res->spawn_errno));
+    return loom__ret(rc);
 }
 
 void

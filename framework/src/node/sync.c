@@ -12,7 +12,7 @@ loom_err
 loom_lock_init(loom_lock *lock)
 {
     LOOM_ASSERT(lock);
-    return pthread_mutex_init(&lock->lk_mutex, NULL) == 0 ? LOOM_OK : LOOM_ENOMEM;
+    return loom__ret(pthread_mutex_init(&lock->lk_mutex, NULL) == 0 ? LOOM_OK : LOOM_ENOMEM);
 }
 
 void
@@ -37,11 +37,11 @@ loom_lock_acquire_timeout(loom_lock *lock, int timeout_ms)
         return LOOM_OK;
     }
     if (timeout_ms == 0)
-        return pthread_mutex_trylock(&lock->lk_mutex) == 0 ? LOOM_OK : LOOM_ETIMEDOUT;
+        return loom__ret(pthread_mutex_trylock(&lock->lk_mutex) == 0 ? LOOM_OK : LOOM_ETIMEDOUT);
     struct timespec dl = loom__deadline(timeout_ms);
     int rc = pthread_mutex_clocklock(&lock->lk_mutex, CLOCK_MONOTONIC, &dl);
     LOOM_ASSERT(rc == 0 || rc == ETIMEDOUT);
-    return rc == 0 ? LOOM_OK : LOOM_ETIMEDOUT;
+    return loom__ret(rc == 0 ? LOOM_OK : LOOM_ETIMEDOUT);
 }
 
 void

@@ -124,11 +124,12 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     MPI_Initialized(&inited);
     MPI_Finalized(&finalized);
     if (!inited || finalized)
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE, "loom_job_create: MPI is %s",
+                          finalized ? "finalized" : "not initialised (call MPI_Init_thread first)");
 
     loom_job *job = calloc(1, sizeof *job);
     if (!job)
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "out of memory for a job");
     loom_err rc = read_settings(opts ? opts->config : NULL, &job->set);
     if (rc != LOOM_OK)
         goto fail_settings;
@@ -142,7 +143,9 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_dup;
     job->resume = opts && opts->resume;
     if (opts && opts->serve && opts->join) {
-        rc = LOOM_EINVAL; /* a job either accepts workers or is one */
+        rc = loom__fail(LOOM_EINVAL, /* a job either accepts workers or is one */
+                        "loom_job_create: serve and join are both set; a job either accepts "
+                        "workers or joins a job that does");
         goto fail_dup;
     }
     if ((opts && opts->serve && !(job->serve_dir = strdup(opts->serve))) ||
@@ -178,7 +181,7 @@ fail_dup:
     free(job->fns);
 fail_settings:
     free(job);
-    return rc;
+    return loom__ret(rc);
 }
 
 static loom_err
@@ -202,6 +205,8 @@ check_agreement(loom_job *job, loom_err prep)
          * everywhere, so every rank exits alike */
         rc = all[0].prep_err > 0 && all[0].prep_err < LOOM__ERR_COUNT ? (loom_err)all[0].prep_err
                                                                       : LOOM_ESTATE;
+        if (job->rank != 0)
+            loom__fail(rc, "the master could not start (%s; its log says why)", loom_strerror(rc));
     }
     for (int r = 1; r < job->size; r++) {
         const char *what = loom__fingerprint_differs(&all[r], &all[0]);
@@ -210,7 +215,10 @@ check_agreement(loom_job *job, loom_err prep)
                 LOOM_ERROR("start-up check failed: rank %d %s rank 0 (%u functions vs %u); "
                            "every rank must run the same program",
                            r, what, all[r].nfns, all[0].nfns);
-            rc = LOOM_EMISMATCH;
+            rc = loom__fail(LOOM_EMISMATCH,
+                            "start-up check failed: rank %d %s rank 0 (%u functions vs %u); "
+                            "every rank must run the same program",
+                            r, what, all[r].nfns, all[0].nfns);
         }
     }
     free(all);
@@ -242,6 +250,16 @@ join_running_job(loom_job *job)
     return LOOM_OK;
 }
 
+/* Why a thread level is not enough, as the thread's last error. */
+static loom_err
+thread_level_fail(int level)
+{
+    return loom__fail(LOOM_ESTATE,
+                      "MPI was initialised with thread level %d; loom needs at least "
+                      "MPI_THREAD_SERIALIZED (use MPI_Init_thread)",
+                      level);
+}
+
 /* loom's threads call MPI one at a time at least. 1, or 0 (said). */
 static int
 thread_level_ok(int level)
@@ -259,20 +277,20 @@ loom_job_start(loom_job *job)
 {
     LOOM_ASSERT(job);
     if (job->started)
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE, "loom_job_start: the job has already started");
     int level = MPI_THREAD_SINGLE;
     MPI_Query_thread(&level);
     if (job->join_dir) {
         if (!thread_level_ok(level))
-            return LOOM_ESTATE;
+            return thread_level_fail(level);
         loom_err rc = job->joined ? LOOM_OK : join_running_job(job);
         if (rc != LOOM_OK)
-            return rc;
+            return loom__ret(rc);
         job->started = 1;
         rc = loom__worker_start(job);
         if (rc != LOOM_OK)
             job->started = 0;
-        return rc;
+        return loom__ret(rc);
     }
     /* What can fail on the master alone (its journal) is done first, and
      * the check itself is collective: every rank must reach it even if it
@@ -282,13 +300,15 @@ loom_job_start(loom_job *job)
     if (rc != LOOM_OK || prep != LOOM_OK) {
         if (job->rank == 0)
             loom__master_unprepare(job);
-        return prep != LOOM_OK ? prep : rc;
+        return loom__ret(prep != LOOM_OK ? prep : rc);
     }
     if (!thread_level_ok(level))
-        return LOOM_ESTATE;
+        return thread_level_fail(level);
     if (job->size < 2 && !job->serve_dir) {
         LOOM_ERROR("a loom job needs at least 2 ranks (a master and a worker); got %d", job->size);
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE,
+                          "a loom job needs at least 2 ranks (a master and a worker); got %d",
+                          job->size);
     }
     /* Set before loom's threads exist: tasks they run read it (queue calls). */
     job->started = 1;
@@ -298,7 +318,7 @@ loom_job_start(loom_job *job)
         if (job->rank == 0)
             loom__master_unprepare(job);
     }
-    return rc;
+    return loom__ret(rc);
 }
 
 int

@@ -306,10 +306,14 @@ loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
     if (level < MPI_THREAD_MULTIPLE) {
         LOOM_ERROR("accepting workers that join later needs MPI_THREAD_MULTIPLE (got level %d)",
                    level);
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE,
+                          "accepting workers that join later needs MPI_THREAD_MULTIPLE (got "
+                          "level %d)",
+                          level);
     }
     if (strlen(dir) >= sizeof((struct loom__acceptor *)0)->dir)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "the join file directory's name is over %zu bytes: %s",
+                          sizeof((struct loom__acceptor *)0)->dir - 1, dir);
     struct loom__acceptor *a = calloc(1, sizeof *a);
     if (!a)
         return LOOM_ENOMEM;

@@ -32,14 +32,21 @@ static loom_err
 master_only(loom_job *job)
 {
     LOOM_ASSERT(job);
-    return job->started && job->rank == 0 ? LOOM_OK : LOOM_ESTATE;
+    if (!job->started)
+        return loom__fail(LOOM_ESTATE, "the job has not started: call loom_job_start() first");
+    return job->rank == 0 ? LOOM_OK
+                          : loom__fail(LOOM_ESTATE,
+                                       "this call is for the master (rank 0) only; this is "
+                                       "rank %d",
+                                       job->rank);
 }
 
 /* Resume (under mu, with room): the next task, of definition hash, as
  * the journal knows it. 0: run it. 1: it succeeded in an earlier run —
  * its result (status 0, `resumed`, no data) is delivered now. -1: the
  * journal has another definition under this id (the program submits
- * other tasks, or in another order). */
+ * other tasks, or in another order). -2: no memory for its result.
+ * Failures are recorded (loom__fail). */
 static int
 resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_future *f)
 {
@@ -48,17 +55,26 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
         LOOM_ERROR("task %llu differs from the journal's task %llu: the job's tasks changed "
                    "since the journal was written",
                    (unsigned long long)tid, (unsigned long long)tid);
+        loom__fail(LOOM_EMISMATCH,
+                   "task %llu differs from the journal's task %llu: the job's "
+                   "tasks changed since the journal was written",
+                   (unsigned long long)tid, (unsigned long long)tid);
         return -1;
     }
     if (!loom__journal_done_succeeded(m->done, tid, hash))
         return 0;
+    /* the room its result needs, before anything changes */
+    if ((f && loom__u64map_put(&m->futures, tid, f) != 0) ||
+        (!f && !m->finishing && loom__rring_reserve(&m->results) != 0)) {
+        loom__fail(LOOM_ENOMEM, "out of memory for the result of resumed task %llu",
+                   (unsigned long long)tid);
+        return -2;
+    }
     m->next_id = tid;
     m->unfinished++;
     m->outstanding++;
     if (id)
         *id = tid;
-    if (f && loom__u64map_put(&m->futures, tid, f) != 0)
-        loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
     loom__recorder_skipped(m->rec);
     loom__master_deliver(m, &r);
@@ -90,13 +106,16 @@ wait_room(struct master *m, int timeout_ms)
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
     while (!m->finishing && m->outstanding >= m->job->set.max_outstanding) {
-        if (timeout_ms == 0)
-            return LOOM_EFULL;
-        if (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
-            m->outstanding >= m->job->set.max_outstanding)
-            return LOOM_EFULL;
+        if (timeout_ms == 0 || (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
+                                m->outstanding >= m->job->set.max_outstanding))
+            return loom__fail(LOOM_EFULL,
+                              "%zu tasks outstanding, the limit job.max_outstanding is %zu: no "
+                              "room within %d ms",
+                              m->outstanding, m->job->set.max_outstanding, timeout_ms);
     }
-    return m->finishing ? LOOM_ESTATE : LOOM_OK;
+    return m->finishing ? loom__fail(LOOM_ESTATE, "the job is finishing: loom_job_finish() was "
+                                                  "called, no more tasks are accepted")
+                        : LOOM_OK;
 }
 
 static loom_err
@@ -108,35 +127,42 @@ submit(loom_job *job, const char *fn, const void *payload, size_t len, int timeo
         return rc;
     int idx = loom__job_fn_index(job, fn);
     if (idx < 0)
-        return LOOM_ENOFUNC;
+        return loom__job_no_fn(job, fn);
     if (len > job->set.max_payload)
-        return LOOM_ERANGE;
+        return loom__fail(LOOM_ERANGE,
+                          "payload of %zu bytes for \"%s\" is over the limit job.max_payload "
+                          "(%zu bytes)",
+                          len, fn, job->set.max_payload);
     struct master *m = job->m;
     uint64_t hash = m->jnl ? loom__journal_def_hash(job->fns[idx].name, payload, len) : 0;
     pthread_mutex_lock(&m->mu);
-    rc = m->no_workers ? LOOM_ECLOSED : wait_room(m, timeout_ms);
+    rc = m->no_workers ? loom__fail(LOOM_ECLOSED, "every worker is lost: no task can run")
+                       : wait_room(m, timeout_ms);
     int skip = rc == LOOM_OK && m->done ? resume_skip(m, hash, id, f) : 0;
     if (rc != LOOM_OK || skip) {
         pthread_mutex_unlock(&m->mu);
-        return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : LOOM_EMISMATCH;
+        return rc != LOOM_OK ? rc : skip > 0 ? LOOM_OK : skip == -1 ? LOOM_EMISMATCH : LOOM_ENOMEM;
     }
     struct mtask *t = loom__mtask_get(&m->tasks, (uint32_t)idx, flags, payload, len);
     if (!t)
-        rc = LOOM_ENOMEM;
+        rc = loom__fail(LOOM_ENOMEM, "out of memory for a task of %zu bytes", len);
     else
         t->hash = hash;
     /* with one worker there is nowhere else to go */
     int avoiding = avoid_rank > 0 && avoid_rank < m->nworkers && m->nworkers > 2;
-    if (rc == LOOM_OK && avoiding && loom__master_avoid_push(m, t, avoid_rank) != 0) {
+    /* every allocation before enqueue: after it nothing may fail */
+    if (rc == LOOM_OK && (loom__tring_reserve(&m->pending, 1) != 0 ||
+                          (f && loom__u64map_put(&m->futures, m->next_id + 1, f) != 0) ||
+                          (avoiding && loom__master_avoid_push(m, t, avoid_rank) != 0))) {
+        if (f)
+            loom__u64map_take(&m->futures, m->next_id + 1);
         loom__mtask_recycle(&m->tasks, loom__inflight_tag(t));
-        rc = LOOM_ENOMEM;
+        rc = loom__fail(LOOM_ENOMEM, "out of memory queueing a task");
     }
     if (rc == LOOM_OK) {
         uint64_t tid = enqueue(m, t, avoiding);
         if (id)
             *id = tid;
-        if (f && loom__u64map_put(&m->futures, tid, f) != 0)
-            loom__panic(__FILE__, __LINE__, __func__, "out of memory for a future");
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -163,7 +189,10 @@ loom_job_submit_flags(loom_job *job, const char *fn, const void *payload, size_t
 {
     if ((flags & ~(LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD)) ||
         flags == (LOOM_TASK_ISOLATED | LOOM_TASK_IN_THREAD))
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL,
+                          "loom_job_submit_flags: flags 0x%x: only LOOM_TASK_ISOLATED or "
+                          "LOOM_TASK_IN_THREAD, not both",
+                          flags);
     uint32_t wf = (flags & LOOM_TASK_ISOLATED ? WIRE_TASK_ISOLATE : 0) |
                   (flags & LOOM_TASK_IN_THREAD ? WIRE_TASK_IN_THREAD : 0);
     return submit(job, fn, payload, len, timeout_ms, id, NULL, 0, wf);
@@ -185,7 +214,7 @@ loom_err
 loom_job_submit_str(loom_job *job, const char *fn, const char *value, int timeout_ms, uint64_t *id)
 {
     if (!value)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_job_submit_str: the value is NULL");
     return loom_job_submit(job, fn, value, strlen(value) + 1, timeout_ms, id);
 }
 
@@ -204,12 +233,13 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     pthread_mutex_lock(&m->mu);
     while (!m->results.count) {
         if (m->unfinished == 0) {
-            rc = LOOM_EDRAINED;
+            rc = loom__fail(LOOM_EDRAINED, "no task is outstanding: every result was taken");
             break;
         }
         if (timeout_ms == 0 ||
             (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results.count)) {
-            rc = LOOM_ETIMEDOUT;
+            rc = loom__fail(LOOM_ETIMEDOUT, "no result within %d ms (%zu tasks unfinished)",
+                            timeout_ms, m->unfinished);
             break;
         }
     }
@@ -219,7 +249,7 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
             loom__master_wake_waiters(m); /* a submitter may be waiting for room */
     }
     pthread_mutex_unlock(&m->mu);
-    return rc;
+    return loom__ret(rc);
 }
 
 loom_err
@@ -231,7 +261,7 @@ loom_job_submit_future(loom_job *job, const char *fn, const void *payload, size_
         return LOOM_ESTATE;
     struct loom_job_future *f = calloc(1, sizeof *f);
     if (!f)
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "out of memory for a future");
     f->m = job->m;
     f->refs = 2; /* the master's table and the caller */
     loom_err rc = submit(job, fn, payload, len, timeout_ms, NULL, f, 0, 0);
@@ -269,11 +299,12 @@ loom_job_future_wait(loom_job_future *f, int timeout_ms, loom_result *out)
             if (out->data)
                 memcpy(out->data, f->res.data, f->res.len);
             else
-                rc = LOOM_ENOMEM;
+                rc = loom__fail(LOOM_ENOMEM, "out of memory copying a result of %zu bytes",
+                                f->res.len);
         }
     }
     pthread_mutex_unlock(&m->mu);
-    return rc;
+    return loom__ret(rc);
 }
 
 void
@@ -382,19 +413,25 @@ map_submit(loom_job *job, int idx, struct map_collect *mc, const void *const *in
         size_t first = starts[c], count = starts[c + 1] - first;
         size_t psize = wire_chunk_size(count, lens + first);
         if (psize > job->set.max_payload + 4096)
-            return LOOM_ERANGE;
+            return loom__fail(LOOM_ERANGE,
+                              "a map chunk of %zu bytes is over the limit job.max_payload + 4096 "
+                              "(%zu bytes)",
+                              psize, job->set.max_payload + 4096);
         struct mtask *t = loom__mtask_new((uint32_t)idx, WIRE_TASK_CHUNK, NULL, psize);
         if (!t)
-            return LOOM_ENOMEM;
+            return loom__fail(LOOM_ENOMEM, "out of memory for a map chunk of %zu bytes", psize);
         wire_chunk_pack(t->data, count, inputs + first, lens + first);
         if (m->jnl)
             t->hash = loom__journal_def_hash(job->fns[idx].name, t->data, psize);
         pthread_mutex_lock(&m->mu);
         rc = wait_room(m, LOOM_FOREVER);
+        /* every allocation before enqueue: after it nothing may fail */
+        if (rc == LOOM_OK &&
+            (loom__tring_reserve(&m->pending, 1) != 0 ||
+             loom__u64map_put(&mc->ids, m->next_id + 1, (void *)(uintptr_t)(c + 1)) != 0))
+            rc = loom__fail(LOOM_ENOMEM, "out of memory queueing a map chunk");
         if (rc == LOOM_OK) {
-            uint64_t id = enqueue(m, t, 0);
-            if (loom__u64map_put(&mc->ids, id, (void *)(uintptr_t)(c + 1)) != 0)
-                loom__panic(__FILE__, __LINE__, __func__, "out of memory for a map");
+            enqueue(m, t, 0);
             (*submitted)++;
         } else {
             free(t);
@@ -438,10 +475,13 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
         return rc;
     int idx = loom__job_fn_index(job, fn);
     if (idx < 0)
-        return LOOM_ENOFUNC;
+        return loom__job_no_fn(job, fn);
     for (size_t i = 0; i < n; i++)
         if (lens[i] > job->set.max_payload || lens[i] > UINT32_MAX)
-            return LOOM_ERANGE;
+            return loom__fail(LOOM_ERANGE,
+                              "input %zu of %zu bytes for \"%s\" is over the limit "
+                              "job.max_payload (%zu bytes)",
+                              i, lens[i], fn, job->set.max_payload);
     if (n == 0)
         return LOOM_OK;
     struct master *m = job->m;
@@ -465,7 +505,7 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
     size_t nchunks, submitted = 0;
     size_t *starts = map_plan(lens, n, per, &nchunks);
     if (!starts)
-        rc = LOOM_ENOMEM;
+        rc = loom__fail(LOOM_ENOMEM, "out of memory planning a map of %zu inputs", n);
     else
         rc = map_submit(job, idx, &mc, inputs, lens, starts, nchunks, &submitted);
     if (starts)
@@ -477,7 +517,7 @@ loom_job_map(loom_job *job, const char *fn, const void *const *inputs, const siz
     loom__master_wake_waiters(m);
     pthread_mutex_unlock(&m->mu);
     free(starts);
-    return rc;
+    return loom__ret(rc);
 }
 
 /* ---- the job's end, its own attempts, what others ask -------------------------------- */
@@ -486,7 +526,7 @@ loom_err
 loom_job_finish(loom_job *job)
 {
     LOOM_ASSERT(job);
-    if (!job->started || job->rank != 0)
+    if (master_only(job) != LOOM_OK)
         return LOOM_ESTATE;
     struct master *m = job->m;
     pthread_mutex_lock(&m->mu);
@@ -504,25 +544,31 @@ loom_job_finish(loom_job *job)
     pthread_mutex_unlock(&m->mu);
     /* every result is in: the events' run_end, the report */
     loom_err rec = loom__recorder_close(m->rec);
-    return atomic_load(&m->jnl_failed) || rec != LOOM_OK ? LOOM_ESYS : LOOM_OK;
+    if (atomic_load(&m->jnl_failed) || rec != LOOM_OK)
+        return loom__fail(LOOM_ESYS, "%s could not be written (the log says why)",
+                          rec != LOOM_OK ? "the events file or the report" : "the journal");
+    return LOOM_OK;
 }
 
 loom_err
 loom_job_record_attempt(loom_job *job, const loom_attempt *a)
 {
     LOOM_ASSERT(job && a);
-    if (!job->started || job->rank != 0 || !job->own_attempts)
+    if (master_only(job) != LOOM_OK)
         return LOOM_ESTATE;
-    return loom__recorder_attempt(job->m->rec, a);
+    if (!job->own_attempts)
+        return loom__fail(LOOM_ESTATE, "loom_job_record_attempt: the job was created without "
+                                       "loom_job_opts.own_attempts");
+    return loom__ret(loom__recorder_attempt(job->m->rec, a));
 }
 
 loom_err
 loom_job_record_summary(loom_job *job, const loom_run_summary *s)
 {
     LOOM_ASSERT(job && s);
-    if (!job->started || job->rank != 0)
+    if (master_only(job) != LOOM_OK)
         return LOOM_ESTATE;
-    return loom__recorder_summary(job->m->rec, s);
+    return loom__ret(loom__recorder_summary(job->m->rec, s));
 }
 
 int

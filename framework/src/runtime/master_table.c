@@ -229,7 +229,7 @@ loom__tring_unshift(struct tring *q, struct mtask *const *t, size_t n)
 /* ---- the result ring ------------------------------------------------------------ */
 
 int
-loom__rring_push(struct rring *q, const loom_result *r)
+loom__rring_reserve(struct rring *q)
 {
     if (q->count == q->cap) {
         size_t cap = q->cap ? q->cap * 2 : 1024;
@@ -243,6 +243,14 @@ loom__rring_push(struct rring *q, const loom_result *r)
         q->cap = cap;
         q->head = 0;
     }
+    return 0;
+}
+
+int
+loom__rring_push(struct rring *q, const loom_result *r)
+{
+    if (loom__rring_reserve(q) != 0)
+        return -1;
     q->a[(q->head + q->count) & (q->cap - 1)] = *r;
     q->count++;
     return 0;

@@ -100,6 +100,8 @@ struct rring {
     size_t head, count, cap; /* cap is 0 or a power of two */
 };
 
+/* Room for one more result. 0, or -1 without memory. */
+int loom__rring_reserve(struct rring *q);
 /* Append *r. 0, or -1 without memory. */
 int loom__rring_push(struct rring *q, const loom_result *r);
 /* Remove and return the oldest result; q must not be empty. */

@@ -27,14 +27,15 @@ static loom_err
 call(loom_job *job, uint32_t op, const char *name, size_t capacity, void *data, size_t len,
      int timeout_ms, void **out, size_t *out_len)
 {
+    static const char *const ops[] = {"", "open", "put", "get", "close"};
     if (!job->started) {
         free(data);
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE, "queue \"%s\": %s before loom_job_start()", name, ops[op]);
     }
     struct qreq *rq = calloc(1, sizeof *rq);
     if (!rq) {
         free(data);
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "queue \"%s\": out of memory", name);
     }
     rq->op = op;
     rq->capacity = capacity;
@@ -51,7 +52,13 @@ call(loom_job *job, uint32_t op, const char *name, size_t capacity, void *data, 
     loom_err rc = job->rank == 0 ? loom__master_queue_call(job, rq, out, out_len)
                                  : loom__worker_queue_call(job, rq, out, out_len);
     free(ignored);
-    return rc;
+    if (rc == LOOM_EINVAL) /* the store's answer: never opened on any rank */
+        return loom__fail(rc, "queue \"%s\": %s: no queue of that name was opened", name, ops[op]);
+    if (rc == LOOM_ETIMEDOUT || rc == LOOM_EFULL)
+        return loom__fail(rc, "queue \"%s\": %s: %s (waited %d ms)", name, ops[op],
+                          loom_strerror(rc), timeout_ms);
+    return rc == LOOM_OK ? LOOM_OK
+                         : loom__fail(rc, "queue \"%s\": %s: %s", name, ops[op], loom_strerror(rc));
 }
 
 loom_err
@@ -59,10 +66,11 @@ loom_queue_open(loom_job *job, const char *name, size_t capacity, loom_queue **o
 {
     LOOM_ASSERT(job && out);
     if (!name || !*name || strlen(name) > LOOM_QUEUE_NAME_MAX)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_queue_open: a queue name is 1 to %d bytes, not %zu",
+                          LOOM_QUEUE_NAME_MAX, name ? strlen(name) : (size_t)0);
     loom_queue *q = calloc(1, sizeof *q);
     if (!q)
-        return LOOM_ENOMEM;
+        return loom__fail(LOOM_ENOMEM, "queue \"%s\": out of memory", name);
     q->job = job;
     memcpy(q->name, name, strlen(name) + 1);
     loom_err rc = call(job, QOP_OPEN, name, capacity, NULL, 0, 0, NULL, NULL);
@@ -79,12 +87,16 @@ loom_queue_put(loom_queue *q, const void *data, size_t len, int timeout_ms)
 {
     LOOM_ASSERT(q);
     if (len > q->job->set.max_payload)
-        return LOOM_ERANGE;
+        return loom__fail(LOOM_ERANGE,
+                          "queue \"%s\": an item of %zu bytes is over the limit job.max_payload "
+                          "(%zu bytes)",
+                          q->name, len, q->job->set.max_payload);
     void *copy = NULL;
     if (len) {
         copy = malloc(len);
         if (!copy)
-            return LOOM_ENOMEM;
+            return loom__fail(LOOM_ENOMEM, "queue \"%s\": out of memory for an item of %zu bytes",
+                              q->name, len);
         memcpy(copy, data, len);
     }
     return call(q->job, QOP_PUT, q->name, 0, copy, len, timeout_ms, NULL, NULL);

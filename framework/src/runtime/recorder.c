@@ -324,7 +324,12 @@ loom_err
 loom__recorder_attempt(loom__recorder *r, const loom_attempt *a)
 {
     if ((unsigned)a->outcome > LOOM_OUTCOME_NOT_RUN || (unsigned)a->cause > LOOM_CAUSE_LOST)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL,
+                          "an attempt with outcome %d and cause %d: %s is out of "
+                          "range",
+                          (int)a->outcome, (int)a->cause,
+                          (unsigned)a->outcome > LOOM_OUTCOME_NOT_RUN ? "the outcome"
+                                                                      : "the cause");
     if (!r)
         return LOOM_OK;
     const char *host = a->host ? a->host : "";
@@ -356,7 +361,10 @@ loom__recorder_attempt(loom__recorder *r, const loom_attempt *a)
         if (ll)
             memcpy((char *)(rec + 1) + hl, a->label, ll);
     } else {
-        rc = r->closing || r->closed ? LOOM_ESTATE : LOOM_ENOMEM;
+        rc = r->closing || r->closed
+                 ? loom__fail(LOOM_ESTATE, "the events file and the report are closed: "
+                                           "loom_job_finish() was called")
+                 : loom__fail(LOOM_ENOMEM, "out of memory for an attempt's record");
     }
     pthread_mutex_unlock(&r->mu);
     return rc;
@@ -375,6 +383,9 @@ loom__recorder_summary(loom__recorder *r, const loom_run_summary *s)
         rc = LOOM_OK;
     }
     pthread_mutex_unlock(&r->mu);
+    if (rc != LOOM_OK)
+        return loom__fail(rc, "the events file and the report are closed: loom_job_finish() "
+                              "was called");
     return rc;
 }
 

@@ -13,4 +13,9 @@
  * registry no longer changes then. */
 int loom__job_fn_index(const loom_job *job, const char *name);
 
+/* Record LOOM_ENOFUNC for name as the thread's last error, naming the
+ * functions that are registered; returns LOOM_ENOFUNC. Same threads as
+ * loom__job_fn_index. */
+loom_err loom__job_no_fn(const loom_job *job, const char *name);
+
 #endif /* LOOM_REGISTRY_H */

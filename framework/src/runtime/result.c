@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "loom/job.h"
 #include "msg.h"
 
@@ -27,7 +28,8 @@ static loom_err
 get8(const void *data, size_t len, void *out)
 {
     if (len != 8)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "the result's data is %zu bytes, not the 8 of a number",
+                          len);
     memcpy(out, data, 8);
     return LOOM_OK;
 }

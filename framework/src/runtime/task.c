@@ -22,7 +22,8 @@ static loom_err
 get8(const void *data, size_t len, void *out)
 {
     if (len != 8)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "the task's payload is %zu bytes, not the 8 of a number",
+                          len);
     memcpy(out, data, 8);
     return LOOM_OK;
 }
@@ -52,7 +53,10 @@ loom_err
 loom_task_arg_str(const loom_task *task, const char **out)
 {
     if (task->len == 0 || task->payload[task->len - 1] != '\0')
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL,
+                          "the task's payload (%zu bytes) is not a string: it does "
+                          "not end with a NUL byte",
+                          task->len);
     *out = task->payload;
     return LOOM_OK;
 }
@@ -62,11 +66,13 @@ loom_task_reply(loom_task *task, const void *data, size_t len)
 {
     LOOM_ASSERT(task);
     if (len > task->job->set.max_payload)
-        return LOOM_ERANGE;
+        return loom__fail(LOOM_ERANGE,
+                          "a reply of %zu bytes is over the limit job.max_payload (%zu bytes)", len,
+                          task->job->set.max_payload);
     if (len > task->reply_cap) {
         char *p = realloc(task->reply, len);
         if (!p)
-            return LOOM_ENOMEM;
+            return loom__fail(LOOM_ENOMEM, "out of memory for a reply of %zu bytes", len);
         task->reply = p;
         task->reply_cap = len;
     }
@@ -92,7 +98,7 @@ loom_err
 loom_task_reply_str(loom_task *task, const char *value)
 {
     if (!value)
-        return LOOM_EINVAL;
+        return loom__fail(LOOM_EINVAL, "loom_task_reply_str: the value is NULL");
     return loom_task_reply(task, value, strlen(value) + 1);
 }
 
@@ -182,16 +188,19 @@ loom_err
 loom_task_submit(loom_task *task, const char *fn, const void *payload, size_t len)
 {
     LOOM_ASSERT(task);
-    if (!task->out)
-        return LOOM_ESTATE; /* an isolated task: nobody to hand it to */
+    if (!task->out) /* an isolated task: nobody to hand it to */
+        return loom__fail(LOOM_ESTATE, "loom_task_submit: an isolated task cannot submit tasks");
     int idx = loom__job_fn_index(task->job, fn);
     if (idx < 0)
-        return LOOM_ENOFUNC;
+        return loom__job_no_fn(task->job, fn);
     if (len > task->job->set.max_payload)
-        return LOOM_ERANGE;
+        return loom__fail(LOOM_ERANGE,
+                          "payload of %zu bytes for \"%s\" is over the limit job.max_payload "
+                          "(%zu bytes)",
+                          len, fn, task->job->set.max_payload);
     struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
     loom_err rc = wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0);
     if (rc != LOOM_OK && task->out_err == LOOM_OK)
         task->out_err = rc;
-    return rc;
+    return loom__ret(rc);
 }

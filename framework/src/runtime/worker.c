@@ -763,9 +763,14 @@ loom_job_serve(loom_job *job)
 {
     LOOM_ASSERT(job);
     if (!job->started || job->rank == 0)
-        return LOOM_ESTATE;
+        return loom__fail(LOOM_ESTATE, "loom_job_serve: %s",
+                          !job->started ? "the job has not started: call loom_job_start() first"
+                                        : "the master (rank 0) does not serve; it submits tasks");
     leave(job->w);
-    return atomic_load(&job->master_lost) ? LOOM_ETIMEDOUT : LOOM_OK;
+    return atomic_load(&job->master_lost)
+               ? loom__fail(LOOM_ETIMEDOUT, "the master went silent: no word from it for longer "
+                                            "than job.worker_timeout")
+               : LOOM_OK;
 }
 
 void
