@@ -58,6 +58,12 @@ LOOM_EXTERN void loom_config_destroy(loom_config *cfg);
  * Recognised options (`--config FILE`, `--config=FILE` and `--<key>` forms of
  * every setting) are removed from argv and *argc is reduced; all other
  * arguments keep their order. Parsing stops at `--`, which is kept.
+ * Refused (#LOOM_ECONFIG, the message names the nearest valid name): a set
+ * `LOOM_*` variable or an option that looks like loom's but names no
+ * setting (see the top of this header; `LOOM_CONFIG` and the variables
+ * loom-run gives its commands, `LOOM_TASK_ID`, `LOOM_ATTEMPT`, `LOOM_RANK`,
+ * `LOOM_HOST`, `LOOM_SLOT`, are not settings and are left alone); values
+ * that contradict each other once every source is applied.
  *
  * \param[in,out] cfg  the config to update; unchanged unless #LOOM_OK.
  * \param[in,out] argc may be NULL (then argv is ignored).
