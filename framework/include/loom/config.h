@@ -14,7 +14,17 @@
  * The file is `--config FILE` if given, else `$LOOM_CONFIG` if set, else none.
  * Syntax errors, unknown keys, wrong types and out-of-range values are
  * refused with a message naming the source (file and line, variable or
- * option); a refused load changes nothing (all or nothing).
+ * option); a refused load changes nothing (all or nothing). So is a
+ * variable or option that looks like loom's but names no setting
+ * (`LOOM_POOL_THRADS`, `--pool-thread`: in loom's namespace
+ * `LOOM_<SECTION>_`/`--<section>-`, or two edits from a valid name): the
+ * message names the nearest valid one. Settings that contradict each
+ * other (`job.worker_timeout` not above `job.heartbeat`, unless 0) are
+ * refused too.
+ *
+ * A job created without a config (loom_job_opts.config NULL) reads the
+ * built-in defaults, the `$LOOM_CONFIG` file and the `LOOM_*` variables,
+ * as loom_config_load(cfg, NULL, NULL) does.
  */
 #ifndef LOOM_CONFIG_H
 #define LOOM_CONFIG_H

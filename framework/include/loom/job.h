@@ -138,8 +138,10 @@ typedef struct loom_result {
  *         need. Read during create (journal path and title copied); not
  *         kept. */
 typedef struct loom_job_opts {
-    /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
-     *  during create only. */
+    /** Settings (pool.threads, job.*); read during create only. NULL: the
+     *  built-in defaults, the `$LOOM_CONFIG` file and the `LOOM_*`
+     *  variables, as loom_config_load(cfg, NULL, NULL) reads them (and
+     *  `log.level` applied when one of them sets it). */
     const loom_config *config;
     /** Master: a journal file of finished attempts (see "The journal and
      *  resume" in docs/jobs.md): one checksummed record per attempt,
@@ -191,7 +193,9 @@ typedef struct loom_job_opts {
  * \param[out] out   the job, owned by the caller: loom_job_destroy() it.
  *                   Untouched on error.
  * \return #LOOM_OK, #LOOM_ESTATE if MPI is not initialised, #LOOM_EMPI,
- *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config),
+ *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config or,
+ *         without one, in `$LOOM_CONFIG` or a `LOOM_*` variable; settings
+ *         that contradict each other; the log says why),
  *         #LOOM_EINVAL if opts sets both `serve` and `join`.
  * \note Every rank of comm must call it: MPI_Comm_dup() is collective and
  *       may wait for the others (loom itself sends nothing yet). Call from

@@ -34,17 +34,43 @@
 #include "master_api.h"
 #include "worker.h"
 
+/* The settings a job reads: the program's config, or without one the
+ * built-in defaults, the $LOOM_CONFIG file and the LOOM_* variables, in
+ * *own (the caller destroys it). Settings that contradict each other are
+ * refused, wherever they came from; the log says why. */
+static loom_err
+job_config(const loom_config *given, loom_config **own, const loom_config **cfg)
+{
+    char msg[512];
+    *own = NULL;
+    *cfg = given;
+    if (!given) {
+        loom_err rc = loom_config_create(own);
+        if (rc != LOOM_OK)
+            return rc;
+        rc = loom_config_load(*own, NULL, NULL);
+        if (rc != LOOM_OK) {
+            LOOM_ERROR("settings: %s", loom_config_error(*own));
+            return rc;
+        }
+        /* log.level from $LOOM_CONFIG too, not only LOOM_LOG_LEVEL (log.c);
+         * a level the program set itself stays when nothing says otherwise */
+        const char *origin = loom_config_origin(*own, "log.level");
+        if (origin && strcmp(origin, "default") != 0)
+            loom_config_apply(*own);
+        *cfg = *own;
+    }
+    if (loom__config_check(*cfg, msg, sizeof msg) != LOOM_OK) {
+        LOOM_ERROR("settings: %s", msg);
+        return LOOM_ECONFIG;
+    }
+    return LOOM_OK;
+}
+
 static loom_err
 read_settings(const loom_config *cfg, struct job_settings *s)
 {
-    loom_config *own = NULL;
     loom_err rc = LOOM_OK;
-    if (!cfg) {
-        rc = loom_config_create(&own);
-        if (rc != LOOM_OK)
-            return rc;
-        cfg = own;
-    }
     int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
     int64_t crashes = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
@@ -81,7 +107,6 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->isolate_mode = strcmp(mode, "fork") == 0 ? LOOM__ISO_FORK : LOOM__ISO_HELPER;
     s->task_timeout_ns = (int64_t)(timeout * 1e9);
     s->task_memory = (uint64_t)memory;
-    loom_config_destroy(own);
     return rc;
 }
 
@@ -104,15 +129,13 @@ static loom_err
 read_outputs(const loom_config *cfg, loom_job *job)
 {
     const char *events = "", *report = "";
-    if (cfg && (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
-                loom_config_get_string(cfg, "job.report", &report) != LOOM_OK))
+    if (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
+        loom_config_get_string(cfg, "job.report", &report) != LOOM_OK)
         return LOOM_ECONFIG;
     if (!(job->events = strdup(events)) || !(job->report = strdup(report)))
         return LOOM_ENOMEM;
-    if (cfg) {
-        setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
-        setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
-    }
+    setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
+    setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
     return LOOM_OK;
 }
 
@@ -126,10 +149,14 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
     if (!inited || finalized)
         return LOOM_ESTATE;
 
+    loom_config *own = NULL;
+    const loom_config *cfg = NULL;
     loom_job *job = calloc(1, sizeof *job);
     if (!job)
         return LOOM_ENOMEM;
-    loom_err rc = read_settings(opts ? opts->config : NULL, &job->set);
+    loom_err rc = job_config(opts ? opts->config : NULL, &own, &cfg);
+    if (rc == LOOM_OK)
+        rc = read_settings(cfg, &job->set);
     if (rc != LOOM_OK)
         goto fail_settings;
     rc = LOOM_ENOMEM;
@@ -150,7 +177,7 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_dup;
     job->join_timeout_ms = opts && opts->join_timeout_ms > 0 ? opts->join_timeout_ms : 20000;
     job->own_attempts = opts && opts->own_attempts != 0;
-    if ((rc = read_outputs(opts ? opts->config : NULL, job)) != LOOM_OK)
+    if ((rc = read_outputs(cfg, job)) != LOOM_OK)
         goto fail_dup;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
@@ -165,6 +192,7 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         job->size++;
     }
     loom_log_set_rank(job->rank);
+    loom_config_destroy(own);
     *out = job;
     return LOOM_OK;
 
@@ -177,6 +205,7 @@ fail_dup:
     free(job->journal);
     free(job->fns);
 fail_settings:
+    loom_config_destroy(own);
     free(job);
     return rc;
 }
