@@ -222,7 +222,8 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  * \brief Start the job: collective over the communicator. Checks that every
  *        rank runs the same binary (ELF build id) with the same registrations
  *        and that MPI gives enough thread support, then starts the master's
- *        progress thread or a worker's communication thread and pool.
+ *        progress thread or a worker's communication thread and pool. A
+ *        worker runs no task before loom_job_serve().
  * \param[in] job a created job, its functions registered.
  * \note Blocks until every rank has called it (collective). A joining job
  *       (`loom_job_opts.join`) is collective over its own ranks only and
@@ -307,6 +308,16 @@ LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
 
 /**
  * \brief Worker: run tasks until the master finishes the job.
+ *
+ * No task runs on a worker before it calls loom_job_serve(): what its
+ * main thread prepares between loom_job_start() and here (globals the
+ * tasks read, per-process resources) is ready before the first task, with
+ * no lock. Until then the worker asks for no task; the master's tasks run
+ * on workers that serve, or wait for one (its submissions may then block
+ * at `job.max_outstanding`), and a master that waits for results while
+ * the worker waits for the master deadlocks. Queue calls work before
+ * serve. A worker destroyed without serving serves in loom_job_destroy()
+ * until the master finishes. The same holds for a joined job's workers.
  * \param[in] job a started job, on a worker rank.
  * \return #LOOM_OK when the master ended the job; #LOOM_ESTATE on the
  *         master or before start; #LOOM_EMPI.

@@ -19,6 +19,9 @@
  * work per thread, at least 2 tasks per thread), so a batch of tiny tasks
  * is large and long tasks are not hoarded. granted counts credits sent
  * whose tasks have not arrived yet; the comm thread alone touches it.
+ * No credit goes before the program calls loom_job_serve() (serving): no
+ * task runs while the worker's main thread still prepares, and the
+ * master's tasks wait for a worker that serves.
  *
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
@@ -70,6 +73,8 @@ struct worker {
     loom_pool *pool;
     pthread_t comm;
     atomic_int quit; /* destroy: comm thread may exit once sends are done */
+    /* serve (or destroy) was called: credits may go, tasks come */
+    atomic_int serving;
 
     pthread_mutex_t rq_mu;
     struct rq_item *rq;
@@ -511,7 +516,7 @@ maybe_flush(struct worker *w, int64_t now)
     int stopping = w->stopped;
     int bye = w->bye_wanted && !w->bye_sent;
     pthread_mutex_unlock(&w->st_mu);
-    if (stopping)
+    if (stopping || !atomic_load(&w->serving))
         want_credit = 0;
 
     pthread_mutex_lock(&w->out_mu);
@@ -736,6 +741,8 @@ loom_job_serve(loom_job *job)
     LOOM_ASSERT(job);
     if (!job->started || job->rank == 0)
         return LOOM_ESTATE;
+    atomic_store(&job->w->serving, 1); /* the first credit: tasks may come */
+    wake_comm(job->w);
     leave(job->w);
     return atomic_load(&job->master_lost) ? LOOM_ETIMEDOUT : LOOM_OK;
 }
@@ -744,6 +751,9 @@ void
 loom__worker_stop(loom_job *job)
 {
     struct worker *w = job->w;
+    /* never served: serve now, or the master would wait for its tasks */
+    atomic_store(&w->serving, 1);
+    wake_comm(w);
     leave(w);
     atomic_store(&w->quit, 1);
     wake_comm(w);
