@@ -65,7 +65,12 @@ typedef struct loom_job_future loom_job_future;
  * \param task  the task: its payload, its context, its reply.
  * \param user  the pointer given to loom_job_register().
  * \return 0 for success; any other value is the task's failure status,
- *         delivered in loom_result.status.
+ *         delivered in loom_result.status. A task that returns 0 after a
+ *         refused loom_task_submit(), or after a refused loom_task_reply()
+ *         that no later successful reply replaced, fails all the same:
+ *         status -1, cause #LOOM_CAUSE_FAILED, cause_code the refusal's
+ *         #loom_err (a map input: status -1 only). Returning non-zero is
+ *         how a task says it handled the refusal: its own status stands.
  */
 typedef int (*loom_task_fn)(loom_task *task, void *user);
 
@@ -113,7 +118,10 @@ typedef struct loom_result {
                            had it succeeded; status 0, no reply data */
     void *loom__buf;  /**< private: the received message data points into */
     loom_cause cause; /**< why it ended: OK exactly when status is 0 */
-    int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
+    int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT); FAILED
+                           with status -1: the #loom_err of the refused
+                           loom_task_reply()/loom_task_submit() that failed
+                           a task returning 0 (see loom_task_fn), or 0 */
     const char *host; /**< host name of the worker that ran it (its
                            loom_context_host(), at most 255 bytes); points
                            into the job, valid until loom_job_destroy().
@@ -392,7 +400,8 @@ LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, con
  *    cause ISOLATION;
  *  - loom_task_payload/arg/reply/id/attempt/job work as usual
  *    (loom_job_rank(loom_task_job(t)) included); loom_task_submit() and
- *    the named-queue calls return #LOOM_ESTATE;
+ *    the named-queue calls return #LOOM_ESTATE (a refused submit fails
+ *    the task unless it returns non-zero, as in a thread);
  *  - a map chunk (loom_job_map) runs as one isolated task: a crash fails
  *    every input of the chunk.
  * With `task.isolate_mode = "fork"` each task runs in a fork() of the
@@ -598,7 +607,8 @@ LOOM_EXTERN loom_err loom_task_arg_str(const loom_task *task, const char **out);
  *                 len is 0.
  * \param     len  reply size (at most `job.max_payload`).
  * \return #LOOM_OK, #LOOM_ERANGE (above `job.max_payload`; the reply is
- *         unchanged), #LOOM_ENOMEM.
+ *         unchanged), #LOOM_ENOMEM. A refusal fails the task unless a later
+ *         reply succeeds or the task returns non-zero (see loom_task_fn).
  * \note Never blocks; the task's thread, during the call.
  */
 LOOM_EXTERN loom_err loom_task_reply(loom_task *task, const void *data, size_t len);
@@ -662,7 +672,9 @@ LOOM_EXTERN loom_context *loom_task_context(const loom_task *task);
  *                    when len is 0.
  * \param     len     payload size (at most `job.max_payload`).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_ERANGE, #LOOM_ENOMEM;
- *         #LOOM_ESTATE inside an isolated task.
+ *         #LOOM_ESTATE inside an isolated task. A refusal fails the task
+ *         unless it returns non-zero (see loom_task_fn); tasks submitted
+ *         before it stand.
  * \note Never waits for room (the master's bound does not hold it back).
  *       The task's thread, during the call.
  */

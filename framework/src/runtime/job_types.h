@@ -92,7 +92,8 @@ struct loom_task {
     size_t reply_len, reply_cap;
     struct wire_buf *out; /* where loom_task_submit appends WIRE_SUBMIT;
                              NULL in an isolated task (submit refuses) */
-    loom_err out_err;     /* first failure appending to out */
+    loom_err submit_err;  /* the first refused loom_task_submit */
+    loom_err reply_err;   /* a refused loom_task_reply no later one replaced */
 };
 
 #endif /* LOOM_JOB_TYPES_H */

@@ -8,6 +8,11 @@
  * A loom_task belongs to the one thread running it: a worker's runner
  * (worker.c) or an isolated task's process (isolate.c), which reuse it
  * from task to task (the reply buffer grows and is kept). No locks.
+ *
+ * A refused reply or submit is remembered: unless the task handles it
+ * (returns non-zero, or replies again successfully after a refused reply)
+ * it fails the task, loom__task_outcome(), instead of passing as a success
+ * without its data or its children.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -62,17 +67,18 @@ loom_task_reply(loom_task *task, const void *data, size_t len)
 {
     LOOM_ASSERT(task);
     if (len > task->job->set.max_payload)
-        return LOOM_ERANGE;
+        return task->reply_err = LOOM_ERANGE;
     if (len > task->reply_cap) {
         char *p = realloc(task->reply, len);
         if (!p)
-            return LOOM_ENOMEM;
+            return task->reply_err = LOOM_ENOMEM;
         task->reply = p;
         task->reply_cap = len;
     }
     if (len)
         memcpy(task->reply, data, len);
     task->reply_len = len;
+    task->reply_err = LOOM_OK; /* replaces a refused one */
     return LOOM_OK;
 }
 
@@ -91,8 +97,9 @@ loom_task_reply_double(loom_task *task, double value)
 loom_err
 loom_task_reply_str(loom_task *task, const char *value)
 {
+    LOOM_ASSERT(task);
     if (!value)
-        return LOOM_EINVAL;
+        return task->reply_err = LOOM_EINVAL;
     return loom_task_reply(task, value, strlen(value) + 1);
 }
 
@@ -116,7 +123,8 @@ loom__run_chunk(loom_task_fn fn, void *user, loom_task *t)
         t->payload = data;
         t->len = l;
         t->reply_len = 0;
-        int32_t st = fn(t, user);
+        loom_err why;
+        int32_t st = loom__task_outcome(t, fn(t, user), &why);
         data += l;
         uint32_t rl = (uint32_t)t->reply_len;
         if (used + rl > cap) {
@@ -140,6 +148,15 @@ loom__run_chunk(loom_task_fn fn, void *user, loom_task *t)
     t->reply = out;
     t->reply_len = t->reply_cap = used;
     return 0;
+}
+
+int
+loom__task_outcome(loom_task *t, int status, loom_err *why)
+{
+    loom_err e = t->submit_err != LOOM_OK ? t->submit_err : t->reply_err;
+    t->submit_err = t->reply_err = LOOM_OK;
+    *why = status == 0 ? e : LOOM_OK;
+    return status == 0 && e != LOOM_OK ? -1 : status;
 }
 
 void
@@ -182,16 +199,19 @@ loom_err
 loom_task_submit(loom_task *task, const char *fn, const void *payload, size_t len)
 {
     LOOM_ASSERT(task);
-    if (!task->out)
-        return LOOM_ESTATE; /* an isolated task: nobody to hand it to */
-    int idx = loom__job_fn_index(task->job, fn);
-    if (idx < 0)
-        return LOOM_ENOFUNC;
-    if (len > task->job->set.max_payload)
-        return LOOM_ERANGE;
-    struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
-    loom_err rc = wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0);
-    if (rc != LOOM_OK && task->out_err == LOOM_OK)
-        task->out_err = rc;
+    loom_err rc = LOOM_OK;
+    int idx = task->out ? loom__job_fn_index(task->job, fn) : -1;
+    if (!task->out) {
+        rc = LOOM_ESTATE; /* an isolated task: nobody to hand it to */
+    } else if (idx < 0) {
+        rc = LOOM_ENOFUNC;
+    } else if (len > task->job->set.max_payload) {
+        rc = LOOM_ERANGE;
+    } else {
+        struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
+        rc = wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0);
+    }
+    if (rc != LOOM_OK && task->submit_err == LOOM_OK)
+        task->submit_err = rc;
     return rc;
 }

@@ -191,7 +191,7 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     t->payload = it->payload;
     t->len = it->t.len;
     t->reply_len = 0;
-    t->out_err = LOOM_OK;
+    t->submit_err = t->reply_err = LOOM_OK;
     int status, chunk = (it->t.flags & WIRE_TASK_CHUNK) != 0;
     int isolated = (it->t.flags & WIRE_TASK_ISOLATE) ||
                    (w->job->set.isolate && !(it->t.flags & WIRE_TASK_IN_THREAD));
@@ -208,8 +208,11 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
         }
         status = o.status;
     } else {
+        loom_err why;
         status = chunk ? loom__run_chunk(f->fn, f->user, t) : f->fn(t, f->user);
+        status = loom__task_outcome(t, status, &why); /* a refused reply or submit */
         o.cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
+        o.code = (int32_t)why;
     }
     int64_t t1 = clk->last = loom__now_ns();
     struct wire_result r = {
