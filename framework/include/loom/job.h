@@ -530,6 +530,11 @@ LOOM_EXTERN loom_err loom_job_finish(loom_job *job);
  *        communicator is freed; MPI stays initialised.
  * \param[in] job the job, or NULL (nothing happens); invalid afterwards.
  *            Release futures and queue handles first.
+ *
+ * Results the program was given that hold reply data and were not
+ * released with loom_result_free() are counted: destroy logs a warning
+ * saying how many (a leak checker would blame loom's receive). They stay
+ * valid, and may still be released after destroy.
  * \note Blocks until loom's threads end (and, on the master, as
  *       loom_job_finish()). Cannot fail. The thread that created the job,
  *       before MPI_Finalize().
@@ -542,7 +547,8 @@ LOOM_EXTERN void loom_job_destroy(loom_job *job);
  *        release one; copy `data` to keep it longer.
  * \param[in,out] res the result, or NULL (nothing happens); the struct
  *                itself stays the caller's storage.
- * \note Cannot fail, never blocks, any thread.
+ * \note Cannot fail, never blocks, any thread; also after
+ *       loom_job_destroy() of the job it came from.
  */
 LOOM_EXTERN void loom_result_free(loom_result *res);
 

@@ -32,6 +32,7 @@
 #include "loom/log.h"
 #include "master.h"
 #include "master_api.h"
+#include "msg.h"
 #include "worker.h"
 
 /* The settings a job reads: the program's config, or without one the
@@ -161,8 +162,8 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_settings;
     rc = LOOM_ENOMEM;
     job->fns = calloc(JOB_MAX_FUNCS, sizeof *job->fns);
-    if (!job->fns)
-        goto fail_settings;
+    if (!job->fns || !(job->ledger = loom__ledger_new()))
+        goto fail_dup;
     if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
         goto fail_dup;
     if (opts && opts->title && !(job->title = strdup(opts->title)))
@@ -204,6 +205,7 @@ fail_dup:
     free(job->title);
     free(job->journal);
     free(job->fns);
+    loom__ledger_release(job->ledger);
 fail_settings:
     loom_config_destroy(own);
     free(job);
@@ -380,6 +382,12 @@ loom_job_destroy(loom_job *job)
     }
     if (job->rank == 0)
         loom__master_unprepare(job); /* if start never took it over */
+    long held = loom__ledger_held(job->ledger);
+    if (held > 0)
+        LOOM_WARN("loom_job_destroy: the program still holds %ld result%s with reply data "
+                  "never released by loom_result_free(): that memory stays allocated",
+                  held, held == 1 ? "" : "s");
+    loom__ledger_release(job->ledger);
     if (job->joined && !atomic_load(&job->master_lost))
         MPI_Comm_disconnect(&job->comm); /* the master's side need not act */
     else

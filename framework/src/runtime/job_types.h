@@ -50,6 +50,7 @@ struct master;
 struct worker;
 struct loom__journal;
 struct loom__journal_done;
+struct loom__ledger;
 struct loom__recorder;
 struct wire_buf;
 
@@ -79,6 +80,9 @@ struct loom_job {
     char *title;                /* NULL: the command line */
     int own_attempts;           /* loom_job_opts.own_attempts */
     struct loom__recorder *rec; /* master: opened before start */
+
+    /* results the program was given and still holds (msg.h) */
+    struct loom__ledger *ledger;
 };
 
 /* The task a function sees. */
