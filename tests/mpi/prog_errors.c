@@ -20,7 +20,8 @@
  *
  * and K tasks ("probe", payload i) run on the workers' pool threads at the
  * same time; each submits to "missing-<i>" from inside the task, which fails,
- * and replies with its own loom_last_error(). The master counts the replies
+ * replies with its own loom_last_error() and ends with status 4 (a task
+ * that handles a refused submit itself returns non-zero). The master counts the replies
  * that name their own task's function and those that name another's:
  *
  *   TASKS n=K own=K other=0 codes_ok=1
@@ -36,6 +37,7 @@
 
 #define LIMIT   1000
 #define WAIT_MS 60000
+#define HANDLED 4 /* a probe task's status: it handled its refused submit */
 
 static int
 probe_task(loom_task *task, void *user)
@@ -50,9 +52,11 @@ probe_task(loom_task *task, void *user)
     if (rc != LOOM_ENOFUNC)
         return 1;
     /* other pool threads fail the same way meanwhile: the message read
-     * here must still be this thread's */
+     * here must still be this thread's. Returning HANDLED (not 0) says the
+     * task handled the refused submit itself (loom/job.h): its status
+     * stands and its reply arrives. */
     const char *msg = loom_last_error();
-    return loom_task_reply_str(task, msg) == LOOM_OK ? 0 : 3;
+    return loom_task_reply_str(task, msg) == LOOM_OK ? HANDLED : 3;
 }
 
 /* Print one provoked failure; 1 when the code is not the expected one. */
@@ -87,11 +91,11 @@ run_tasks(loom_job *job, int64_t k)
             return 1;
         }
         n++;
-        bad |= r.status != 0;
+        bad |= r.status != HANDLED;
         char want[64];
         /* ids are given in submission order: task `first + i` had payload i */
         snprintf(want, sizeof want, "\"missing-%" PRIu64 "\"", r.id - first);
-        const char *text = r.status == 0 && r.len ? (const char *)r.data : "";
+        const char *text = r.status == HANDLED && r.len ? (const char *)r.data : "";
         if (strstr(text, want))
             own++;
         else if (strstr(text, "missing-"))

@@ -606,9 +606,9 @@ Test(config, env_overrides_file, .init = setup, .fini = teardown, .timeout = 10)
     setenv("LOOM_CONFIG", path, 1);
     setenv("LOOM_POOL_THREADS", "3", 1);
     setenv("LOOM_PROCESS_KILL_GRACE", "0.25", 1);
-    setenv("LOOM_TASK_ID", "17", 1);       /* not a setting: ignored */
-    setenv("LOOM_POOL_THREAD", "oops", 1); /* a typo: also ignored */
-    setenv("LOOM_LOG_LEVEL", "", 1);       /* empty counts as unset */
+    setenv("LOOM_TASK_ID", "17", 1);  /* not a setting: ignored */
+    setenv("LOOM_POOL_THRAD", "", 1); /* a typo, but empty: unset */
+    setenv("LOOM_LOG_LEVEL", "", 1);  /* empty counts as unset */
     loom_config *cfg = fresh();
     loom_assert_ok(loom_config_load(cfg, NULL, NULL));
     cr_assert_eq(get_i(cfg, "pool.threads"), 3);
@@ -710,7 +710,7 @@ Test(config, argv_compaction_keeps_other_args_in_order, .init = setup, .fini = t
                     "--log-level=DEBUG",
                     "-n",
                     "b",
-                    "--pool-thread=3", /* looks like loom's, is not: the app decides */
+                    "--threads=3", /* not loom's: the app decides */
                     "--process-output-limit",
                     "64K",
                     "--",
@@ -718,8 +718,8 @@ Test(config, argv_compaction_keeps_other_args_in_order, .init = setup, .fini = t
                     "c",
                     NULL};
     int argc = 14;
-    char *expected[] = {
-        "prog", "a", "--verbose", "-n", "b", "--pool-thread=3", "--", "--pool-threads=9", "c"};
+    char *expected[] = {"prog",        "a",  "--verbose",        "-n", "b",
+                        "--threads=3", "--", "--pool-threads=9", "c"};
     loom_config *cfg = fresh();
     loom_assert_ok(loom_config_load(cfg, &argc, argv));
     cr_assert_eq(argc, 9);
@@ -1175,5 +1175,134 @@ Test(config, apply_sets_log_level, .init = setup, .fini = teardown, .timeout = 1
     loom_assert_ok(loom_config_set(cfg, "log.level", "Error", "t"));
     loom_assert_ok(loom_config_apply(cfg));
     cr_assert_eq(loom_log_get_level(), LOOM_LOG_ERROR);
+    loom_config_destroy(cfg);
+}
+
+/* --- names that look like loom's, settings that contradict -------------- */
+
+/* Load with nothing else set but `name=value`: refused with `message`,
+ * nothing changed. */
+static void
+expect_env_refused(const char *name, const char *value, const char *message)
+{
+    setenv(name, value, 1);
+    loom_config *cfg = fresh();
+    char *before = dump_string(cfg);
+    loom_assert_err(loom_config_load(cfg, NULL, NULL), LOOM_ECONFIG);
+    expect_error(cfg, message);
+    char *after = dump_string(cfg);
+    cr_assert_str_eq(after, before);
+    free(after);
+    free(before);
+    loom_config_destroy(cfg);
+    unsetenv(name);
+}
+
+Test(config, unknown_loom_variable_names_the_nearest, .init = setup, .fini = teardown,
+     .timeout = 10)
+{
+    /* a typo, two edits at most, or loom's namespace */
+    expect_env_refused("LOOM_POOL_THRADS", "1",
+                       "LOOM_POOL_THRADS: unknown variable; did you mean LOOM_POOL_THREADS?");
+    expect_env_refused("LOOM_POOLTHREADS", "1",
+                       "LOOM_POOLTHREADS: unknown variable; did you mean LOOM_POOL_THREADS?");
+    expect_env_refused("LOOM_JOB_RETRY", "2",
+                       "LOOM_JOB_RETRY: unknown variable; did you mean LOOM_JOB_RETRIES?");
+    expect_env_refused("LOOM_JOB_EVENT", "x.jsonl",
+                       "LOOM_JOB_EVENT: unknown variable; did you mean LOOM_JOB_EVENTS?");
+    expect_env_refused("LOOM_LOG_LEVLE", "debug",
+                       "LOOM_LOG_LEVLE: unknown variable; did you mean LOOM_LOG_LEVEL?");
+    /* loom's without being settings, another program's, loom's internal
+     * ones, and empty ones: left alone */
+    const char *fine[] = {"LOOM_TASK_ID", "LOOM_ATTEMPT",   "LOOM_RANK",        "LOOM_HOST",
+                          "LOOM_SLOT",    "LOOM_RUN_NODES", "LOOM__ISO_HELPER", "LOOM_MPIRUN",
+                          "LOOM_ROOT",    "LOOM_OPTS"};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++)
+        setenv(fine[i], "7", 1);
+    setenv("LOOM_POOL_THRADS", "", 1);
+    setenv("LOOM_POOL_THREADS", "3", 1);
+    loom_config *cfg = fresh();
+    loom_assert_ok(loom_config_load(cfg, NULL, NULL));
+    cr_assert_eq(get_i(cfg, "pool.threads"), 3);
+    loom_config_destroy(cfg);
+}
+
+Test(config, unknown_loom_option_names_the_nearest, .init = setup, .fini = teardown, .timeout = 10)
+{
+    struct {
+        char *argv[5];
+        int argc;
+        const char *message;
+    } cases[] = {
+        {{"prog", "--pool-thread=3", NULL},
+         2,
+         "--pool-thread: unknown option; did you mean --pool-threads?"},
+        {{"prog", "x", "--job-retry", "3", NULL},
+         4,
+         "--job-retry: unknown option; did you mean --job-retries?"},
+        {{"prog", "--pool-therads", "2", NULL},
+         3,
+         "--pool-therads: unknown option; did you mean --pool-threads?"},
+        {{"prog", "--log-levle=debug", NULL},
+         2,
+         "--log-levle: unknown option; did you mean --log-level?"},
+        {{"prog", "--jobevents", "e.jsonl", NULL},
+         3,
+         "--jobevents: unknown option; did you mean --job-events?"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        char *copy[5];
+        int argc = cases[c].argc;
+        memcpy(copy, cases[c].argv, sizeof copy);
+        loom_config *cfg = fresh();
+        loom_assert_err(loom_config_load(cfg, &argc, cases[c].argv), LOOM_ECONFIG);
+        expect_error(cfg, cases[c].message);
+        cr_assert_eq(argc, cases[c].argc);
+        cr_assert_eq(memcmp(copy, cases[c].argv, sizeof copy), 0, "argv changed");
+        loom_config_destroy(cfg);
+    }
+    /* the apps' own options stay theirs; after "--" nothing is loom's */
+    char *argv[] = {"prog", "--threads", "2", "--retries=3", "--joblog",        "j", "--tasks",
+                    "t",    "--timeout", "9", "--",          "--pool-thread=1", NULL};
+    int argc = 12;
+    loom_config *cfg = fresh();
+    loom_assert_ok(loom_config_load(cfg, &argc, argv));
+    cr_assert_eq(argc, 12);
+    loom_config_destroy(cfg);
+}
+
+Test(config, contradicting_settings_are_refused, .init = setup, .fini = teardown, .timeout = 10)
+{
+    char path[256], msg[512];
+    /* a variable against the default */
+    expect_env_refused("LOOM_JOB_WORKER_TIMEOUT", "0.2",
+                       "'job.worker_timeout' = 0.2 (LOOM_JOB_WORKER_TIMEOUT) must be more than "
+                       "'job.heartbeat' = 0.5 (default), or 0: a worker quiet between two "
+                       "heartbeats would be declared lost");
+    /* equal is no better; each from another source */
+    write_file(path, "hb.cfg", "job = { heartbeat = 2.0; };\n");
+    setenv("LOOM_CONFIG", path, 1);
+    char *argv[] = {"prog", "--job-worker-timeout", "2", NULL};
+    int argc = 3;
+    loom_config *cfg = fresh();
+    loom_assert_err(loom_config_load(cfg, &argc, argv), LOOM_ECONFIG);
+    cr_assert(strstr(loom_config_error(cfg), "'job.worker_timeout' = 2 (--job-worker-timeout) "
+                                             "must be more than 'job.heartbeat' = 2 ("),
+              "%s", loom_config_error(cfg));
+    cr_assert_eq(argc, 3, "a refused load leaves argv alone");
+    cr_assert_eq(get_d(cfg, "job.heartbeat"), 0.5);
+    /* 0 turns the timeout off: no contradiction; above is fine */
+    char *off[] = {"prog", "--job-worker-timeout=0", NULL};
+    argc = 2;
+    loom_assert_ok(loom_config_load(cfg, &argc, off));
+    char *above[] = {"prog", "--job-worker-timeout=2.5", NULL};
+    argc = 2;
+    loom_assert_ok(loom_config_load(cfg, &argc, above));
+    loom_assert_ok(loom__config_check(cfg, msg, sizeof msg));
+    cr_assert_str_eq(msg, "");
+    /* loom_config_set checks one key at a time; the job checks the whole */
+    loom_assert_ok(loom_config_set(cfg, "job.heartbeat", "3", "set"));
+    loom_assert_err(loom__config_check(cfg, msg, sizeof msg), LOOM_ECONFIG);
+    cr_assert(strstr(msg, "'job.heartbeat' = 3 (set)"), "%s", msg);
     loom_config_destroy(cfg);
 }

@@ -288,7 +288,8 @@ Test(isolate, task_sees_its_job_but_cannot_submit, .init = setup, .timeout = 30)
     loom_assert_ok(loom__iso_create(&h));
     struct job_fn probe = fn_of("probe", probe_task, NULL);
     for (int mode = 0; mode < 2; mode++) {
-        expect(run(h, mode, &probe, NULL, 0, &t, 0, 0), 0, LOOM_CAUSE_OK, 0);
+        /* the refused submit, unhandled (it returns 0), fails the task */
+        expect(run(h, mode, &probe, NULL, 0, &t, 0, 0), -1, LOOM_CAUSE_FAILED, LOOM_ESTATE);
         int64_t v[5];
         cr_assert_eq(t.reply_len, sizeof v);
         memcpy(v, t.reply, sizeof v);

@@ -14,7 +14,17 @@
  * The file is `--config FILE` if given, else `$LOOM_CONFIG` if set, else none.
  * Syntax errors, unknown keys, wrong types and out-of-range values are
  * refused with a message naming the source (file and line, variable or
- * option); a refused load changes nothing (all or nothing).
+ * option); a refused load changes nothing (all or nothing). So is a
+ * variable or option that looks like loom's but names no setting
+ * (`LOOM_POOL_THRADS`, `--pool-thread`: in loom's namespace
+ * `LOOM_<SECTION>_`/`--<section>-`, or two edits from a valid name): the
+ * message names the nearest valid one. Settings that contradict each
+ * other (`job.worker_timeout` not above `job.heartbeat`, unless 0) are
+ * refused too.
+ *
+ * A job created without a config (loom_job_opts.config NULL) reads the
+ * built-in defaults, the `$LOOM_CONFIG` file and the `LOOM_*` variables,
+ * as loom_config_load(cfg, NULL, NULL) does.
  */
 #ifndef LOOM_CONFIG_H
 #define LOOM_CONFIG_H
@@ -58,6 +68,12 @@ LOOM_EXTERN void loom_config_destroy(loom_config *cfg);
  * Recognised options (`--config FILE`, `--config=FILE` and `--<key>` forms of
  * every setting) are removed from argv and *argc is reduced; all other
  * arguments keep their order. Parsing stops at `--`, which is kept.
+ * Refused (#LOOM_ECONFIG, the message names the nearest valid name): a set
+ * `LOOM_*` variable or an option that looks like loom's but names no
+ * setting (see the top of this header; `LOOM_CONFIG` and the variables
+ * loom-run gives its commands, `LOOM_TASK_ID`, `LOOM_ATTEMPT`, `LOOM_RANK`,
+ * `LOOM_HOST`, `LOOM_SLOT`, are not settings and are left alone); values
+ * that contradict each other once every source is applied.
  *
  * \param[in,out] cfg  the config to update; unchanged unless #LOOM_OK.
  * \param[in,out] argc may be NULL (then argv is ignored).

@@ -65,7 +65,12 @@ typedef struct loom_job_future loom_job_future;
  * \param task  the task: its payload, its context, its reply.
  * \param user  the pointer given to loom_job_register().
  * \return 0 for success; any other value is the task's failure status,
- *         delivered in loom_result.status.
+ *         delivered in loom_result.status. A task that returns 0 after a
+ *         refused loom_task_submit(), or after a refused loom_task_reply()
+ *         that no later successful reply replaced, fails all the same:
+ *         status -1, cause #LOOM_CAUSE_FAILED, cause_code the refusal's
+ *         #loom_err (a map input: status -1 only). Returning non-zero is
+ *         how a task says it handled the refusal: its own status stands.
  */
 typedef int (*loom_task_fn)(loom_task *task, void *user);
 
@@ -113,7 +118,10 @@ typedef struct loom_result {
                            had it succeeded; status 0, no reply data */
     void *loom__buf;  /**< private: the received message data points into */
     loom_cause cause; /**< why it ended: OK exactly when status is 0 */
-    int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT), else 0 */
+    int cause_code;   /**< the signal (SIGNAL) or exit code (EXIT); FAILED
+                           with status -1: the #loom_err of the refused
+                           loom_task_reply()/loom_task_submit() that failed
+                           a task returning 0 (see loom_task_fn), or 0 */
     const char *host; /**< host name of the worker that ran it (its
                            loom_context_host(), at most 255 bytes); points
                            into the job, valid until loom_job_destroy().
@@ -138,8 +146,10 @@ typedef struct loom_result {
  *         need. Read during create (journal path and title copied); not
  *         kept. */
 typedef struct loom_job_opts {
-    /** Settings (pool.threads, job.*); NULL means built-in defaults. Read
-     *  during create only. */
+    /** Settings (pool.threads, job.*); read during create only. NULL: the
+     *  built-in defaults, the `$LOOM_CONFIG` file and the `LOOM_*`
+     *  variables, as loom_config_load(cfg, NULL, NULL) reads them (and
+     *  `log.level` applied when one of them sets it). */
     const loom_config *config;
     /** Master: a journal file of finished attempts (see "The journal and
      *  resume" in docs/jobs.md): one checksummed record per attempt,
@@ -191,7 +201,9 @@ typedef struct loom_job_opts {
  * \param[out] out   the job, owned by the caller: loom_job_destroy() it.
  *                   Untouched on error.
  * \return #LOOM_OK, #LOOM_ESTATE if MPI is not initialised, #LOOM_EMPI,
- *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config),
+ *         #LOOM_ENOMEM, #LOOM_ECONFIG (bad settings in opts->config or,
+ *         without one, in `$LOOM_CONFIG` or a `LOOM_*` variable; settings
+ *         that contradict each other; the log says why),
  *         #LOOM_EINVAL if opts sets both `serve` and `join`.
  * \note Every rank of comm must call it: MPI_Comm_dup() is collective and
  *       may wait for the others (loom itself sends nothing yet). Call from
@@ -218,7 +230,8 @@ LOOM_EXTERN loom_err loom_job_register(loom_job *job, const char *name, loom_tas
  * \brief Start the job: collective over the communicator. Checks that every
  *        rank runs the same binary (ELF build id) with the same registrations
  *        and that MPI gives enough thread support, then starts the master's
- *        progress thread or a worker's communication thread and pool.
+ *        progress thread or a worker's communication thread and pool. A
+ *        worker runs no task before loom_job_serve().
  * \param[in] job a created job, its functions registered.
  * \note Blocks until every rank has called it (collective). A joining job
  *       (`loom_job_opts.join`) is collective over its own ranks only and
@@ -309,6 +322,16 @@ LOOM_EXTERN unsigned loom_job_threads(const loom_job *job);
  *        silent past `job.worker_timeout`, e.g. stopped, and came back),
  *        or goes silent itself for longer than `job.worker_timeout` (the
  *        master pings every `job.heartbeat`).
+ *
+ * No task runs on a worker before it calls loom_job_serve(): what its
+ * main thread prepares between loom_job_start() and here (globals the
+ * tasks read, per-process resources) is ready before the first task, with
+ * no lock. Until then the worker asks for no task; the master's tasks run
+ * on workers that serve, or wait for one (its submissions may then block
+ * at `job.max_outstanding`), and a master that waits for results while
+ * the worker waits for the master deadlocks. Queue calls work before
+ * serve. A worker destroyed without serving serves in loom_job_destroy()
+ * until the master finishes. The same holds for a joined job's workers.
  * \param[in] job a started job, on a worker rank.
  * \return #LOOM_OK when the master ended the job or told it to leave;
  *         #LOOM_ETIMEDOUT when the master went silent
@@ -385,7 +408,8 @@ LOOM_EXTERN loom_err loom_job_submit_avoiding(loom_job *job, const char *fn, con
  *    cause ISOLATION;
  *  - loom_task_payload/arg/reply/id/attempt/job work as usual
  *    (loom_job_rank(loom_task_job(t)) included); loom_task_submit() and
- *    the named-queue calls return #LOOM_ESTATE;
+ *    the named-queue calls return #LOOM_ESTATE (a refused submit fails
+ *    the task unless it returns non-zero, as in a thread);
  *  - a map chunk (loom_job_map) runs as one isolated task: a crash fails
  *    every input of the chunk.
  * With `task.isolate_mode = "fork"` each task runs in a fork() of the
@@ -514,6 +538,11 @@ LOOM_EXTERN loom_err loom_job_finish(loom_job *job);
  *        communicator is freed; MPI stays initialised.
  * \param[in] job the job, or NULL (nothing happens); invalid afterwards.
  *            Release futures and queue handles first.
+ *
+ * Results the program was given that hold reply data and were not
+ * released with loom_result_free() are counted: destroy logs a warning
+ * saying how many (a leak checker would blame loom's receive). They stay
+ * valid, and may still be released after destroy.
  * \note Blocks until loom's threads end (and, on the master, as
  *       loom_job_finish()). Cannot fail. The thread that created the job,
  *       before MPI_Finalize().
@@ -526,7 +555,8 @@ LOOM_EXTERN void loom_job_destroy(loom_job *job);
  *        release one; copy `data` to keep it longer.
  * \param[in,out] res the result, or NULL (nothing happens); the struct
  *                itself stays the caller's storage.
- * \note Cannot fail, never blocks, any thread.
+ * \note Cannot fail, never blocks, any thread; also after
+ *       loom_job_destroy() of the job it came from.
  */
 LOOM_EXTERN void loom_result_free(loom_result *res);
 
@@ -591,7 +621,8 @@ LOOM_EXTERN loom_err loom_task_arg_str(const loom_task *task, const char **out);
  *                 len is 0.
  * \param     len  reply size (at most `job.max_payload`).
  * \return #LOOM_OK, #LOOM_ERANGE (above `job.max_payload`; the reply is
- *         unchanged), #LOOM_ENOMEM.
+ *         unchanged), #LOOM_ENOMEM. A refusal fails the task unless a later
+ *         reply succeeds or the task returns non-zero (see loom_task_fn).
  * \note Never blocks; the task's thread, during the call.
  */
 LOOM_EXTERN loom_err loom_task_reply(loom_task *task, const void *data, size_t len);
@@ -655,7 +686,9 @@ LOOM_EXTERN loom_context *loom_task_context(const loom_task *task);
  *                    when len is 0.
  * \param     len     payload size (at most `job.max_payload`).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_ERANGE, #LOOM_ENOMEM;
- *         #LOOM_ESTATE inside an isolated task.
+ *         #LOOM_ESTATE inside an isolated task. A refusal fails the task
+ *         unless it returns non-zero (see loom_task_fn); tasks submitted
+ *         before it stand.
  * \note Never waits for room (the master's bound does not hold it back).
  *       The task's thread, during the call.
  */

@@ -22,8 +22,13 @@
  * literals beyond int64. @include is refused: an included file would escape
  * both the size bound and that scanner.
  *
- * Command-line options that look like loom's but are not ("--pool-thread=3")
- * are left in argv like any other argument: the application decides.
+ * Variables and options that look like loom's but name no setting
+ * (LOOM_POOL_THRADS, --pool-thread=3) are refused with the nearest valid
+ * name: in loom's namespace (LOOM_<SECTION>_..., --<section>-...) or within
+ * two edits of a valid name. A few LOOM_* variables are loom's without
+ * being settings (LOOM_CONFIG, loom-run's LOOM_TASK_ID ...): not_settings[].
+ * Settings that contradict each other (conflicts[]) are refused after every
+ * source has been applied.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -929,11 +934,155 @@ out:
 
 /* --- environment and command line --------------------------------------- */
 
+extern char **environ;
+
+/* LOOM_* variables that are loom's without being settings: the config file,
+ * and what loom-run gives each of its commands. LOOM__* are loom's own
+ * (isolate.c's helper marker). */
+static const char *const not_settings[] = {"LOOM_CONFIG", "LOOM_TASK_ID", "LOOM_ATTEMPT",
+                                           "LOOM_RANK",   "LOOM_HOST",    "LOOM_SLOT"};
+
+/* Longest name compared by edit_distance; longer ones are never near. */
+#define EDIT_MAX_LEN (2 * CONFIG_NAME_MAX)
+
+/* Edits (insert, delete, replace, swap of two neighbours) that turn
+ * a[0..na) into b[0..nb); SIZE_MAX when either is longer than EDIT_MAX_LEN. */
+static size_t
+edit_distance(const char *a, size_t na, const char *b, size_t nb)
+{
+    size_t rows[3][EDIT_MAX_LEN + 1];
+    if (na > EDIT_MAX_LEN || nb > EDIT_MAX_LEN)
+        return SIZE_MAX;
+    size_t *pp = rows[0], *p = rows[1], *c = rows[2];
+    for (size_t j = 0; j <= nb; j++)
+        p[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        c[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t d = p[j - 1] + (a[i - 1] != b[j - 1]);
+            if (p[j] + 1 < d)
+                d = p[j] + 1;
+            if (c[j - 1] + 1 < d)
+                d = c[j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && pp[j - 2] + 1 < d)
+                d = pp[j - 2] + 1;
+            c[j] = d;
+        }
+        size_t *t = pp;
+        pp = p;
+        p = c;
+        c = t;
+    }
+    return p[nb];
+}
+
+/* The key whose variable or option name (make: env_name or option_name)
+ * is nearest to name[0..len), the user's name without its prefix of skip
+ * bytes ("LOOM_", "--"); *dist gets the edits between them. */
+static size_t
+nearest_key(void (*make)(const struct key_def *, char *, size_t), size_t skip, const char *name,
+            size_t len, size_t *dist)
+{
+    char buf[CONFIG_NAME_MAX + 8];
+    size_t best = 0;
+    *dist = SIZE_MAX;
+    for (size_t i = 0; i < NKEYS; i++) {
+        make(&config_keys[i], buf, sizeof buf);
+        size_t d = edit_distance(name, len, buf + skip, strlen(buf + skip));
+        if (d < *dist) {
+            *dist = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
+/* Is name[0..len) in loom's namespace: a section of a key, then sep
+ * ("POOL_..." for variables: upper case and '_'; "pool-..." for options)? */
+static int
+in_namespace(const char *name, size_t len, int upper, char sep)
+{
+    for (size_t i = 0; i < NKEYS; i++) {
+        const char *key = config_keys[i].key;
+        size_t n = section_len(key), j = 0;
+        if (len <= n || name[n] != sep)
+            continue;
+        while (j < n && name[j] == (upper ? ascii_upper(key[j]) : key[j]))
+            j++;
+        if (j == n)
+            return 1;
+    }
+    return 0;
+}
+
+/* Does it look like loom's: in its namespace, or two edits at most from a
+ * valid name (nearest: that name's row)? */
+static int
+looks_like_loom(void (*make)(const struct key_def *, char *, size_t), size_t skip, int upper,
+                char sep, const char *name, size_t len, size_t *nearest)
+{
+    size_t dist;
+    *nearest = nearest_key(make, skip, name, len, &dist);
+    return dist <= 2 || in_namespace(name, len, upper, sep);
+}
+
+/* A name as quoted in a message: its first len bytes, cut, control
+ * characters replaced. */
+static void
+show_name(char *buf, size_t size, const char *name, size_t len)
+{
+    char tmp[CONFIG_SHOWN_MAX + 4];
+    size_t n = len < sizeof tmp - 1 ? len : sizeof tmp - 1;
+    memcpy(tmp, name, n);
+    tmp[n] = '\0';
+    show_text(buf, size, tmp);
+}
+
+static int
+env_is_known(const char *var, size_t len)
+{
+    char name[CONFIG_NAME_MAX + 8];
+    for (size_t i = 0; i < sizeof not_settings / sizeof not_settings[0]; i++)
+        if (strlen(not_settings[i]) == len && strncmp(var, not_settings[i], len) == 0)
+            return 1;
+    for (size_t i = 0; i < NKEYS; i++) {
+        env_name(&config_keys[i], name, sizeof name);
+        if (strlen(name) == len && strncmp(var, name, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* A set LOOM_* variable that names no setting but looks like one
+ * (LOOM_POOL_THRADS) is refused with the nearest valid name. */
+static loom_err
+env_check_unknown(loom_config *cfg)
+{
+    char name[CONFIG_NAME_MAX + 8], shown[CONFIG_SHOWN_MAX];
+    for (char **e = environ; e && *e; e++) {
+        const char *var = *e, *eq = strchr(var, '=');
+        /* not loom's, empty (counts as unset), or loom's own LOOM__* */
+        if (!eq || eq[1] == '\0' || strncmp(var, "LOOM_", 5) != 0 || var[5] == '_')
+            continue;
+        size_t len = (size_t)(eq - var), near;
+        if (env_is_known(var, len) ||
+            !looks_like_loom(env_name, 5, 1, '_', var + 5, len - 5, &near))
+            continue;
+        show_name(shown, sizeof shown, var, len);
+        env_name(&config_keys[near], name, sizeof name);
+        return cfg_fail(cfg, "%s: unknown variable; did you mean %s?", shown, name);
+    }
+    return LOOM_OK;
+}
+
 /* An empty variable counts as unset, so `LOOM_X= prog` clears an override. */
 static loom_err
 env_apply(loom_config *cfg, struct cfg_values *stage)
 {
     char name[CONFIG_NAME_MAX + 8];
+    loom_err unknown = env_check_unknown(cfg);
+    if (unknown != LOOM_OK)
+        return unknown;
     for (size_t i = 0; i < NKEYS; i++) {
         const struct key_def *k = &config_keys[i];
         union value v;
@@ -956,11 +1105,12 @@ enum arg_kind {
     ARG_CONFIG,   /* --config FILE */
     ARG_KEY,      /* --<key> VALUE */
     ARG_NO_VALUE, /* a loom option at the end of argv or before "--" */
+    ARG_UNKNOWN,  /* looks like loom's, names no setting: refused */
 };
 
 struct arg {
     enum arg_kind kind;
-    size_t index;                   /* ARG_KEY: row of config_keys */
+    size_t index;                   /* ARG_KEY: row of config_keys; ARG_UNKNOWN: the nearest */
     const char *value;              /* ARG_CONFIG, ARG_KEY */
     int count;                      /* argv elements taken: 1 or 2 */
     char name[CONFIG_NAME_MAX + 4]; /* "--pool-threads" */
@@ -993,8 +1143,13 @@ arg_classify(int argc, char **argv, int i, struct arg *a)
                 break;
             }
         }
-        if (a->kind == ARG_OTHER)
+        if (a->kind == ARG_OTHER) {
+            if (looks_like_loom(option_name, 2, 0, '-', name, len, &a->index)) {
+                a->kind = ARG_UNKNOWN;
+                show_name(a->name, sizeof a->name, s, (size_t)(name - s) + len);
+            }
             return;
+        }
     }
     if (eq) {
         a->value = eq + 1;
@@ -1018,6 +1173,11 @@ args_scan(loom_config *cfg, int argc, char **argv, struct cfg_values *stage, con
             break;
         if (a.kind == ARG_NO_VALUE)
             return cfg_fail(cfg, "%s: missing value", a.name);
+        if (a.kind == ARG_UNKNOWN) {
+            char near[CONFIG_NAME_MAX + 4];
+            option_name(&config_keys[a.index], near, sizeof near);
+            return cfg_fail(cfg, "%s: unknown option; did you mean %s?", a.name, near);
+        }
         if (a.kind == ARG_CONFIG && !stage) {
             if (!*a.value)
                 return cfg_fail(cfg, "--config: missing file name");
@@ -1055,6 +1215,54 @@ args_compact(int *argc, char **argv)
     if (w < *argc)
         argv[w] = NULL;
     *argc = w;
+}
+
+/* --- settings that must agree ------------------------------------------- */
+
+/* Pairs of settings where `high` must be more than `low`, unless it is 0
+ * (off); `why` ends the message. */
+static const struct conflict {
+    const char *low, *high, *why;
+} conflicts[] = {
+    {"job.heartbeat", "job.worker_timeout",
+     "a worker quiet between two heartbeats would be declared lost"},
+};
+
+static double
+slot_number(const struct key_def *k, const struct slot *s)
+{
+    return k->type == KT_FLOAT ? s->v.d : (double)s->v.i;
+}
+
+/* The first contradiction among the values v, as a message in buf: 1, or
+ * 0 when they agree. */
+static int
+values_conflict(const struct cfg_values *v, char *buf, size_t size)
+{
+    for (size_t c = 0; c < sizeof conflicts / sizeof conflicts[0]; c++) {
+        size_t lo = 0, hi = 0;
+        const struct key_def *kl = key_find(conflicts[c].low, &lo),
+                             *kh = key_find(conflicts[c].high, &hi);
+        LOOM_ASSERT(kl && kh); /* a bad row is a bug in the table */
+        double l = slot_number(kl, &v->s[lo]), h = slot_number(kh, &v->s[hi]);
+        if (h == 0 || h > l)
+            continue;
+        char ls[32], hs[32];
+        format_double(ls, sizeof ls, l);
+        format_double(hs, sizeof hs, h);
+        snprintf(buf, size, "'%s' = %s (%s) must be more than '%s' = %s (%s), or 0: %s", kh->key,
+                 hs, v->s[hi].origin, kl->key, ls, v->s[lo].origin, conflicts[c].why);
+        return 1;
+    }
+    return 0;
+}
+
+loom_err
+loom__config_check(const loom_config *cfg, char *buf, size_t size)
+{
+    LOOM_ASSERT(cfg && buf && size > 0);
+    buf[0] = '\0';
+    return values_conflict(cfg->vals, buf, size) ? LOOM_ECONFIG : LOOM_OK;
 }
 
 /* --- public API --------------------------------------------------------- */
@@ -1144,8 +1352,13 @@ loom_config_load(loom_config *cfg, int *argc, char **argv)
         rc = args_scan(cfg, *argc, argv, stage, NULL);
         if (rc != LOOM_OK)
             goto out_stage;
-        args_compact(argc, argv);
     }
+    if (values_conflict(stage, cfg->err, sizeof cfg->err)) {
+        rc = LOOM_ECONFIG;
+        goto out_stage;
+    }
+    if (argc)
+        args_compact(argc, argv);
     commit(cfg, &stage);
 
 out_stage:

@@ -36,6 +36,14 @@ loom_err loom__ret(loom_err rc);
  * Shared with test_config: no key is a boolean yet. */
 loom_err loom__config_parse_bool(const char *text, int *out);
 
+/* Settings of cfg that contradict each other (job.worker_timeout not above
+ * job.heartbeat): LOOM_ECONFIG with the message in buf (size bytes), or
+ * LOOM_OK (buf ""). loom_config_load refuses them once every source is
+ * applied; loom_job_create checks any config here (one changed with
+ * loom_config_set or loom_config_load_file, which check keys one by one). */
+struct loom_config;
+loom_err loom__config_check(const struct loom_config *cfg, char *buf, size_t size);
+
 /* Write a message into a caller's buffer (err may be NULL, errlen 0: then
  * nothing); errno is left as it was, so a caller can still report it. */
 void loom__set_err(char *err, size_t errlen, const char *fmt, ...) LOOM_PRINTF(3, 4);

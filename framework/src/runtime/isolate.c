@@ -118,7 +118,7 @@ struct iso_rep { /* + reply */
     uint32_t magic;
     uint32_t err; /* ISO_REP_* */
     int32_t status;
-    uint32_t pad;
+    uint32_t refused; /* loom_err of the refusal that failed the task, else 0 */
     uint64_t len;
 };
 
@@ -290,7 +290,10 @@ helper_main(int fd)
             t.out = NULL;
             loom_task_fn f;
             memcpy(&f, &fn, sizeof f);
+            loom_err why;
             rep.status = q.chunk ? loom__run_chunk(f, (void *)user, &t) : f(&t, (void *)user);
+            rep.status = loom__task_outcome(&t, rep.status, &why);
+            rep.refused = (uint32_t)why;
             rep.len = t.reply_len;
             t.job = NULL;
         }
@@ -685,7 +688,7 @@ run_helper(struct loom__iso *h, const struct loom__iso_limits *lim, const struct
             }
             o->status = rep.status;
             o->cause = rep.status == 0 ? LOOM_CAUSE_OK : LOOM_CAUSE_FAILED;
-            o->code = 0;
+            o->code = (int32_t)rep.refused;
             return;
         }
     } else {
@@ -725,7 +728,10 @@ run_fork(struct loom__iso *h, const struct loom__iso_limits *lim, const struct j
         setrlimit(RLIMIT_CORE, &no_core);
         t->out = NULL; /* loom_task_submit refuses */
         struct iso_rep rep = {ISO_REP, ISO_REP_OK, -1, 0, 0};
+        loom_err why;
         rep.status = chunk ? loom__run_chunk(f->fn, f->user, t) : f->fn(t, f->user);
+        rep.status = loom__task_outcome(t, rep.status, &why);
+        rep.refused = (uint32_t)why;
         rep.len = t->reply_len;
         if (write_full(sv[1], &rep, sizeof rep) != 0 ||
             (rep.len && write_full(sv[1], t->reply, t->reply_len) != 0))
@@ -749,7 +755,7 @@ run_fork(struct loom__iso *h, const struct loom__iso_limits *lim, const struct j
     if (w == W_DATA) {
         o->status = rep.status;
         o->cause = rep.status == 0 ? LOOM_CAUSE_OK : LOOM_CAUSE_FAILED;
-        o->code = 0;
+        o->code = (int32_t)rep.refused;
         loom__proc_reap(pid); /* it _exit()s right after its reply */
     } else {
         child_end(h, pid, w, o);

@@ -28,7 +28,8 @@ struct loom__iso_limits {
 struct loom__iso_outcome {
     int32_t status;   /* the function's return value, -1 when it did not return */
     loom_cause cause; /* LOOM_CAUSE_* */
-    int32_t code;     /* signal number or exit code, else 0 */
+    int32_t code;     /* signal number or exit code; FAILED: the loom_err of a
+                         refused reply or submit that failed it; else 0 */
 };
 
 /* One isolation slot: at most one helper process, used by one thread at a

@@ -32,19 +32,46 @@
 #include "loom/log.h"
 #include "master.h"
 #include "master_api.h"
+#include "msg.h"
 #include "worker.h"
+
+/* The settings a job reads: the program's config, or without one the
+ * built-in defaults, the $LOOM_CONFIG file and the LOOM_* variables, in
+ * *own (the caller destroys it). Settings that contradict each other are
+ * refused, wherever they came from; the log says why. */
+static loom_err
+job_config(const loom_config *given, loom_config **own, const loom_config **cfg)
+{
+    char msg[512];
+    *own = NULL;
+    *cfg = given;
+    if (!given) {
+        loom_err rc = loom_config_create(own);
+        if (rc != LOOM_OK)
+            return rc;
+        rc = loom_config_load(*own, NULL, NULL);
+        if (rc != LOOM_OK) {
+            LOOM_ERROR("settings: %s", loom_config_error(*own));
+            return rc;
+        }
+        /* log.level from $LOOM_CONFIG too, not only LOOM_LOG_LEVEL (log.c);
+         * a level the program set itself stays when nothing says otherwise */
+        const char *origin = loom_config_origin(*own, "log.level");
+        if (origin && strcmp(origin, "default") != 0)
+            loom_config_apply(*own);
+        *cfg = *own;
+    }
+    if (loom__config_check(*cfg, msg, sizeof msg) != LOOM_OK) {
+        LOOM_ERROR("settings: %s", msg);
+        return LOOM_ECONFIG;
+    }
+    return LOOM_OK;
+}
 
 static loom_err
 read_settings(const loom_config *cfg, struct job_settings *s)
 {
-    loom_config *own = NULL;
     loom_err rc = LOOM_OK;
-    if (!cfg) {
-        rc = loom_config_create(&own);
-        if (rc != LOOM_OK)
-            return rc;
-        cfg = own;
-    }
     int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
     int64_t crashes = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
@@ -81,7 +108,6 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->isolate_mode = strcmp(mode, "fork") == 0 ? LOOM__ISO_FORK : LOOM__ISO_HELPER;
     s->task_timeout_ns = (int64_t)(timeout * 1e9);
     s->task_memory = (uint64_t)memory;
-    loom_config_destroy(own);
     return rc;
 }
 
@@ -104,15 +130,13 @@ static loom_err
 read_outputs(const loom_config *cfg, loom_job *job)
 {
     const char *events = "", *report = "";
-    if (cfg && (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
-                loom_config_get_string(cfg, "job.report", &report) != LOOM_OK))
+    if (loom_config_get_string(cfg, "job.events", &events) != LOOM_OK ||
+        loom_config_get_string(cfg, "job.report", &report) != LOOM_OK)
         return LOOM_ECONFIG;
     if (!(job->events = strdup(events)) || !(job->report = strdup(report)))
         return LOOM_ENOMEM;
-    if (cfg) {
-        setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
-        setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
-    }
+    setting_name(cfg, "job.events", job->events_name, sizeof job->events_name);
+    setting_name(cfg, "job.report", job->report_name, sizeof job->report_name);
     return LOOM_OK;
 }
 
@@ -127,16 +151,20 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         return loom__fail(LOOM_ESTATE, "loom_job_create: MPI is %s",
                           finalized ? "finalized" : "not initialised (call MPI_Init_thread first)");
 
+    loom_config *own = NULL;
+    const loom_config *cfg = NULL;
     loom_job *job = calloc(1, sizeof *job);
     if (!job)
         return loom__fail(LOOM_ENOMEM, "out of memory for a job");
-    loom_err rc = read_settings(opts ? opts->config : NULL, &job->set);
+    loom_err rc = job_config(opts ? opts->config : NULL, &own, &cfg);
+    if (rc == LOOM_OK)
+        rc = read_settings(cfg, &job->set);
     if (rc != LOOM_OK)
         goto fail_settings;
     rc = LOOM_ENOMEM;
     job->fns = calloc(JOB_MAX_FUNCS, sizeof *job->fns);
-    if (!job->fns)
-        goto fail_settings;
+    if (!job->fns || !(job->ledger = loom__ledger_new()))
+        goto fail_dup;
     if (opts && opts->journal && !(job->journal = strdup(opts->journal)))
         goto fail_dup;
     if (opts && opts->title && !(job->title = strdup(opts->title)))
@@ -153,7 +181,7 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         goto fail_dup;
     job->join_timeout_ms = opts && opts->join_timeout_ms > 0 ? opts->join_timeout_ms : 20000;
     job->own_attempts = opts && opts->own_attempts != 0;
-    if ((rc = read_outputs(opts ? opts->config : NULL, job)) != LOOM_OK)
+    if ((rc = read_outputs(cfg, job)) != LOOM_OK)
         goto fail_dup;
     rc = LOOM_EMPI;
     if (MPI_Comm_dup(comm, &job->comm) != MPI_SUCCESS)
@@ -168,6 +196,7 @@ loom_job_create(MPI_Comm comm, const loom_job_opts *opts, loom_job **out)
         job->size++;
     }
     loom_log_set_rank(job->rank);
+    loom_config_destroy(own);
     *out = job;
     return LOOM_OK;
 
@@ -179,7 +208,9 @@ fail_dup:
     free(job->title);
     free(job->journal);
     free(job->fns);
+    loom__ledger_release(job->ledger);
 fail_settings:
+    loom_config_destroy(own);
     free(job);
     return loom__ret(rc);
 }
@@ -371,6 +402,12 @@ loom_job_destroy(loom_job *job)
     }
     if (job->rank == 0)
         loom__master_unprepare(job); /* if start never took it over */
+    long held = loom__ledger_held(job->ledger);
+    if (held > 0)
+        LOOM_WARN("loom_job_destroy: the program still holds %ld result%s with reply data "
+                  "never released by loom_result_free(): that memory stays allocated",
+                  held, held == 1 ? "" : "s");
+    loom__ledger_release(job->ledger);
     if (job->joined && !atomic_load(&job->master_lost))
         MPI_Comm_disconnect(&job->comm); /* the master's side need not act */
     else

@@ -50,6 +50,7 @@ struct master;
 struct worker;
 struct loom__journal;
 struct loom__journal_done;
+struct loom__ledger;
 struct loom__recorder;
 struct wire_buf;
 
@@ -79,6 +80,9 @@ struct loom_job {
     char *title;                /* NULL: the command line */
     int own_attempts;           /* loom_job_opts.own_attempts */
     struct loom__recorder *rec; /* master: opened before start */
+
+    /* results the program was given and still holds (msg.h) */
+    struct loom__ledger *ledger;
 };
 
 /* The task a function sees. */
@@ -92,7 +96,8 @@ struct loom_task {
     size_t reply_len, reply_cap;
     struct wire_buf *out; /* where loom_task_submit appends WIRE_SUBMIT;
                              NULL in an isolated task (submit refuses) */
-    loom_err out_err;     /* first failure appending to out */
+    loom_err submit_err;  /* the first refused loom_task_submit */
+    loom_err reply_err;   /* a refused loom_task_reply no later one replaced */
 };
 
 #endif /* LOOM_JOB_TYPES_H */

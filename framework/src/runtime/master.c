@@ -26,6 +26,7 @@
 #include "master_types.h"
 #include "qstore.h"
 #include "recorder.h"
+#include "result.h"
 
 /* The program's name, for the report's title. */
 static const char *
@@ -211,7 +212,7 @@ free_tables(struct master *m)
     for (size_t i = 0; i < m->futures.cap; i++) {
         struct loom_job_future *f = m->futures.vals[i];
         if (m->futures.keys[i] && --f->refs == 0) {
-            loom_result_free(&f->res);
+            loom__result_drop(&f->res);
             free(f);
         }
     }

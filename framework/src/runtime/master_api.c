@@ -25,6 +25,7 @@
 #include "msg.h"
 #include "recorder.h"
 #include "registry.h"
+#include "result.h"
 
 /* ---- submit ---------------------------------------------------------------------------- */
 
@@ -245,6 +246,7 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     }
     if (rc == LOOM_OK) {
         *out = loom__rring_pop(&m->results);
+        loom__result_handed(out);
         if (m->outstanding-- == m->job->set.max_outstanding)
             loom__master_wake_waiters(m); /* a submitter may be waiting for room */
     }
@@ -295,12 +297,18 @@ loom_job_future_wait(loom_job_future *f, int timeout_ms, loom_result *out)
         out->data = NULL;
         out->loom__buf = NULL; /* the copy is the caller's own */
         if (f->res.len) {
-            out->data = malloc(f->res.len);
-            if (out->data)
-                memcpy(out->data, f->res.data, f->res.len);
-            else
+            /* a message of its own, so the job's ledger counts it */
+            struct loom__msg *copy = loom__msg_new(f->res.len);
+            if (copy) {
+                copy->ledger = m->job->ledger;
+                memcpy(copy->data, f->res.data, f->res.len);
+                out->data = copy->data;
+                out->loom__buf = copy;
+                loom__result_handed(out);
+            } else {
                 rc = loom__fail(LOOM_ENOMEM, "out of memory copying a result of %zu bytes",
                                 f->res.len);
+            }
         }
     }
     pthread_mutex_unlock(&m->mu);
@@ -317,7 +325,7 @@ loom_job_future_release(loom_job_future *f)
     int last = --f->refs == 0;
     pthread_mutex_unlock(&m->mu);
     if (last) {
-        loom_result_free(&f->res);
+        loom__result_drop(&f->res);
         free(f);
     }
 }
@@ -374,7 +382,9 @@ map_unpack(struct mresult *mr, size_t first, size_t count, loom_result *results)
     }
     if (refs)
         atomic_fetch_add(&msg->refs, refs);
-    loom_result_free(&mr->r);
+    for (size_t i = 0; i < count; i++)
+        loom__result_handed(&results[first + i]);
+    loom__result_drop(&mr->r);
 }
 
 /* Chunk boundaries for n inputs of lens[], at most `per` inputs and 4 MiB
@@ -534,7 +544,7 @@ loom_job_finish(loom_job *job)
     /* results nobody will consume */
     while (m->results.count) {
         loom_result r = loom__rring_pop(&m->results);
-        loom_result_free(&r);
+        loom__result_drop(&r);
         m->outstanding--;
     }
     loom__master_wake_progress(m);

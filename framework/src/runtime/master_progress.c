@@ -241,6 +241,7 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
         struct loom__msg *buf = loom__msg_new(count > 0 ? (size_t)count : 0);
         if (!buf)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+        buf->ledger = m->job->ledger; /* results handed out of it count there */
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         int rank = base + st.MPI_SOURCE;
         if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n) {

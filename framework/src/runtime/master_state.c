@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "master_state.h"
+#include "result.h"
 
 void
 loom__master_wake_waiters(struct master *m)
@@ -73,11 +74,11 @@ loom__master_deliver(struct master *m, loom_result *r)
         f->done = 1;
         m->outstanding--;
         if (--f->refs == 0) {
-            loom_result_free(&f->res);
+            loom__result_drop(&f->res);
             free(f);
         }
     } else if (m->finishing) {
-        loom_result_free(r);
+        loom__result_drop(r);
         m->outstanding--;
     } else if (loom__rring_push(&m->results, r) != 0) {
         loom__panic(__FILE__, __LINE__, __func__, "out of memory queueing a result");

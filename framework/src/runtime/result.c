@@ -4,6 +4,9 @@
  * freeing it, reading a number from it, naming its cause. Any thread; no
  * state of its own. A result's data either points into a received
  * message (loom__buf, shared: msg.c) or is the result's own allocation.
+ * A result handed to the program that holds a message is counted on its
+ * job's ledger (msg.c) until loom_result_free(); loom's own code drops the
+ * results the program never got with loom__result_drop().
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,9 +14,18 @@
 #include "internal.h"
 #include "loom/job.h"
 #include "msg.h"
+#include "result.h"
 
 void
-loom_result_free(loom_result *res)
+loom__result_handed(loom_result *res)
+{
+    struct loom__msg *msg = res->loom__buf;
+    if (msg)
+        loom__ledger_hold(msg->ledger);
+}
+
+void
+loom__result_drop(loom_result *res)
 {
     if (!res)
         return;
@@ -22,6 +34,17 @@ loom_result_free(loom_result *res)
     else
         free(res->data);
     memset(res, 0, sizeof *res);
+}
+
+void
+loom_result_free(loom_result *res)
+{
+    if (!res)
+        return;
+    struct loom__msg *msg = res->loom__buf;
+    struct loom__ledger *ledger = msg ? msg->ledger : NULL; /* read before the release */
+    loom__result_drop(res);
+    loom__ledger_release(ledger);
 }
 
 static loom_err

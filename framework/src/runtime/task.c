@@ -8,6 +8,11 @@
  * A loom_task belongs to the one thread running it: a worker's runner
  * (worker.c) or an isolated task's process (isolate.c), which reuse it
  * from task to task (the reply buffer grows and is kept). No locks.
+ *
+ * A refused reply or submit is remembered: unless the task handles it
+ * (returns non-zero, or replies again successfully after a refused reply)
+ * it fails the task, loom__task_outcome(), instead of passing as a success
+ * without its data or its children.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -66,19 +71,22 @@ loom_task_reply(loom_task *task, const void *data, size_t len)
 {
     LOOM_ASSERT(task);
     if (len > task->job->set.max_payload)
-        return loom__fail(LOOM_ERANGE,
-                          "a reply of %zu bytes is over the limit job.max_payload (%zu bytes)", len,
-                          task->job->set.max_payload);
+        return task->reply_err =
+                   loom__fail(LOOM_ERANGE,
+                              "a reply of %zu bytes is over the limit job.max_payload (%zu bytes)",
+                              len, task->job->set.max_payload);
     if (len > task->reply_cap) {
         char *p = realloc(task->reply, len);
         if (!p)
-            return loom__fail(LOOM_ENOMEM, "out of memory for a reply of %zu bytes", len);
+            return task->reply_err =
+                       loom__fail(LOOM_ENOMEM, "out of memory for a reply of %zu bytes", len);
         task->reply = p;
         task->reply_cap = len;
     }
     if (len)
         memcpy(task->reply, data, len);
     task->reply_len = len;
+    task->reply_err = LOOM_OK; /* replaces a refused one */
     return LOOM_OK;
 }
 
@@ -97,8 +105,9 @@ loom_task_reply_double(loom_task *task, double value)
 loom_err
 loom_task_reply_str(loom_task *task, const char *value)
 {
+    LOOM_ASSERT(task);
     if (!value)
-        return loom__fail(LOOM_EINVAL, "loom_task_reply_str: the value is NULL");
+        return task->reply_err = loom__fail(LOOM_EINVAL, "loom_task_reply_str: the value is NULL");
     return loom_task_reply(task, value, strlen(value) + 1);
 }
 
@@ -122,7 +131,8 @@ loom__run_chunk(loom_task_fn fn, void *user, loom_task *t)
         t->payload = data;
         t->len = l;
         t->reply_len = 0;
-        int32_t st = fn(t, user);
+        loom_err why;
+        int32_t st = loom__task_outcome(t, fn(t, user), &why);
         data += l;
         uint32_t rl = (uint32_t)t->reply_len;
         if (used + rl > cap) {
@@ -146,6 +156,15 @@ loom__run_chunk(loom_task_fn fn, void *user, loom_task *t)
     t->reply = out;
     t->reply_len = t->reply_cap = used;
     return 0;
+}
+
+int
+loom__task_outcome(loom_task *t, int status, loom_err *why)
+{
+    loom_err e = t->submit_err != LOOM_OK ? t->submit_err : t->reply_err;
+    t->submit_err = t->reply_err = LOOM_OK;
+    *why = status == 0 ? e : LOOM_OK;
+    return status == 0 && e != LOOM_OK ? -1 : status;
 }
 
 void
@@ -188,19 +207,22 @@ loom_err
 loom_task_submit(loom_task *task, const char *fn, const void *payload, size_t len)
 {
     LOOM_ASSERT(task);
-    if (!task->out) /* an isolated task: nobody to hand it to */
-        return loom__fail(LOOM_ESTATE, "loom_task_submit: an isolated task cannot submit tasks");
-    int idx = loom__job_fn_index(task->job, fn);
-    if (idx < 0)
-        return loom__job_no_fn(task->job, fn);
-    if (len > task->job->set.max_payload)
-        return loom__fail(LOOM_ERANGE,
-                          "payload of %zu bytes for \"%s\" is over the limit job.max_payload "
-                          "(%zu bytes)",
-                          len, fn, task->job->set.max_payload);
-    struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
-    loom_err rc = wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0);
-    if (rc != LOOM_OK && task->out_err == LOOM_OK)
-        task->out_err = rc;
-    return loom__ret(rc);
+    loom_err rc;
+    int idx = task->out ? loom__job_fn_index(task->job, fn) : -1;
+    if (!task->out) { /* an isolated task: nobody to hand it to */
+        rc = loom__fail(LOOM_ESTATE, "loom_task_submit: an isolated task cannot submit tasks");
+    } else if (idx < 0) {
+        rc = loom__job_no_fn(task->job, fn);
+    } else if (len > task->job->set.max_payload) {
+        rc = loom__fail(LOOM_ERANGE,
+                        "payload of %zu bytes for \"%s\" is over the limit job.max_payload "
+                        "(%zu bytes)",
+                        len, fn, task->job->set.max_payload);
+    } else {
+        struct wire_submit s = {(uint32_t)idx, (uint32_t)len};
+        rc = loom__ret(wire_put(task->out, WIRE_SUBMIT, &s, sizeof s, payload, len, NULL, 0));
+    }
+    if (rc != LOOM_OK && task->submit_err == LOOM_OK)
+        task->submit_err = rc;
+    return rc;
 }

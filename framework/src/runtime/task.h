@@ -15,6 +15,13 @@
  * the last input. */
 int loom__run_chunk(loom_task_fn fn, void *user, loom_task *t);
 
+/* The status of a task whose function returned `status`: a refused
+ * loom_task_submit, or a refused loom_task_reply that no successful reply
+ * replaced, fails a task that returned 0 (-1, *why the refusal's error);
+ * any other status stands (*why LOOM_OK): a task that returned non-zero
+ * handled the refusal itself. Clears t's refusals for its next task. */
+int loom__task_outcome(loom_task *t, int status, loom_err *why);
+
 /* Free t's reply buffer; t has no reply afterwards (reply NULL, lengths 0). */
 void loom__task_reply_free(loom_task *t);
 

@@ -19,6 +19,9 @@
  * work per thread, at least 2 tasks per thread), so a batch of tiny tasks
  * is large and long tasks are not hoarded. granted counts credits sent
  * whose tasks have not arrived yet; the comm thread alone touches it.
+ * No credit goes before the program calls loom_job_serve() (serving): no
+ * task runs while the worker's main thread still prepares, and the
+ * master's tasks wait for a worker that serves.
  *
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
@@ -70,6 +73,8 @@ struct worker {
     loom_pool *pool;
     pthread_t comm;
     atomic_int quit; /* destroy: comm thread may exit once sends are done */
+    /* serve (or destroy) was called: credits may go, tasks come */
+    atomic_int serving;
 
     pthread_mutex_t rq_mu;
     struct rq_item *rq;
@@ -186,7 +191,7 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     t->payload = it->payload;
     t->len = it->t.len;
     t->reply_len = 0;
-    t->out_err = LOOM_OK;
+    t->submit_err = t->reply_err = LOOM_OK;
     int status, chunk = (it->t.flags & WIRE_TASK_CHUNK) != 0;
     int isolated = (it->t.flags & WIRE_TASK_ISOLATE) ||
                    (w->job->set.isolate && !(it->t.flags & WIRE_TASK_IN_THREAD));
@@ -203,8 +208,11 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
         }
         status = o.status;
     } else {
+        loom_err why;
         status = chunk ? loom__run_chunk(f->fn, f->user, t) : f->fn(t, f->user);
+        status = loom__task_outcome(t, status, &why); /* a refused reply or submit */
         o.cause = status ? LOOM_CAUSE_FAILED : LOOM_CAUSE_OK;
+        o.code = (int32_t)why;
     }
     int64_t t1 = clk->last = loom__now_ns();
     struct wire_result r = {
@@ -534,7 +542,7 @@ maybe_flush(struct worker *w, int64_t now)
     int stopping = w->stopped;
     int bye = w->bye_wanted && !w->bye_sent;
     pthread_mutex_unlock(&w->st_mu);
-    if (stopping)
+    if (stopping || !atomic_load(&w->serving))
         want_credit = 0;
 
     pthread_mutex_lock(&w->out_mu);
@@ -766,6 +774,8 @@ loom_job_serve(loom_job *job)
         return loom__fail(LOOM_ESTATE, "loom_job_serve: %s",
                           !job->started ? "the job has not started: call loom_job_start() first"
                                         : "the master (rank 0) does not serve; it submits tasks");
+    atomic_store(&job->w->serving, 1); /* the first credit: tasks may come */
+    wake_comm(job->w);
     leave(job->w);
     return atomic_load(&job->master_lost)
                ? loom__fail(LOOM_ETIMEDOUT, "the master went silent: no word from it for longer "
@@ -777,6 +787,9 @@ void
 loom__worker_stop(loom_job *job)
 {
     struct worker *w = job->w;
+    /* never served: serve now, or the master would wait for its tasks */
+    atomic_store(&w->serving, 1);
+    wake_comm(w);
     leave(w);
     atomic_store(&w->quit, 1);
     wake_comm(w);
