@@ -54,7 +54,6 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
         return 0;
     m->next_id = tid;
     m->unfinished++;
-    m->outstanding++;
     if (id)
         *id = tid;
     if (f && loom__u64map_put(&m->futures, tid, f) != 0)
@@ -74,7 +73,6 @@ enqueue(struct master *m, struct mtask *t, int avoiding)
     if (!avoiding)
         loom__master_pending_push(m, t); /* else loom__master_avoid_push() has queued it */
     m->unfinished++;
-    m->outstanding++;
     /* only the first task of a queue needs the thread: with more already
      * waiting it has been told, and what it waits for is credits */
     if (avoiding ? m->avoid.n == 1 : m->pending.count == 1)
@@ -82,21 +80,31 @@ enqueue(struct master *m, struct mtask *t, int avoiding)
     return t->id;
 }
 
-/* Wait (under mu) for room for one more outstanding task. */
+/* Room (under mu) for one more task. #LOOM_NOWAIT asks whether the job
+ * is below its bound now — job.max_outstanding tasks unfinished or their
+ * results not taken — and LOOM_EFULL tells the caller to take some. A
+ * wait, though, ends as tasks finish, never only when results are taken:
+ * the waiting thread may be the one that would take them (results beyond
+ * the bound go to m->spill instead). So it ends unless no worker is left
+ * to finish them: LOOM_ECLOSED then (the progress thread has said why in
+ * the log). */
 static loom_err
 wait_room(struct master *m, int timeout_ms)
 {
+    size_t max = m->job->set.max_outstanding;
+    if (timeout_ms == 0 && !m->finishing && !m->no_workers &&
+        m->unfinished + m->results.count + m->spill.count >= max)
+        return LOOM_EFULL;
     struct timespec dl;
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
-    while (!m->finishing && m->outstanding >= m->job->set.max_outstanding) {
+    while (!m->finishing && !m->no_workers && m->unfinished >= max) {
         if (timeout_ms == 0)
             return LOOM_EFULL;
-        if (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
-            m->outstanding >= m->job->set.max_outstanding)
+        if (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && m->unfinished >= max)
             return LOOM_EFULL;
     }
-    return m->finishing ? LOOM_ESTATE : LOOM_OK;
+    return m->finishing ? LOOM_ESTATE : m->no_workers ? LOOM_ECLOSED : LOOM_OK;
 }
 
 static loom_err
@@ -202,21 +210,24 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
     pthread_mutex_lock(&m->mu);
-    while (!m->results.count) {
+    while (!m->results.count && !m->spill.count) {
         if (m->unfinished == 0) {
             rc = LOOM_EDRAINED;
             break;
         }
-        if (timeout_ms == 0 ||
-            (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results.count)) {
+        if (timeout_ms == 0 || (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
+                                !m->results.count && !m->spill.count)) {
             rc = LOOM_ETIMEDOUT;
             break;
         }
     }
-    if (rc == LOOM_OK) {
+    if (rc == LOOM_OK && m->results.count) {
         *out = loom__rring_pop(&m->results);
-        if (m->outstanding-- == m->job->set.max_outstanding)
-            loom__master_wake_waiters(m); /* a submitter may be waiting for room */
+    } else if (rc == LOOM_OK && loom__rspill_pop(&m->spill, out) != 0) {
+        LOOM_ERROR("a result kept in the temporary file could not be read back: %s; it is "
+                   "lost",
+                   strerror(errno));
+        rc = LOOM_ESYS;
     }
     pthread_mutex_unlock(&m->mu);
     return rc;
@@ -495,8 +506,8 @@ loom_job_finish(loom_job *job)
     while (m->results.count) {
         loom_result r = loom__rring_pop(&m->results);
         loom_result_free(&r);
-        m->outstanding--;
     }
+    loom__rspill_free(&m->spill);
     loom__master_wake_progress(m);
     loom__master_wake_waiters(m);
     while (m->byes < m->nworkers - 1)

@@ -308,7 +308,6 @@ apply_effects(struct master *m, struct frame_effects *fx)
         t->id = ++m->next_id;
         loom__master_pending_push(m, t);
         m->unfinished++;
-        m->outstanding++;
     }
     for (size_t i = 0; i < fx->ndone; i++)
         loom__mtask_recycle(&m->tasks, fx->done[i]);
