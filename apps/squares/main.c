@@ -74,6 +74,21 @@ next_random(uint64_t *state)
     return z ^ (z >> 31);
 }
 
+/* Peak resident memory of this process in MiB (VmHWM); -1 if unknown. */
+static long
+peak_mib(void)
+{
+    FILE *fp = fopen("/proc/self/status", "r");
+    char line[256];
+    long kib = -1;
+    while (fp && fgets(line, sizeof line, fp))
+        if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+            break;
+    if (fp)
+        fclose(fp);
+    return kib < 0 ? -1 : (kib + 1023) / 1024;
+}
+
 struct tally {
     size_t count;    /* tasks put */
     uint64_t *ids;   /* ids[i]: the id of the i-th task put (increasing) */
@@ -84,7 +99,6 @@ struct tally {
     size_t wrong;     /* wrong value or failed status */
     size_t dups;      /* a second result for the same id */
     size_t strangers; /* an id the master never put */
-    int said_try;
 };
 
 static int
@@ -98,10 +112,6 @@ cmp_id(const void *key, const void *elem)
 static void
 take_result(struct tally *t, loom_result *r)
 {
-    if (!t->said_try && !quiet) {
-        app_say("Try get results...\n"); /* first result taken while still putting */
-        t->said_try = 1;
-    }
     t->results++;
     const uint64_t *hit = bsearch(&r->id, t->ids, t->count, sizeof *t->ids, cmp_id);
     if (!hit) {
@@ -144,28 +154,17 @@ run_master(loom_job *job, size_t count, uint64_t seed)
         goto out;
     }
 
-    /* Put the tasks. The master holds at most job.max_outstanding tasks
-     * whose results are not consumed yet; when it is at that bound, it takes
-     * a result before putting the next task (with a small --count, all are
-     * put first, as in the seed). */
+    /* Put every task first, then read the results, as the seed does.
+     * Submitting waits only while job.max_outstanding tasks are unfinished;
+     * results that arrive meanwhile never hold it back (the master keeps
+     * those beyond the bound in a temporary file), so any --count ends. */
     uint64_t state = seed;
     for (size_t i = 0; i < count; i++) {
         int64_t n = (int64_t)(next_random(&state) % 10001); /* random.randint(0, 10000) */
         if (!quiet)
             app_say("Put task %" PRId64 "...\n", n);
         uint64_t id = 0;
-        while ((rc = loom_job_submit_i64(job, "square", n, LOOM_NOWAIT, &id)) == LOOM_EFULL) {
-            /* wait for one result, then take up to 1023 more that are there */
-            if ((rc = loom_job_next_result(job, LOOM_FOREVER, &r)) != LOOM_OK)
-                break;
-            take_result(&t, &r);
-            loom_result_free(&r);
-            for (int k = 0; k < 1023 && loom_job_next_result(job, LOOM_NOWAIT, &r) == LOOM_OK;
-                 k++) {
-                take_result(&t, &r);
-                loom_result_free(&r);
-            }
-        }
+        rc = loom_job_submit_i64(job, "square", n, LOOM_FOREVER, &id);
         if (rc != LOOM_OK) {
             fprintf(stderr, PROG ": cannot put task %zu: %s\n", i + 1, loom_last_error());
             goto out;
@@ -181,10 +180,7 @@ run_master(loom_job *job, size_t count, uint64_t seed)
     }
     if (quiet)
         app_say("Put %zu tasks.\n", count);
-    if (!t.said_try) {
-        app_say("Try get results...\n");
-        t.said_try = 1;
-    }
+    app_say("Try get results...\n");
 
     /* Read the results as they arrive, in completion order. */
     while (t.results < count) {
@@ -208,6 +204,8 @@ run_master(loom_job *job, size_t count, uint64_t seed)
     app_say("master exit.\n");
 
     size_t missing = count - (t.correct + t.wrong);
+    if (quiet) /* what holding every result until the end cost the master */
+        app_say(PROG ": master peak memory %ld MiB\n", peak_mib());
     if (rc == LOOM_OK && t.correct == count && t.results == count) {
         app_say(PROG ": %zu results, all correct\n", count);
         status = 0;

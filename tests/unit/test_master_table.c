@@ -265,3 +265,53 @@ Test(master_table, avoiding_tasks_wait_for_another_worker)
         free(t[i]);
     free(l.a);
 }
+
+/* Results spilled to the file come back oldest first, with their fields
+ * and data, across the write buffer, the read-ahead and replies bigger
+ * than both; the file starts again once empty. */
+Test(master_table, spilled_results_come_back_in_order_with_their_data)
+{
+    struct rspill s;
+    loom__rspill_init(&s);
+    uint64_t next_in = 1, next_out = 1, seed = 7;
+    for (int round = 0; round < 3; round++) {
+        size_t n = round == 1 ? 30000 : 100;
+        for (size_t i = 0; i < n; i++, next_in++) {
+            /* mostly small; a few of 3 MiB, bigger than the buffers */
+            size_t len = next_in % 997 == 0 ? ((size_t)3 << 20) : rnd(&seed) % 200;
+            loom_result r = {next_in, (int)(next_in % 3), 1, 2,      NULL, len, 0,
+                             NULL,    LOOM_CAUSE_OK,      0, "host", 4,    5,   6};
+            if (len) {
+                r.data = malloc(len);
+                cr_assert(r.data);
+                memset(r.data, (int)(next_in & 0xff), len);
+            }
+            cr_assert_eq(loom__rspill_push(&s, &r), 0);
+            cr_assert_null(r.data, "a spilled result is freed");
+            /* take some while pushing: reads overtake writes */
+            if (rnd(&seed) % 3 == 0) {
+                loom_result o;
+                cr_assert_eq(loom__rspill_pop(&s, &o), 0);
+                cr_assert_eq(o.id, next_out++);
+                loom_result_free(&o);
+            }
+        }
+        while (s.count) {
+            loom_result o;
+            cr_assert_eq(loom__rspill_pop(&s, &o), 0);
+            cr_assert_eq(o.id, next_out, "got %llu, expected %llu", (unsigned long long)o.id,
+                         (unsigned long long)next_out);
+            cr_assert_eq(o.status, (int)(o.id % 3));
+            cr_assert_str_eq(o.host, "host");
+            cr_assert_eq(o.run_ns, 6);
+            cr_assert_null(o.loom__buf);
+            for (size_t k = 0; k < o.len; k += 4093)
+                cr_assert_eq(((unsigned char *)o.data)[k], (unsigned char)(o.id & 0xff));
+            next_out++;
+            loom_result_free(&o);
+        }
+        cr_assert_eq(s.wpos, 0, "the file starts again once empty");
+    }
+    cr_assert_eq(next_out, next_in);
+    loom__rspill_free(&s);
+}

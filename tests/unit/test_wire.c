@@ -243,3 +243,57 @@ Test(wire, result_carries_cause, .timeout = 10)
     cr_assert_eq(wire_get_result(neg, sizeof neg, &got, &reply), LOOM_EPROTO);
     wire_buf_free(&b);
 }
+
+/* A stage of records of assorted sizes moved into frames of at most max
+ * bytes: every frame stays within it (a record too big goes alone), every
+ * record arrives once, in order, intact. */
+Test(wire, move_upto_cuts_frames_at_the_bound, .timeout = 10)
+{
+    static const size_t sizes[] = {100, 3000, 10, 5000, 1, 9000, 2000, 2000, 2000, 0, 4000};
+    enum { N = sizeof sizes / sizeof sizes[0], MAX = 6000 };
+    struct wire_buf stage = {0}, out = {0};
+    wire_buf_reset(&stage);
+    char body[9000];
+    for (size_t i = 0; i < N; i++) {
+        memset(body, (int)('a' + i), sizes[i]);
+        loom_assert_ok(wire_put(&stage, WIRE_SUBMIT, body, sizes[i], NULL, 0, NULL, 0));
+    }
+    size_t pos = 0, seen = 0, frames = 0;
+    int more;
+    wire_buf_reset(&out);
+    do {
+        more = wire_move_upto(&out, &stage, &pos, MAX);
+        cr_assert_geq(more, 0);
+        size_t len = wire_finish(&out);
+        struct wire_reader r;
+        loom_assert_ok(wire_open(&r, out.data, len));
+        uint32_t type, nrec = 0;
+        const char *b;
+        size_t blen;
+        while (wire_next(&r, &type, &b, &blen) == 1) {
+            cr_assert_lt(seen, N);
+            cr_assert_eq(blen, sizes[seen], "record %zu: %zu bytes", seen, blen);
+            for (size_t k = 0; k < blen; k++)
+                cr_assert_eq(b[k], (char)('a' + seen));
+            seen++;
+            nrec++;
+        }
+        cr_assert(len <= MAX || nrec == 1, "frame of %zu bytes holds %u records", len, nrec);
+        cr_assert_gt(nrec, 0);
+        frames++;
+        wire_buf_reset(&out);
+    } while (more == 1);
+    cr_assert_eq(seen, N);
+    cr_assert_gt(frames, 3, "%zu frames", frames);
+    /* a frame that already holds records takes none that would overfill it */
+    wire_buf_reset(&out);
+    loom_assert_ok(wire_put(&out, WIRE_SUBMIT, body, 5000, NULL, 0, NULL, 0));
+    cr_assert(!wire_fits(&out, 1000, MAX));
+    cr_assert(wire_fits(&out, 900, MAX));
+    pos = 0;
+    cr_assert_eq(wire_move_upto(&out, &stage, &pos, MAX), 1);
+    cr_assert_eq(out.nrec, 2, "the 100-byte record joins, the 3000-byte one does not: %u",
+                 out.nrec);
+    wire_buf_free(&stage);
+    wire_buf_free(&out);
+}

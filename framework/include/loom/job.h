@@ -29,11 +29,21 @@
  * Tasks move in batches: workers grant credits (how many tasks they can
  * hold, sized from how long tasks take), the master answers with batches of
  * tasks, and results return in batches flushed by size or after a short
- * delay. Every task's result is delivered exactly once to the master.
- * A task may submit further tasks; the job ends only when no task is left.
+ * delay; no message between them exceeds `job.max_frame` (a batch that
+ * would is cut in two). Every task's result is delivered exactly once to
+ * the master. A task may submit further tasks; the job ends only when no
+ * task is left.
+ *
  * The master's memory grows with the tasks in flight, not with the tasks
  * submitted so far: submissions wait while `job.max_outstanding` tasks are
- * unfinished or their results unconsumed.
+ * unfinished (their result not arrived yet). Results that have arrived
+ * never hold a waiting submission back, so one thread may submit
+ * everything first and take the results afterwards: the master keeps up
+ * to `job.max_outstanding` results not taken yet in memory and the rest in
+ * a temporary file ($TMPDIR, else /tmp; unlinked, emptied whenever the
+ * last is taken). Taking results while submitting — loom_job_next_result()
+ * with #LOOM_NOWAIT after each submit, as the README's program does —
+ * keeps that file empty: the pattern that scales to any number of tasks.
  */
 #ifndef LOOM_JOB_H
 #define LOOM_JOB_H
@@ -348,17 +358,23 @@ LOOM_EXTERN loom_err loom_job_serve(loom_job *job);
  * \param[in]  payload     len bytes handed to the task; copied, stays the
  *                         caller's. May be NULL when len is 0.
  * \param      len         payload size in bytes (at most `job.max_payload`).
- * \param[in]  timeout_ms  how long to wait while the job is at
- *                         `job.max_outstanding`: #LOOM_NOWAIT, ms, #LOOM_FOREVER.
+ * \param[in]  timeout_ms  how long to wait while `job.max_outstanding`
+ *                         tasks are unfinished: ms or #LOOM_FOREVER; or
+ *                         #LOOM_NOWAIT: #LOOM_EFULL at once when that many
+ *                         are unfinished or their results not taken yet
+ *                         (take some, then submit again).
  * \param[out] id          may be NULL; the task's id (from 1, increasing).
  * \return #LOOM_OK, #LOOM_ENOFUNC, #LOOM_EFULL (timed out at the bound),
  *         #LOOM_ESTATE (not the master, or after finish), #LOOM_ERANGE
  *         (payload above `job.max_payload`), #LOOM_ENOMEM, #LOOM_ECLOSED
- *         (every worker was lost: nothing can run it; the tasks that were
- *         waiting came back with status -1), #LOOM_EMISMATCH (resuming a
- *         journal that has another task under this id).
- * \note Blocks while the job is at `job.max_outstanding` (up to
- *       timeout_ms). Master only, any thread.
+ *         (every worker was lost, before or while it waited: nothing can
+ *         run it; the tasks that were waiting came back with status -1 and
+ *         the log says so), #LOOM_EMISMATCH (resuming a journal that has
+ *         another task under this id).
+ * \note Blocks while `job.max_outstanding` tasks are unfinished (up to
+ *       timeout_ms), until one finishes: results not taken yet never make
+ *       it wait (see the top of this file), so submitting every task with
+ *       #LOOM_FOREVER before taking a result ends. Master only, any thread.
  */
 LOOM_EXTERN loom_err loom_job_submit(loom_job *job, const char *fn, const void *payload, size_t len,
                                      int timeout_ms, uint64_t *id);
@@ -459,7 +475,9 @@ LOOM_EXTERN loom_err loom_job_submit_str(loom_job *job, const char *fn, const ch
  * \return #LOOM_OK; #LOOM_ETIMEDOUT; #LOOM_EDRAINED when no task is
  *         outstanding and none can appear (nothing submitted and not yet
  *         consumed, no task running that could submit more); #LOOM_ESTATE
- *         on a worker.
+ *         on a worker; #LOOM_ESYS when a result kept in the temporary file
+ *         could not be read back (the log says why; that result is lost,
+ *         call again for the next).
  * \note Blocks up to timeout_ms. Master only, any thread (each result goes
  *       to one caller). Results of tasks that have a future go to the
  *       future instead.

@@ -93,6 +93,51 @@ wire_append(struct wire_buf *dst, const struct wire_buf *src)
 }
 
 size_t
+wire_record_size(size_t blen)
+{
+    return REC_HDR + align8(blen);
+}
+
+size_t
+wire_frame_size(size_t blen)
+{
+    return HDR_LEN + REC_HDR + align8(blen);
+}
+
+int
+wire_fits(const struct wire_buf *b, size_t blen, size_t max)
+{
+    size_t len = b->len < HDR_LEN ? HDR_LEN : b->len;
+    return len + REC_HDR + align8(blen) <= max;
+}
+
+int
+wire_move_upto(struct wire_buf *dst, const struct wire_buf *src, size_t *pos, size_t max)
+{
+    size_t from = *pos < HDR_LEN ? HDR_LEN : *pos, end = from;
+    uint32_t n = 0;
+    size_t have = dst->len < HDR_LEN ? HDR_LEN : dst->len;
+    while (end < src->len) {
+        uint32_t len;
+        memcpy(&len, src->data + end + 4, 4);
+        size_t rec = REC_HDR + align8(len);
+        if (have + (end - from) + rec > max && (dst->nrec || n))
+            break; /* full: at least one record always goes */
+        end += rec;
+        n++;
+    }
+    if (n) {
+        if (wire_grow(dst, end - from) != 0)
+            return -1;
+        memcpy(dst->data + dst->len, src->data + from, end - from);
+        dst->len += end - from;
+        dst->nrec += n;
+    }
+    *pos = end;
+    return end < src->len ? 1 : 0;
+}
+
+size_t
 wire_finish(struct wire_buf *b)
 {
     if (wire_grow(b, 0) != 0)

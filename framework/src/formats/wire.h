@@ -28,10 +28,17 @@ enum loom__tag {
     LOOM_TAG_JOIN = 0x4c03, /* handshake with a joining job (join.c) */
 };
 
-#define WIRE_MAGIC     0x4d4f4f4cu /* "LOOM" */
-#define WIRE_VERSION   3 /* 3: host in HELLO; slot, start, run time in RESULT; PING, joins */
+#define WIRE_MAGIC   0x4d4f4f4cu /* "LOOM" */
+#define WIRE_VERSION 3 /* 3: host in HELLO; slot, start, run time in RESULT; PING, joins */
+/* The largest frame of all; `job.max_frame` may set a lower bound, which
+ * both ends then hold to: the sender cuts its frames to it, the receiver
+ * refuses a frame above it. */
 #define WIRE_MAX_FRAME ((size_t)1 << 30) /* well below MPI's int count */
 #define WIRE_HOST_MAX  255               /* bytes of a host name in HELLO */
+/* Bytes a sender keeps free in every frame for the small control records
+ * it may add after the data records (CREDIT, BYE, STOP, PING): data
+ * records fill a frame up to its bound less this. */
+#define WIRE_CONTROL_ROOM 64
 
 enum wire_type {
     /* worker -> master */
@@ -140,6 +147,19 @@ loom_err wire_put(struct wire_buf *b, enum wire_type type, const void *hdr, size
 void *wire_reserve(struct wire_buf *b, enum wire_type type, size_t blen);
 /* Append every record of src (a frame being built) to dst. */
 loom_err wire_append(struct wire_buf *dst, const struct wire_buf *src);
+/* Bytes a record of blen body bytes takes in a frame. */
+size_t wire_record_size(size_t blen);
+/* Bytes of a frame holding one record of blen body bytes. */
+size_t wire_frame_size(size_t blen);
+/* Whether a record of blen body bytes can join frame b without taking it
+ * past max bytes. */
+int wire_fits(const struct wire_buf *b, size_t blen, size_t max);
+/* Move records of src (a frame being built), from byte *pos (0 at first)
+ * on, to the end of dst while dst stays at most max bytes; an empty dst
+ * takes at least one record, whatever its size. *pos moves past what was
+ * moved. 1: records are left (dst is full: send it, reset it, call
+ * again), 0: all moved, -1: no memory (nothing moved). */
+int wire_move_upto(struct wire_buf *dst, const struct wire_buf *src, size_t *pos, size_t max);
 /* Finish the frame: writes the header. Returns the frame length. */
 size_t wire_finish(struct wire_buf *b);
 static inline int

@@ -108,6 +108,8 @@ static const struct key_def config_keys[] = {
             "tasks the master holds unfinished or unconsumed before submit waits"),
     KEY_SIZE("job.max_payload", "268435456", 0, INT64_C(1073741824) - 4096,
              "bytes of one task payload, reply or queue item (suffix K, M or G)"),
+    KEY_SIZE("job.max_frame", "1073741824", 65536, INT64_C(1073741824),
+             "bytes of one message between master and workers; at least job.max_payload + 8K"),
     KEY_INT("job.batch_max", "4096", 1, 1048576, "tasks the master sends in one message"),
     KEY_FLOAT("job.flush_delay", "0.0002", 0, 1,
               "seconds a worker may hold finished results before sending them"),

@@ -33,6 +33,7 @@
 #include "master.h"
 #include "master_api.h"
 #include "msg.h"
+#include "wire.h"
 #include "worker.h"
 
 /* The settings a job reads: the program's config, or without one the
@@ -73,7 +74,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
 {
     loom_err rc = LOOM_OK;
     int64_t threads = 0, outstanding = 0, payload = 0, batch = 0, retries = 0, memory = 0;
-    int64_t crashes = 0;
+    int64_t crashes = 0, frame = 0;
     double flush = 0, prefetch = 0, heartbeat = 0, lost = 0, timeout = 0;
     const char *mode = "helper";
     int isolate = 0, pin = 0;
@@ -85,6 +86,7 @@ read_settings(const loom_config *cfg, struct job_settings *s)
         loom_config_get_bool(cfg, "pool.pin", &pin) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_outstanding", &outstanding) != LOOM_OK ||
         loom_config_get_int(cfg, "job.max_payload", &payload) != LOOM_OK ||
+        loom_config_get_int(cfg, "job.max_frame", &frame) != LOOM_OK ||
         loom_config_get_int(cfg, "job.batch_max", &batch) != LOOM_OK ||
         loom_config_get_double(cfg, "job.flush_delay", &flush) != LOOM_OK ||
         loom_config_get_double(cfg, "job.prefetch", &prefetch) != LOOM_OK ||
@@ -97,6 +99,10 @@ read_settings(const loom_config *cfg, struct job_settings *s)
     s->pin = pin;
     s->max_outstanding = (size_t)outstanding;
     s->max_payload = (size_t)payload;
+    /* a frame always has room for the largest payload, reply or queue item */
+    s->max_frame = (size_t)frame > s->max_payload + 8192 ? (size_t)frame : s->max_payload + 8192;
+    if (s->max_frame > WIRE_MAX_FRAME)
+        s->max_frame = WIRE_MAX_FRAME;
     s->batch_max = (size_t)batch;
     s->flush_ns = (int64_t)(flush * 1e9);
     s->prefetch_s = prefetch;

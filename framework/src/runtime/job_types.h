@@ -31,8 +31,9 @@ struct job_fn {
 struct job_settings {
     unsigned threads;        /* pool threads of a worker */
     int pin;                 /* pool.pin: bind pool threads to CPUs */
-    size_t max_outstanding;  /* master: unfinished + unconsumed tasks */
+    size_t max_outstanding;  /* master: unfinished tasks; results kept in memory */
     size_t max_payload;      /* bytes of one payload, reply or queue item */
+    size_t max_frame;        /* bytes of one message, either way (>= max_payload + 8K) */
     size_t batch_max;        /* tasks per message */
     int64_t flush_ns;        /* worker: result flush delay */
     double prefetch_s;       /* worker: seconds of work to hold per thread */

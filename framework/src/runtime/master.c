@@ -133,6 +133,7 @@ loom__master_start(loom_job *job)
     m->job = job;
     loom_err rc = LOOM_ENOMEM;
     m->workers = calloc((size_t)job->size, sizeof *m->workers);
+    loom__rspill_init(&m->spill);
     int pool = loom__mtask_pool_init(&m->tasks);
     m->batch = malloc(job->set.batch_max * sizeof *m->batch);
     if (!m->workers || pool != 0 || !m->batch)
@@ -224,6 +225,7 @@ free_tables(struct master *m)
         free(m->avoid.a[i].t);
     free(m->avoid.a);
     free(m->results.a);
+    loom__rspill_free(&m->spill);
     free(m->fx.results);
     free(m->fx.done);
     loom__mtask_pool_destroy(&m->tasks);

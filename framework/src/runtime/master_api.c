@@ -73,7 +73,6 @@ resume_skip(struct master *m, uint64_t hash, uint64_t *id, struct loom_job_futur
     }
     m->next_id = tid;
     m->unfinished++;
-    m->outstanding++;
     if (id)
         *id = tid;
     loom_result r = {tid, 0, 1, -1, NULL, 0, 1, NULL, LOOM_CAUSE_OK, 0, "", 0, 0, 0};
@@ -91,7 +90,6 @@ enqueue(struct master *m, struct mtask *t, int avoiding)
     if (!avoiding)
         loom__master_pending_push(m, t); /* else loom__master_avoid_push() has queued it */
     m->unfinished++;
-    m->outstanding++;
     /* only the first task of a queue needs the thread: with more already
      * waiting it has been told, and what it waits for is credits */
     if (avoiding ? m->avoid.n == 1 : m->pending.count == 1)
@@ -99,24 +97,38 @@ enqueue(struct master *m, struct mtask *t, int avoiding)
     return t->id;
 }
 
-/* Wait (under mu) for room for one more outstanding task. */
+/* Room (under mu) for one more task. #LOOM_NOWAIT asks whether the job
+ * is below its bound now — job.max_outstanding tasks unfinished or their
+ * results not taken — and LOOM_EFULL tells the caller to take some. A
+ * wait, though, ends as tasks finish, never only when results are taken:
+ * the waiting thread may be the one that would take them (results beyond
+ * the bound go to m->spill instead). So it ends unless no worker is left
+ * to finish them: LOOM_ECLOSED then (the progress thread has said why in
+ * the log). */
 static loom_err
 wait_room(struct master *m, int timeout_ms)
 {
+    size_t max = m->job->set.max_outstanding;
+    if (timeout_ms == 0 && !m->finishing && !m->no_workers &&
+        m->unfinished + m->results.count + m->spill.count >= max)
+        return LOOM_EFULL;
     struct timespec dl;
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
-    while (!m->finishing && m->outstanding >= m->job->set.max_outstanding) {
+    while (!m->finishing && !m->no_workers && m->unfinished >= max) {
         if (timeout_ms == 0 || (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
-                                m->outstanding >= m->job->set.max_outstanding))
+                                m->unfinished >= max))
             return loom__fail(LOOM_EFULL,
-                              "%zu tasks outstanding, the limit job.max_outstanding is %zu: no "
+                              "%zu tasks unfinished, the limit job.max_outstanding is %zu: no "
                               "room within %d ms",
-                              m->outstanding, m->job->set.max_outstanding, timeout_ms);
+                              m->unfinished, max, timeout_ms);
     }
-    return m->finishing ? loom__fail(LOOM_ESTATE, "the job is finishing: loom_job_finish() was "
-                                                  "called, no more tasks are accepted")
-                        : LOOM_OK;
+    if (m->finishing)
+        return loom__fail(LOOM_ESTATE, "the job is finishing: loom_job_finish() was called, no "
+                                       "more tasks are accepted");
+    if (m->no_workers)
+        return loom__fail(LOOM_ECLOSED, "no worker is left to run tasks: every worker was lost");
+    return LOOM_OK;
 }
 
 static loom_err
@@ -232,23 +244,26 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     if (timeout_ms > 0)
         dl = loom__deadline(timeout_ms);
     pthread_mutex_lock(&m->mu);
-    while (!m->results.count) {
+    while (!m->results.count && !m->spill.count) {
         if (m->unfinished == 0) {
             rc = loom__fail(LOOM_EDRAINED, "no task is outstanding: every result was taken");
             break;
         }
-        if (timeout_ms == 0 ||
-            (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT && !m->results.count)) {
+        if (timeout_ms == 0 || (loom__master_wait(m, timeout_ms > 0 ? &dl : NULL) == ETIMEDOUT &&
+                                !m->results.count && !m->spill.count)) {
             rc = loom__fail(LOOM_ETIMEDOUT, "no result within %d ms (%zu tasks unfinished)",
                             timeout_ms, m->unfinished);
             break;
         }
     }
-    if (rc == LOOM_OK) {
+    if (rc == LOOM_OK && m->results.count) {
         *out = loom__rring_pop(&m->results);
         loom__result_handed(out);
-        if (m->outstanding-- == m->job->set.max_outstanding)
-            loom__master_wake_waiters(m); /* a submitter may be waiting for room */
+    } else if (rc == LOOM_OK && loom__rspill_pop(&m->spill, out) != 0) {
+        LOOM_ERROR("a result kept in the temporary file could not be read back: %s; it is "
+                   "lost",
+                   strerror(errno));
+        rc = loom__fail(LOOM_ESYS, "a result kept in the temporary file could not be read back");
     }
     pthread_mutex_unlock(&m->mu);
     return loom__ret(rc);
@@ -545,8 +560,8 @@ loom_job_finish(loom_job *job)
     while (m->results.count) {
         loom_result r = loom__rring_pop(&m->results);
         loom__result_drop(&r);
-        m->outstanding--;
     }
+    loom__rspill_free(&m->spill);
     loom__master_wake_progress(m);
     loom__master_wake_waiters(m);
     while (m->byes < m->nworkers - 1)

@@ -326,7 +326,6 @@ apply_effects(struct master *m, struct frame_effects *fx)
         t->id = ++m->next_id;
         loom__master_pending_push(m, t);
         m->unfinished++;
-        m->outstanding++;
     }
     for (size_t i = 0; i < fx->ndone; i++)
         loom__mtask_recycle(&m->tasks, fx->done[i]);
@@ -343,7 +342,7 @@ apply_effects(struct master *m, struct frame_effects *fx)
     pthread_mutex_unlock(&m->mu);
 }
 
-void
+int
 loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
 {
     struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 0};
@@ -352,9 +351,10 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
     const char *body;
     size_t blen;
     int rc;
-    if (wire_open(&r, msg->data, msg->len) != LOOM_OK) {
-        LOOM_ERROR("dropping a malformed message from rank %d (%zu bytes)", rank, msg->len);
-        return;
+    if (msg->len > m->job->set.max_frame || wire_open(&r, msg->data, msg->len) != LOOM_OK) {
+        LOOM_ERROR("dropping a malformed message from rank %d (%zu bytes%s)", rank, msg->len,
+                   msg->len > m->job->set.max_frame ? ", above job.max_frame" : "");
+        return -1;
     }
     effects_reset(f.fx);
     f.rec_now = loom__recorder_wants_results(m->rec) ? loom__wall_ns() : 0;
@@ -370,4 +370,5 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
     apply_effects(m, f.fx);
+    return rc < 0 ? -1 : 0;
 }

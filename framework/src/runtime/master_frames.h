@@ -12,9 +12,12 @@
 /* Progress thread: read one message from worker rank (not lost) and act
  * on each record — results, submits from tasks, credits, hello, queue
  * requests, goodbye. Results that carry data point into msg and hold a
- * reference on it; the caller keeps its own. A malformed record is
- * logged and the rest of the message ignored. Takes m->mu once, at the
- * end, if the message changed anything program threads see. */
-void loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg);
+ * reference on it; the caller keeps its own. Takes m->mu once, at the
+ * end, if the message changed anything program threads see.
+ * 0; -1 when the message is malformed (above job.max_frame, a bad header
+ * or a bad record): it is logged, the records before the bad one have
+ * been acted on and the rest ignored — results may be among them, so the
+ * caller must not trust the worker any more (it declares it lost). */
+int loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg);
 
 #endif /* LOOM_MASTER_FRAMES_H */

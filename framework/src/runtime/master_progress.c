@@ -76,12 +76,14 @@ dispatch(struct master *m, int64_t now)
         if (!n)
             continue;
 
-        /* at most 8 MiB of payload per message: the rest goes back */
+        /* at most 8 MiB of payload per round: the rest goes back; a
+         * message is cut at job.max_frame (loom__master_frame_room) */
         size_t sent = 0, bytes = 0;
         for (; sent < n && (sent == 0 || bytes < ((size_t)8 << 20)); sent++) {
             struct mtask *t = m->batch[sent];
             struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
             t->rank = rank;
+            loom__master_frame_room(m, rank, sizeof wt + t->len);
             if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
                 loom__u64map_put(&m->inflight, t->id, loom__inflight_tag(t)) != 0)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
@@ -159,14 +161,16 @@ take_inflight(struct master *m, int rank, size_t *n)
 }
 
 /* A worker has been silent past job.worker_timeout: MPI will not say
- * whether it died, hangs or lost its link, so it is treated as gone.
- * Its tasks in flight go back to the front of the queue with a new
- * attempt number (anything else it sends is ignored too, and if it
- * speaks again it is told to leave: loom__master_send_go); it counts as
- * having said goodbye, so the job can finish without it; sends to it are
- * abandoned (their buffers stay allocated: MPI may still hold them). */
+ * whether it died, hangs or lost its link, so it is treated as gone —
+ * as is one whose message had to be dropped (`why` says so; NULL: it was
+ * silent), which may have held results. Its tasks in flight go back to
+ * the front of the queue with a new attempt number (anything else it
+ * sends is ignored too, and if it speaks again it is told to leave:
+ * loom__master_send_go); it counts as having said goodbye, so the job can
+ * finish without it; sends to it are abandoned (their buffers stay
+ * allocated: MPI may still hold them). */
 static void
-lose_worker(struct master *m, int rank, int64_t now)
+lose_worker(struct master *m, int rank, int64_t now, const char *why)
 {
     struct mworker *w = &m->workers[rank];
     w->lost = 1;
@@ -191,9 +195,13 @@ lose_worker(struct master *m, int rank, int64_t now)
     size_t failed = none_left ? fail_all(m) : 0;
     loom__master_wake_waiters(m);
     pthread_mutex_unlock(&m->mu);
-    LOOM_WARN("worker rank %d%s silent for %.1f s: declared lost; %zu of its tasks run again "
-              "elsewhere",
-              rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n);
+    if (why)
+        LOOM_WARN("worker rank %d%s %s: declared lost; %zu of its tasks run again elsewhere", rank,
+                  w->joined ? " (joined)" : "", why, n);
+    else
+        LOOM_WARN("worker rank %d%s silent for %.1f s: declared lost; %zu of its tasks run again "
+                  "elsewhere",
+                  rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n);
     if (none_left)
         LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
                    "submitted from now on",
@@ -213,7 +221,7 @@ check_silent(struct master *m, int64_t now)
     for (int r = 1; r < m->nworkers; r++) {
         struct mworker *w = &m->workers[r];
         if (!w->bye && !w->lost && now - w->heard > m->job->set.lost_ns) {
-            lose_worker(m, r, now);
+            lose_worker(m, r, now, NULL);
             did = 1;
         }
     }
@@ -249,7 +257,9 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
                 loom__master_send_go(m, rank); /* nothing it says counts */
             } else {
                 m->workers[rank].heard = loom__now_ns();
-                loom__master_handle_frame(m, rank, buf);
+                /* a dropped message may have held results: never wait for them */
+                if (loom__master_handle_frame(m, rank, buf) != 0)
+                    lose_worker(m, rank, loom__now_ns(), "sent a malformed message");
             }
         }
         loom__msg_release(buf);

@@ -3,8 +3,10 @@
  * What goes down to the workers. Each worker has an outgoing frame
  * (mworker.out) that the progress thread fills during a round — tasks
  * (master_progress.c: dispatch), queue answers, STOP, pings — and sends
- * as one message at the end of the round (loom__master_send_all); the
- * sends stay in m->sends until MPI is done with them (sendq.c).
+ * as one message at the end of the round (loom__master_send_all), or
+ * earlier when the next task or answer would take it past job.max_frame
+ * (loom__master_frame_room); the sends stay in m->sends until MPI is done
+ * with them (sendq.c).
  *
  * Progress thread only (and loom__master_stop after it has ended): the
  * frames and sends need no lock.
@@ -28,6 +30,7 @@ loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, s
         free(data);
     } else {
         struct wire_qrep q = {rq->req, (uint32_t)err, (uint32_t)len};
+        loom__master_frame_room(m, rq->rank, sizeof q + len);
         if (wire_put(&m->workers[rq->rank].out, WIRE_QREP, &q, sizeof q, data, len, NULL, 0) !=
             LOOM_OK)
             LOOM_ERROR("out of memory answering a queue request of rank %d", rq->rank);
@@ -91,6 +94,20 @@ flush_worker(struct master *m, int rank)
     w->sent = loom__now_ns();
     if (rc != 0)
         LOOM_ERROR("MPI_Isend to rank %d failed", rank);
+}
+
+void
+loom__master_frame_room(struct master *m, int rank, size_t blen)
+{
+    struct mworker *w = &m->workers[rank];
+    /* after the progress thread has ended (loom__master_stop) nothing is sent */
+    if (wire_empty(&w->out) ||
+        wire_fits(&w->out, blen, m->job->set.max_frame - WIRE_CONTROL_ROOM) ||
+        atomic_load(&m->quit))
+        return;
+    flush_worker(m, rank);
+    if (!wire_empty(&w->out) && !w->lost)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory sending to a worker");
 }
 
 void

@@ -19,6 +19,14 @@
  * run by loom__master_stop after the progress thread has ended. */
 void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, size_t len);
 
+/* Make room in worker rank's outgoing frame for a data record (TASK,
+ * QREP) of blen body bytes: when the record would take the frame past
+ * job.max_frame less WIRE_CONTROL_ROOM, what the frame holds is sent
+ * first. Panics when the send cannot be started
+ * for want of memory (the frame would otherwise outgrow what the worker
+ * accepts). */
+void loom__master_frame_room(struct master *m, int rank, size_t blen);
+
 /* Tell every worker not lost to stop (WIRE_STOP with the number of lost
  * workers) and publish that number in job->peers_lost. Takes m->mu. */
 void loom__master_send_stop(struct master *m);

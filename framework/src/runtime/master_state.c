@@ -6,9 +6,12 @@
  * and tasks from workers; master_progress.c: tasks of a lost worker).
  * Every function runs with m->mu held by its caller.
  */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
+#include "loom/log.h"
 #include "master_state.h"
 #include "result.h"
 
@@ -53,6 +56,25 @@ loom__master_avoid_push(struct master *m, struct mtask *t, int rank)
     return loom__avoid_push(&m->avoid, t, rank, loom__now_ns());
 }
 
+/* A result for the program: into the ring while it holds fewer than
+ * job.max_outstanding and nothing waits in the file, else at the file's
+ * end. A file that cannot be written is said once; the results then stay
+ * in memory (never lost, never a reason to wait). */
+static void
+queue_result(struct master *m, loom_result *r)
+{
+    if (!m->spill_failed && (m->spill.count || m->results.count >= m->job->set.max_outstanding)) {
+        if (loom__rspill_push(&m->spill, r) == 0)
+            return;
+        m->spill_failed = 1;
+        LOOM_ERROR("cannot keep results in a temporary file ($TMPDIR, else /tmp): %s; results "
+                   "not yet taken stay in memory from now on",
+                   strerror(errno));
+    }
+    if (loom__rring_push(&m->results, r) != 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory queueing a result");
+}
+
 void
 loom__master_deliver(struct master *m, loom_result *r)
 {
@@ -68,19 +90,16 @@ loom__master_deliver(struct master *m, loom_result *r)
         mr->r = *r;
         *m->map->tail = mr;
         m->map->tail = &mr->next;
-        m->outstanding--;
     } else if ((f = loom__u64map_take(&m->futures, r->id))) {
         f->res = *r;
         f->done = 1;
-        m->outstanding--;
         if (--f->refs == 0) {
             loom__result_drop(&f->res);
             free(f);
         }
     } else if (m->finishing) {
         loom__result_drop(r);
-        m->outstanding--;
-    } else if (loom__rring_push(&m->results, r) != 0) {
-        loom__panic(__FILE__, __LINE__, __func__, "out of memory queueing a result");
+    } else {
+        queue_result(m, r);
     }
 }

@@ -2,15 +2,19 @@
 /*
  * The master's tables: task allocation (with a free list of small tasks),
  * the id -> pointer map (tasks in flight, futures, a map's chunks), the
- * ring of pending tasks, the ring of results and the list of tasks
- * avoiding a worker.
+ * ring of pending tasks, the ring of results, the results spilled to a
+ * file beyond it, and the list of tasks avoiding a worker.
  *
  * No locks and no threads of their own: the master guards each instance
  * (master_types.h says with what). Out of memory is returned, except where
  * a caller could not undo what it has done (loom__tring_unshift panics).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "master_table.h"
@@ -263,6 +267,192 @@ loom__rring_pop(struct rring *q)
     q->head = (q->head + 1) & (q->cap - 1);
     q->count--;
     return r;
+}
+
+/* ---- results spilled to a file ------------------------------------------------------ */
+
+#define SPILL_BUF ((size_t)1 << 20)
+
+void
+loom__rspill_init(struct rspill *s)
+{
+    memset(s, 0, sizeof *s);
+    s->fd = -1;
+}
+
+/* Write n bytes at offset off; 0 or -1 (errno). */
+static int
+pwrite_all(int fd, const char *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t w = pwrite(fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            if (w == 0)
+                errno = ENOSPC;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+        off += (uint64_t)w;
+    }
+    return 0;
+}
+
+/* Read n bytes at offset off; 0 or -1 (errno). */
+static int
+pread_all(int fd, char *p, size_t n, uint64_t off)
+{
+    while (n) {
+        ssize_t r = pread(fd, p, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO;
+            return -1;
+        }
+        p += r;
+        n -= (size_t)r;
+        off += (uint64_t)r;
+    }
+    return 0;
+}
+
+/* The file, created on first use. 0 or -1 (errno). */
+static int
+spill_open(struct rspill *s)
+{
+    if (s->fd >= 0)
+        return 0;
+    const char *dir = getenv("TMPDIR");
+    char path[4096];
+    int n = snprintf(path, sizeof path, "%s/loom-results-XXXXXX", dir && *dir ? dir : "/tmp");
+    if (n < 0 || (size_t)n >= sizeof path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    if (!s->wbuf && !(s->wbuf = malloc(SPILL_BUF)))
+        return -1;
+    s->fd = mkostemp(path, O_CLOEXEC);
+    if (s->fd < 0)
+        return -1;
+    unlink(path);
+    return 0;
+}
+
+/* Move the write buffer into the file. 0 or -1 (errno). */
+static int
+spill_flush(struct rspill *s)
+{
+    if (!s->wlen)
+        return 0;
+    if (pwrite_all(s->fd, s->wbuf, s->wlen, s->wpos) != 0)
+        return -1;
+    s->wpos += s->wlen;
+    s->wlen = 0;
+    return 0;
+}
+
+int
+loom__rspill_push(struct rspill *s, loom_result *r)
+{
+    if (spill_open(s) != 0)
+        return -1;
+    size_t need = sizeof *r + r->len;
+    if (s->wlen + need > SPILL_BUF && spill_flush(s) != 0)
+        return -1;
+    if (need > SPILL_BUF) { /* a big reply goes straight to the file */
+        if (pwrite_all(s->fd, (const char *)r, sizeof *r, s->wpos) != 0 ||
+            pwrite_all(s->fd, r->data, r->len, s->wpos + sizeof *r) != 0)
+            return -1;
+        s->wpos += need;
+    } else {
+        memcpy(s->wbuf + s->wlen, r, sizeof *r);
+        if (r->len)
+            memcpy(s->wbuf + s->wlen + sizeof *r, r->data, r->len);
+        s->wlen += need;
+    }
+    s->count++;
+    loom_result_free(r);
+    return 0;
+}
+
+/* The next n bytes of the oldest record, from the read-ahead buffer, then
+ * the file. 0 or -1 (errno). */
+static int
+spill_read(struct rspill *s, char *dst, size_t n)
+{
+    size_t have = s->rlen - s->roff, take = have < n ? have : n;
+    if (take)
+        memcpy(dst, s->rbuf + s->roff, take);
+    s->roff += take;
+    dst += take;
+    n -= take;
+    if (!n)
+        return 0;
+    if (s->wpos - s->rpos < n) { /* the rest is still in the write buffer */
+        if (spill_flush(s) != 0)
+            return -1;
+        if (s->wpos - s->rpos < n) {
+            errno = EIO;
+            return -1;
+        }
+    }
+    if (n >= SPILL_BUF) { /* a big reply comes straight from the file */
+        if (pread_all(s->fd, dst, n, s->rpos) != 0)
+            return -1;
+        s->rpos += n;
+        return 0;
+    }
+    if (!s->rbuf && !(s->rbuf = malloc(SPILL_BUF)))
+        return -1;
+    uint64_t left = s->wpos - s->rpos;
+    size_t want = left < SPILL_BUF ? (size_t)left : SPILL_BUF;
+    if (pread_all(s->fd, s->rbuf, want, s->rpos) != 0)
+        return -1;
+    s->rpos += want;
+    s->rlen = want;
+    memcpy(dst, s->rbuf, n);
+    s->roff = n;
+    return 0;
+}
+
+int
+loom__rspill_pop(struct rspill *s, loom_result *out)
+{
+    int rc = spill_read(s, (char *)out, sizeof *out);
+    out->loom__buf = NULL;
+    out->data = NULL;
+    if (rc == 0 && out->len) {
+        out->data = malloc(out->len);
+        rc = out->data ? spill_read(s, out->data, out->len) : -1;
+    }
+    if (--s->count == 0) { /* empty: start the file again */
+        s->wpos = s->rpos = 0;
+        s->wlen = s->rlen = s->roff = 0;
+        /* give the disk back; should that fail, it is only written over */
+        int shrunk = ftruncate(s->fd, 0);
+        (void)shrunk;
+    }
+    if (rc != 0) {
+        int e = errno;
+        free(out->data);
+        out->data = NULL;
+        errno = e;
+    }
+    return rc;
+}
+
+void
+loom__rspill_free(struct rspill *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->wbuf);
+    free(s->rbuf);
+    loom__rspill_init(s);
 }
 
 /* ---- tasks avoiding a worker ------------------------------------------------------ */

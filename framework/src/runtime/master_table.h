@@ -107,6 +107,33 @@ int loom__rring_push(struct rring *q, const loom_result *r);
 /* Remove and return the oldest result; q must not be empty. */
 loom_result loom__rring_pop(struct rring *q);
 
+/* Results beyond what the master keeps in memory, oldest first, in a
+ * temporary file (created in $TMPDIR, else /tmp, on first use and
+ * unlinked at once, so it goes when the process does). A record is the
+ * loom_result (its pointers are this process's: host points into the
+ * job) then its reply bytes; writes and reads go through 1 MiB buffers.
+ * The file is emptied whenever the last result is taken. */
+struct rspill {
+    int fd;              /* -1: no file yet */
+    uint64_t wpos, rpos; /* file bytes written; file bytes read ahead */
+    char *wbuf, *rbuf;   /* appended, not written yet; read ahead, not taken */
+    size_t wlen, rlen, roff;
+    size_t count; /* results held */
+};
+
+/* An empty spill (no file yet). */
+void loom__rspill_init(struct rspill *s);
+/* Append *r. 0: its data was copied and r freed (loom_result_free).
+ * -1 when the file cannot be created or written: r is untouched (the
+ * caller keeps it) and errno says why. */
+int loom__rspill_push(struct rspill *s, loom_result *r);
+/* Take the oldest result; s must not be empty. Its data is its own
+ * allocation (loom_result_free frees it). 0, or -1 (errno): the result
+ * could not be read back (or its data allocated) and is lost. */
+int loom__rspill_pop(struct rspill *s, loom_result *out);
+/* Drop every result held and close the file. */
+void loom__rspill_free(struct rspill *s);
+
 /* A task that would rather not run on `rank` (its last attempt failed
  * there): it waits beside the pending ring until another worker asks for
  * work — or until no other worker is left, or it has waited

@@ -14,8 +14,8 @@
  *
  * State and who touches it:
  *   under m->mu (program threads and progress thread):
- *     pending (FIFO of tasks to dispatch), avoid, results (FIFO for
- *     next_result), futures (id -> future), the map collector, counters,
+ *     pending (FIFO of tasks to dispatch), avoid, results and spill (FIFO
+ *     for next_result), spill_failed, futures (id -> future), the map collector, counters,
  *     mailbox of local queue requests, the free list of tasks, finish
  *     state, nworkers (the progress thread may read it without mu: it is
  *     the only writer);
@@ -27,11 +27,16 @@
  * may wait on; m->wake wakes a sleeping progress thread.
  *
  * Counters: `unfinished` counts tasks created (by submit or by tasks)
- * whose result has not arrived; `outstanding` counts tasks created whose
- * result has not been handed to the program (or dropped by finish).
- * Submitting waits while outstanding >= job.max_outstanding, which bounds
- * the master's memory by the tasks in flight, never by the tasks ever
- * submitted. The job is over when finish was called and unfinished == 0.
+ * whose result has not arrived. Submitting waits while unfinished >=
+ * job.max_outstanding: that wait ends as tasks finish, never because the
+ * program takes a result, so the thread that would take the results can
+ * submit everything first (a LOOM_NOWAIT submit, which cannot hang, still
+ * counts the results not taken: EFULL asks its caller to take some).
+ * Results the program has not taken stay in memory up to
+ * job.max_outstanding (`results`); beyond that they go to a file
+ * (`spill`), oldest first after the ring, so memory follows the tasks in
+ * flight, never the tasks ever submitted. The job is over when finish was
+ * called and unfinished == 0.
  *
  * A result is recorded only if its task is in `inflight` with that
  * attempt and on the rank that sent it; it is removed there on the first
@@ -129,10 +134,12 @@ struct master {
     struct avoid_list avoid; /* retries kept away from one worker */
     unsigned worker_threads; /* sum over workers that said hello */
     struct rring results;
+    struct rspill spill; /* results beyond job.max_outstanding, after `results` */
+    int spill_failed;    /* the file could not be written: results stay in memory */
     struct u64map futures;
     struct map_collect *map;
     uint64_t next_id;
-    size_t unfinished, outstanding;
+    size_t unfinished;
     struct qreq *mailbox;
     struct mtask_pool tasks; /* small tasks to reuse */
     int finishing, stop_sent;

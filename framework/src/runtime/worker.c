@@ -26,6 +26,13 @@
  * Received frames are kept whole and tasks point into them; a frame is
  * freed when its last task has run (refs).
  *
+ * Outgoing frames are bounded by job.max_frame (less WIRE_CONTROL_ROOM
+ * for the credit and goodbye a flush adds): a record that would take the
+ * outbox past it seals the outbox into `full`, the frames to send as
+ * they are, and starts a new one; a record too big for any frame (a map
+ * chunk's replies) is reported as a failed task instead. So results
+ * finishing together never make a message the master must refuse.
+ *
  * Isolated tasks (LOOM_TASK_ISOLATED, job.isolate): a runner takes an
  * isolation slot (isolate.c: a helper process) from iso_idle when it meets
  * its first one and gives it back when it stops, so there are at most as
@@ -68,6 +75,12 @@ struct pending_call {
     struct pending_call *next;
 };
 
+/* A sealed outgoing frame: full, waiting for the comm thread to send it. */
+struct full_frame {
+    struct wire_buf b;
+    struct full_frame *next;
+};
+
 struct worker {
     loom_job *job;
     loom_pool *pool;
@@ -84,6 +97,7 @@ struct worker {
 
     pthread_mutex_t out_mu;
     struct wire_buf outbox;
+    struct full_frame *full, **full_tail; /* sealed frames, oldest first */
     size_t out_results;
     int64_t out_since;
     int out_urgent;
@@ -218,8 +232,16 @@ run_item(struct worker *w, loom_task *t, const struct rq_item *it, struct wire_b
     struct wire_result r = {
         it->t.id,          it->t.attempt,       status, it->t.flags,        (uint32_t)t->reply_len,
         (uint16_t)o.cause, (uint16_t)clk->slot, o.code, clk->wall_off + t0, t1 - t0};
-    if (wire_put(stage, WIRE_RESULT, &r, sizeof r, t->reply, t->reply_len, NULL, 0) != LOOM_OK) {
-        /* no memory for the reply: report the task as failed, without data */
+    int fits =
+        wire_frame_size(sizeof r + t->reply_len) <= w->job->set.max_frame - WIRE_CONTROL_ROOM;
+    if (!fits)
+        LOOM_ERROR("task %llu: its reply of %zu bytes does not fit in a message (job.max_frame): "
+                   "it is reported as failed, without data",
+                   (unsigned long long)r.id, t->reply_len);
+    if (!fits ||
+        wire_put(stage, WIRE_RESULT, &r, sizeof r, t->reply, t->reply_len, NULL, 0) != LOOM_OK) {
+        /* no memory for the reply, or no message can carry it (a map
+         * chunk's replies): report the task as failed, without data */
         r.status = r.status ? r.status : -1;
         r.cause = r.cause ? r.cause : LOOM_CAUSE_FAILED;
         r.len = 0;
@@ -252,6 +274,45 @@ wake_comm(struct worker *w)
     pthread_mutex_lock(&w->out_mu);
     wake_comm_locked(w);
     pthread_mutex_unlock(&w->out_mu);
+}
+
+/* Data records fill an outgoing frame up to this (see the top). */
+static size_t
+outbox_limit(const struct worker *w)
+{
+    return w->job->set.max_frame - WIRE_CONTROL_ROOM;
+}
+
+/* (under out_mu) The outbox is full: it goes to `full` as it is, to be
+ * sent at once, and a new one starts. */
+static void
+seal_outbox(struct worker *w)
+{
+    struct full_frame *f = malloc(sizeof *f);
+    if (!f)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory for an outgoing message");
+    f->b = w->outbox;
+    f->next = NULL;
+    *w->full_tail = f;
+    w->full_tail = &f->next;
+    memset(&w->outbox, 0, sizeof w->outbox);
+    wire_buf_reset(&w->outbox);
+    w->out_since = loom__now_ns();
+    w->out_urgent = 1;
+    wake_comm_locked(w);
+}
+
+/* (under out_mu) Append the records of stage to the outbox, sealing it
+ * whenever the next record would take it past its bound. */
+static void
+outbox_add(struct worker *w, const struct wire_buf *stage)
+{
+    size_t pos = 0;
+    int more;
+    while ((more = wire_move_upto(&w->outbox, stage, &pos, outbox_limit(w))) == 1)
+        seal_outbox(w);
+    if (more < 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory for task results");
 }
 
 static void *
@@ -299,8 +360,7 @@ runner(void *arg)
         int first = wire_empty(&w->outbox);
         if (first)
             w->out_since = loom__now_ns();
-        if (wire_append(&w->outbox, &stage) != LOOM_OK)
-            loom__panic(__FILE__, __LINE__, __func__, "out of memory for task results");
+        outbox_add(w, &stage);
         w->out_results += k;
         /* the first result starts the flush delay the comm thread sleeps
          * by; later ones go with it unless the batch is full */
@@ -408,7 +468,7 @@ handle_frame(struct worker *w, char *buf, size_t len)
 {
     struct rmsg *m = malloc(sizeof *m);
     struct wire_reader r;
-    if (!m || wire_open(&r, buf, len) != LOOM_OK) {
+    if (!m || len > w->job->set.max_frame || wire_open(&r, buf, len) != LOOM_OK) {
         LOOM_ERROR("dropping a malformed message from the master (%zu bytes)", len);
         free(m);
         free(buf);
@@ -511,6 +571,32 @@ target_capacity(struct worker *w, double avg_ns)
     return want > (double)max ? max : (size_t)want;
 }
 
+/* Send the sealed frames, oldest first. One MPI could not take for want
+ * of memory goes back, with those after it, to be sent next round. */
+static void
+send_full(struct worker *w, struct full_frame *f)
+{
+    while (f) {
+        struct full_frame *next = f->next;
+        if (send_frame(w, &f->b) != 0 && !wire_empty(&f->b)) {
+            pthread_mutex_lock(&w->out_mu);
+            struct full_frame *last = f;
+            while (last->next)
+                last = last->next;
+            last->next = w->full;
+            if (!w->full)
+                w->full_tail = &last->next;
+            w->full = f;
+            w->out_urgent = 1;
+            pthread_mutex_unlock(&w->out_mu);
+            return;
+        }
+        wire_buf_free(&f->b); /* sent (the send took the bytes) or dropped: MPI failed */
+        free(f);
+        f = next;
+    }
+}
+
 /* Decide whether to send now; returns 1 if something was sent. */
 static int
 maybe_flush(struct worker *w, int64_t now)
@@ -553,17 +639,21 @@ maybe_flush(struct worker *w, int64_t now)
     /* a sign of life when silent for a heartbeat: the master cannot tell a
      * quiet worker from a dead one otherwise (MPI does not say) */
     int beat = !stopping && !w->bye_gone && now - w->last_sent >= w->job->set.heartbeat_ns;
-    if (!due && !want_credit && !bye && !beat) {
+    if (!due && !want_credit && !bye && !beat && !w->full) {
         pthread_mutex_unlock(&w->out_mu);
         return 0;
     }
     struct wire_buf b = w->outbox;
     memset(&w->outbox, 0, sizeof w->outbox);
     wire_buf_reset(&w->outbox);
+    struct full_frame *full = w->full;
+    w->full = NULL;
+    w->full_tail = &w->full;
     w->out_results = 0;
     w->out_urgent = 0;
     pthread_mutex_unlock(&w->out_mu);
 
+    send_full(w, full);
     if (b.len == 0)
         wire_buf_reset(&b);
     if (want_credit || (beat && b.len == 0)) { /* a heartbeat is a credit of 0 */
@@ -709,6 +799,7 @@ loom__worker_start(loom_job *job)
     pthread_cond_init(&w->st_cv, NULL);
     loom__cond_init_monotonic(&w->wake);
     wire_buf_reset(&w->outbox);
+    w->full_tail = &w->full;
 
     /* Say loudly, once per worker at start-up, when the pool cannot run in
      * parallel: mpirun binds to one core by default. */
@@ -801,6 +892,11 @@ loom__worker_stop(loom_job *job)
     free(w->iso_idle);
     pthread_mutex_destroy(&w->iso_mu);
     wire_buf_free(&w->outbox);
+    for (struct full_frame *f = w->full, *next; f; f = next) {
+        next = f->next;
+        wire_buf_free(&f->b);
+        free(f);
+    }
     free(w->rq);
     pthread_cond_destroy(&w->st_cv);
     pthread_cond_destroy(&w->wake);
@@ -831,6 +927,9 @@ loom__worker_queue_call(loom_job *job, struct qreq *rq, void **data, size_t *len
         struct wire_qreq q = {
             pc->req,          rq->op, rq->timeout_ms, rq->capacity, (uint32_t)strlen(rq->name),
             (uint32_t)rq->len};
+        if (!wire_empty(&w->outbox) &&
+            !wire_fits(&w->outbox, sizeof q + q.name_len + rq->len, outbox_limit(w)))
+            seal_outbox(w);
         if (wire_empty(&w->outbox))
             w->out_since = loom__now_ns();
         rc = wire_put(&w->outbox, WIRE_QREQ, &q, sizeof q, rq->name, q.name_len, rq->data, rq->len);
