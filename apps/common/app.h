@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include <loom.h>
 
@@ -124,14 +125,51 @@ app_say(const char *fmt, ...)
 }
 
 /*
+ * A rank that refuses its arguments before MPI is up waits for the other
+ * ranks before it exits with a failure: mpirun kills every rank as soon as
+ * one exits non-zero, and rank 0 (the one that says why) could otherwise
+ * be killed before its message is out. Every rank of an SPMD launch parses
+ * the same arguments, so all arrive; a rank that refused alone (a settings
+ * file unreadable on one node) gives up waiting after APP_REFUSE_WAIT_S.
+ * Nothing happens outside a launcher.
+ */
+#define APP_REFUSE_WAIT_S 10
+
+static inline void
+app_refuse_together(void)
+{
+    if (!getenv("OMPI_COMM_WORLD_SIZE") && !getenv("PMIX_RANK"))
+        return;
+    int provided = 0, done = 0;
+    if (MPI_Init_thread(NULL, NULL, MPI_THREAD_SINGLE, &provided) != MPI_SUCCESS)
+        return;
+    MPI_Request req;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS)
+        return;
+    double give_up = MPI_Wtime() + APP_REFUSE_WAIT_S;
+    while (!done && MPI_Wtime() < give_up) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (!done)
+            nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
+    }
+    if (done)
+        MPI_Finalize(); /* else a rank never came: end without it */
+}
+
+/*
  * The end of every distributed app: destroy the job and finalise MPI —
  * except after a lost worker or a lost master (of a joined job), when
  * MPI_Finalize could wait for the dead process forever (Open MPI 4.1):
- * then the process just ends.
+ * then the process just ends. A failure before MPI was up waits for the
+ * other ranks first (app_refuse_together()).
  */
 static inline void
-app_end(loom_job *job, int mpi_up)
+app_end(loom_job *job, int mpi_up, int status)
 {
+    if (!mpi_up && status != 0) {
+        app_refuse_together();
+        return;
+    }
     int lost = job ? loom_job_workers_lost(job) || loom_job_master_lost(job) : 0;
     loom_job_destroy(job);
     if (mpi_up && !lost)

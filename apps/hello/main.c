@@ -177,7 +177,7 @@ main(int argc, char **argv)
     }
     status = 0;
 out:
-    app_end(job, mpi_up);
+    app_end(job, mpi_up, status);
     loom_config_destroy(cfg);
     return status;
 }

@@ -307,7 +307,7 @@ out:
     free(given_argv);
     if (speak)
         lr_status_report(status);
-    app_end(job, mpi_up);
+    app_end(job, mpi_up, status);
     lr_worker_end();
     loom_config_destroy(cfg);
     return status;

@@ -329,7 +329,7 @@ main(int argc, char **argv)
         status = rc == LOOM_OK ? 0 : 1;
     }
 out:
-    app_end(job, mpi_up);
+    app_end(job, mpi_up, status);
     loom_config_destroy(cfg);
     return status;
 }

@@ -297,7 +297,7 @@ main(int argc, char **argv)
             status = 1;
     }
 out:
-    app_end(job, mpi_up);
+    app_end(job, mpi_up, status);
     loom_config_destroy(cfg);
     return status;
 }

@@ -663,7 +663,7 @@ main(int argc, char **argv)
         }
     }
 out:
-    app_end(job, mpi_up);
+    app_end(job, mpi_up, status);
     loom_config_destroy(cfg);
     free(files);
     return status;
