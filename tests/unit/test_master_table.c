@@ -8,6 +8,8 @@
 
 #include "loom_test.h"
 #include "master_table.h"
+#include "msg.h"
+#include "result.h"
 
 /* A deterministic pseudo-random sequence (xorshift). */
 static uint64_t
@@ -268,11 +270,14 @@ Test(master_table, avoiding_tasks_wait_for_another_worker)
 
 /* Results spilled to the file come back oldest first, with their fields
  * and data, across the write buffer, the read-ahead and replies bigger
- * than both; the file starts again once empty. */
+ * than both; the file starts again once empty. A result read back is
+ * counted on the job's ledger once handed out, like any other. */
 Test(master_table, spilled_results_come_back_in_order_with_their_data)
 {
     struct rspill s;
     loom__rspill_init(&s);
+    struct loom__ledger *ledger = loom__ledger_new();
+    cr_assert(ledger);
     uint64_t next_in = 1, next_out = 1, seed = 7;
     for (int round = 0; round < 3; round++) {
         size_t n = round == 1 ? 30000 : 100;
@@ -291,27 +296,31 @@ Test(master_table, spilled_results_come_back_in_order_with_their_data)
             /* take some while pushing: reads overtake writes */
             if (rnd(&seed) % 3 == 0) {
                 loom_result o;
-                cr_assert_eq(loom__rspill_pop(&s, &o), 0);
+                cr_assert_eq(loom__rspill_pop(&s, NULL, &o), 0);
                 cr_assert_eq(o.id, next_out++);
                 loom_result_free(&o);
             }
         }
         while (s.count) {
             loom_result o;
-            cr_assert_eq(loom__rspill_pop(&s, &o), 0);
+            cr_assert_eq(loom__rspill_pop(&s, ledger, &o), 0);
+            loom__result_handed(&o);
+            cr_assert_eq(loom__ledger_held(ledger), o.len ? 1 : 0);
             cr_assert_eq(o.id, next_out, "got %llu, expected %llu", (unsigned long long)o.id,
                          (unsigned long long)next_out);
             cr_assert_eq(o.status, (int)(o.id % 3));
             cr_assert_str_eq(o.host, "host");
             cr_assert_eq(o.run_ns, 6);
-            cr_assert_null(o.loom__buf);
+            cr_assert_eq(o.loom__buf != NULL, o.len != 0, "data is a message of its own");
             for (size_t k = 0; k < o.len; k += 4093)
                 cr_assert_eq(((unsigned char *)o.data)[k], (unsigned char)(o.id & 0xff));
             next_out++;
             loom_result_free(&o);
+            cr_assert_eq(loom__ledger_held(ledger), 0, "freeing the result drops its hold");
         }
         cr_assert_eq(s.wpos, 0, "the file starts again once empty");
     }
     cr_assert_eq(next_out, next_in);
     loom__rspill_free(&s);
+    loom__ledger_release(ledger);
 }

@@ -258,13 +258,14 @@ loom_job_next_result(loom_job *job, int timeout_ms, loom_result *out)
     }
     if (rc == LOOM_OK && m->results.count) {
         *out = loom__rring_pop(&m->results);
-        loom__result_handed(out);
-    } else if (rc == LOOM_OK && loom__rspill_pop(&m->spill, out) != 0) {
+    } else if (rc == LOOM_OK && loom__rspill_pop(&m->spill, m->job->ledger, out) != 0) {
         LOOM_ERROR("a result kept in the temporary file could not be read back: %s; it is "
                    "lost",
                    strerror(errno));
         rc = loom__fail(LOOM_ESYS, "a result kept in the temporary file could not be read back");
     }
+    if (rc == LOOM_OK)
+        loom__result_handed(out);
     pthread_mutex_unlock(&m->mu);
     return loom__ret(rc);
 }

@@ -18,6 +18,8 @@
 
 #include "internal.h"
 #include "master_table.h"
+#include "msg.h"
+#include "result.h"
 
 /* ---- tasks ---------------------------------------------------------------- */
 
@@ -375,7 +377,7 @@ loom__rspill_push(struct rspill *s, loom_result *r)
         s->wlen += need;
     }
     s->count++;
-    loom_result_free(r);
+    loom__result_drop(r); /* never handed out: no hold on the ledger */
     return 0;
 }
 
@@ -420,14 +422,15 @@ spill_read(struct rspill *s, char *dst, size_t n)
 }
 
 int
-loom__rspill_pop(struct rspill *s, loom_result *out)
+loom__rspill_pop(struct rspill *s, struct loom__ledger *ledger, loom_result *out)
 {
     int rc = spill_read(s, (char *)out, sizeof *out);
+    struct loom__msg *msg = NULL;
     out->loom__buf = NULL;
     out->data = NULL;
     if (rc == 0 && out->len) {
-        out->data = malloc(out->len);
-        rc = out->data ? spill_read(s, out->data, out->len) : -1;
+        msg = loom__msg_new(out->len);
+        rc = msg ? spill_read(s, msg->data, out->len) : -1;
     }
     if (--s->count == 0) { /* empty: start the file again */
         s->wpos = s->rpos = 0;
@@ -438,9 +441,12 @@ loom__rspill_pop(struct rspill *s, loom_result *out)
     }
     if (rc != 0) {
         int e = errno;
-        free(out->data);
-        out->data = NULL;
+        loom__msg_release(msg);
         errno = e;
+    } else if (msg) {
+        msg->ledger = ledger;
+        out->data = msg->data;
+        out->loom__buf = msg;
     }
     return rc;
 }

@@ -14,6 +14,8 @@
 
 #include "loom/job.h"
 
+struct loom__ledger;
+
 /* A task as the master keeps it: from submit until its result is
  * delivered (pending, avoiding, in flight). */
 struct mtask {
@@ -127,10 +129,11 @@ void loom__rspill_init(struct rspill *s);
  * -1 when the file cannot be created or written: r is untouched (the
  * caller keeps it) and errno says why. */
 int loom__rspill_push(struct rspill *s, loom_result *r);
-/* Take the oldest result; s must not be empty. Its data is its own
- * allocation (loom_result_free frees it). 0, or -1 (errno): the result
- * could not be read back (or its data allocated) and is lost. */
-int loom__rspill_pop(struct rspill *s, loom_result *out);
+/* Take the oldest result; s must not be empty. Its data is a message of
+ * its own on `ledger` (not yet held: see loom__result_handed). 0, or -1
+ * (errno): the result could not be read back (or its data allocated) and
+ * is lost. */
+int loom__rspill_pop(struct rspill *s, struct loom__ledger *ledger, loom_result *out);
 /* Drop every result held and close the file. */
 void loom__rspill_free(struct rspill *s);
 
