@@ -80,6 +80,16 @@ typedef struct loom_proc_opts {
      *  descriptor can cancel every command watching it. 0 (the default)
      *  means none: standard input is never a cancel descriptor. */
     int cancel_fd;
+    /** 1: the command is done once its process has exited and the output
+     *  already in the pipes is read; what a background process it left
+     *  holding them writes later is not read (a job runner's view: the
+     *  task ended with its command). 0 (the default): read until every
+     *  holder of the pipes has closed them, as `$(...)` in a shell. */
+    int exit_ends;
+    /** Names (no '=') of variables of the caller's environment not to pass
+     *  to the child, NULL-terminated; `env` may still set them. May be
+     *  NULL. */
+    const char *const *env_drop;
 } loom_proc_opts;
 
 /** \brief How a command ended and what it wrote. Filled by loom_proc_run();

@@ -26,7 +26,9 @@
  * done. The command is done when the leader has exited (seen through a
  * pidfd, without reaping it) AND stdout and stderr have reached EOF: a
  * background grandchild holding the pipes keeps us reading, as `$(...)` in
- * a shell would. One poll() loop serves stdin (non-blocking writes), both
+ * a shell would. With exit_ends, the leader's exit is the end: what the
+ * pipes already hold then is read (non-blocking, no more than they held),
+ * and they are closed. One poll() loop serves stdin (non-blocking writes), both
  * outputs (capture up to the limit, then read and discard, so the child
  * never blocks on a full pipe) and the pidfd.
  *
@@ -58,6 +60,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
@@ -212,6 +215,7 @@ struct run {
     size_t limit;
     char *discard; /* lazily allocated scratch for bytes past the limit */
     int exited;    /* the leader's exit was seen; it is not reaped yet */
+    int exit_ends; /* loom_proc_opts.exit_ends */
     int timed_out;
     int cancelled;
 };
@@ -292,6 +296,32 @@ stream_read(struct run *r, struct stream *s)
     return LOOM_OK;
 }
 
+/* exit_ends: read what the pipe held when the leader's exit was seen
+ * (without waiting for more), then close it. */
+static loom_err
+stream_drain(struct run *r, struct stream *s)
+{
+    int avail = 0, fl;
+
+    if (s->fd < 0)
+        return LOOM_OK;
+    if (ioctl(s->fd, FIONREAD, &avail) != 0 || avail < 0)
+        avail = 0;
+    if ((fl = fcntl(s->fd, F_GETFL)) >= 0)
+        (void)fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+    uint64_t until = s->total + (uint64_t)avail;
+    while (s->fd >= 0 && s->total < until) {
+        uint64_t before = s->total;
+        loom_err rc = stream_read(r, s);
+        if (rc != LOOM_OK)
+            return rc;
+        if (s->total == before)
+            break; /* EAGAIN: nothing more there */
+    }
+    close_fd(&s->fd);
+    return LOOM_OK;
+}
+
 static void
 stdin_write(struct run *r)
 {
@@ -342,6 +372,13 @@ run_io(struct run *r, int64_t t0, int timeout_ms, int grace_ms, int cancel_fd)
         int nfds = 0, wait_ms, n;
         int64_t now = loom__now_ns();
 
+        if (r->exited && r->exit_ends && phase == PH_RUN) {
+            for (int i = 0; i < 2; i++) {
+                loom_err rc = stream_drain(r, &r->s[i]);
+                if (rc != LOOM_OK)
+                    return rc;
+            }
+        }
         if (r->exited && r->s[0].fd < 0 && r->s[1].fd < 0)
             return LOOM_OK; /* done */
         if (phase == PH_RUN && (r->cancelled || (deadline >= 0 && now >= deadline))) {
@@ -490,12 +527,13 @@ mpi_launch_var(const char *e)
     return 0;
 }
 
-/* The child's environment: environ without the MPI job's own variables
- * and the names that `extra` (may be NULL) overrides, then `extra` (the
+/* The child's environment: environ without the MPI job's own variables,
+ * the names in `drop` (may be NULL) and the names that `extra` (may be
+ * NULL) overrides, then `extra` (the
  * last of duplicate names wins). Pointers only: the strings stay where
  * they are. */
 static loom_err
-build_env(const char *const *extra, char ***out)
+build_env(const char *const *extra, const char *const *drop, char ***out)
 {
     static const char *const none[] = {NULL};
     size_t n = 0, m = 0, k = 0;
@@ -511,6 +549,8 @@ build_env(const char *const *extra, char ***out)
         return LOOM_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         int dropped = mpi_launch_var(environ[i]);
+        for (size_t j = 0; drop && drop[j] && !dropped; j++)
+            dropped = env_has_name(environ[i], drop[j], strlen(drop[j]));
         for (size_t j = 0; j < m && !dropped; j++)
             dropped = env_has_name(environ[i], extra[j], env_name_len(extra[j]));
         if (!dropped)
@@ -579,6 +619,7 @@ run_init(struct run *r, const loom_proc_opts *opts)
         r->limit = PROC_LIMIT_MAX;
     r->in_data = opts->stdin_data;
     r->in_len = opts->stdin_len;
+    r->exit_ends = opts->exit_ends;
 }
 
 /* The first capture buffer of each stream. LOOM_ENOMEM or LOOM_OK. */
@@ -848,7 +889,7 @@ run_command(const loom_proc_opts *opts, loom_proc_result *res)
 
     run_init(&r, opts);
     pipes_init(&p);
-    if ((rc = build_env(opts->env, &envp)) != LOOM_OK)
+    if ((rc = build_env(opts->env, opts->env_drop, &envp)) != LOOM_OK)
         goto out;
     if ((rc = run_alloc_buffers(&r)) != LOOM_OK)
         goto out;
