@@ -51,14 +51,15 @@ LOOM_EXTERN unsigned loom_cpu_count_for(unsigned allowed, const char *cpus_per_t
  * \brief Whether a pool of `threads` threads is larger than the `allowed`
  *        CPUs the process may use — typically a worker that mpirun bound to
  *        one core while its pool was sized for the node — and if so, a
- *        one-line explanation with the remedy in `buf`.
+ *        one-line explanation with the remedy in `buf` (no advice to
+ *        unbind when `allowed` covers every CPU online).
  * \param threads the pool's size.
  * \param allowed the CPUs the process may use (loom_cpu_affinity_count()).
  * \param[out] buf where the message goes, owned by the caller (always
  *        NUL-terminated when len > 0; may be NULL when len is 0).
  * \param len size of buf in bytes; a longer message is cut.
  * \return 1 if the pool is oversized (message written), else 0 (buf empty).
- *         Pure: any thread, cannot fail.
+ *         Reads only the number of CPUs online: any thread, cannot fail.
  */
 LOOM_EXTERN int loom_cpu_pool_oversized(unsigned threads, unsigned allowed, char *buf, size_t len);
 

@@ -170,7 +170,15 @@ loom_cpu_pool_oversized(unsigned threads, unsigned allowed, char *buf, size_t le
         buf[0] = '\0';
     if (threads <= allowed)
         return 0;
-    if (buf && len > 0)
+    /* the mask holds every CPU online: binding is not the cause, and
+     * `--bind-to none` (which loom-run passes) would change nothing */
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (buf && len > 0 && online > 0 && allowed >= (unsigned long)online)
+        snprintf(buf, len,
+                 "pool of %u threads but this machine has %u CPU%s: the threads will share "
+                 "%s. Leave pool.threads at 0 to size the pool from the CPUs",
+                 threads, allowed, allowed == 1 ? "" : "s", allowed == 1 ? "one core" : "them");
+    else if (buf && len > 0)
         snprintf(buf, len,
                  "pool of %u threads but this process may only run on %u CPU%s "
                  "(affinity mask): the threads will share %s. Launch with "
