@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -26,16 +27,51 @@ static struct {
     int cancel_fd;     /* readable once the master said "now"; 0 = none */
 } worker_set;
 
+/* LR_STOP_SIGNAL arrived: set only by stop_handler. */
+static volatile sig_atomic_t stop_requested;
+
+/* LR_STOP_SIGNAL: start nothing more and kill the running commands (as
+ * --halt now does); the master sees it through lr_stop_requested().
+ * Async-signal-safe: a lock-free atomic and write(2). */
+static void
+stop_handler(int sig)
+{
+    (void)sig;
+    int saved = errno;
+    stop_requested = 1;
+    atomic_store(&worker_set.halted, 1);
+    uint64_t one = 1;
+    if (worker_set.cancel_fd > 0)
+        (void)!write(worker_set.cancel_fd, &one, sizeof one);
+    errno = saved;
+}
+
 int
-lr_worker_init(const loom_config *cfg)
+lr_stop_requested(void)
+{
+    return stop_requested != 0;
+}
+
+int
+lr_worker_init(loom_config *cfg, const struct lr_opts *o)
 {
     loom_config_get_int(cfg, "process.output_limit", &worker_set.output_limit);
     loom_config_get_double(cfg, "process.kill_grace", &worker_set.kill_grace);
+    /* --halt: a worker holds no task it has no free thread for, or a
+     * thread ending a failed task would start the next queued one before
+     * the master's word could arrive */
+    if (o->halt.when != LR_HALT_NEVER &&
+        !strcmp(loom_config_origin(cfg, "job.prefetch"), "default"))
+        loom_config_set(cfg, "job.prefetch", "0", "loom-run --halt");
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
     if (worker_set.cancel_fd <= 0) {
         fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
         return -1;
     }
+    struct sigaction sa = {.sa_handler = stop_handler};
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    sigaction(LR_STOP_SIGNAL, &sa, NULL);
     return 0;
 }
 
@@ -130,7 +166,11 @@ run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *c
                         .timeout_ms = req->timeout_ms,
                         .kill_grace_ms =
                             worker_set.kill_grace > 0 ? (int)(worker_set.kill_grace * 1000) : -1,
-                        .cancel_fd = worker_set.cancel_fd};
+                        .cancel_fd = worker_set.cancel_fd,
+                        /* the task ends with its command: a daemon it
+                         * started keeps its pipes, not the task */
+                        .exit_ends = 1,
+                        .env_drop = lr_task_env_drop()};
     *start = lr_seconds(CLOCK_REALTIME);
     loom_err rc = loom_proc_run(&o, r);
     if (direct && (rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)) {
@@ -143,14 +183,16 @@ run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *c
     return rc;
 }
 
-/* How the command ended, into rep: from r when it ran, else as a command
- * that could not start (127, ENOMEM). */
+/* How the command ended (run_it's rc), into rep: from r when it ran;
+ * else, as a shell says it, 127 when the program was not found, 126 when
+ * it could not be executed (E2BIG, EACCES, ...) or not even started
+ * (ENOMEM: spawn_errno says why). */
 static void
-fill_rep(struct run_rep *rep, int ran, const loom_proc_result *r)
+fill_rep(struct run_rep *rep, loom_err rc, const loom_proc_result *r)
 {
-    if (!ran) {
-        rep->exitval = 127;
-        rep->spawn_errno = ENOMEM;
+    if (rc != LOOM_OK) {
+        rep->exitval = rc == LOOM_ENOTFOUND ? 127 : 126;
+        rep->spawn_errno = r->spawn_errno ? r->spawn_errno : rc == LOOM_ENOMEM ? ENOMEM : EIO;
         return;
     }
     rep->runtime = r->wall_seconds;
@@ -224,7 +266,7 @@ lr_run_command(loom_task *task, void *user)
                           .attempt = req.attempt,
                           .cmd_len = cmd_len,
                           .tag_len = tag_len};
-    fill_rep(&rep, ran, &r);
+    fill_rep(&rep, rc, &r);
     int status = send_report(task, &rep, cmd, tag, &r);
     if (ran)
         loom_proc_result_free(&r);
@@ -264,6 +306,7 @@ halt_watch(void *arg)
 int
 lr_serve_worker(loom_job *job)
 {
+    lr_task_env_note(); /* before the first task: MPI_Init has set its own */
     pthread_t watcher;
     int watching = pthread_create(&watcher, NULL, halt_watch, job) == 0;
     loom_err rc = loom_job_serve(job);

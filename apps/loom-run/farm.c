@@ -219,16 +219,43 @@ finish_one(struct lr_run *run, const loom_result *res)
 
 /* Wait for one result (handling it) or the next progress tick; 0 when
  * nothing is outstanding any more. */
+#define STOP_POLL_MS 100 /* how soon LR_STOP_SIGNAL is seen */
 static int
 pump(struct lr_run *run)
 {
     loom_result res;
-    loom_err rc = loom_job_next_result(run->job, lr_progress_tick(run), &res);
+    int wait = lr_progress_tick(run);
+    if (wait < 0 || wait > STOP_POLL_MS)
+        wait = STOP_POLL_MS;
+    loom_err rc = loom_job_next_result(run->job, wait, &res);
     if (rc == LOOM_OK) {
         finish_one(run, &res);
         loom_result_free(&res);
     }
+    if (lr_stop_requested() && !run->stopped) {
+        /* the workers got the signal too: this is for those that did not */
+        run->stopped = 1;
+        halt(run, LR_HALT_NOW, "stopped by a signal");
+    }
     return rc != LOOM_EDRAINED;
+}
+
+/* With a --halt policy, a task is submitted only when a worker thread is
+ * free for it (workers then hold no queued task: job.prefetch 0), after
+ * every result that came back has been weighed: so nothing starts once
+ * the policy says stop. 1 when the task may go, 0 once halted. */
+static int
+wait_for_room(struct lr_run *run)
+{
+    if (run->o->halt.when == LR_HALT_NEVER)
+        return !run->halted;
+    for (;;) {
+        unsigned slots = loom_job_threads(run->job);
+        if (run->halted || run->outstanding < (slots ? slots : 1))
+            break;
+        pump(run);
+    }
+    return !run->halted;
 }
 
 /* ---- reading the task file ------------------------------------------------------- */
@@ -330,15 +357,25 @@ take_line(struct lr_run *run, struct feed *f, const struct lr_line *line)
         free(c.expanded);
         return 0;
     }
+    if (!wait_for_room(run)) {
+        free(c.expanded);
+        return 0; /* halted: the line is not submitted (feed_tasks stops) */
+    }
     run->st.tasks = f->have_count ? f->counted - run->st.skipped : run->st.tasks + 1;
     loom_err rc = LOOM_ENOMEM;
     if (!o->keep_order || lr_order_push(run, line->lineno) == 0) {
         /* stream: when the job is full, take finished tasks until it has room */
         while ((rc = submit(run, line->lineno, 1, c.text, c.len, line->text, line->len, 0,
-                            LOOM_NOWAIT)) == LOOM_EFULL)
+                            LOOM_NOWAIT)) == LOOM_EFULL &&
+               !run->halted)
             pump(run);
     }
     free(c.expanded);
+    if (rc == LOOM_EFULL && run->halted) { /* stopped while waiting for room */
+        if (o->keep_order)
+            lr_order_forget(run, line->lineno);
+        return 0;
+    }
     if (rc != LOOM_OK) {
         fprintf(stderr, PROG ": submitting task %llu: %s\n", (unsigned long long)line->lineno,
                 loom_last_error());
@@ -399,13 +436,25 @@ open_run(struct lr_run *run, struct feed *f)
     return 0;
 }
 
+/* After a halt or a stop: the tasks known (in a counted file, or read)
+ * that were never submitted count as not started, as those a worker
+ * answered "not run". */
+static void
+count_not_started(struct lr_run *run)
+{
+    const struct lr_stats *s = &run->st;
+    uint64_t accounted = s->succeeded + s->failed + s->not_run + s->killed + s->unrecorded;
+    if (run->halted && s->tasks > accounted)
+        run->st.not_run += s->tasks - accounted;
+}
+
 /* GNU Parallel's exit status (see main.c), 255 after bad input. */
 static int
 exit_status(const struct lr_run *run, int input_error)
 {
     if (input_error)
         return EXIT_USAGE;
-    if (run->trouble)
+    if (run->trouble || run->stopped)
         return EXIT_TROUBLE;
     if (run->o->halt.on == LR_HALT_SUCCESS && run->halted)
         return EXIT_OK;
@@ -453,6 +502,7 @@ lr_run_master(struct lr_run *run)
 {
     struct feed f = {0};
     int status = EXIT_USAGE;
+    lr_status_running();
     if (open_run(run, &f) == 0) {
         lr_stats_init(&run->st, lr_seconds(CLOCK_MONOTONIC));
         lr_progress_start(run);
@@ -461,6 +511,7 @@ lr_run_master(struct lr_run *run)
          * reading: a later --resume must not run it again */
         while (pump(run))
             ;
+        count_not_started(run);
         status = exit_status(run, f.input_error);
         /* after bad input with nothing run: no summary */
         int ran = !f.input_error || run->st.succeeded || run->st.failed;

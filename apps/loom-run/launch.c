@@ -45,27 +45,67 @@ lr_status_remember(void)
     snprintf(status_path, sizeof status_path, "%s", status_env ? status_env : "");
 }
 
+/* Replace the status file's text with line, whole (a reader sees the
+ * old text or the new, never a part). */
+static void
+status_write(const char *line)
+{
+    char tmp[PATH_MAX + 16];
+    if (!status_path[0] || snprintf(tmp, sizeof tmp, "%s.new", status_path) >= (int)sizeof tmp)
+        return;
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    int ok = fputs(line, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(tmp, status_path) != 0)
+        unlink(tmp);
+}
+
+void
+lr_status_running(void)
+{
+    char host[256] = "", line[320];
+    gethostname(host, sizeof host - 1);
+    snprintf(line, sizeof line, "running %s %ld\n", host, (long)getpid());
+    status_write(line);
+}
+
 void
 lr_status_report(int status)
 {
-    FILE *f = status_path[0] ? fopen(status_path, "w") : NULL;
-    if (f) {
-        fprintf(f, "%d\n", status);
-        fclose(f);
-    }
+    char line[32];
+    snprintf(line, sizeof line, "%d\n", status);
+    status_write(line);
 }
 
-/* The master's exit status from the status file: -1 while not there. */
-static int
-read_status(const char *path)
+int
+lr_rank_exit(int status)
 {
-    char buf[16] = "";
+    return status_path[0] ? 0 : status;
+}
+
+/* The master's exit status from the status file: -1 while not there.
+ * *master: the running master's pid when it runs on this host (it said
+ * "running HOST PID"), else 0. */
+static int
+read_status(const char *path, long *master)
+{
+    char buf[320] = "", host[256] = "", word[16];
+    long pid = 0;
+    *master = 0;
     FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
+    if (sscanf(buf, "%15s %255s %ld", word, host, &pid) == 3 && !strcmp(word, "running")) {
+        char me[256] = "";
+        gethostname(me, sizeof me - 1);
+        *master = !strcmp(host, me) && pid > 0 ? pid : 0;
+        return -1;
+    }
     char *end;
     long v = strtol(buf, &end, 10);
     return n && *end == '\n' && v >= 0 && v <= 255 ? (int)v : -1;
@@ -73,56 +113,160 @@ read_status(const char *path)
 
 /* ---- the launcher ------------------------------------------------------------------- */
 
-/* Run mpirun and wait for it. Once the master has written its status, a
- * hung mpirun (Open MPI may wait forever for a rank lost with its node or
- * link) gets SUPERVISE_GRACE seconds, then SIGTERM, then SIGKILL. The
- * result is the master's status; 102 when it never gave one. */
-#define SUPERVISE_GRACE 10.0
-static int
-supervise(const char *mpirun, char **args, const char *status_file)
+/* The signal that stopped us (TERM, HUP, INT, QUIT), and how many came. */
+static volatile sig_atomic_t got_signal, signals;
+
+static void
+on_signal(int sig)
 {
+    if (!got_signal)
+        got_signal = sig;
+    signals++;
+}
+
+/* Catch the signals that stop the job (until exec: mpirun gets the
+ * default actions back). */
+static void
+catch_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGHUP, SIGINT, SIGQUIT};
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+/* 1 while pid runs (a zombie does not: its parent has yet to reap it). */
+static int
+alive(long pid)
+{
+    char path[64], st[512] = "";
+    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+        return 0;
+    snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t n = fread(st, 1, sizeof st - 1, f);
+    fclose(f);
+    st[n] = '\0';
+    const char *cp = strrchr(st, ')');
+    return !(cp && cp[1] == ' ' && (cp[2] == 'Z' || cp[2] == 'X'));
+}
+
+/* What the launcher knows of the job it supervises. */
+struct watch {
+    pid_t mpirun;
+    const char *status_file;
+    double reported; /* when the master's status appeared (0: not yet) */
+    int stopping;    /* 1 asked to stop (LR_STOP_SIGNAL), 2 TERM, 3 KILL */
+    double stop_at;  /* when the last step of stopping was taken */
+    int master_lost; /* the master died without an exit status */
+};
+
+/* Stop the job (a signal to us, a dead master): first the ranks, through
+ * mpirun, which forwards LR_STOP_SIGNAL to them (workers kill their
+ * tasks' process groups, the master records what ended and exits); if
+ * mpirun is still there after STOP_WAIT s (3 s when the master is dead;
+ * at once after a second signal), SIGTERM, 3 s later SIGKILL. */
+#define STOP_WAIT 6.0
+static void
+stop_step(struct watch *w, double now)
+{
+    /* a dead master records nothing more: the workers only need time to
+     * kill their tasks */
+    double wait = w->stopping == 1 && !w->master_lost ? STOP_WAIT : 3.0;
+    if (w->stopping == 0) {
+        kill(w->mpirun, LR_STOP_SIGNAL);
+    } else if (w->stopping < 3 && (now - w->stop_at > wait || (w->stopping == 1 && signals > 1))) {
+        kill(w->mpirun, w->stopping == 1 ? SIGTERM : SIGKILL);
+    } else {
+        return;
+    }
+    w->stopping++;
+    w->stop_at = now;
+}
+
+/* One look at the job: the master's status, its death, our signals, a
+ * hung mpirun. Once the master has written its status, a hung mpirun
+ * (Open MPI may wait forever for a rank lost with its node or link) gets
+ * SUPERVISE_GRACE seconds, then SIGTERM, then SIGKILL. */
+#define SUPERVISE_GRACE 10.0
+static void
+watch_once(struct watch *w, double now)
+{
+    long master;
+    int status = read_status(w->status_file, &master);
+    if (!w->reported && status >= 0)
+        w->reported = now;
+    if (status < 0 && master && !w->master_lost && !alive(master)) {
+        w->master_lost = 1;
+        fprintf(stderr,
+                PROG ": the master (pid %ld) died without an exit status: stopping the "
+                     "job\n",
+                master);
+    }
+    if (got_signal && !w->stopping)
+        fprintf(stderr, PROG ": %s: stopping the job (killing the running tasks)\n",
+                strsignal(got_signal));
+    if (got_signal || w->master_lost)
+        stop_step(w, now);
+    if (w->reported && now - w->reported > SUPERVISE_GRACE + (w->stopping > 1 ? 5 : 0) &&
+        w->stopping < 3) {
+        if (!w->stopping)
+            fprintf(stderr,
+                    PROG ": mpirun has not exited %.0f s after the master: stopping "
+                         "it (a lost rank holds it)\n",
+                    SUPERVISE_GRACE);
+        kill(w->mpirun, w->stopping < 2 ? SIGTERM : SIGKILL);
+        w->stopping = w->stopping < 2 ? 2 : 3;
+    }
+}
+
+/* Run mpirun and wait for it, watching the job (watch_once). mpirun gets
+ * a process group of its own (own_group), so that Ctrl-C reaches loom-run
+ * alone, which stops the job in order. The result: 128+N after signal N;
+ * else the master's status; 102 when it never gave one. */
+static int
+supervise(const char *mpirun, char **args, const char *status_file, int own_group)
+{
+    catch_signals();
     pid_t pid = fork();
     if (pid < 0) {
         fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
         return EXIT_TROUBLE;
     }
     if (pid == 0) {
+        if (own_group)
+            setpgid(0, 0);
         execvp(mpirun, args);
         fprintf(stderr, PROG ": cannot start %s: %s (run under mpirun, or set LOOM_MPIRUN)\n",
                 mpirun, strerror(errno));
         _exit(EXIT_TROUBLE);
     }
-    /* Ctrl-C reaches mpirun too (same process group): wait for it */
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
-    double reported = 0;
-    int st = 0, termed = 0;
+    if (own_group)
+        setpgid(pid, pid); /* either of us may run first */
+    struct watch w = {.mpirun = pid, .status_file = status_file};
+    int st = 0;
     for (;;) {
-        pid_t w = waitpid(pid, &st, WNOHANG);
-        if (w == pid || (w < 0 && errno != EINTR))
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
             break;
-        double now = lr_seconds(CLOCK_MONOTONIC);
-        if (!reported && read_status(status_file) >= 0)
-            reported = now;
-        if (reported && now - reported > SUPERVISE_GRACE + (termed ? 5 : 0)) {
-            if (!termed)
-                fprintf(stderr,
-                        PROG ": mpirun has not exited %.0f s after the master: stopping "
-                             "it (a lost rank holds it)\n",
-                        SUPERVISE_GRACE);
-            kill(pid, termed ? SIGKILL : SIGTERM);
-            termed++;
-        }
-        struct timespec tick = {0, 50 * 1000 * 1000};
+        watch_once(&w, lr_seconds(CLOCK_MONOTONIC));
+        struct timespec tick = {0, 20 * 1000 * 1000};
         nanosleep(&tick, NULL);
     }
-    int master = read_status(status_file);
-    if (master >= 0)
-        return master;
-    if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_TROUBLE)
+    long master;
+    int status = read_status(status_file, &master);
+    if (got_signal)
+        return 128 + got_signal;
+    if (status >= 0)
+        return status;
+    if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_TROUBLE && !w.master_lost)
         return EXIT_TROUBLE; /* could not start mpirun: said above */
-    fprintf(stderr, PROG ": the master ended without an exit status (mpirun: %s %d)\n",
-            WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+    if (!w.master_lost)
+        fprintf(stderr, PROG ": the master ended without an exit status (mpirun: %s %d)\n",
+                WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return EXIT_TROUBLE;
 }
 
@@ -178,10 +322,32 @@ mpirun_args(char **args, const char *mpirun, long nodes, const struct lr_opts *o
     return n;
 }
 
+/* The names of the user's own OMPI_MCA_* and PMIX_MCA_* settings, comma
+ * separated, into LOOM_RUN_USER_MCA: a task sees those, not the ones
+ * loom-run and mpirun add (lr_launcher_env_take). */
+static void
+note_user_mca(void)
+{
+    size_t len = 1;
+    for (char **e = environ; *e; e++)
+        len += strcspn(*e, "=") + 1;
+    char *names = calloc(len, 1);
+    if (!names)
+        return;
+    for (char **e = environ; *e; e++)
+        if (!strncmp(*e, "OMPI_MCA_", 9) || !strncmp(*e, "PMIX_MCA_", 9)) {
+            strncat(names, *e, strcspn(*e, "="));
+            strcat(names, ",");
+        }
+    setenv("LOOM_RUN_USER_MCA", names, 1);
+    free(names);
+}
+
 /* What the ranks inherit from us besides our environment. */
 static void
 set_rank_env(long nodes, const struct lr_opts *o)
 {
+    note_user_mca();
     /* a launcher that is not an MPI launcher must not start us again */
     setenv("LOOM_RUN_SELF_LAUNCHED", "1", 1);
     /* the ranks' stderr is a pipe to mpirun: tell them it ends on a terminal */
@@ -230,16 +396,26 @@ lr_launch_self(int argc, char **argv, const struct lr_opts *o)
     set_rank_env(nodes, o);
     /* the master reports its exit status here: with --enable-recovery
      * mpirun's own is always 0 */
-    char status_file[] = "/tmp/loom-run-status-XXXXXX";
+    const char *tmp = getenv("TMPDIR");
+    char status_file[PATH_MAX];
+    snprintf(status_file, sizeof status_file, "%s/loom-run-status-XXXXXX",
+             tmp && *tmp ? tmp : "/tmp");
     int sfd = mkstemp(status_file);
     if (sfd < 0) {
-        fprintf(stderr, PROG ": cannot create a status file in /tmp: %s\n", strerror(errno));
+        fprintf(stderr, PROG ": cannot create a status file (%s): %s\n", status_file,
+                strerror(errno));
         free(args);
         return EXIT_TROUBLE;
     }
     close(sfd);
     setenv("LOOM_RUN_STATUS_FILE", status_file, 1);
-    int status = supervise(mpirun, args, status_file);
+    /* tasks read from a terminal: mpirun must stay in its foreground
+     * process group to read it (Ctrl-C then reaches mpirun too) */
+    int own_group = !(strcmp(o->path, "-") == 0 && isatty(STDIN_FILENO));
+    int status = supervise(mpirun, args, status_file, own_group);
+    char stale[PATH_MAX + 16];
+    snprintf(stale, sizeof stale, "%s.new", status_file);
+    unlink(stale); /* a master killed while writing it */
     unlink(status_file);
     free(args);
     return status;
@@ -247,10 +423,57 @@ lr_launch_self(int argc, char **argv, const struct lr_opts *o)
 
 /* ---- the ranks' side ------------------------------------------------------------------ */
 
+/* Task variables to drop (lr_task_env_drop), NULL-terminated. */
+static char **drop_names;
+
+const char *const *
+lr_task_env_drop(void)
+{
+    return (const char *const *)drop_names;
+}
+
+/* 1 when name (len bytes) is one of the comma-separated names in list. */
+static int
+listed(const char *list, const char *name, size_t len)
+{
+    for (const char *p = list; *p; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t n = strcspn(p, ",");
+        if (n == len && !strncmp(p, name, len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Under our own mpirun: the user's OMPI_MCA_* and PMIX_MCA_* names
+ * (LOOM_RUN_USER_MCA, kept by lr_launcher_env_take), else NULL. */
+static char *user_mca;
+
+void
+lr_task_env_note(void)
+{
+    const char *user = user_mca;
+    size_t n = 0;
+    if (!user || drop_names)
+        return;
+    for (char **e = environ; *e; e++)
+        n++;
+    drop_names = calloc(n + 1, sizeof *drop_names);
+    n = 0;
+    for (char **e = environ; *e && drop_names; e++) {
+        size_t len = strcspn(*e, "=");
+        if ((!strncmp(*e, "OMPI_MCA_", 9) || !strncmp(*e, "PMIX_MCA_", 9)) &&
+            !listed(user, *e, len) && (drop_names[n] = lr_dup_bytes(*e, len)))
+            n++;
+    }
+}
+
 int
 lr_launcher_env_take(loom_config *cfg)
 {
-    const char *v = getenv("LOOM_RUN_TTY");
+    const char *v = getenv("LOOM_RUN_USER_MCA");
+    if (v && getenv("LOOM_RUN_SELF_LAUNCHED"))
+        user_mca = strdup(v);
+    v = getenv("LOOM_RUN_TTY");
     int tty = v && !strcmp(v, "1");
     v = getenv("LOOM_RUN_PIN");
     if (v && !strcmp(v, "1") && !strcmp(loom_config_origin(cfg, "pool.pin"), "default"))
@@ -259,5 +482,6 @@ lr_launcher_env_take(loom_config *cfg)
     unsetenv("LOOM_RUN_STATUS_FILE");
     unsetenv("LOOM_RUN_TTY");
     unsetenv("LOOM_RUN_PIN");
+    unsetenv("LOOM_RUN_USER_MCA");
     return tty;
 }

@@ -20,6 +20,7 @@
 #define LOOM_RUN_LOOMRUN_H
 
 #include <stddef.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,11 @@
 
 #define PROG       "loom-run"
 #define HALT_QUEUE "loom-run.halt"
+/* The signal that stops a running job in order (the launcher sends it to
+ * mpirun, which forwards it to every rank): workers kill their tasks'
+ * process groups and start nothing more, the master records what ended
+ * and exits 102. */
+#define LR_STOP_SIGNAL SIGUSR2
 
 enum {
     EXIT_OK = 0,
@@ -88,6 +94,7 @@ struct lr_run {
     struct lr_stats st;
     int halted;           /* 0, LR_HALT_SOON or LR_HALT_NOW: stop submitting */
     int trouble;          /* something could not be recorded: exit 102 */
+    int stopped;          /* LR_STOP_SIGNAL came: exit 102 */
     uint64_t outstanding; /* submitted, not yet back */
     uint64_t *order;      /* --keep-order: seqs in submission order (a ring) */
     size_t order_head, order_count, order_cap;
@@ -157,6 +164,25 @@ void lr_status_remember(void);
  * (nothing otherwise). */
 void lr_status_report(int status);
 
+/* Under loom-run's own mpirun, on the master: say where it runs ("running
+ * HOST PID" in the status file), so that the launcher sees it die. */
+void lr_status_running(void);
+
+/* The exit code of a rank with exit status status: 0 under loom-run's own
+ * mpirun (the status file carries it: a rank exiting non-zero makes Open
+ * MPI print PMIx errors), else status. */
+int lr_rank_exit(int status);
+
+/* Under loom-run's own mpirun: note the OMPI_MCA_* and PMIX_MCA_*
+ * variables that loom-run, mpirun and MPI_Init set and the user did not,
+ * for the tasks to go without (the rank itself needs them). On a worker,
+ * after MPI_Init, before the first task. */
+void lr_task_env_note(void);
+
+/* What lr_task_env_note noted (NULL-terminated), for
+ * loom_proc_opts.env_drop; NULL when nothing. */
+const char *const *lr_task_env_drop(void);
+
 /* Take out what lr_launch_self told the ranks (a task may be a loom-run
  * starting its own mpirun): sets pool.pin in cfg when asked and the user
  * did not; returns 1 when our stderr ends on a terminal. Call while the
@@ -165,9 +191,14 @@ int lr_launcher_env_take(loom_config *cfg);
 
 /* ---- command.c ------------------------------------------------------------------ */
 
-/* Read process.output_limit and process.kill_grace from cfg and make the
- * --halt "now" eventfd; before the job starts. 0, or -1 (said). */
-int lr_worker_init(const loom_config *cfg);
+/* Read process.output_limit and process.kill_grace from cfg (and, with
+ * o's --halt, set job.prefetch 0 unless the user set it), make the --halt
+ * "now" eventfd and catch LR_STOP_SIGNAL; before the job starts. 0, or -1
+ * (said). */
+int lr_worker_init(loom_config *cfg, const struct lr_opts *o);
+
+/* 1 once LR_STOP_SIGNAL has come. Any thread. */
+int lr_stop_requested(void);
 
 /* Close what lr_worker_init made (safe without it). */
 void lr_worker_end(void);

@@ -281,7 +281,7 @@ main(int argc, char **argv)
     }
     int tty = lr_launcher_env_take(cfg);
     /* before the job starts: its threads may run tasks at once */
-    if (lr_worker_init(cfg) != 0) {
+    if (lr_worker_init(cfg, &o) != 0) {
         status = EXIT_TROUBLE;
         goto out;
     }
@@ -310,5 +310,5 @@ out:
     app_end(job, mpi_up, status);
     lr_worker_end();
     loom_config_destroy(cfg);
-    return status;
+    return lr_rank_exit(status);
 }
