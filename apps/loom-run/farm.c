@@ -52,6 +52,7 @@ halt(struct lr_run *run, int how, const char *why)
     if (run->halted >= how)
         return;
     run->halted = how;
+    lr_stats_stopped(&run->st, why); /* the summary names the cause */
     if (!run->o->quiet) {
         lr_progress_clear(run);
         fprintf(stderr, PROG ": %s: %s\n", why,
