@@ -456,7 +456,7 @@ lr_run_master(struct lr_run *run)
     int status = EXIT_USAGE;
     if (open_run(run, &f) == 0) {
         lr_stats_init(&run->st, lr_seconds(CLOCK_MONOTONIC));
-        lr_progress_start(run);
+        lr_output_start(run);
         feed_tasks(run, &f);
         /* what was submitted finishes and is recorded, whatever stopped the
          * reading: a later --resume must not run it again */

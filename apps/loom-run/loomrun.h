@@ -163,6 +163,11 @@ void lr_status_report(int status);
  * process has one thread. */
 int lr_launcher_env_take(loom_config *cfg);
 
+/* 1 when the launcher's stdout and stderr are one file (2>&1, or one
+ * terminal): the master then writes its stderr into its stdout, the one
+ * stream whose order mpirun keeps (after lr_launcher_env_take). */
+int lr_launcher_one_stream(void);
+
 /* ---- command.c ------------------------------------------------------------------ */
 
 /* Read process.output_limit and process.kill_grace from cfg and make the
@@ -206,8 +211,11 @@ void lr_output_free(struct lr_run *run);
 /* Clear the live progress line before anything else is printed. */
 void lr_progress_clear(struct lr_run *run);
 
-/* Start the progress display (after lr_stats_init). */
-void lr_progress_start(struct lr_run *run);
+/* Start the master's output (after lr_stats_init): with
+ * lr_launcher_one_stream() its stderr becomes a copy of its stdout (the
+ * order of a task's stdout, its stderr and the progress line is then
+ * kept on the way through mpirun); the progress display. */
+void lr_output_start(struct lr_run *run);
 
 /* Redraw progress when due; returns ms until the next tick (LOOM_FOREVER:
  * none). */

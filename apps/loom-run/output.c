@@ -6,10 +6,12 @@
  * out; and the progress line (redrawn in place on a terminal, else a
  * line every --progress-interval seconds).
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <loom.h>
 
@@ -31,7 +33,10 @@ void
 lr_progress_clear(struct lr_run *run)
 {
     if (run->drawn) {
+        /* out now: stderr is line-buffered (main.c), and what follows may
+         * go to stdout */
         fputs("\r\033[K", stderr);
+        fflush(stderr);
         run->drawn = 0;
     }
 }
@@ -44,8 +49,11 @@ progress_every(const struct lr_run *run)
 }
 
 void
-lr_progress_start(struct lr_run *run)
+lr_output_start(struct lr_run *run)
 {
+    fflush(stdout);
+    if (lr_launcher_one_stream() && dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+        fprintf(stderr, PROG ": cannot merge stderr into stdout: %s\n", strerror(errno));
     if (!run->o->quiet && (run->live || run->o->progress_interval > 0))
         run->next_tick = run->st.t0 + progress_every(run);
 }
@@ -117,6 +125,7 @@ static void
 print_output(struct lr_run *run, const struct lr_output *t)
 {
     const char *tag = run->o->tag ? t->tag : NULL;
+    int was_drawn = run->drawn;
     lr_progress_clear(run);
     emit(stdout, t->out, t->out_len, tag, t->tag_len);
     say_truncated(stdout, t->seq, "stdout", t->out, t->out_len, t->out_total, tag != NULL);
@@ -124,6 +133,9 @@ print_output(struct lr_run *run, const struct lr_output *t)
     emit(stderr, t->err, t->err_len, tag, t->tag_len);
     say_truncated(stderr, t->seq, "stderr", t->err, t->err_len, t->err_total, tag != NULL);
     fflush(stderr);
+    if (was_drawn) /* the live line back below the output at the next tick,
+                    * now, once this task is counted */
+        run->next_tick = run->st.t0;
 }
 
 /* ---- --keep-order ------------------------------------------------------------------ */
