@@ -225,3 +225,95 @@ Test(loomrun_output, streams_stay_apart_when_redirected_apart, .init = setup, .f
     free(out);
     free(err);
 }
+
+/* The one line of text that starts with key, up to its end ("" if none;
+ * static). */
+static const char *
+line_of(const char *text, const char *key)
+{
+    static char line[512];
+    const char *p = strstr(text, key);
+    line[0] = '\0';
+    if (p)
+        snprintf(line, sizeof line, "%.*s", (int)strcspn(p, "\n"), p);
+    return line;
+}
+
+#define GIB 1073741824LL
+/* A deterministic binary stream whose checksum the test computes the
+ * same way: AES-128-CTR of zeros under a zero key. */
+#define GEN                                                                                        \
+    "openssl enc -aes-128-ctr -K 00000000000000000000000000000000 -iv "                            \
+    "00000000000000000000000000000000 -nosalt </dev/zero 2>/dev/null | head -c 1073741824"
+
+Test(loomrun_output, one_gib_of_binary_output_in_bounded_memory, .init = setup, .fini = teardown,
+     .timeout = 900)
+{
+    /* task 1 writes 1 GiB; task 2, run by the same (single) pool thread
+     * once task 1's output has gone, reads its worker rank's peak memory
+     * (the task's shell is the rank's child) */
+    write_file("big.txt", GEN "\n"
+                              "grep VmHWM /proc/$PPID/status >&2\n");
+    int st = sh_in_dir("(" GEN ") | sha256sum >want.txt");
+    cr_assert_eq(st, 0, "the generator failed");
+    st = sh_in_dir(LOOMRUN " --pool-threads 1 big.txt 2>err.txt | sha256sum >got.txt");
+    char *want = read_file("want.txt", NULL), *got = read_file("got.txt", NULL);
+    char *err = read_file("err.txt", NULL);
+    cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
+    cr_assert_eq(strncmp(want, got, 64), 0, "sha256 of the output %.64s, of the stream %.64s:\n%s",
+                 got, want, err);
+    long worker_kib = -1;
+    double master_mib = -1;
+    sscanf(line_of(err, "VmHWM:"), "VmHWM: %ld kB", &worker_kib);
+    const char *m = strstr(err, "master peak memory ");
+    if (m)
+        sscanf(m, "master peak memory %lf MiB", &master_mib);
+    fprintf(stderr, "1 GiB through loom-run: worker rank peak %.1f MiB, master peak %.1f MiB\n",
+            worker_kib / 1024.0, master_mib);
+    cr_assert(worker_kib > 0 && master_mib > 0, "no memory figures:\n%s", err);
+    cr_assert_lt(worker_kib, 64 * 1024, "the worker rank peaked at %ld KiB:\n%s", worker_kib, err);
+    cr_assert_lt(master_mib, 64.0, "the master peaked at %.1f MiB:\n%s", master_mib, err);
+    free(want);
+    free(got);
+    free(err);
+}
+
+Test(loomrun_output, a_cap_is_said_outside_the_data, .init = setup, .fini = teardown,
+     .timeout = 300)
+{
+    /* a cap the user sets keeps the first bytes exactly (no note inside
+     * them), says the cut on stderr and in the summary, and marks the
+     * task's --results status; without one nothing is cut (10 MiB is
+     * over the old silent 8 MiB cut) */
+    write_file("tasks.txt", "head -c 5000 /dev/zero | tr '\\0' x\n"
+                            "head -c 10485760 /dev/zero\n");
+    int st = sh_in_dir(LOOMRUN " -k --process-output-limit 1024 --results res tasks.txt "
+                               ">out.bin 2>err.txt");
+    size_t len;
+    char *out = read_file("out.bin", &len), *err = read_file("err.txt", NULL);
+    cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
+    cr_assert_eq(len, 2048, "%zu bytes of output:\n%s", len, err);
+    for (size_t i = 0; i < 1024; i++)
+        cr_assert(out[i] == 'x' && out[1024 + i] == '\0', "byte %zu is not the task's", i);
+    cr_assert_not_null(
+        strstr(err, "task 1: stdout cut at 1024 of 5000 bytes (process.output_limit)"), "%s", err);
+    cr_assert_not_null(strstr(err, "task 2: stdout cut at 1024 of 10485760 bytes"), "%s", err);
+    cr_assert_not_null(strstr(err, "output cut: 2 tasks wrote more than process.output_limit"),
+                       "%s", err);
+    char *status = read_file("res/000/000/1/status", NULL);
+    cr_assert_not_null(strstr(status, "stdout_bytes 5000\n"), "%s", status);
+    cr_assert_not_null(strstr(status, "stdout_kept 1024\n"), "%s", status);
+    cr_assert_not_null(strstr(status, "output_cut 1\n"), "%s", status);
+    free(status);
+    free(out);
+    free(err);
+
+    st = sh_in_dir(LOOMRUN " -k tasks.txt >out.bin 2>err.txt");
+    out = read_file("out.bin", &len);
+    err = read_file("err.txt", NULL);
+    cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
+    cr_assert_eq(len, 5000 + 10485760, "%zu bytes of output:\n%s", len, err);
+    cr_assert_null(strstr(err, "cut"), "%s", err);
+    free(out);
+    free(err);
+}
