@@ -79,25 +79,21 @@ record(struct lr_run *run, const struct run_rep *rep, const loom_result *res, co
 {
     char msg[PATH_MAX + 256];
     if (run->res && final) {
-        struct lr_result_rec rec = {rep->seq,
-                                    rep->attempt,
-                                    rep->exitval,
-                                    rep->signal,
-                                    rep->timed_out,
-                                    res->rank,
-                                    res->host,
-                                    rep->start,
-                                    rep->runtime,
-                                    cmd,
-                                    NULL,
-                                    NULL,
-                                    rep->cmd_len,
-                                    0,
-                                    0,
-                                    rep->out_total,
-                                    rep->err_total,
-                                    &shown->out,
-                                    &shown->err};
+        struct lr_result_rec rec = {.seq = rep->seq,
+                                    .attempt = rep->attempt,
+                                    .exitval = rep->exitval,
+                                    .signal = rep->signal,
+                                    .timed_out = rep->timed_out,
+                                    .rank = res->rank,
+                                    .host = res->host,
+                                    .start = rep->start,
+                                    .runtime = rep->runtime,
+                                    .cmd = cmd,
+                                    .cmd_len = rep->cmd_len,
+                                    .out_total = rep->out_total,
+                                    .err_total = rep->err_total,
+                                    .out_sp = &shown->out,
+                                    .err_sp = &shown->err};
         if (lr_results_write(run->res, &rec, msg, sizeof msg) != 0)
             goto fail;
     }
