@@ -63,6 +63,7 @@ lr_worker_init(loom_config *cfg, const struct lr_opts *o)
     if (o->halt.when != LR_HALT_NEVER &&
         !strcmp(loom_config_origin(cfg, "job.prefetch"), "default"))
         loom_config_set(cfg, "job.prefetch", "0", "loom-run --halt");
+    lr_capture_config(cfg);
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
     if (worker_set.cancel_fd <= 0) {
         fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
@@ -155,7 +156,7 @@ task_env_fill(struct task_env *e, loom_task *task, const struct run_req *req)
  * Returns loom_proc_run's result (r to free on OK, ENOTFOUND, ENOEXEC). */
 static loom_err
 run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *const *env,
-       double *start, loom_proc_result *r)
+       double *start, loom_proc_result *r, struct lr_capture *cap)
 {
     char *words = lr_dup_bytes(cmd, cmd_len), *argv[64];
     int direct = words && split_simple(words, argv, 64);
@@ -170,7 +171,9 @@ run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *c
                         /* the task ends with its command: a daemon it
                          * started keeps its pipes, not the task */
                         .exit_ends = 1,
-                        .env_drop = lr_task_env_drop()};
+                        .env_drop = lr_task_env_drop(),
+                        .output_fn = lr_capture_sink, /* capture.c spools it */
+                        .output_arg = cap};
     *start = lr_seconds(CLOCK_REALTIME);
     loom_err rc = loom_proc_run(&o, r);
     if (direct && (rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)) {
@@ -203,37 +206,6 @@ fill_rep(struct run_rep *rep, loom_err rc, const loom_proc_result *r)
     rep->timed_out = r->timed_out;
     rep->outcome = r->cancelled ? REP_KILLED : REP_RAN;
     rep->spawn_errno = r->spawn_errno;
-    rep->out_len = r->out_len;
-    rep->err_len = r->err_len;
-    rep->out_total = r->out_total;
-    rep->err_total = r->err_total;
-}
-
-/* Reply with rep, then the command, the tag, stdout and stderr (rep's
- * lengths). 0, or 1 when it could not be sent. */
-static int
-send_report(loom_task *task, const struct run_rep *rep, const char *cmd, const char *tag,
-            const loom_proc_result *r)
-{
-    size_t total = sizeof *rep + rep->cmd_len + rep->tag_len + rep->out_len + rep->err_len;
-    char *buf = malloc(total);
-    if (!buf)
-        return 1;
-    char *q = buf;
-    memcpy(q, rep, sizeof *rep);
-    q += sizeof *rep;
-    memcpy(q, cmd, rep->cmd_len);
-    q += rep->cmd_len;
-    memcpy(q, tag, rep->tag_len);
-    q += rep->tag_len;
-    if (rep->out_len)
-        memcpy(q, r->out, rep->out_len);
-    q += rep->out_len;
-    if (rep->err_len)
-        memcpy(q, r->err, rep->err_len);
-    int status = loom_task_reply(task, buf, total) == LOOM_OK ? 0 : 1;
-    free(buf);
-    return status;
 }
 
 int
@@ -258,8 +230,10 @@ lr_run_command(loom_task *task, void *user)
     struct task_env env;
     task_env_fill(&env, task, &req);
     loom_proc_result r = {0};
+    struct lr_capture cap;
+    lr_capture_init(&cap);
     double start;
-    loom_err rc = run_it(cmd, cmd_len, &req, env.list, &start, &r);
+    loom_err rc = run_it(cmd, cmd_len, &req, env.list, &start, &r, &cap);
     int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
     struct run_rep rep = {.seq = req.seq,
                           .start = start,
@@ -267,7 +241,8 @@ lr_run_command(loom_task *task, void *user)
                           .cmd_len = cmd_len,
                           .tag_len = tag_len};
     fill_rep(&rep, rc, &r);
-    int status = send_report(task, &rep, cmd, tag, &r);
+    int status = lr_capture_send(task, &rep, cmd, tag, &cap);
+    lr_capture_free(&cap);
     if (ran)
         loom_proc_result_free(&r);
     free(cmd);

@@ -52,6 +52,7 @@ halt(struct lr_run *run, int how, const char *why)
     if (run->halted >= how)
         return;
     run->halted = how;
+    lr_stats_stopped(&run->st, why); /* the summary names the cause */
     if (!run->o->quiet) {
         lr_progress_clear(run);
         fprintf(stderr, PROG ": %s: %s\n", why,
@@ -74,15 +75,25 @@ halt(struct lr_run *run, int how, const char *why)
  * could not be recorded (said; the run then stops: 102). */
 static int
 record(struct lr_run *run, const struct run_rep *rep, const loom_result *res, const char *cmd,
-       const char *out, const char *err, int final)
+       const struct lr_output *shown, int final)
 {
     char msg[PATH_MAX + 256];
     if (run->res && final) {
-        struct lr_result_rec rec = {rep->seq,       rep->attempt, rep->exitval, rep->signal,
-                                    rep->timed_out, res->rank,    res->host,    rep->start,
-                                    rep->runtime,   cmd,          out,          err,
-                                    rep->cmd_len,   rep->out_len, rep->err_len, rep->out_total,
-                                    rep->err_total};
+        struct lr_result_rec rec = {.seq = rep->seq,
+                                    .attempt = rep->attempt,
+                                    .exitval = rep->exitval,
+                                    .signal = rep->signal,
+                                    .timed_out = rep->timed_out,
+                                    .rank = res->rank,
+                                    .host = res->host,
+                                    .start = rep->start,
+                                    .runtime = rep->runtime,
+                                    .cmd = cmd,
+                                    .cmd_len = rep->cmd_len,
+                                    .out_total = rep->out_total,
+                                    .err_total = rep->err_total,
+                                    .out_sp = &shown->out,
+                                    .err_sp = &shown->err};
         if (lr_results_write(run->res, &rec, msg, sizeof msg) != 0)
             goto fail;
     }
@@ -142,6 +153,26 @@ observe(struct lr_run *run, const struct run_rep *rep, const loom_result *res, c
                 loom_last_error());
 }
 
+/* An attempt's output: the report's bytes (out, err), or the pieces that
+ * came before it on OUT_QUEUE (a failure to get them is said: exit 102). */
+static void
+take_output(struct lr_run *run, const struct run_rep *rep, const char *out, const char *err,
+            const char *tag, struct lr_output *shown)
+{
+    *shown = (struct lr_output){.seq = rep->seq, .tag = tag, .tag_len = rep->tag_len};
+    shown->lost_errno = rep->lost_errno;
+    if (rep->piped) {
+        if (lr_pieces_take(run->pieces, rep->seq, rep->attempt, rep->out_kept, rep->err_kept,
+                           &shown->out, &shown->err) != 0)
+            run->trouble = 1;
+    } else {
+        lr_spool_wrap(&shown->out, out, rep->out_len);
+        lr_spool_wrap(&shown->err, err, rep->err_len);
+    }
+    shown->out.total = rep->out_total;
+    shown->err.total = rep->err_total;
+}
+
 /* Handle one finished attempt: output, results, job log, retry, halt. */
 static void
 finish_one(struct lr_run *run, const loom_result *res)
@@ -185,19 +216,22 @@ finish_one(struct lr_run *run, const loom_result *res)
     int ok = rep.exitval == 0 && rep.signal == 0;
     int final = ok || (int)rep.attempt > run->o->retries || run->halted;
     observe(run, &rep, res, cmd, final);
+    struct lr_output shown;
+    take_output(run, &rep, out, err, tag, &shown);
+    /* the job log has every attempt (as GNU's, with --retries); --results
+     * the final one */
+    int recorded = record(run, &rep, res, cmd, &shown, final) == 0;
     /* the task's output, whole: now, or (--keep-order) the final attempt's
      * once every earlier task's is out */
-    struct lr_output shown = {rep.seq,     out,         err,           tag,          rep.out_len,
-                              rep.err_len, rep.tag_len, rep.out_total, rep.err_total};
     lr_output_take(run, &shown, final);
+    lr_spool_free(&shown.out);
+    lr_spool_free(&shown.err);
     if (rep.spawn_errno) {
         lr_progress_clear(run);
         fprintf(stderr, PROG ": task %llu: could not start: %s\n", (unsigned long long)rep.seq,
                 strerror(rep.spawn_errno));
     }
-    /* the job log has every attempt (as GNU's, with --retries); --results
-     * the final one */
-    if (record(run, &rep, res, cmd, out, err, final) != 0) {
+    if (!recorded) {
         run->st.unrecorded++;
         return;
     }
@@ -505,7 +539,7 @@ lr_run_master(struct lr_run *run)
     lr_status_running();
     if (open_run(run, &f) == 0) {
         lr_stats_init(&run->st, lr_seconds(CLOCK_MONOTONIC));
-        lr_progress_start(run);
+        lr_output_start(run);
         feed_tasks(run, &f);
         /* what was submitted finishes and is recorded, whatever stopped the
          * reading: a later --resume must not run it again */

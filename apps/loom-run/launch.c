@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <loom.h>
@@ -353,6 +354,13 @@ set_rank_env(long nodes, const struct lr_opts *o)
     /* the ranks' stderr is a pipe to mpirun: tell them it ends on a terminal */
     if (isatty(STDERR_FILENO))
         setenv("LOOM_RUN_TTY", "1", 1);
+    /* stdout and stderr are one file (2>&1, one terminal): mpirun forwards
+     * a rank's two streams apart, in no fixed order, so the master writes
+     * both into its stdout (lr_launcher_one_stream) */
+    struct stat so, se;
+    if (fstat(STDOUT_FILENO, &so) == 0 && fstat(STDERR_FILENO, &se) == 0 &&
+        so.st_dev == se.st_dev && so.st_ino == se.st_ino)
+        setenv("LOOM_RUN_ONE_STREAM", "1", 1);
     if (getuid() == 0) { /* Open MPI refuses root unless told it is meant */
         setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 0);
         setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 0);
@@ -467,12 +475,22 @@ lr_task_env_note(void)
     }
 }
 
+static int one_stream; /* LOOM_RUN_ONE_STREAM, taken */
+
+int
+lr_launcher_one_stream(void)
+{
+    return one_stream;
+}
+
 int
 lr_launcher_env_take(loom_config *cfg)
 {
     const char *v = getenv("LOOM_RUN_USER_MCA");
     if (v && getenv("LOOM_RUN_SELF_LAUNCHED"))
         user_mca = strdup(v);
+    v = getenv("LOOM_RUN_ONE_STREAM");
+    one_stream = v && !strcmp(v, "1");
     v = getenv("LOOM_RUN_TTY");
     int tty = v && !strcmp(v, "1");
     v = getenv("LOOM_RUN_PIN");
@@ -483,5 +501,6 @@ lr_launcher_env_take(loom_config *cfg)
     unsetenv("LOOM_RUN_TTY");
     unsetenv("LOOM_RUN_PIN");
     unsetenv("LOOM_RUN_USER_MCA");
+    unsetenv("LOOM_RUN_ONE_STREAM");
     return tty;
 }

@@ -32,10 +32,14 @@
 #include "halt.h"
 #include "joblog.h"
 #include "results.h"
+#include "spool.h"
 #include "stats.h"
 
-#define PROG       "loom-run"
-#define HALT_QUEUE "loom-run.halt"
+#define PROG          "loom-run"
+#define HALT_QUEUE    "loom-run.halt"
+#define OUT_QUEUE     "loom-run.out" /* outputs over LR_SPOOL_MEM, in pieces */
+#define OUT_QUEUE_CAP 4              /* pieces the master holds before puts wait */
+#define OUT_PIECE_MAX ((size_t)1 << 20)
 /* The signal that stops a running job in order (the launcher sends it to
  * mpirun, which forwards it to every rank): workers kill their tasks'
  * process groups and start nothing more, the master records what ended
@@ -62,13 +66,25 @@ struct run_req {
 
 enum { REP_RAN, REP_NOT_RUN, REP_KILLED }; /* run_rep.outcome */
 
-/* worker -> master: this header, then command, tag, stdout, stderr */
+/* worker -> master: this header, then command, tag, stdout, stderr (out_len
+ * and err_len bytes: the output when it is small, else nothing and it came
+ * before the report as pieces on OUT_QUEUE, out_kept and err_kept bytes) */
 struct run_rep {
     uint64_t seq;
     double start, runtime;
     uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
+    uint64_t out_kept, err_kept; /* bytes of output delivered (the rest: cut or lost) */
     int32_t exitval, signal, timed_out, spawn_errno, outcome;
-    uint32_t attempt; /* host, rank and thread come with the job's loom_result */
+    int32_t piped;      /* the output came as pieces on OUT_QUEUE */
+    int32_t lost_errno; /* output bytes were lost (the worker's $TMPDIR), or 0 */
+    uint32_t attempt;   /* host, rank and thread come with the job's loom_result */
+};
+
+/* worker -> master on OUT_QUEUE: this header, then up to OUT_PIECE_MAX
+ * bytes of stream 1 (stdout) or 2 (stderr) of one attempt, in order */
+struct out_piece {
+    uint64_t seq;
+    uint32_t attempt, stream;
 };
 
 /* ---- the options ------------------------------------------------------------- */
@@ -99,18 +115,21 @@ struct lr_run {
     uint64_t *order;      /* --keep-order: seqs in submission order (a ring) */
     size_t order_head, order_count, order_cap;
     struct lr_held *held;
+    struct lr_pieces *pieces; /* outputs coming on OUT_QUEUE */
     /* progress display */
     int live;  /* a terminal: one line redrawn in place */
     int drawn; /* the live line is on the screen */
     double next_tick;
 };
 
-/* A task's output as its report carries it (not NUL-terminated). */
+/* A task's output: its two streams (total: what the command wrote, len:
+ * what was kept) and its tag (not NUL-terminated). */
 struct lr_output {
     uint64_t seq;
-    const char *out, *err, *tag;
-    size_t out_len, err_len, tag_len;
-    uint64_t out_total, err_total; /* before process.output_limit cut them */
+    struct lr_spool out, err;
+    const char *tag;
+    size_t tag_len;
+    int lost_errno; /* bytes were lost on the worker: why */
 };
 
 /* ---- small shared helpers ------------------------------------------------------ */
@@ -189,6 +208,37 @@ const char *const *lr_task_env_drop(void);
  * process has one thread. */
 int lr_launcher_env_take(loom_config *cfg);
 
+/* 1 when the launcher's stdout and stderr are one file (2>&1, or one
+ * terminal): the master then writes its stderr into its stdout, the one
+ * stream whose order mpirun keeps (after lr_launcher_env_take). */
+int lr_launcher_one_stream(void);
+
+/* ---- capture.c ------------------------------------------------------------------ */
+
+/* A command's output on the worker: its two streams, spooled. */
+struct lr_capture {
+    struct lr_spool s[2];
+};
+
+/* Read process.output_limit (a cap only when the user set it) and
+ * job.max_payload (the size of a piece) from cfg; before the job starts. */
+void lr_capture_config(const loom_config *cfg);
+
+/* An empty capture, capped as configured. */
+void lr_capture_init(struct lr_capture *c);
+
+/* loom_proc_opts.output_fn: arg is a struct lr_capture. */
+void lr_capture_sink(void *arg, int stream, const void *data, size_t len);
+
+/* Send rep with the command, tag and the output of c: in the report when
+ * it is small, else first as pieces on OUT_QUEUE (rep->piped). Fills rep's
+ * output fields. 0, or 1 when no report could be sent. */
+int lr_capture_send(loom_task *task, struct run_rep *rep, const char *cmd, const char *tag,
+                    struct lr_capture *c);
+
+/* Free what c holds. */
+void lr_capture_free(struct lr_capture *c);
+
 /* ---- command.c ------------------------------------------------------------------ */
 
 /* Read process.output_limit and process.kill_grace from cfg (and, with
@@ -227,22 +277,48 @@ int lr_order_push(struct lr_run *run, uint64_t seq);
  * held back. */
 void lr_order_forget(struct lr_run *run, uint64_t seq);
 
-/* A finished attempt's output: printed whole now, or with --keep-order
- * (final attempts only) once every earlier task's is out. */
-void lr_output_take(struct lr_run *run, const struct lr_output *t, int final);
+/* A finished attempt's output: printed whole now (stdout, then stderr), or
+ * with --keep-order (final attempts only; its spools are then taken, t
+ * keeps empty ones) once every earlier task's is out. A final attempt's
+ * cut or lost bytes are said on stderr and counted. The caller frees t's
+ * spools. */
+void lr_output_take(struct lr_run *run, struct lr_output *t, int final);
 
-/* Free the outputs still held (--keep-order) and the order ring. */
+/* Stop taking output pieces (lr_pieces_stop); free the outputs still held
+ * (--keep-order) and the order ring. */
 void lr_output_free(struct lr_run *run);
 
 /* Clear the live progress line before anything else is printed. */
 void lr_progress_clear(struct lr_run *run);
 
-/* Start the progress display (after lr_stats_init). */
-void lr_progress_start(struct lr_run *run);
+/* Start the master's output (after lr_stats_init): with
+ * lr_launcher_one_stream() its stderr becomes a copy of its stdout (the
+ * order of a task's stdout, its stderr and the progress line is then
+ * kept on the way through mpirun); the output pieces' thread
+ * (lr_pieces_start); the progress display. */
+void lr_output_start(struct lr_run *run);
 
 /* Redraw progress when due; returns ms until the next tick (LOOM_FOREVER:
  * none). */
 int lr_progress_tick(struct lr_run *run);
+
+/* ---- pieces.c -------------------------------------------------------------------- */
+
+/* The master's side of OUT_QUEUE: a thread takes every piece as it comes
+ * and spools it by attempt. */
+struct lr_pieces;
+
+/* Open OUT_QUEUE and start the thread. 0, or -1 (said). */
+int lr_pieces_start(loom_job *job, struct lr_pieces **out);
+
+/* Wait until attempt (seq, attempt) has out_len bytes of stdout and
+ * err_len of stderr in, then hand them over in out and err (to free with
+ * lr_spool_free). 0, or -1 when they cannot come any more (said). */
+int lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out_len,
+                   uint64_t err_len, struct lr_spool *out, struct lr_spool *err);
+
+/* Close OUT_QUEUE, end the thread and free what is left (NULL: nothing). */
+void lr_pieces_stop(struct lr_pieces *p);
 
 /* ---- resume.c ------------------------------------------------------------------- */
 

@@ -112,9 +112,9 @@ usage(FILE *fp)
                 "  --help                  this text\n"
                 "  --version               loom, MPI and build id of this program\n\n"
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
-                "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
-                "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
-                "counted, not kept, and the cut is said.\n\n");
+                "LOOM_HOST and LOOM_SLOT. A task's output passes whole, whatever its size\n"
+                "(spooled in $TMPDIR); --process-output-limit SIZE keeps the first SIZE\n"
+                "bytes a stream, and the cut is said on stderr and in the summary.\n\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every task succeeded; 1-100 that many tasks failed; 101 more\n"
                 "than 100 failed; 102 the run could not complete (MPI, a worker, the job log\n"

@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What loom-run's master shows: each task's output, whole, when it
- * finishes (--tag prefixes, the note of a cut at process.output_limit),
- * or with --keep-order held back until every task submitted before it is
- * out; and the progress line (redrawn in place on a terminal, else a
- * line every --progress-interval seconds).
+ * finishes (its stdout, then its stderr, with --tag prefixes), or with
+ * --keep-order held back until every task submitted before it is out; a
+ * cut at process.output_limit said on stderr (never inside the data); and
+ * the progress line (redrawn in place on a terminal, else a line every
+ * --progress-interval seconds). Outputs are spools (spool.h): a big one
+ * is copied from its file in bounded pieces.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <loom.h>
 
@@ -19,10 +23,7 @@
  * submitted before it has been printed. */
 struct lr_held {
     struct lr_held *next;
-    uint64_t seq;
-    char *out, *err, *tag;
-    size_t out_len, err_len, tag_len;
-    uint64_t out_total, err_total;
+    struct lr_output t; /* its spools and tag are the held one's own */
 };
 
 /* ---- progress ------------------------------------------------------------------- */
@@ -31,7 +32,10 @@ void
 lr_progress_clear(struct lr_run *run)
 {
     if (run->drawn) {
+        /* out now: stderr is line-buffered (main.c), and what follows may
+         * go to stdout */
         fputs("\r\033[K", stderr);
+        fflush(stderr);
         run->drawn = 0;
     }
 }
@@ -44,8 +48,13 @@ progress_every(const struct lr_run *run)
 }
 
 void
-lr_progress_start(struct lr_run *run)
+lr_output_start(struct lr_run *run)
 {
+    fflush(stdout);
+    if (lr_launcher_one_stream() && dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
+        fprintf(stderr, PROG ": cannot merge stderr into stdout: %s\n", strerror(errno));
+    if (lr_pieces_start(run->job, &run->pieces) != 0)
+        run->trouble = 1; /* big outputs cannot come: said */
     if (!run->o->quiet && (run->live || run->o->progress_interval > 0))
         run->next_tick = run->st.t0 + progress_every(run);
 }
@@ -82,9 +91,9 @@ lr_progress_tick(struct lr_run *run)
 /* ---- a task's output -------------------------------------------------------------- */
 
 /* Write len bytes of a task's output to fp, each line prefixed with
- * "TAG<tab>" when tag is not NULL. */
+ * "TAG<tab>" when tag is not NULL; *bol: the next byte starts a line. */
 static void
-emit(FILE *fp, const char *data, size_t len, const char *tag, size_t tag_len)
+emit(FILE *fp, const char *data, size_t len, const char *tag, size_t tag_len, int *bol)
 {
     if (!tag) {
         fwrite(data, 1, len, fp);
@@ -93,37 +102,82 @@ emit(FILE *fp, const char *data, size_t len, const char *tag, size_t tag_len)
     for (size_t i = 0; i < len;) {
         const char *nl = memchr(data + i, '\n', len - i);
         size_t n = nl ? (size_t)(nl - (data + i)) + 1 : len - i;
-        fwrite(tag, 1, tag_len, fp);
-        fputc('\t', fp);
+        if (*bol) {
+            fwrite(tag, 1, tag_len, fp);
+            fputc('\t', fp);
+        }
         fwrite(data + i, 1, n, fp);
+        *bol = nl != NULL;
         i += n;
     }
-    if (len && data[len - 1] != '\n')
-        fputc('\n', fp);
 }
 
-/* Say a stream was cut at process.output_limit, on that stream. */
+/* Write a stream of a task's output (emit), read from its spool in
+ * bounded pieces; a tagged last line gets its newline. */
 static void
-say_truncated(FILE *fp, uint64_t seq, const char *name, const char *data, size_t len,
-              uint64_t total, int tagged)
+emit_spool(struct lr_run *run, FILE *fp, const struct lr_spool *s, const char *tag, size_t tag_len,
+           uint64_t seq)
 {
-    if (total > len)
-        fprintf(fp, "%s[loom-run: task %llu: %s truncated: %llu of %llu bytes kept]\n",
-                len && data[len - 1] != '\n' && !tagged ? "\n" : "", (unsigned long long)seq, name,
-                (unsigned long long)len, (unsigned long long)total);
+    static char buf[65536];
+    int bol = 1;
+    for (uint64_t off = 0; off < s->len;) {
+        ssize_t n = lr_spool_read(s, off, buf, sizeof buf);
+        if (n <= 0) {
+            fprintf(stderr, PROG ": task %llu: reading its spooled output: %s\n",
+                    (unsigned long long)seq, n == 0 ? "short file" : strerror(errno));
+            run->trouble = 1;
+            break;
+        }
+        emit(fp, buf, (size_t)n, tag, tag_len, &bol);
+        off += (uint64_t)n;
+    }
+    if (tag && !bol)
+        fputc('\n', fp);
 }
 
 static void
 print_output(struct lr_run *run, const struct lr_output *t)
 {
     const char *tag = run->o->tag ? t->tag : NULL;
+    int was_drawn = run->drawn;
     lr_progress_clear(run);
-    emit(stdout, t->out, t->out_len, tag, t->tag_len);
-    say_truncated(stdout, t->seq, "stdout", t->out, t->out_len, t->out_total, tag != NULL);
+    emit_spool(run, stdout, &t->out, tag, t->tag_len, t->seq);
     fflush(stdout);
-    emit(stderr, t->err, t->err_len, tag, t->tag_len);
-    say_truncated(stderr, t->seq, "stderr", t->err, t->err_len, t->err_total, tag != NULL);
+    emit_spool(run, stderr, &t->err, tag, t->tag_len, t->seq);
     fflush(stderr);
+    if (was_drawn) /* the live line back below the output at the next tick,
+                    * now, once this task is counted */
+        run->next_tick = run->st.t0;
+}
+
+/* A final attempt's output was not all kept: say so on stderr, outside
+ * the data, and count it for the summary. */
+static void
+say_cut(struct lr_run *run, const struct lr_output *t)
+{
+    static const char *const names[] = {"stdout", "stderr"};
+    const struct lr_spool *s[] = {&t->out, &t->err};
+    int cut = 0;
+    for (int i = 0; i < 2; i++) {
+        if (s[i]->total <= s[i]->len)
+            continue;
+        lr_progress_clear(run);
+        if (t->lost_errno)
+            fprintf(stderr, PROG ": task %llu: %s: %llu of %llu bytes lost: %s\n",
+                    (unsigned long long)t->seq, names[i],
+                    (unsigned long long)(s[i]->total - s[i]->len), (unsigned long long)s[i]->total,
+                    strerror(t->lost_errno));
+        else
+            fprintf(stderr,
+                    PROG ": task %llu: %s cut at %llu of %llu bytes (process.output_limit)\n",
+                    (unsigned long long)t->seq, names[i], (unsigned long long)s[i]->len,
+                    (unsigned long long)s[i]->total);
+        cut = 1;
+    }
+    if (cut && t->lost_errno)
+        run->trouble = 1;
+    else if (cut)
+        lr_stats_cut(&run->st, t->out.total > t->out.len ? t->out.len : t->err.len);
 }
 
 /* ---- --keep-order ------------------------------------------------------------------ */
@@ -150,35 +204,33 @@ lr_order_push(struct lr_run *run, uint64_t seq)
 static void
 held_free(struct lr_held *h)
 {
-    free(h->out);
-    free(h->err);
-    free(h->tag);
+    lr_spool_free(&h->t.out);
+    lr_spool_free(&h->t.err);
+    free((char *)h->t.tag);
     free(h);
 }
 
-/* Hold a copy of t's output (when out of memory: said, run->trouble set). */
+/* Hold t's output, taking its spools (t keeps empty ones); when out of
+ * memory: said, run->trouble set. */
 static void
-hold(struct lr_run *run, const struct lr_output *t)
+hold(struct lr_run *run, struct lr_output *t)
 {
     struct lr_held *h = calloc(1, sizeof *h);
-    if (h) {
-        *h = (struct lr_held){run->held,
-                              t->seq,
-                              lr_dup_bytes(t->out, t->out_len),
-                              lr_dup_bytes(t->err, t->err_len),
-                              lr_dup_bytes(t->tag, t->tag_len),
-                              t->out_len,
-                              t->err_len,
-                              t->tag_len,
-                              t->out_total,
-                              t->err_total};
-        run->held = h;
-    }
-    if (!h || !h->out || !h->err || !h->tag) {
+    char *tag = h ? lr_dup_bytes(t->tag, t->tag_len) : NULL;
+    if (!h || !tag || lr_spool_own(&t->out) != 0 || lr_spool_own(&t->err) != 0) {
+        free(h);
+        free(tag);
         fprintf(stderr, PROG ": out of memory holding task %llu's output\n",
                 (unsigned long long)t->seq);
         run->trouble = 1;
+        return;
     }
+    h->t = *t;
+    h->t.tag = tag;
+    h->next = run->held;
+    run->held = h;
+    lr_spool_init(&t->out, 0);
+    lr_spool_init(&t->err, 0);
 }
 
 /* Print what is due, in submission order. */
@@ -189,16 +241,14 @@ flush_in_order(struct lr_run *run)
         uint64_t next = run->order[run->order_head];
         struct lr_held **pp = &run->held, *h = NULL;
         for (; *pp; pp = &(*pp)->next)
-            if ((*pp)->seq == next) {
+            if ((*pp)->t.seq == next) {
                 h = *pp;
                 *pp = h->next;
                 break;
             }
         if (!h)
             return;
-        struct lr_output t = {h->seq,     h->out,     h->err,       h->tag,      h->out_len,
-                              h->err_len, h->tag_len, h->out_total, h->err_total};
-        print_output(run, &t);
+        print_output(run, &h->t);
         held_free(h);
         run->order_head = (run->order_head + 1) % run->order_cap;
         run->order_count--;
@@ -223,8 +273,10 @@ lr_order_forget(struct lr_run *run, uint64_t seq)
 }
 
 void
-lr_output_take(struct lr_run *run, const struct lr_output *t, int final)
+lr_output_take(struct lr_run *run, struct lr_output *t, int final)
 {
+    if (final)
+        say_cut(run, t);
     if (!run->o->keep_order) {
         print_output(run, t);
     } else if (final) {
@@ -236,6 +288,8 @@ lr_output_take(struct lr_run *run, const struct lr_output *t, int final)
 void
 lr_output_free(struct lr_run *run)
 {
+    lr_pieces_stop(run->pieces);
+    run->pieces = NULL;
     free(run->order);
     for (struct lr_held *h = run->held, *next; h; h = next) {
         next = h->next;

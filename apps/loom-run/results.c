@@ -104,6 +104,33 @@ put_file(const char *path, const char *data, size_t len)
     return rc;
 }
 
+/* Write a spool's bytes as a whole file; 0 or -1 (errno). */
+static int
+put_spool(const char *path, const struct lr_spool *sp)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0)
+        return -1;
+    static _Thread_local char buf[65536];
+    int rc = 0;
+    for (uint64_t off = 0; rc == 0 && off < sp->len;) {
+        ssize_t n = lr_spool_read(sp, off, buf, sizeof buf);
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO;
+            rc = -1;
+        } else {
+            rc = write_all(fd, buf, (size_t)n);
+            off += (uint64_t)n;
+        }
+    }
+    int e = errno;
+    if (close(fd) != 0 && rc == 0)
+        return -1;
+    errno = e;
+    return rc;
+}
+
 int
 lr_results_write(lr_results *r, const struct lr_result_rec *rec, char *err, size_t errlen)
 {
@@ -124,21 +151,26 @@ lr_results_write(lr_results *r, const struct lr_result_rec *rec, char *err, size
     static const char *const names[] = {"command", "stdout", "stderr"};
     const char *data[] = {rec->cmd, rec->out, rec->err};
     size_t lens[] = {rec->cmd_len, rec->out_len, rec->err_len};
+    const struct lr_spool *sp[] = {NULL, rec->out_sp, rec->err_sp};
+    uint64_t kept[] = {0, rec->out_sp ? rec->out_sp->len : rec->out_len,
+                       rec->err_sp ? rec->err_sp->len : rec->err_len};
     for (int i = 0; i < 3; i++) {
         snprintf(path + n, sizeof path - (size_t)n, "/%s", names[i]);
-        if (put_file(path, data[i] ? data[i] : "", lens[i]) != 0)
+        if ((sp[i] ? put_spool(path, sp[i]) : put_file(path, data[i] ? data[i] : "", lens[i])) != 0)
             goto fail;
     }
     char status[1024];
-    int sl = snprintf(status, sizeof status,
-                      "seq %llu\nattempt %u\nexitval %d\nsignal %d\ntimed_out %d\nhost %s\n"
-                      "rank %d\nstart %.3f\nruntime %.3f\nstdout_bytes %llu\nstderr_bytes %llu\n"
-                      "stdout_kept %zu\nstderr_kept %zu\ncommand_hash %016llx\n",
-                      (unsigned long long)rec->seq, rec->attempt, rec->exitval, rec->signal,
-                      rec->timed_out, rec->host ? rec->host : "", rec->rank, rec->start,
-                      rec->runtime, (unsigned long long)rec->out_total,
-                      (unsigned long long)rec->err_total, rec->out_len, rec->err_len,
-                      (unsigned long long)lr_task_hash(rec->cmd, rec->cmd_len));
+    int sl =
+        snprintf(status, sizeof status,
+                 "seq %llu\nattempt %u\nexitval %d\nsignal %d\ntimed_out %d\nhost %s\n"
+                 "rank %d\nstart %.3f\nruntime %.3f\nstdout_bytes %llu\nstderr_bytes %llu\n"
+                 "stdout_kept %llu\nstderr_kept %llu\noutput_cut %d\ncommand_hash %016llx\n",
+                 (unsigned long long)rec->seq, rec->attempt, rec->exitval, rec->signal,
+                 rec->timed_out, rec->host ? rec->host : "", rec->rank, rec->start, rec->runtime,
+                 (unsigned long long)rec->out_total, (unsigned long long)rec->err_total,
+                 (unsigned long long)kept[1], (unsigned long long)kept[2],
+                 rec->out_total > kept[1] || rec->err_total > kept[2],
+                 (unsigned long long)lr_task_hash(rec->cmd, rec->cmd_len));
     if (sl < 0 || (size_t)sl >= sizeof status) {
         errno = EOVERFLOW;
         goto fail;

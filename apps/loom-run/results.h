@@ -14,14 +14,16 @@
  * its last attempt. Keys of status: seq, attempt, exitval, signal,
  * timed_out, host, rank, start (Unix time), runtime (seconds),
  * stdout_bytes, stderr_bytes (all the task wrote), stdout_kept,
- * stderr_kept (what was captured: the rest was over process.output_limit),
- * command_hash.
+ * stderr_kept (what was kept: the rest was over process.output_limit, when
+ * it is set), output_cut (1 when something was cut, else 0), command_hash.
  */
 #ifndef LOOMRUN_RESULTS_H
 #define LOOMRUN_RESULTS_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "spool.h"
 
 typedef struct lr_results lr_results;
 
@@ -34,6 +36,9 @@ struct lr_result_rec {
     const char *cmd, *out, *err;
     size_t cmd_len, out_len, err_len;
     uint64_t out_total, err_total;
+    /* when set, stdout and stderr are these spools' bytes instead of
+     * out/err (out_len/err_len unused) */
+    const struct lr_spool *out_sp, *err_sp;
 };
 
 /* Create DIR (and parents) if needed and check a file can be written in

@@ -3,6 +3,7 @@
 #include "stats.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 void
@@ -10,6 +11,20 @@ lr_stats_init(struct lr_stats *s, double now)
 {
     memset(s, 0, sizeof *s);
     s->t0 = now;
+}
+
+void
+lr_stats_stopped(struct lr_stats *s, const char *why)
+{
+    if (!s->stopped_by[0])
+        snprintf(s->stopped_by, sizeof s->stopped_by, "%s", why);
+}
+
+void
+lr_stats_cut(struct lr_stats *s, uint64_t limit)
+{
+    s->cut++;
+    s->cut_limit = limit;
 }
 
 static void
@@ -58,11 +73,16 @@ lr_stats_attempt(struct lr_stats *s, uint64_t seq, const char *cmd, size_t cmd_l
         s->by_exit[exitval & 0xff]++;
 }
 
-/* 1234 -> "1234", 12345 -> "12.3k", 1234567 -> "1.23M" */
+/* 0.004 -> "<0.01", 0.25 -> "0.25", 2.5 -> "2.5", 5 -> "5", 1234 -> "1234", 12345 -> "12.3k",
+ * 1234567 -> "1.23M" */
 static void
 human(double v, char *buf, size_t len)
 {
-    if (v < 10000)
+    if (v < 0.01)
+        snprintf(buf, len, "<0.01");
+    else if (v < 10)
+        snprintf(buf, len, "%.2g", v);
+    else if (v < 10000)
         snprintf(buf, len, "%.0f", v);
     else if (v < 1e6)
         snprintf(buf, len, "%.1fk", v / 1e3);
@@ -84,12 +104,16 @@ lr_stats_progress(const struct lr_stats *s, double now, uint64_t outstanding, un
     uint64_t done = s->succeeded + s->failed;
     double el = now - s->t0, rate = el > 0 ? (double)done / el : 0;
     uint64_t running = outstanding < threads ? outstanding : threads;
-    char r[32], eta[32] = "?";
-    human(rate, r, sizeof r);
+    char r[40] = "", eta[32] = "?";
+    if (rate > 0) {
+        human(rate, r + 2, sizeof r - 4);
+        memcpy(r, ", ", 2);
+        strcat(r, "/s");
+    }
     if (s->tasks_final && rate > 0 && s->tasks >= done)
         hms((double)(s->tasks - done) / rate, eta, sizeof eta);
     snprintf(buf, len,
-             "%llu/%llu%s done, %llu failed, %llu running, %llu queued, %s/s, ETA %s, "
+             "%llu/%llu%s done, %llu failed, %llu running, %llu queued%s, ETA %s, "
              "elapsed %.0f s",
              (unsigned long long)done, (unsigned long long)s->tasks, s->tasks_final ? "" : "+",
              (unsigned long long)s->failed, (unsigned long long)running,
@@ -101,15 +125,16 @@ lr_stats_summary(const struct lr_stats *s, double now, long peak_kib, FILE *fp)
 {
     double el = now - s->t0;
     uint64_t done = s->succeeded + s->failed;
+    uint64_t all = done + s->skipped + s->not_run + s->killed + s->unrecorded;
     fprintf(fp,
-            "loom-run: %llu tasks: %llu succeeded, %llu failed, %llu retried, %llu skipped "
+            "loom-run: %llu task%s: %llu succeeded, %llu failed, %llu retried, %llu skipped "
             "(resume)",
-            (unsigned long long)(done + s->skipped + s->not_run + s->killed + s->unrecorded),
-            (unsigned long long)s->succeeded, (unsigned long long)s->failed,
-            (unsigned long long)s->retried, (unsigned long long)s->skipped);
+            (unsigned long long)all, all == 1 ? "" : "s", (unsigned long long)s->succeeded,
+            (unsigned long long)s->failed, (unsigned long long)s->retried,
+            (unsigned long long)s->skipped);
     if (s->not_run || s->killed)
-        fprintf(fp, ", %llu not started and %llu killed (--halt)", (unsigned long long)s->not_run,
-                (unsigned long long)s->killed);
+        fprintf(fp, ", %llu not started and %llu killed (%s)", (unsigned long long)s->not_run,
+                (unsigned long long)s->killed, s->stopped_by[0] ? s->stopped_by : "--halt");
     if (s->unrecorded)
         fprintf(fp,
                 ", %llu not recorded (lost with their workers, or output or job log not "
@@ -135,12 +160,21 @@ lr_stats_summary(const struct lr_stats *s, double now, long peak_kib, FILE *fp)
             fprintf(fp, "%s%llu timeout", sep, (unsigned long long)s->timeouts);
         fputc('\n', fp);
     }
-    char r[32];
-    human(el > 0 ? (double)done / el : 0, r, sizeof r);
-    fprintf(fp, "loom-run: wall %.2f s, %s tasks/s", el, r);
+    fprintf(fp, "loom-run: wall %.2f s", el);
+    if (done && el > 0) {
+        char r[32];
+        human((double)done / el, r, sizeof r);
+        fprintf(fp, ", %s tasks/s", r);
+    }
     if (peak_kib > 0)
         fprintf(fp, ", master peak memory %.1f MiB", (double)peak_kib / 1024.0);
     fputc('\n', fp);
+    if (s->cut)
+        fprintf(fp,
+                "loom-run: output cut: %llu task%s wrote more than process.output_limit (%llu "
+                "bytes a stream)\n",
+                (unsigned long long)s->cut, s->cut == 1 ? "" : "s",
+                (unsigned long long)s->cut_limit);
     if (s->nslow) {
         fprintf(fp, "loom-run: slowest:");
         for (int i = 0; i < s->nslow; i++)

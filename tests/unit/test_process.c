@@ -977,3 +977,42 @@ Test(process, result_free_is_idempotent, .timeout = 20)
     loom_proc_result_free(&r);
     loom_proc_result_free(NULL);
 }
+
+/* output_fn: counts and a checksum of what it was handed, by stream. */
+struct sink_seen {
+    uint64_t bytes[3], sum[3];
+};
+
+static void
+sink_count(void *arg, int stream, const void *data, size_t len)
+{
+    struct sink_seen *s = arg;
+    cr_assert(stream == 1 || stream == 2, "stream %d", stream);
+    s->bytes[stream] += len;
+    for (size_t i = 0; i < len; i++)
+        s->sum[stream] += ((const unsigned char *)data)[i];
+}
+
+Test(process, output_fn_gets_every_byte_and_nothing_is_captured, .timeout = 30)
+{
+    /* 20 MiB of 'a' on stdout (over the 8 MiB default limit) and 3 bytes
+     * on stderr: all handed over, none kept in the result */
+    loom_proc_opts o = {0};
+    loom_proc_result r;
+    struct sink_seen seen = {0};
+    o.shell_cmd = "head -c 20971520 /dev/zero | tr '\\0' a; printf xyz >&2";
+    o.output_fn = sink_count;
+    o.output_arg = &seen;
+    cr_assert_eq(loom_proc_run(&o, &r), LOOM_OK, "%s", loom_last_error());
+    cr_assert_eq(seen.bytes[1], 20971520u);
+    cr_assert_eq(seen.sum[1], 20971520u * 'a');
+    cr_assert_eq(seen.bytes[2], 3u);
+    cr_assert_eq(seen.sum[2], (uint64_t)'x' + 'y' + 'z');
+    cr_assert_eq(r.out_total, 20971520u);
+    cr_assert_eq(r.err_total, 3u);
+    cr_assert_eq(r.out_len, 0u);
+    cr_assert_eq(r.err_len, 0u);
+    cr_assert_str_eq(r.out, "");
+    cr_assert(!r.out_truncated, "nothing was cut: it all went to output_fn");
+    loom_proc_result_free(&r);
+}

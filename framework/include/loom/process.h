@@ -42,6 +42,11 @@
 /** \brief Default grace between SIGTERM and SIGKILL on timeout (2000 ms). */
 #define LOOM_PROC_KILL_GRACE_DEFAULT_MS 2000
 
+/** \brief Where output goes instead of memory (loom_proc_opts.output_fn):
+ *         `len` bytes the command wrote to stream 1 (stdout) or 2 (stderr),
+ *         handed over as they are read, in order; they stay loom's. */
+typedef void (*loom_proc_output_fn)(void *arg, int stream, const void *data, size_t len);
+
 /** \brief What to run and how. Zero-initialise, then set what you need.
  *         Every pointer stays the caller's; none is kept after
  *         loom_proc_run() returns. */
@@ -90,6 +95,15 @@ typedef struct loom_proc_opts {
      *  to the child, NULL-terminated; `env` may still set them. May be
      *  NULL. */
     const char *const *env_drop;
+    /** When set, output is not captured: every piece read from stdout or
+     *  stderr is handed to output_fn(output_arg, 1 or 2, data, len) as it
+     *  arrives, on the calling thread (the command waits on a full pipe
+     *  meanwhile). The result's out and err are then empty strings and
+     *  output_limit does not apply; out_total and err_total count every
+     *  byte. */
+    loom_proc_output_fn output_fn;
+    /** Passed to output_fn. */
+    void *output_arg;
 } loom_proc_opts;
 
 /** \brief How a command ended and what it wrote. Filled by loom_proc_run();

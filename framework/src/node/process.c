@@ -213,7 +213,9 @@ struct run {
     int in_epipe;
     struct stream s[2];
     size_t limit;
-    char *discard; /* lazily allocated scratch for bytes past the limit */
+    char *discard;                 /* lazily allocated scratch for bytes past the limit */
+    loom_proc_output_fn output_fn; /* set: nothing captured, all goes there */
+    void *output_arg;
     int exited;    /* the leader's exit was seen; it is not reaped yet */
     int exit_ends; /* loom_proc_opts.exit_ends */
     int timed_out;
@@ -260,7 +262,7 @@ stream_read(struct run *r, struct stream *s)
     char *dst;
     size_t want;
     ssize_t n;
-    int capture = s->len < r->limit;
+    int capture = !r->output_fn && s->len < r->limit;
 
     if (capture) {
         if (s->cap - 1 - s->len < PROC_BUF_MIN_ROOM && s->cap - 1 < r->limit) {
@@ -290,6 +292,8 @@ stream_read(struct run *r, struct stream *s)
         s->total += (uint64_t)n;
         if (capture)
             s->len += (size_t)n;
+        else if (r->output_fn)
+            r->output_fn(r->output_arg, s == &r->s[0] ? 1 : 2, dst, (size_t)n);
     } else if (n == 0 || errno != EAGAIN) {
         close_fd(&s->fd);
     }
@@ -603,6 +607,8 @@ result_take_output(loom_proc_result *res, struct run *r)
 {
     stream_finish(&r->s[0], &res->out, &res->out_len, &res->out_total, &res->out_truncated);
     stream_finish(&r->s[1], &res->err, &res->err_len, &res->err_total, &res->err_truncated);
+    if (r->output_fn) /* all went to output_fn: nothing was cut */
+        res->out_truncated = res->err_truncated = 0;
 }
 
 /* The run's state before anything is allocated: no child, no descriptor. */
@@ -620,6 +626,8 @@ run_init(struct run *r, const loom_proc_opts *opts)
     r->in_data = opts->stdin_data;
     r->in_len = opts->stdin_len;
     r->exit_ends = opts->exit_ends;
+    r->output_fn = opts->output_fn;
+    r->output_arg = opts->output_arg;
 }
 
 /* The first capture buffer of each stream. LOOM_ENOMEM or LOOM_OK. */

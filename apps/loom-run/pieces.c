@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The master's side of OUT_QUEUE (loomrun.h): outputs too big for a
+ * report come as pieces before it. One thread takes each piece as it
+ * arrives (so the queue's few places free up and the worker goes on) and
+ * appends it to its attempt's spools (memory, then an unlinked file in
+ * $TMPDIR): memory stays bounded whatever the output's size. The report's
+ * handler then waits for the bytes the report counts and takes them.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <loom.h>
+
+#include "loomrun.h"
+
+/* One attempt's pieces so far. */
+struct entry {
+    struct entry *next;
+    uint64_t seq;
+    uint32_t attempt;
+    struct lr_spool s[2];
+};
+
+struct lr_pieces {
+    loom_job *job;
+    loom_queue *q; /* the thread's */
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct entry *list;
+    int ended; /* the thread has stopped taking pieces */
+};
+
+/* The entry of (seq, attempt), made when absent (NULL: out of memory);
+ * under p->mu. */
+static struct entry *
+entry_get(struct lr_pieces *p, uint64_t seq, uint32_t attempt, int make)
+{
+    for (struct entry *e = p->list; e; e = e->next)
+        if (e->seq == seq && e->attempt == attempt)
+            return e;
+    struct entry *e = make ? calloc(1, sizeof *e) : NULL;
+    if (e) {
+        e->seq = seq;
+        e->attempt = attempt;
+        lr_spool_init(&e->s[0], 0);
+        lr_spool_init(&e->s[1], 0);
+        e->next = p->list;
+        p->list = e;
+    }
+    return e;
+}
+
+static void *
+drain(void *arg)
+{
+    struct lr_pieces *p = arg;
+    loom_context_set_name("Output");
+    void *data = NULL;
+    size_t len = 0;
+    while (loom_queue_get(p->q, &data, &len, LOOM_FOREVER) == LOOM_OK) {
+        struct out_piece h;
+        if (len >= sizeof h) {
+            memcpy(&h, data, sizeof h);
+            pthread_mutex_lock(&p->mu);
+            struct entry *e = entry_get(p, h.seq, h.attempt, 1);
+            if (e)
+                (void)lr_spool_add(&e->s[h.stream == 2], (char *)data + sizeof h,
+                                   len - sizeof h); /* a failure: in s->err */
+            pthread_cond_broadcast(&p->cv);
+            pthread_mutex_unlock(&p->mu);
+        }
+        free(data);
+        data = NULL;
+    }
+    pthread_mutex_lock(&p->mu);
+    p->ended = 1;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int
+lr_pieces_start(loom_job *job, struct lr_pieces **out)
+{
+    struct lr_pieces *p = calloc(1, sizeof *p);
+    *out = NULL;
+    if (!p || loom_queue_open(job, OUT_QUEUE, OUT_QUEUE_CAP, &p->q) != LOOM_OK) {
+        fprintf(stderr, PROG ": cannot open the output queue: %s\n",
+                p ? loom_last_error() : "out of memory");
+        free(p);
+        return -1;
+    }
+    p->job = job;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
+    if (pthread_create(&p->thread, NULL, drain, p) != 0) {
+        fprintf(stderr, PROG ": cannot start the output thread\n");
+        loom_queue_release(p->q);
+        free(p);
+        return -1;
+    }
+    *out = p;
+    return 0;
+}
+
+/* Bytes in of both streams, counting a failed spool as complete (its
+ * bytes were counted, not held). */
+static int
+complete(const struct entry *e, uint64_t out_len, uint64_t err_len)
+{
+    return e && e->s[0].total >= out_len && e->s[1].total >= err_len;
+}
+
+int
+lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out_len,
+               uint64_t err_len, struct lr_spool *out, struct lr_spool *err)
+{
+    lr_spool_init(out, 0);
+    lr_spool_init(err, 0);
+    if (!p)
+        return -1;
+    pthread_mutex_lock(&p->mu);
+    struct entry *e;
+    while (!complete(e = entry_get(p, seq, attempt, 0), out_len, err_len) && !p->ended)
+        pthread_cond_wait(&p->cv, &p->mu);
+    if (e) {
+        struct entry **pp = &p->list;
+        while (*pp != e)
+            pp = &(*pp)->next;
+        *pp = e->next;
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (!complete(e, out_len, err_len))
+        fprintf(stderr, PROG ": task %llu: its output stopped coming\n", (unsigned long long)seq);
+    int rc = complete(e, out_len, err_len) ? 0 : -1;
+    if (e) {
+        *out = e->s[0];
+        *err = e->s[1];
+        free(e);
+    }
+    return rc;
+}
+
+void
+lr_pieces_stop(struct lr_pieces *p)
+{
+    if (!p)
+        return;
+    /* on a handle of its own (the thread's is in use): the thread takes
+     * what is left, then ends */
+    loom_queue *q = NULL;
+    if (loom_queue_open(p->job, OUT_QUEUE, 0, &q) != LOOM_OK || loom_queue_close(q) != LOOM_OK)
+        fprintf(stderr, PROG ": cannot close the output queue: %s\n", loom_last_error());
+    loom_queue_release(q);
+    pthread_join(p->thread, NULL);
+    loom_queue_release(p->q);
+    for (struct entry *e = p->list, *next; e; e = next) {
+        next = e->next;
+        lr_spool_free(&e->s[0]);
+        lr_spool_free(&e->s[1]);
+        free(e);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
+    free(p);
+}
