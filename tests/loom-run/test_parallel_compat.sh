@@ -97,7 +97,7 @@ check quote-args $N echo {} ::: "a b" "it's" '$HOME' '"dq"' '`id`' '\' '*' '' "t
 check quote-args-appended $N printf '<%s>\n' ::: "a b" "it's" '' "'"
 check quote-template-word $N 'echo "{}"' ::: 'x y' 'a$b'
 check quote-semicolon $N 'echo {}; echo done' ::: 'a;b' 'c&d'
-check paths-stdin paths.txt echo {} '|' {.} '|' {/} '|' {//} '|' {/.}
+check paths-stdin paths.txt echo {} - {.} - {/} - {//} - {/.}
 check paths-args $N echo {1.} {1/} {1//} {1/.} ::: a.b/c.tar.gz dir/.hid.txt /x
 check seq $N echo {#} {} ::: a b c d e
 check seq-alone $N echo {#} ::: a b c
