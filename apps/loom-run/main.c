@@ -55,20 +55,11 @@
 #include "../common/app.h"
 #include "loomrun.h"
 
+/* --help's part on GNU Parallel's command lines. */
 static void
-usage(FILE *fp)
+usage_parallel(FILE *fp)
 {
     fprintf(fp,
-            "usage: " PROG " [options] [TASKFILE|-]\n"
-            "       " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n"
-            "       " PROG
-            " [options] [COMMAND WORDS] ::: ARGS... [:::[+] ARGS | ::::[+] FILES]...\n"
-            "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
-            "       srun --mpi=pmix --cpu-bind=none " PROG " [options] [TASKFILE|-]\n\n"
-            "Runs every line of TASKFILE (default: standard input) on the worker ranks'\n"
-            "threads: plain words are exec'd, anything else goes to /bin/sh -c. Rank 0\n"
-            "hands them out and prints each task's output whole when it finishes. Blank\n"
-            "lines and # comments are skipped.\n\n"
             "As in GNU Parallel, with ::: (arguments), :::: (files of arguments) or -a FILE\n"
             "the words before them are the command template (none: the arguments are the\n"
             "commands). Several sources give every combination (the last varies fastest);\n"
@@ -89,60 +80,76 @@ usage(FILE *fp)
             "  --dry-run               print the commands, run nothing (no MPI job)\n"
             "  --shell SHELL           run each command with SHELL -c (default\n"
             "                          $PARALLEL_SHELL, else /bin/sh for anything not\n"
-            "                          plain words)\n"
-            "  --joblog FILE           GNU Parallel job log, one line per finished attempt\n"
-            "  --resume                skip the tasks the job log has (any outcome)\n"
-            "  --resume-failed         skip only the tasks the job log has as succeeded\n"
-            "                          (given with --resume, --resume-failed wins, as in\n"
-            "                          GNU Parallel)\n"
-            "  --force                 resume even if a task's command changed\n"
-            "  --results DIR           store each task's command, stdout, stderr and status\n"
-            "                          in DIR/<seq/1e6>/<seq/1e3%%1000>/<seq>/ (at most 1000\n"
-            "                          entries a directory); output is printed as well\n"
-            "  --events FILE           JSON lines, written as they happen: run_start, one per\n"
-            "                          attempt, workers joined and lost, run_end (schema:\n"
-            "                          docs/events.md); the same as --job-events FILE\n"
-            "  --report FILE.html      a self-contained HTML page at the end: timeline per\n"
-            "                          thread and node, durations, utilisation, slowest and\n"
-            "                          failed tasks (a uniform sample past 20,000 attempts);\n"
-            "                          the same as --job-report FILE.html\n"
-            "  --retries N             run a failed task up to N times in all (as GNU\n"
-            "                          Parallel counts; 0 is refused), preferably on\n"
-            "                          another worker (default 1: no retry)\n"
-            "  --timeout SECONDS       kill a task's whole process group after this long\n"
-            "  --halt POLICY           stop early: never (default), soon|now,fail=N,\n"
-            "                          fail=P%%, success=N|P%%, done=N|P%% (GNU Parallel's);\n"
-            "                          soon lets running tasks finish, now kills them;\n"
-            "                          tasks not run or killed stay out of the job log\n"
-            "  -k, --keep-order        print outputs in task-file order (a task's output\n"
-            "                          waits for every earlier task's; failed attempts\n"
-            "                          that are retried print nothing)\n"
-            "  --tag                   prefix each output line with the task's input (with\n"
-            "                          -c) or command, and a tab\n"
-            "  --progress-interval S   without a terminal, a progress line every S seconds\n"
-            "                          (default 5; 0: none). On a terminal one line is\n"
-            "                          redrawn in place.\n"
-            "  --progress, --no-progress\n"
-            "                          the line redrawn in place, or plain lines, whatever\n"
-            "                          stderr is (under your own mpirun, loom-run cannot\n"
-            "                          tell that mpirun's stderr is a terminal)\n"
-            "  --serve DIR             also accept workers of loom-runs started later with\n"
-            "                          --join DIR (e.g. another Slurm allocation): writes\n"
-            "                          DIR/loom.join, the job's port and key (yours only)\n"
-            "  --join DIR              run workers only, for the loom-run serving DIR; no\n"
-            "                          task file. Both need an ompi-server:\n"
-            "  --ompi-server FILE      its URI file (cluster/ompi-server start DIR writes\n"
-            "                          DIR/ompi-server.uri); passed to the mpirun loom-run\n"
-            "                          starts (under your own mpirun, give it\n"
-            "                          --ompi-server file:FILE yourself)\n"
-            "  --quiet                 no progress and no summary\n"
-            "Every option with a value also takes it as --option=VALUE.\n"
-            "  --help                  this text\n"
-            "  --version               loom, MPI and build id of this program\n\n"
-            "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
-            "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
-            "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
-            "counted, not kept, and the cut is said.\n\n");
+            "                          plain words)\n");
+}
+
+static void
+usage(FILE *fp)
+{
+    fprintf(fp, "usage: " PROG " [options] [TASKFILE|-]\n"
+                "       " PROG " [options] -c TEMPLATE [INPUTFILE|-]\n"
+                "       " PROG
+                " [options] [COMMAND WORDS] ::: ARGS... [:::[+] ARGS | ::::[+] FILES]...\n"
+                "       mpirun -np N --bind-to none " PROG " [options] [TASKFILE|-]\n"
+                "       srun --mpi=pmix --cpu-bind=none " PROG " [options] [TASKFILE|-]\n\n"
+                "Runs every line of TASKFILE (default: standard input) on the worker ranks'\n"
+                "threads: plain words are exec'd, anything else goes to /bin/sh -c. Rank 0\n"
+                "hands them out and prints each task's output whole when it finishes. Blank\n"
+                "lines and # comments are skipped.\n\n");
+    usage_parallel(fp);
+    fprintf(fp, "  --joblog FILE           GNU Parallel job log, one line per finished attempt\n"
+                "  --resume                skip the tasks the job log has (any outcome)\n"
+                "  --resume-failed         skip only the tasks the job log has as succeeded\n"
+                "                          (given with --resume, --resume-failed wins, as in\n"
+                "                          GNU Parallel)\n"
+                "  --force                 resume even if a task's command changed\n"
+                "  --results DIR           store each task's command, stdout, stderr and status\n"
+                "                          in DIR/<seq/1e6>/<seq/1e3%%1000>/<seq>/ (at most 1000\n"
+                "                          entries a directory); output is printed as well\n"
+                "  --events FILE           JSON lines, written as they happen: run_start, one per\n"
+                "                          attempt, workers joined and lost, run_end (schema:\n"
+                "                          docs/events.md); the same as --job-events FILE\n"
+                "  --report FILE.html      a self-contained HTML page at the end: timeline per\n"
+                "                          thread and node, durations, utilisation, slowest and\n"
+                "                          failed tasks (a uniform sample past 20,000 attempts);\n"
+                "                          the same as --job-report FILE.html\n"
+                "  --retries N             run a failed task up to N times in all (as GNU\n"
+                "                          Parallel counts; 0 is refused), preferably on\n"
+                "                          another worker (default 1: no retry)\n"
+                "  --timeout SECONDS       kill a task's whole process group after this long\n"
+                "  --halt POLICY           stop early: never (default), soon|now,fail=N,\n"
+                "                          fail=P%%, success=N|P%%, done=N|P%% (GNU Parallel's);\n"
+                "                          soon lets running tasks finish, now kills them;\n"
+                "                          tasks not run or killed stay out of the job log\n"
+                "  -k, --keep-order        print outputs in task-file order (a task's output\n"
+                "                          waits for every earlier task's; failed attempts\n"
+                "                          that are retried print nothing)\n"
+                "  --tag                   prefix each output line with the task's input (with\n"
+                "                          -c) or command, and a tab\n"
+                "  --progress-interval S   without a terminal, a progress line every S seconds\n"
+                "                          (default 5; 0: none). On a terminal one line is\n"
+                "                          redrawn in place.\n"
+                "  --progress, --no-progress\n"
+                "                          the line redrawn in place, or plain lines, whatever\n"
+                "                          stderr is (under your own mpirun, loom-run cannot\n"
+                "                          tell that mpirun's stderr is a terminal)\n"
+                "  --serve DIR             also accept workers of loom-runs started later with\n"
+                "                          --join DIR (e.g. another Slurm allocation): writes\n"
+                "                          DIR/loom.join, the job's port and key (yours only)\n"
+                "  --join DIR              run workers only, for the loom-run serving DIR; no\n"
+                "                          task file. Both need an ompi-server:\n"
+                "  --ompi-server FILE      its URI file (cluster/ompi-server start DIR writes\n"
+                "                          DIR/ompi-server.uri); passed to the mpirun loom-run\n"
+                "                          starts (under your own mpirun, give it\n"
+                "                          --ompi-server file:FILE yourself)\n"
+                "  --quiet                 no progress and no summary\n"
+                "Every option with a value also takes it as --option=VALUE.\n"
+                "  --help                  this text\n"
+                "  --version               loom, MPI and build id of this program\n\n"
+                "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
+                "LOOM_HOST and LOOM_SLOT. A task's captured output is capped at\n"
+                "process.output_limit bytes a stream (--process-output-limit); the rest is\n"
+                "counted, not kept, and the cut is said.\n\n");
     loom_config_print_help(fp);
     fprintf(fp, "\nExit status: 0 every task succeeded; 1-100 that many tasks failed; 101 more\n"
                 "than 100 failed; 102 the run could not complete (MPI, a worker, the job log\n"
@@ -638,6 +645,33 @@ parse_args(int argc, char **argv, struct lr_opts *o, int speak)
 }
 #undef BAD
 
+/* mpirun takes a lone ":" for its own (a second program follows): pass
+ * "--header :" as "--header=:". Returns the new argc. */
+static int
+header_colon(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i++)
+        if (!strcmp(argv[i], "--header") && !strcmp(argv[i + 1], ":")) {
+            argv[i] = "--header=:";
+            memmove(argv + i + 1, argv + i + 2, (size_t)(argc - i - 1) * sizeof *argv);
+            argc--;
+        }
+    return argc;
+}
+
+/* -j: this rank's pool threads. 0, or -1 (said when speak). */
+static int
+set_jobs(loom_config *cfg, int jobs, int speak)
+{
+    char n[16];
+    snprintf(n, sizeof n, "%d", jobs);
+    if (loom_config_set(cfg, "pool.threads", n, "-j") == LOOM_OK)
+        return 0;
+    if (speak)
+        fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
+    return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -662,14 +696,7 @@ main(int argc, char **argv)
         return EXIT_TROUBLE;
     }
     memcpy(given_argv, argv, (size_t)argc * sizeof *argv);
-    /* mpirun takes a lone ":" for its own (a second program follows) */
-    for (int i = 1; i + 1 < given_argc; i++)
-        if (!strcmp(given_argv[i], "--header") && !strcmp(given_argv[i + 1], ":")) {
-            given_argv[i] = "--header=:";
-            memmove(given_argv + i + 1, given_argv + i + 2,
-                    (size_t)(given_argc - i - 1) * sizeof *given_argv);
-            given_argc--;
-        }
+    given_argc = header_colon(given_argc, given_argv);
     if (loom_config_load(cfg, &argc, argv) != LOOM_OK) {
         if (speak)
             fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
@@ -687,15 +714,9 @@ main(int argc, char **argv)
         status = EXIT_USAGE;
         goto out;
     }
-    if (o.jobs > 0) {
-        char n[16];
-        snprintf(n, sizeof n, "%d", o.jobs);
-        if (loom_config_set(cfg, "pool.threads", n, "-j") != LOOM_OK) {
-            if (speak)
-                fprintf(stderr, PROG ": %s\n", loom_config_error(cfg));
-            status = EXIT_USAGE;
-            goto out;
-        }
+    if (o.jobs > 0 && set_jobs(cfg, o.jobs, speak) != 0) {
+        status = EXIT_USAGE;
+        goto out;
     }
     loom_config_apply(cfg);
     if (o.timeout == 0)
