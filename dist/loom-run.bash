@@ -44,7 +44,8 @@ _loom_run()
 
     local words=
     case $prev in
-    --joblog | --events | --report | --ompi-server | --config | --job-events | --job-report)
+    --joblog | --events | --report | --ompi-server | --config | --job-events | --job-report | \
+        -a | --arg-file | ::::*)
         compopt -o filenames 2>/dev/null
         mapfile -t COMPREPLY < <(compgen -f -- "$cur")
         return
@@ -59,6 +60,10 @@ _loom_run()
         compopt -o nospace 2>/dev/null
         ;;
     --log-level) words="error warn info debug trace" ;;
+    --header) words=":" ;;
+    -j | --jobs) words="1 2 4 8 50% 100% +0 -1 0" ;;
+    -d | --delimiter) words="\\n \\t \\0 , ;" ;;
+    --shell) words="bash sh dash zsh ksh" ;;
     --pool-pin | --job-isolate) words="true false" ;;
     --task-isolate-mode) words="helper fork" ;;
     esac
@@ -70,6 +75,10 @@ _loom_run()
     for o in "${_loom_run_valued[@]}"; do
         [[ $prev == "$o" ]] && return # a number, a template: nothing to offer
     done
+    if [[ $cur == :* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "::: :::+ :::: ::::+" -- "$cur")
+        return
+    fi
     if [[ $cur == -* ]]; then
         mapfile -t COMPREPLY < <(compgen -W "${_loom_run_opts[*]}" -- "$cur")
         return

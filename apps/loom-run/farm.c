@@ -309,14 +309,15 @@ line_command(const struct lr_opts *o, const struct lr_done *done, const struct l
              struct command *c, char *err, size_t errlen)
 {
     *c = (struct command){line->text, line->len, NULL};
-    if (o->tmpl) {
-        c->expanded = lr_template_expand(o->tmpl, line->text, line->len, line->lineno, err, errlen);
+    if (o->tmpl || o->shell) {
+        c->expanded = lr_job_command(o, line, NULL, err, errlen); /* compat.c */
         if (!c->expanded)
             return -1;
         c->text = c->expanded;
         c->len = strlen(c->expanded);
     }
-    if (!o->force && lr_done_changed(done, o->path, line->lineno, c->text, c->len, err, errlen)) {
+    if (!o->force && lr_done_changed(done, o->path, line->lineno, c->text, c->len, o->tmpl != NULL,
+                                     err, errlen)) {
         free(c->expanded);
         c->expanded = NULL;
         return -1;
@@ -333,16 +334,14 @@ line_command(const struct lr_opts *o, const struct lr_done *done, const struct l
 static int
 prescan(const struct lr_opts *o, const struct lr_done *done, uint64_t *n, char *err, size_t errlen)
 {
-    struct stat sb;
-    if (strcmp(o->path, "-") == 0 || stat(o->path, &sb) != 0 || !S_ISREG(sb.st_mode))
+    if (!lr_input_countable(&o->in))
         return 0;
-    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
-    lr_reader *rd = NULL;
+    lr_input *rd = NULL;
     struct lr_line line;
-    if (lr_reader_open(o->path, &ro, &rd, err, errlen) != 0)
+    if (lr_input_open(&o->in, &rd, err, errlen) != 0)
         return -1;
     int r;
-    while ((r = lr_reader_next(rd, &line, err, errlen)) == 1) {
+    while ((r = lr_input_next(rd, &line, err, errlen)) == 1) {
         if (!o->tmpl && !done->n)
             continue;
         struct command c;
@@ -353,19 +352,15 @@ prescan(const struct lr_opts *o, const struct lr_done *done, uint64_t *n, char *
         free(c.expanded);
     }
     struct lr_reader_stats st;
-    lr_reader_stats(rd, &st);
-    lr_reader_close(rd);
+    lr_input_stats(rd, &st);
+    lr_input_close(rd);
     *n = st.tasks;
-    if (r == 0 && st.tasks == 0) {
-        snprintf(err, errlen, "%s: no tasks (an empty file, or only comments)", o->path);
-        r = -1;
-    }
     return r == 0 ? 1 : -1;
 }
 
 /* What the master reads its tasks from. */
 struct feed {
-    lr_reader *rd;
+    lr_input *rd;
     struct lr_done done; /* --resume: the old job log's entries */
     uint64_t counted;    /* tasks in the task file, when have_count */
     int have_count;      /* a regular file, counted before the run */
@@ -428,7 +423,7 @@ feed_tasks(struct lr_run *run, struct feed *f)
     char err[PATH_MAX + 256];
     struct lr_line line;
     int r = 0;
-    while (!run->halted && (r = lr_reader_next(f->rd, &line, err, sizeof err)) == 1)
+    while (!run->halted && (r = lr_input_next(f->rd, &line, err, sizeof err)) == 1)
         if (take_line(run, f, &line) != 0)
             break;
     if (r < 0) {
@@ -436,11 +431,11 @@ feed_tasks(struct lr_run *run, struct feed *f)
         f->input_error = 1;
     }
     struct lr_reader_stats rst;
-    lr_reader_stats(f->rd, &rst);
-    if (r == 0 && rst.tasks == 0) {
-        fprintf(stderr, PROG ": %s: no tasks (an empty file, or only comments)\n", run->o->path);
-        f->input_error = 1;
-    }
+    lr_input_stats(f->rd, &rst);
+    /* as GNU Parallel: nothing to do is done (exit 0), but said */
+    if (r == 0 && rst.tasks == 0)
+        fprintf(stderr, PROG ": %s: no tasks (empty input, or only comments): nothing run\n",
+                run->o->path);
     if (r == 0 && !run->halted) {
         run->st.tasks = rst.tasks - run->st.skipped;
         run->st.tasks_final = 1;
@@ -458,12 +453,11 @@ open_run(struct lr_run *run, struct feed *f)
     const struct lr_opts *o = run->o;
     char err[PATH_MAX + 256];
     int resume = o->resume || o->resume_failed;
-    struct lr_reader_opts ro = {.skip_comments = o->tmpl == NULL};
     if ((resume && lr_done_load(&f->done, o->joblog, err, sizeof err) != 0) ||
         (f->have_count = prescan(o, &f->done, &f->counted, err, sizeof err)) < 0 ||
         (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) ||
         (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) ||
-        lr_reader_open(o->path, &ro, &f->rd, err, sizeof err) != 0) {
+        lr_input_open(&o->in, &f->rd, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return -1;
     }
@@ -518,7 +512,7 @@ record_summary(struct lr_run *run, int status)
 static int
 close_run(struct lr_run *run, struct feed *f, int status)
 {
-    lr_reader_close(f->rd);
+    lr_input_close(f->rd);
     if (run->log && lr_joblog_close(run->log) != 0) {
         fprintf(stderr, PROG ": closing the job log: %s\n", strerror(errno));
         status = EXIT_TROUBLE;

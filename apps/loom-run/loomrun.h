@@ -30,6 +30,7 @@
 #include <loom.h>
 
 #include "halt.h"
+#include "inputs.h"
 #include "joblog.h"
 #include "results.h"
 #include "spool.h"
@@ -96,6 +97,15 @@ struct lr_opts {
     int progress; /* 1 --progress, -1 --no-progress, 0 a terminal decides */
     double timeout, progress_interval;
     struct lr_halt halt;
+    /* GNU Parallel's ways (compat.c) */
+    struct lr_input_cfg in; /* where the jobs come from (inputs.h) */
+    struct lr_source *src;  /* in.src's storage (main.c frees it) */
+    const char **arg_files; /* -a FILE names (main.c frees it) */
+    char *words;            /* the command words before ':::', joined */
+    int dry_run;            /* --dry-run: print the commands, run nothing */
+    int verbose;            /* -t: each command on stderr as it starts */
+    const char *shell;      /* --shell or $PARALLEL_SHELL: runs each command */
+    int jobs;               /* -j: pool threads a worker, 0 not given */
 };
 
 /* ---- the master's state ------------------------------------------------------- */
@@ -261,6 +271,22 @@ int lr_run_command(loom_task *task, void *user);
  * master's --halt word. EXIT_OK or EXIT_TROUBLE. */
 int lr_serve_worker(loom_job *job);
 
+/* ---- compat.c ------------------------------------------------------------------ */
+
+/* The command line of job `line` (o->tmpl filled in, or the job itself),
+ * run by o->shell when there is one; slot as lr_template_line's. A string
+ * to free, or NULL with the reason in err. */
+char *lr_job_command(const struct lr_opts *o, const struct lr_line *line, const char *slot,
+                     char *err, size_t errlen);
+
+/* --dry-run: print every job's command on stdout, run nothing. EXIT_OK,
+ * or EXIT_USAGE after bad input (said). */
+int lr_dry_run(const struct lr_opts *o);
+
+/* Before mpirun starts: every file the run reads can be opened and
+ * --colsep compiles. 0, or -1 (said on stderr). */
+int lr_inputs_check(const struct lr_opts *o);
+
 /* ---- farm.c --------------------------------------------------------------------- */
 
 /* The master: run every task of run->o->path and record them; frees what
@@ -337,10 +363,11 @@ int lr_done_load(struct lr_done *d, const char *path, char *err, size_t errlen);
  * has it succeeded (--resume-failed). */
 int lr_done_skips(const struct lr_done *d, uint64_t seq, int resume_all);
 
-/* 1 (said in err, naming path and line) when the task of line seq is not
+/* 1 (said in err, naming path and line, and what changed: the template
+ * when templated, else the task file) when the task of line seq is not
  * the command the log recorded under that number, else 0. */
 int lr_done_changed(const struct lr_done *d, const char *path, uint64_t seq, const char *cmd,
-                    size_t len, char *err, size_t errlen);
+                    size_t len, int templated, char *err, size_t errlen);
 
 /* Free d's entries. */
 void lr_done_free(struct lr_done *d);

@@ -87,15 +87,17 @@ lr_done_skips(const struct lr_done *d, uint64_t seq, int resume_all)
 
 int
 lr_done_changed(const struct lr_done *d, const char *path, uint64_t seq, const char *cmd,
-                size_t len, char *err, size_t errlen)
+                size_t len, int templated, char *err, size_t errlen)
 {
     const struct lr_done_entry *e = find_done(d, seq);
     if (!e || e->hash == lr_task_hash(cmd, len))
         return 0;
     snprintf(err, errlen,
-             "%s:%llu: the task differs from the one the job log recorded as task %llu: the "
-             "task file changed (use --force to run it anyway)",
-             path, (unsigned long long)seq, (unsigned long long)seq);
+             "%s:%llu: the task differs from the one the job log recorded as task %llu: %s "
+             "(use --force to run it anyway)",
+             path, (unsigned long long)seq, (unsigned long long)seq,
+             templated ? "the command template changed, or its input did"
+                       : "the task file changed");
     return 1;
 }
 

@@ -48,6 +48,7 @@ struct lr_reader {
     size_t max_line;
     int skip_comments;
     int keep_cr;
+    char delim; /* the record terminator: '\n', or -d / -0's */
 
     struct lr_linebuf lb; /* cap_max: max_line + 2 */
 
@@ -115,7 +116,8 @@ lr_reader_open(const char *path, const struct lr_reader_opts *opts, lr_reader **
     r->fd = -1;
     r->max_line = max_line;
     r->skip_comments = opts != NULL && opts->skip_comments;
-    r->keep_cr = opts != NULL && opts->keep_cr;
+    r->keep_cr = opts != NULL && (opts->keep_cr || opts->use_delim);
+    r->delim = opts != NULL && opts->use_delim ? (char)opts->delim : '\n';
     r->raw_hash = FNV_OFFSET;
     r->lb.cap_max = max_line + 2;
     r->lb.cap = r->lb.cap_max < READ_CHUNK ? r->lb.cap_max : READ_CHUNK;
@@ -235,7 +237,7 @@ lr_reader_next(lr_reader *r, struct lr_line *out, char *err, size_t errlen)
         if (r->done)
             return 0;
 
-        nl = memchr(r->lb.buf + r->lb.scan, '\n', r->lb.end - r->lb.scan);
+        nl = memchr(r->lb.buf + r->lb.scan, r->delim, r->lb.end - r->lb.scan);
         line = r->lb.buf + r->lb.start;
         if (nl != NULL) {
             len = (size_t)(nl - line);
@@ -275,6 +277,7 @@ lr_reader_next(lr_reader *r, struct lr_line *out, char *err, size_t errlen)
             continue;
 
         r->tasks++;
+        *out = (struct lr_line){0};
         out->text = line;
         out->len = len;
         out->lineno = r->lines;
@@ -318,26 +321,35 @@ lr_shell_quote(const char *s, size_t len)
         q[len] = '\0';
         return q;
     }
-    /* Each ' becomes 4 bytes ('\''): len + 3 * quotes + 2 quotes + NUL. */
-    if (len > (SIZE_MAX - 3) / 4) {
+    /* Each ' becomes 5 bytes ('"'"'): len + 4 * quotes + 2 quotes + NUL. */
+    if (len > (SIZE_MAX - 3) / 5) {
         errno = ENOMEM;
         return NULL;
     }
-    need = len + 3 * quotes + 3;
+    need = len + 4 * quotes + 3;
     q = malloc(need);
     if (q == NULL)
         return NULL;
     q[o++] = '\'';
     for (size_t i = 0; i < len; i++) {
         if (s[i] == '\'') {
-            memcpy(q + o, "'\\''", 4);
-            o += 4;
+            memcpy(q + o, "'\"'\"'", 5);
+            o += 5;
         } else {
             q[o++] = s[i];
         }
     }
     q[o++] = '\'';
     q[o] = '\0';
+    /* GNU Parallel drops the empty '' a leading or trailing ' leaves. */
+    if (o > 2 && q[1] == '\'') {
+        memmove(q, q + 2, o - 1);
+        o -= 2;
+    }
+    if (o > 2 && q[o - 2] == '\'' && q[o - 1] == '\'') {
+        o -= 2;
+        q[o] = '\0';
+    }
     return q;
 }
 
@@ -456,67 +468,171 @@ perl_dirname(const char *s, size_t len, const char **dir, size_t *dlen)
     }
 }
 
+/* One argument changed by a modifier ("", ".", "/", "//", "/."), quoted,
+ * added to b. */
+static void
+add_modified(struct sbuf *b, const char *s, size_t len, const char *mod)
+{
+    size_t boff = base_off(s, len);
+    const char *d;
+    size_t dl;
+
+    if (strcmp(mod, ".") == 0) {
+        sb_add_quoted(b, s, strip_ext(s, len));
+    } else if (strcmp(mod, "/") == 0) {
+        sb_add_quoted(b, s + boff, len - boff);
+    } else if (strcmp(mod, "//") == 0) {
+        perl_dirname(s, len, &d, &dl);
+        sb_add_quoted(b, d, dl);
+    } else if (strcmp(mod, "/.") == 0) {
+        sb_add_quoted(b, s + boff, strip_ext(s + boff, len - boff));
+    } else {
+        sb_add_quoted(b, s, len);
+    }
+}
+
+static int
+is_modifier(const char *m)
+{
+    return !strcmp(m, "") || !strcmp(m, ".") || !strcmp(m, "/") || !strcmp(m, "//") ||
+           !strcmp(m, "/.");
+}
+
+/* The job's arguments: line's own, or its text as the one argument. */
+struct argv_view {
+    const char *const *v;
+    const size_t *len;
+    size_t n;
+};
+
+/* Expand the replacement string inside one pair of braces (name: what is
+ * between them) into b. 1 when it was one, 0 when it is not (copied
+ * literally by the caller). */
+static int
+expand_brace(struct sbuf *b, const char *name, const struct argv_view *a,
+             const struct lr_line *line, const char *slot)
+{
+    char num[24];
+    const char *m = name;
+    int neg = *m == '-';
+
+    if (strcmp(name, "#") == 0) {
+        sb_add(b, num, (size_t)snprintf(num, sizeof(num), "%" PRIu64, line->seq));
+        return 1;
+    }
+    if (strcmp(name, "%") == 0) {
+        sb_add(b, slot, strlen(slot));
+        return 1;
+    }
+    if (is_modifier(name)) {
+        for (size_t i = 0; i < a->n; i++) {
+            if (i > 0)
+                sb_add(b, " ", 1);
+            add_modified(b, a->v[i], a->len[i], name);
+        }
+        return 1;
+    }
+    m += neg;
+    if (*m >= '1' && *m <= '9') {
+        unsigned long k = strtoul(m, (char **)&m, 10);
+
+        if (!is_modifier(m))
+            return 0;
+        if (k <= a->n)
+            add_modified(b, a->v[neg ? a->n - k : k - 1], a->len[neg ? a->n - k : k - 1], m);
+        return 1;
+    }
+    for (size_t i = 0; line->names != NULL && i < line->nargs; i++) {
+        if (strcmp(name, line->names[i]) == 0) {
+            add_modified(b, a->v[i], a->len[i], "");
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* {= perl =} or {N= perl =}: GNU Parallel runs Perl there; refused. */
+static int
+is_perl(const char *p)
+{
+    p++;
+    if (*p == '-')
+        p++;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    return *p == '=';
+}
+
+/* Append every argument, quoted (a template without replacement strings). */
+static void
+append_args(struct sbuf *b, const struct argv_view *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        sb_add(b, " ", 1);
+        sb_add_quoted(b, a->v[i], a->len[i]);
+    }
+}
+
 char *
-lr_template_expand(const char *tmpl, const char *input, size_t len, uint64_t seq, char *err,
-                   size_t errlen)
+lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
+                 size_t errlen)
 {
     struct sbuf b = {0};
     int any = 0;
     const char *p = tmpl;
-    size_t boff = base_off(input, len);
+    struct argv_view a = {line->args, line->arglen, line->nargs};
 
-    if (memchr(input, '\0', len) != NULL) {
-        set_err(err, errlen, "input contains a NUL byte");
-        return NULL;
+    if (line->nargs == 0)
+        a = (struct argv_view){&line->text, &line->len, 1};
+    sb_add(&b, "", 0); /* "{3}" of one argument is "", not a failure */
+    for (size_t i = 0; i < a.n; i++) {
+        if (memchr(a.v[i], '\0', a.len[i]) != NULL) {
+            set_err(err, errlen, "input contains a NUL byte");
+            return NULL;
+        }
     }
     while (*p != '\0') {
-        const char *d;
-        size_t dl;
+        const char *q = *p == '{' ? strchr(p + 1, '}') : NULL;
 
-        if (strncmp(p, "{}", 2) == 0) {
-            sb_add_quoted(&b, input, len);
-            p += 2;
-        } else if (strncmp(p, "{.}", 3) == 0) {
-            sb_add_quoted(&b, input, strip_ext(input, len));
-            p += 3;
-        } else if (strncmp(p, "{/}", 3) == 0) {
-            sb_add_quoted(&b, input + boff, len - boff);
-            p += 3;
-        } else if (strncmp(p, "{//}", 4) == 0) {
-            perl_dirname(input, len, &d, &dl);
-            sb_add_quoted(&b, d, dl);
-            p += 4;
-        } else if (strncmp(p, "{/.}", 4) == 0) {
-            sb_add_quoted(&b, input + boff, strip_ext(input + boff, len - boff));
-            p += 4;
-        } else if (strncmp(p, "{#}", 3) == 0) {
-            char num[24];
-            int n = snprintf(num, sizeof(num), "%" PRIu64, seq);
-
-            sb_add(&b, num, (size_t)n);
-            p += 3;
-        } else {
-            /* Not a replacement string: copy up to the next '{' after this
-             * byte (a '{' that did not match is copied like any byte). */
-            const char *q = strchr(p + 1, '{');
-            size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
-
-            sb_add(&b, p, n);
-            p += n;
-            continue;
+        if (*p == '{' && is_perl(p)) {
+            free(b.p);
+            set_err(err, errlen, "%s: {= perl expression =} replacement strings are not supported",
+                    tmpl);
+            return NULL;
         }
-        any = 1;
+        if (q != NULL && (size_t)(q - p) < 256) {
+            char name[256];
+
+            memcpy(name, p + 1, (size_t)(q - p - 1));
+            name[q - p - 1] = '\0';
+            if (expand_brace(&b, name, &a, line, slot != NULL ? slot : "$LOOM_SLOT")) {
+                any = 1;
+                p = q + 1;
+                continue;
+            }
+        }
+        /* Not a replacement string: copy up to the next '{' after this byte
+         * (a '{' that did not match is copied like any byte). */
+        q = strchr(p + 1, '{');
+        size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
+        sb_add(&b, p, n);
+        p += n;
     }
-    if (!any) {
-        sb_add(&b, " ", 1);
-        sb_add_quoted(&b, input, len);
-    }
+    if (!any)
+        append_args(&b, &a);
     if (b.oom || b.p == NULL) {
-        /* b.p is NULL only if nothing was ever added, which the append
-         * above rules out; treat it as the allocation failure it would be. */
         free(b.p);
         set_err(err, errlen, "out of memory");
         return NULL;
     }
     return b.p;
+}
+
+char *
+lr_template_expand(const char *tmpl, const char *input, size_t len, uint64_t seq, char *err,
+                   size_t errlen)
+{
+    struct lr_line line = {.text = input, .len = len, .seq = seq};
+
+    return lr_template_line(tmpl, &line, NULL, err, errlen);
 }

@@ -48,6 +48,11 @@ struct lr_reader_opts {
      * line without '\n') is removed, so files written on Windows work; a
      * '\r' elsewhere is kept. 1: keep it, as GNU Parallel does. */
     int keep_cr;
+    /* 0 (default): records end with '\n'. 1: they end with the byte delim
+     * instead (GNU Parallel's -d, or -0 with delim '\0'); no '\r' is
+     * removed then. A NUL byte inside a record is refused as in a line. */
+    int use_delim;
+    unsigned char delim;
 };
 
 /* One line handed out by lr_reader_next(). */
@@ -58,6 +63,13 @@ struct lr_line {
     uint64_t lineno;  /* 1-based line number in the file */
     uint64_t seq;     /* 1-based task number: tasks returned so far, this one
                          included ({#} in a template, GNU Parallel's Seq) */
+    /* The job's arguments, one per input source and column (inputs.h);
+     * nargs 0 (lr_reader_next) means text is the one argument. names, when
+     * not NULL, holds nargs column names (--header) for {name}. */
+    size_t nargs;
+    const char *const *args;
+    const size_t *arglen;
+    const char *const *names;
 };
 
 /* Counters of a reader, valid at any time; final once next() returned 0. */
@@ -122,10 +134,11 @@ uint64_t lr_task_hash(const char *text, size_t len);
  * Quote len bytes at s as one word for a POSIX shell.
  * A non-empty string of only [A-Za-z0-9] and "-_.+/" is returned as is (as
  * GNU Parallel does: no shell treats these specially); anything else is put
- * in single quotes, each ' written as '\'' ("it's" gives 'it'\''s'); the
- * empty string gives ''. Bytes >= 0x80 (UTF-8) are passed through quoted.
- * Returns a NUL-terminated string the caller frees, or NULL with errno
- * ENOMEM, or EINVAL if s contains a NUL byte (a shell word cannot).
+ * in single quotes, each ' written as '"'"' ("it's" gives 'it'"'"'s'),
+ * dropping the '' a leading or trailing ' leaves ("'" gives "'"): GNU
+ * Parallel's quoting, byte for byte; the empty string gives ''. Bytes >= 0x80 (UTF-8) are passed
+ * through quoted. Returns a NUL-terminated string the caller frees, or NULL with errno ENOMEM, or
+ * EINVAL if s contains a NUL byte (a shell word cannot).
  */
 char *lr_shell_quote(const char *s, size_t len);
 
@@ -149,12 +162,33 @@ char *lr_shell_quote(const char *s, size_t len);
  * Parallel: trailing slashes ignored, "." when there is no '/'.
  * If the template contains no replacement string at all ({#} counts, as in
  * GNU Parallel), " " and the quoted input are appended.
- * Any other brace sequence ({foo}, {1}, {%}, {+.}, {= perl =}) is copied
- * literally; so is an unmatched '{' or '}'. Unlike GNU Parallel, {} in the
- * command position is quoted too.
+ * {1} is the input, {%} "$LOOM_SLOT" (lr_template_line has the rest);
+ * {= perl =} is refused (NULL, said in err); any other brace sequence
+ * ({foo}, {+.}) is copied literally, so is an unmatched '{' or '}'. Like
+ * GNU Parallel, {} in the command position is quoted too.
  * Returns a NUL-terminated command the caller frees, or NULL on failure.
  */
 char *lr_template_expand(const char *tmpl, const char *input, size_t len, uint64_t seq, char *err,
                          size_t errlen);
+
+/*
+ * The command of one job: lr_template_expand's rules over a job's several
+ * arguments (GNU Parallel's, checked against its --dry-run output).
+ *   tmpl    NUL-terminated template.
+ *   line    the job (struct lr_line: its arguments, names and seq).
+ *   slot    what {%} becomes, unquoted: a number, or "$LOOM_SLOT" when the
+ *           worker's shell is to fill it in; NULL means "$LOOM_SLOT".
+ *   err     on failure: "out of memory", "input contains a NUL byte",
+ *           "{= perl expression =} replacement strings are not supported".
+ * With several arguments {} {.} {/} {//} {/.} give each argument so
+ * changed, quoted, separated by spaces; {N} {N.} {N/} {N//} {N/.} the Nth
+ * (1-based; {-N} counts from the last; past the end: nothing); {name} the
+ * column named so by --header; {%} the slot. Without any replacement
+ * string every argument is appended, quoted. A {= ... =} (or {N= ... =})
+ * is refused; other unknown braces are copied as they are.
+ * Returns a NUL-terminated command the caller frees, or NULL on failure.
+ */
+char *lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
+                       size_t errlen);
 
 #endif /* LR_TASKFILE_H */

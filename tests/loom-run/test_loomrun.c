@@ -224,11 +224,12 @@ Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .timeout =
 Test(loomrun, retries_run_a_failed_task_again, .init = setup, .timeout = 120)
 {
     write_file("tasks.txt", "[ \"$LOOM_ATTEMPT\" -ge 3 ]\n");
-    cr_assert_eq(loomrun("--joblog jl --retries 1 tasks.txt"), 1, "2 attempts are not enough");
+    /* --retries N: N attempts in all, as in GNU Parallel */
+    cr_assert_eq(loomrun("--joblog jl --retries 2 tasks.txt"), 1, "2 attempts are not enough");
     char *log = read_file("jl");
     cr_assert_eq(count(log, "\n1\t"), 2);
     free(log);
-    cr_assert_eq(loomrun("--joblog jl2 --retries 2 tasks.txt"), 0, "the 3rd attempt succeeds");
+    cr_assert_eq(loomrun("--joblog=jl2 --retries=3 tasks.txt"), 0, "the 3rd attempt succeeds");
     log = read_file("jl2");
     cr_assert_eq(count(log, "\n1\t"), 3);
     free(log);
@@ -275,6 +276,51 @@ Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
     cr_assert_eq(loomrun("--joblog jl --resume --force tasks.txt"), 0);
 }
 
+Test(loomrun, a_changed_template_is_said_so, .init = setup, .timeout = 120)
+{
+    write_file("in.txt", "a\nb\n");
+    cr_assert_eq(loomrun("--joblog jl -c 'echo {}' in.txt"), 0);
+    cr_assert_eq(loomrun("--joblog jl --resume-failed --command='echo x{}' in.txt"), 255);
+    char *err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "the command template changed"), "%s", err);
+    cr_assert_null(strstr(err, "task file changed"), "%s", err);
+    free(err);
+}
+
+/* Started by hand, loom-run says what it can before starting mpirun: a
+ * LOOM_MPIRUN that leaves a mark shows it was never started. */
+Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .timeout = 60)
+{
+    write_file("mark.sh", "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexit 0\n");
+    char cmd[1024];
+    const char *bad[] = {"missing.txt",           "-c 'echo {}' missing.txt",
+                         "echo :::: missing.txt", "-a missing.txt echo",
+                         "'echo {= $_ =}' ::: a", "--colsep '(' echo ::: a"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        snprintf(cmd, sizeof cmd,
+                 "cd %s && chmod +x mark.sh && LOOM_MPIRUN=%s/mark.sh " LOOMRUN
+                 " %s >out.txt 2>err.txt",
+                 dir, dir, bad[i]);
+        int st = system(cmd);
+        char *err = read_file("err.txt");
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 255, "%s: status %d, %s", bad[i], st, err);
+        cr_assert(strlen(err) > 0, "%s said nothing", bad[i]);
+        free(err);
+        cr_assert_eq(access("started", F_OK), -1, "%s: mpirun was started", bad[i]);
+    }
+}
+
+Test(loomrun, help_has_one_loom_options_heading, .init = setup, .timeout = 60)
+{
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --help >out.txt 2>err.txt", dir);
+    cr_assert_eq(system(cmd), 0);
+    char *out = read_file("out.txt");
+    cr_assert_eq(count(out, "loom options"), 1, "%s", out);
+    cr_assert_eq(count(out, "--jobs"), 1, "-j is documented");
+    free(out);
+}
+
 Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
 {
     const char *inputs = "plain\nwith space\nit's\n$HOME\n`date`\nünïcødé\n\"double\"\n";
@@ -296,16 +342,21 @@ Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .timeout = 12
 {
     write_file("empty.txt", "");
     write_file("comments.txt", "# only\n\n   # comments\n");
-    cr_assert_eq(loomrun("empty.txt"), 255);
+    /* nothing to do is done, as in GNU Parallel, but said */
+    cr_assert_eq(loomrun("empty.txt"), 0);
     char *err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "no tasks"), "%s", err);
     free(err);
-    cr_assert_eq(loomrun("comments.txt"), 255);
+    cr_assert_eq(loomrun("comments.txt"), 0);
     cr_assert_eq(loomrun("missing.txt"), 255);
     err = read_file("err.txt");
     cr_assert_not_null(strstr(err, "missing.txt"), "%s", err);
     free(err);
     cr_assert_eq(loomrun("--retries many x"), 255);
+    cr_assert_eq(loomrun("--retries 0 x"), 255, "GNU Parallel's for ever is refused");
+    err = read_file("err.txt");
+    cr_assert_not_null(strstr(err, "attempts in all"), "%s", err);
+    free(err);
     cr_assert_eq(loomrun("--resume x"), 255);
 }
 
@@ -751,7 +802,7 @@ Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
         fputs("echo $LOOM_TASK_ID $LOOM_ATTEMPT $LOOM_RANK >> att.txt; [ $LOOM_ATTEMPT -ge 2 ]\n",
               f);
     fclose(f);
-    cr_assert_eq(loomrun("--retries 1 tasks.txt"), 0);
+    cr_assert_eq(loomrun("--retries 2 tasks.txt"), 0);
     char *att = read_file("att.txt");
     int first[41] = {0}, second[41] = {0}, lines = 0;
     for (char *l = att; *l; l = strchr(l, '\n') + 1) {

@@ -667,8 +667,10 @@ Test(quote, forms, .timeout = 10)
     expect_quote("abc", "abc");
     expect_quote("dir/a-b_c.d+e", "dir/a-b_c.d+e");
     expect_quote("a b", "'a b'");
-    expect_quote("it's", "'it'\\''s'");
-    expect_quote("'", "''\\'''");
+    /* GNU Parallel's: ' as '"'"', the empty '' at either end dropped */
+    expect_quote("it's", "'it'\"'\"'s'");
+    expect_quote("'", "\"'\"");
+    expect_quote("'a'", "\"'\"'a'\"'\"");
     expect_quote("$HOME", "'$HOME'");
     expect_quote("~", "'~'");
     expect_quote("a=b", "'a=b'");
@@ -762,7 +764,7 @@ expect_expand(const char *tmpl, const char *input, uint64_t seq, const char *wan
 
 /* Expected values are GNU Parallel 20221122's output for
  *   parallel --dry-run 'echo {} | {.} | {/} | {//} | {/.} | {#}' ::: INPUT
- * except that it quotes ' as '"'"' where lr_shell_quote writes '\''. */
+ * byte for byte. */
 Test(template, path_placeholders_as_gnu_parallel, .timeout = 10)
 {
     static const char *const cases[][2] = {
@@ -787,8 +789,9 @@ Test(template, path_placeholders_as_gnu_parallel, .timeout = 10)
         {".", "echo . | '' | . | . | '' | 1"},
         {"a.b.c/", "echo a.b.c/ | a.b.c/ | '' | . | '' | 1"},
         {"c.tar.gz/", "echo c.tar.gz/ | c.tar.gz/ | '' | . | '' | 1"},
-        {"it's a $x.txt", "echo 'it'\\''s a $x.txt' | 'it'\\''s a $x' | 'it'\\''s a $x.txt' | . "
-                          "| 'it'\\''s a $x' | 1"},
+        {"it's a $x.txt",
+         "echo 'it'\"'\"'s a $x.txt' | 'it'\"'\"'s a $x' | 'it'\"'\"'s a $x.txt' | . "
+         "| 'it'\"'\"'s a $x' | 1"},
     };
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -809,9 +812,19 @@ Test(template, input_appended_only_without_replacement_strings, .timeout = 10)
 
 Test(template, unknown_braces_left_literally, .timeout = 10)
 {
-    expect_expand("echo {foo} {1} {%} {+.} {..} {= $_ =} { } {{}} }{ {", "x", 3,
-                  "echo {foo} {1} {%} {+.} {..} {= $_ =} { } {x} }{ {");
+    expect_expand("echo {foo} {+.} {..} { } {{}} }{ {", "x", 3,
+                  "echo {foo} {+.} {..} { } {x} }{ {");
     expect_expand("{}{}{#}{", "a b", UINT64_MAX, "'a b''a b'18446744073709551615{");
+}
+
+Test(template, refuses_perl_replacement_strings, .timeout = 10)
+{
+    char err[128] = "";
+
+    /* GNU Parallel runs Perl there: never left literal with the input added */
+    cr_assert_null(lr_template_expand("echo {= $_ .= 1 =}", "x", 1, 1, err, sizeof(err)));
+    cr_assert(strstr(err, "{= perl expression =}"), "err: %s", err);
+    cr_assert_null(lr_template_expand("echo {2=s/a/b/=}", "x", 1, 1, err, sizeof(err)));
 }
 
 Test(template, refuses_nul_input, .timeout = 10)
