@@ -653,7 +653,8 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
                      count(log, key));
         int ev, sig;
         exit_and_signal(joblog_line(log, (unsigned)seq), &ev, &sig);
-        cr_assert(ev == 0 && sig == 0);
+        cr_assert(ev == 0 && sig == 0, "task %d: exit %d signal %d in the job log:\n%s", seq, ev,
+                  sig, log);
     }
     free(log);
 }

@@ -166,7 +166,9 @@ check jobs-plus three.txt -j +0 echo
 check jobs-minus three.txt -j -1 echo
 check jobs-zero three.txt -j0 echo
 check slot-one $N -j1 echo {%} ::: a b c
-check dry-run-slot $N --dry-run -j3 echo {%} ::: a b
+# Parallel's own slot in a dry run with -j3 varies from run to run (a dry job
+# ends at once); with one slot both tools print 1
+check dry-run-slot $N --dry-run -j1 echo {%} ::: a b
 
 # {%} with several slots: the slots used lie in 1..j (which one a job gets
 # is up to the scheduler, in both tools)
