@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* --results DIR: see results.h. */
 #include "results.h"
+#include "spool.h"
 #include "taskfile.h"
 
 #include <errno.h>
@@ -74,21 +75,6 @@ lr_results_path(uint64_t seq, char *buf, size_t len)
              (unsigned long long)(seq / 1000 % 1000), (unsigned long long)seq);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Write a whole file; 0 or -1 (errno). */
 static int
 put_file(const char *path, const char *data, size_t len)
@@ -96,7 +82,7 @@ put_file(const char *path, const char *data, size_t len)
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0)
         return -1;
-    int rc = write_all(fd, data, len);
+    int rc = lr_write_all(fd, data, len);
     int e = errno;
     if (close(fd) != 0 && rc == 0)
         return -1;
@@ -120,7 +106,7 @@ put_spool(const char *path, const struct lr_spool *sp)
                 errno = EIO;
             rc = -1;
         } else {
-            rc = write_all(fd, buf, (size_t)n);
+            rc = lr_write_all(fd, buf, (size_t)n);
             off += (uint64_t)n;
         }
     }

@@ -45,14 +45,17 @@ temp_file(void)
     return fd;
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
+int
+lr_write_all(int fd, const void *buf, size_t n)
 {
+    const char *p = buf;
     while (n) {
         ssize_t w = write(fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w < 0)
+        if (w == 0)
+            errno = ENOSPC;
+        if (w <= 0)
             return -1;
         p += w;
         n -= (size_t)w;
@@ -65,7 +68,7 @@ static int
 to_file(struct lr_spool *s)
 {
     int fd = temp_file();
-    if (fd < 0 || write_all(fd, s->mem, (size_t)s->len) != 0) {
+    if (fd < 0 || lr_write_all(fd, s->mem, (size_t)s->len) != 0) {
         int e = errno;
         if (fd >= 0)
             close(fd);
@@ -106,7 +109,7 @@ lr_spool_add(struct lr_spool *s, const void *p, size_t n)
         s->len += n;
         return 0;
     }
-    if ((s->fd < 0 && to_file(s) != 0) || write_all(s->fd, p, n) != 0) {
+    if ((s->fd < 0 && to_file(s) != 0) || lr_write_all(s->fd, p, n) != 0) {
         s->err = errno ? errno : EIO;
         return -1;
     }

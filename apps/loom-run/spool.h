@@ -51,4 +51,8 @@ int lr_spool_own(struct lr_spool *s);
 /* Free what s holds (the file is closed, so gone); s is empty after. */
 void lr_spool_free(struct lr_spool *s);
 
+/* Write all n bytes at buf to fd, again after EINTR and short writes. 0,
+ * or -1 (errno; ENOSPC when a write wrote nothing). */
+int lr_write_all(int fd, const void *buf, size_t n);
+
 #endif
