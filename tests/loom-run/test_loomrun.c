@@ -14,49 +14,12 @@
 #include <unistd.h>
 
 #include "loom_test.h"
-
-#define LOOMRUN LOOM_BINARY_DIR "/apps/loom-run/loom-run"
-
-static char dir[64];
+#include "lr_test.h"
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/loomrun-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-}
-
-/* fopen of a file in the test's directory; NULL only for a missing file
- * opened for reading. */
-static FILE *
-open_in(const char *name, const char *mode)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, mode);
-    cr_assert(f || mode[0] == 'r', "%s: %s", p, strerror(errno));
-    return f;
-}
-
-static void
-write_file(const char *name, const char *text)
-{
-    FILE *f = open_in(name, "w");
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *
-read_file(const char *name)
-{
-    FILE *f = open_in(name, "r");
-    if (!f)
-        return strdup("");
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strdup(buf);
+    lr_test_mkdir("loomrun");
 }
 
 /* Run loom-run with 3 ranks in dir under mpirun --timeout limit_s; stdout
@@ -79,52 +42,6 @@ static int
 loomrun(const char *args)
 {
     return loomrun_for(120, args);
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-/* Lines in a file of any size (0 if missing). */
-static int
-lines_in(const char *name)
-{
-    char buf[65536];
-    FILE *f = open_in(name, "r");
-    int n = 0;
-    size_t got;
-    while (f && (got = fread(buf, 1, sizeof buf, f)) > 0)
-        for (size_t i = 0; i < got; i++)
-            n += buf[i] == '\n';
-    if (f)
-        fclose(f);
-    return n;
-}
-
-/* Job log line of task seq (the first), or NULL. */
-static const char *
-joblog_line(const char *log, unsigned seq)
-{
-    char key[32];
-    snprintf(key, sizeof key, "\n%u\t", seq);
-    const char *p = strstr(log, key);
-    return p ? p + 1 : NULL;
-}
-
-/* Exitval and Signal columns of a job log line. */
-static void
-exit_and_signal(const char *line, int *exitval, int *sig)
-{
-    const char *p = line;
-    for (int tab = 0; tab < 6; p++)
-        if (*p == '\t')
-            tab++;
-    cr_assert_eq(sscanf(p, "%d\t%d", exitval, sig), 2, "line: %.80s", line);
 }
 
 Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .timeout = 120)
@@ -657,23 +574,6 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
                   sig, log);
     }
     free(log);
-}
-
-/* A whole file's bytes (any bytes); *len its size. */
-static char *
-read_bytes(const char *name, size_t *len)
-{
-    FILE *f = open_in(name, "rb");
-    cr_assert_not_null(f, "%s", name);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    b[n] = '\0';
-    *len = (size_t)n;
-    return b;
 }
 
 Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup, .timeout = 180)

@@ -14,16 +14,12 @@
 #include <unistd.h>
 
 #include "loom_test.h"
-
-#define LOOMRUN LOOM_BINARY_DIR "/apps/loom-run/loom-run"
-
-static char dir[64];
+#include "lr_test.h"
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/loomrun-out-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    lr_test_mkdir("loomrun-out");
 }
 
 static void
@@ -32,44 +28,6 @@ teardown(void)
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
-}
-
-static void
-write_file(const char *name, const char *text)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
-/* The whole file (binary-safe up to its first NUL for the string
- * functions); "" when it is missing. To free. */
-static char *
-read_file(const char *name, size_t *len)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
-    char *buf = NULL;
-    size_t n = 0;
-    if (f) {
-        fseek(f, 0, SEEK_END);
-        long size = ftell(f);
-        rewind(f);
-        buf = malloc((size_t)size + 1);
-        cr_assert_not_null(buf);
-        n = fread(buf, 1, (size_t)size, f);
-        fclose(f);
-    } else {
-        buf = malloc(1);
-    }
-    buf[n] = '\0';
-    if (len)
-        *len = n;
-    return buf;
 }
 
 /* Run a shell command line in dir (loom-run launching its own mpirun, as
@@ -105,7 +63,7 @@ Test(loomrun_output, progress_line_never_glued_to_output_on_a_terminal, .init = 
      * draws its live progress line there */
     int st = sh_in_dir("script -qfec '" LOOMRUN " tasks.txt' typescript.txt >/dev/null 2>&1");
     size_t len;
-    char *tty = read_file("typescript.txt", &len);
+    char *tty = read_bytes("typescript.txt", &len);
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, tty);
     int lines = 0, drawn = 0;
     for (int t = 1; t <= 12; t++) {
@@ -194,14 +152,14 @@ Test(loomrun_output, stdout_then_stderr_together_under_2_to_1, .init = setup, .f
 {
     write_two_stream_tasks();
     int st = sh_in_dir(LOOMRUN " tasks.txt >out.txt 2>&1");
-    char *out = read_file("out.txt", NULL);
+    char *out = read_file("out.txt");
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, out);
     const char *why = groups_wrong(out, 0);
     cr_assert_null(why, "%s:\n%s", why, out);
     free(out);
 
     st = sh_in_dir(LOOMRUN " -k tasks.txt >out.txt 2>&1");
-    out = read_file("out.txt", NULL);
+    out = read_file("out.txt");
     cr_assert_eq(st, 0, "-k: exit status %d:\n%s", st, out);
     why = groups_wrong(out, 1);
     cr_assert_null(why, "-k: %s:\n%s", why, out);
@@ -214,7 +172,7 @@ Test(loomrun_output, streams_stay_apart_when_redirected_apart, .init = setup, .f
     /* the merge under 2>&1 must not leak into separate redirections */
     write_two_stream_tasks();
     int st = sh_in_dir(LOOMRUN " tasks.txt >out.txt 2>err.txt");
-    char *out = read_file("out.txt", NULL), *err = read_file("err.txt", NULL);
+    char *out = read_file("out.txt"), *err = read_file("err.txt");
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
     /* (the summary's slowest commands name both streams: look for lines) */
     cr_assert_null(strstr(out, "-err-0\n"), "stderr in stdout:\n%s", out);
@@ -257,8 +215,8 @@ Test(loomrun_output, one_gib_of_binary_output_in_bounded_memory, .init = setup, 
     int st = sh_in_dir("(" GEN ") | sha256sum >want.txt");
     cr_assert_eq(st, 0, "the generator failed");
     st = sh_in_dir(LOOMRUN " --pool-threads 1 big.txt 2>err.txt | sha256sum >got.txt");
-    char *want = read_file("want.txt", NULL), *got = read_file("got.txt", NULL);
-    char *err = read_file("err.txt", NULL);
+    char *want = read_file("want.txt"), *got = read_file("got.txt");
+    char *err = read_file("err.txt");
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
     cr_assert_eq(strncmp(want, got, 64), 0, "sha256 of the output %.64s, of the stream %.64s:\n%s",
                  got, want, err);
@@ -290,7 +248,7 @@ Test(loomrun_output, a_cap_is_said_outside_the_data, .init = setup, .fini = tear
     int st = sh_in_dir(LOOMRUN " -k --process-output-limit 1024 --results res tasks.txt "
                                ">out.bin 2>err.txt");
     size_t len;
-    char *out = read_file("out.bin", &len), *err = read_file("err.txt", NULL);
+    char *out = read_bytes("out.bin", &len), *err = read_file("err.txt");
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
     cr_assert_eq(len, 2048, "%zu bytes of output:\n%s", len, err);
     for (size_t i = 0; i < 1024; i++)
@@ -300,7 +258,7 @@ Test(loomrun_output, a_cap_is_said_outside_the_data, .init = setup, .fini = tear
     cr_assert_not_null(strstr(err, "task 2: stdout cut at 1024 of 10485760 bytes"), "%s", err);
     cr_assert_not_null(strstr(err, "output cut: 2 tasks wrote more than process.output_limit"),
                        "%s", err);
-    char *status = read_file("res/000/000/1/status", NULL);
+    char *status = read_file("res/000/000/1/status");
     cr_assert_not_null(strstr(status, "stdout_bytes 5000\n"), "%s", status);
     cr_assert_not_null(strstr(status, "stdout_kept 1024\n"), "%s", status);
     cr_assert_not_null(strstr(status, "output_cut 1\n"), "%s", status);
@@ -309,8 +267,8 @@ Test(loomrun_output, a_cap_is_said_outside_the_data, .init = setup, .fini = tear
     free(err);
 
     st = sh_in_dir(LOOMRUN " -k tasks.txt >out.bin 2>err.txt");
-    out = read_file("out.bin", &len);
-    err = read_file("err.txt", NULL);
+    out = read_bytes("out.bin", &len);
+    err = read_file("err.txt");
     cr_assert_eq(st, 0, "exit status %d:\n%s", st, err);
     cr_assert_eq(len, 5000 + 10485760, "%zu bytes of output:\n%s", len, err);
     cr_assert_null(strstr(err, "cut"), "%s", err);

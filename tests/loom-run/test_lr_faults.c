@@ -19,17 +19,14 @@
 #include <unistd.h>
 
 #include "loom_test.h"
+#include "lr_test.h"
 
-#define LOOMRUN LOOM_BINARY_DIR "/apps/loom-run/loom-run"
-
-static char dir[64];
 static pid_t last_sid; /* the session of the last loom-run started */
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/lrfault-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    lr_test_mkdir("lrfault");
     setenv("OMPI_ALLOW_RUN_AS_ROOT", "1", 1);
     setenv("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1", 1);
     /* the launcher's temporary files go here: the tests see every one */
@@ -42,89 +39,6 @@ teardown(void)
 {
     if (last_sid > 0)
         loom_test_kill_session(last_sid);
-}
-
-static double
-now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-path_in(char *p, size_t n, const char *name)
-{
-    snprintf(p, n, "%s/%s", dir, name);
-}
-
-static void
-write_file(const char *name, const char *text)
-{
-    char p[256];
-    path_in(p, sizeof p, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
-/* A whole file ("" when missing); free it. */
-static char *
-read_file(const char *name)
-{
-    char p[256];
-    path_in(p, sizeof p, name);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    size_t got = fread(b, 1, (size_t)n, f);
-    b[got] = '\0';
-    fclose(f);
-    return b;
-}
-
-static int
-count(const char *hay, const char *needle)
-{
-    int n = 0;
-    for (const char *p = hay; (p = strstr(p, needle)); p += strlen(needle))
-        n++;
-    return n;
-}
-
-static int
-lines_in(const char *name)
-{
-    char *s = read_file(name);
-    int n = count(s, "\n");
-    free(s);
-    return n;
-}
-
-/* Job log line of task seq (the first), or NULL. */
-static const char *
-joblog_line(const char *log, unsigned seq)
-{
-    char key[32];
-    snprintf(key, sizeof key, "\n%u\t", seq);
-    const char *p = strstr(log, key);
-    return p ? p + 1 : NULL;
-}
-
-/* Exitval and Signal columns of a job log line. */
-static void
-exit_and_signal(const char *line, int *exitval, int *sig)
-{
-    const char *p = line;
-    for (int tab = 0; tab < 6; p++)
-        if (*p == '\t')
-            tab++;
-    cr_assert_eq(sscanf(p, "%d\t%d", exitval, sig), 2, "line: %.80s", line);
 }
 
 /* Start loom-run by hand in dir, in a session of its own (the test can
@@ -447,39 +361,31 @@ stop_tasks(void)
     free(t);
 }
 
+struct left {
+    char *buf;
+    size_t len;
+};
+
+/* loom_test_session_each: a live process (zombies aside) noted in arg. */
+static int
+note_live(long pid, char state, const char *stat, void *arg)
+{
+    struct left *l = arg;
+    (void)pid;
+    if (state == 'Z' || state == 'X')
+        return 0;
+    size_t used = strlen(l->buf);
+    snprintf(l->buf + used, l->len - used, "%.100s\n", stat);
+    return 1;
+}
+
 /* Processes of session sid still there (zombies aside), listed in buf. */
 static int
 session_left(pid_t sid, char *buf, size_t len)
 {
-    int n = 0;
+    struct left l = {buf, len};
     buf[0] = '\0';
-    DIR *d = opendir("/proc");
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        long pid = strtol(e->d_name, NULL, 10);
-        char path[300], st[512];
-        if (pid <= 1)
-            continue;
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        size_t got = fread(st, 1, sizeof st - 1, f);
-        fclose(f);
-        st[got] = '\0';
-        const char *p = strrchr(st, ')');
-        char state;
-        long ppid, pgrp, session;
-        if (p && sscanf(p + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) == 4 &&
-            session == (long)sid && state != 'Z' && state != 'X') {
-            n++;
-            size_t used = strlen(buf);
-            snprintf(buf + used, len - used, "%.100s\n", st);
-        }
-    }
-    if (d)
-        closedir(d);
-    return n;
+    return loom_test_session_each(sid, note_live, &l);
 }
 
 /* The job stopped cleanly: no task's process (pids.txt) and nothing of

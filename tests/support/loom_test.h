@@ -53,12 +53,6 @@
                   loom_err_name(loom_assert_rc_), loom_err_name(code));                            \
     } while (0)
 
-/*
- * SIGKILL every process of session `sid` — a whole MPI job started with
- * setsid(): Open MPI puts each rank in a process group of its own, so
- * kill(-pgid) would reach mpirun alone and leave the ranks running.
- * Returns how many processes were signalled.
- */
 #include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,8 +60,14 @@
 #include <string.h>
 #include <sys/types.h>
 
+/*
+ * Call fn(pid, state, stat, arg) for every process of session `sid`
+ * (state: the letter of /proc/PID/stat, 'Z' for a zombie; stat: that
+ * line). Returns how many calls returned non-zero.
+ */
 static inline int
-loom_test_kill_session(pid_t sid)
+loom_test_session_each(pid_t sid, int (*fn)(long pid, char state, const char *stat, void *arg),
+                       void *arg)
 {
     int n = 0;
     DIR *d = opendir("/proc");
@@ -89,12 +89,44 @@ loom_test_kill_session(pid_t sid)
         char state;
         long ppid, pgrp, session;
         if (p && sscanf(p + 1, " %c %ld %ld %ld", &state, &ppid, &pgrp, &session) == 4 &&
-            session == (long)sid && kill((pid_t)pid, SIGKILL) == 0)
+            session == (long)sid && fn(pid, state, buf, arg))
             n++;
     }
     if (d)
         closedir(d);
     return n;
+}
+
+static inline int
+loom_test_kill_one(long pid, char state, const char *stat, void *arg)
+{
+    (void)state, (void)stat, (void)arg;
+    return kill((pid_t)pid, SIGKILL) == 0;
+}
+
+static inline int
+loom_test_stop_one(long pid, char state, const char *stat, void *arg)
+{
+    (void)stat, (void)arg;
+    return state != 'T' && state != 'Z' && state != 'X' && kill((pid_t)pid, SIGSTOP) == 0;
+}
+
+/*
+ * SIGKILL every process of session `sid` — a whole MPI job started with
+ * setsid(): Open MPI puts each rank in a process group of its own, so
+ * kill(-pgid) would reach mpirun alone and leave the ranks running. Every
+ * process is stopped first (SIGSTOP, again until none runs, at most 100
+ * rounds), so none of them sees another die and records it: pids wrap, so
+ * /proc's order may put a task before the master that would log its death.
+ * Returns how many processes were killed.
+ */
+static inline int
+loom_test_kill_session(pid_t sid)
+{
+    for (int round = 0; round < 100; round++)
+        if (loom_test_session_each(sid, loom_test_stop_one, NULL) == 0)
+            break;
+    return loom_test_session_each(sid, loom_test_kill_one, NULL);
 }
 
 /* The CPUs of the calling thread's affinity mask, in order; how many. */
