@@ -63,7 +63,8 @@ struct lr_input {
         size_t n, cap;
     } g, pend;
     uint64_t groups;
-    size_t x_len; /* the template's length over the one argument "x" */
+    size_t x_len;     /* the template's length over the one argument "x" */
+    uint64_t x_group; /* ... for group number x_group + 1 ({#} may grow) */
     /* --shuf: every job, held */
     struct group *all;
     size_t nall, capall, pos;
@@ -449,6 +450,81 @@ group_add(struct group *g, const char *v, size_t len, const char *name)
     return 0;
 }
 
+/* ---- --shuf ---------------------------------------------------------------------------- */
+
+/* A random seed: getrandom(2), else the time and pid. */
+static uint64_t
+random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s || s == 0)
+        s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15u;
+    return s;
+}
+
+/* Read every record into in->all and shuffle them (Fisher-Yates, xorshift64*). */
+static int
+load_all(lr_input *in, char *err, size_t errlen)
+{
+    struct lr_line l;
+    int r;
+    while ((r = next_record(in, &l, err, errlen)) == 1) {
+        if (in->nall == in->capall) {
+            size_t cap = in->capall ? 2 * in->capall : 64;
+            struct group *a = realloc(in->all, cap * sizeof *a);
+            if (!a)
+                goto oom;
+            in->all = a;
+            in->capall = cap;
+        }
+        struct group *g = &in->all[in->nall++];
+        *g = (struct group){0};
+        const char *const *v = l.nargs ? l.args : (const char *const *)&l.text;
+        const size_t *len = l.nargs ? l.arglen : &l.len;
+        for (size_t i = 0; i < (l.nargs ? l.nargs : 1); i++)
+            if (group_add(g, v[i], len[i], l.names ? l.names[i] : NULL) != 0)
+                goto oom;
+    }
+    if (r < 0)
+        return -1;
+    uint64_t x = in->cfg->shuf_seed ? in->cfg->shuf_seed : random_seed();
+    for (size_t i = in->nall; i > 1; i--) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        size_t j = (size_t)((x * 0x2545f4914f6cdd1du) % i);
+        struct group t = in->all[i - 1];
+        in->all[i - 1] = in->all[j];
+        in->all[j] = t;
+    }
+    in->loaded = 1;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* The next of the shuffled records, numbered in the order handed out. */
+static int
+next_shuffled(lr_input *in, struct lr_line *out, char *err, size_t errlen)
+{
+    if (!in->loaded && load_all(in, err, errlen) != 0)
+        return -1;
+    if (in->pos == in->nall)
+        return 0;
+    const struct group *g = &in->all[in->pos++];
+    if (job_room(in, g->n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        in->args[i] = g->v[i];
+        in->lens[i] = g->len[i];
+        in->names_out[i] = g->names[i];
+    }
+    return job_out(in, g->n, out, in->pos, in->pos, err, errlen);
+}
+
 /* The length of the template over args (n of them). SIZE_MAX on error (said). */
 static size_t
 tmpl_len(lr_input *in, const char *const *args, const size_t *lens, size_t n, char *err,
@@ -479,8 +555,11 @@ arg_cost(lr_input *in, const char *v, size_t len, int first, char *err, size_t e
         return tmpl_len(in, &v, &len, 1, err, errlen);
     const char *two[] = {"x", v};
     size_t lens[] = {1, len};
-    if (!in->x_len && (in->x_len = tmpl_len(in, two, lens, 1, err, errlen)) == SIZE_MAX)
-        return SIZE_MAX;
+    if (!in->x_len || in->x_group != in->groups) {
+        in->x_group = in->groups;
+        if ((in->x_len = tmpl_len(in, two, lens, 1, err, errlen)) == SIZE_MAX)
+            return SIZE_MAX;
+    }
     size_t both = tmpl_len(in, two, lens, 2, err, errlen);
     return both == SIZE_MAX ? SIZE_MAX : both - in->x_len;
 }
@@ -493,7 +572,7 @@ read_ahead(lr_input *in, char *err, size_t errlen)
     struct lr_line l;
     if (in->pend.n)
         return 1;
-    int r = next_record(in, &l, err, errlen);
+    int r = in->cfg->shuf ? next_shuffled(in, &l, err, errlen) : next_record(in, &l, err, errlen);
     if (r != 1)
         return r;
     const char *const *v = l.nargs ? l.args : (const char *const *)&l.text;
@@ -574,94 +653,12 @@ next_group(lr_input *in, struct lr_line *out, char *err, size_t errlen)
     return r;
 }
 
-/* The next job, in input order. */
-static int
-next_job(lr_input *in, struct lr_line *out, char *err, size_t errlen)
-{
-    return grouping(in->cfg) ? next_group(in, out, err, errlen) : next_record(in, out, err, errlen);
-}
-
-/* ---- --shuf ---------------------------------------------------------------------------- */
-
-/* A random seed: getrandom(2), else the time and pid. */
-static uint64_t
-random_seed(void)
-{
-    uint64_t s = 0;
-    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s || s == 0)
-        s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15u;
-    return s;
-}
-
-/* Read every job into in->all and shuffle them (Fisher-Yates, xorshift64*). */
-static int
-load_all(lr_input *in, char *err, size_t errlen)
-{
-    struct lr_line l;
-    int r;
-    while ((r = next_job(in, &l, err, errlen)) == 1) {
-        if (in->nall == in->capall) {
-            size_t cap = in->capall ? 2 * in->capall : 64;
-            struct group *a = realloc(in->all, cap * sizeof *a);
-            if (!a)
-                goto oom;
-            in->all = a;
-            in->capall = cap;
-        }
-        struct group *g = &in->all[in->nall++];
-        *g = (struct group){0};
-        const char *const *v = l.nargs ? l.args : (const char *const *)&l.text;
-        const size_t *len = l.nargs ? l.arglen : &l.len;
-        for (size_t i = 0; i < (l.nargs ? l.nargs : 1); i++)
-            if (group_add(g, v[i], len[i], l.names ? l.names[i] : NULL) != 0)
-                goto oom;
-    }
-    if (r < 0)
-        return -1;
-    uint64_t x = in->cfg->shuf_seed ? in->cfg->shuf_seed : random_seed();
-    for (size_t i = in->nall; i > 1; i--) {
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        size_t j = (size_t)((x * 0x2545f4914f6cdd1du) % i);
-        struct group t = in->all[i - 1];
-        in->all[i - 1] = in->all[j];
-        in->all[j] = t;
-    }
-    in->loaded = 1;
-    return 0;
-oom:
-    snprintf(err, errlen, "out of memory");
-    return -1;
-}
-
-/* The next of the shuffled jobs, numbered in the order handed out. */
-static int
-next_shuffled(lr_input *in, struct lr_line *out, char *err, size_t errlen)
-{
-    if (!in->loaded && load_all(in, err, errlen) != 0)
-        return -1;
-    if (in->pos == in->nall)
-        return 0;
-    const struct group *g = &in->all[in->pos++];
-    if (job_room(in, g->n) != 0) {
-        snprintf(err, errlen, "out of memory");
-        return -1;
-    }
-    for (size_t i = 0; i < g->n; i++) {
-        in->args[i] = g->v[i];
-        in->lens[i] = g->len[i];
-        in->names_out[i] = g->names[i];
-    }
-    int r = job_out(in, g->n, out, in->pos, in->pos, err, errlen);
-    out->context = in->cfg->xargs == 2;
-    return r;
-}
-
 int
 lr_input_next(lr_input *in, struct lr_line *out, char *err, size_t errlen)
 {
-    return in->cfg->shuf ? next_shuffled(in, out, err, errlen) : next_job(in, out, err, errlen);
+    if (grouping(in->cfg))
+        return next_group(in, out, err, errlen);
+    return in->cfg->shuf ? next_shuffled(in, out, err, errlen) : next_record(in, out, err, errlen);
 }
 
 void
@@ -673,13 +670,13 @@ lr_input_stats(const lr_input *in, struct lr_reader_stats *out)
     } else {
         *out = (struct lr_reader_stats){.lines = in->jobs, .tasks = in->jobs, .eof = in->done};
     }
-    if (grouping(in->cfg)) {
-        out->tasks = in->groups;
-        out->eof = out->eof && in->pend.n == 0;
-    }
     if (in->cfg->shuf) {
         out->tasks = in->pos;
         out->eof = in->loaded && in->pos == in->nall;
+    }
+    if (grouping(in->cfg)) {
+        out->tasks = in->groups;
+        out->eof = out->eof && in->pend.n == 0;
     }
 }
 
