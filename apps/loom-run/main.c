@@ -80,7 +80,26 @@ usage_parallel(FILE *fp)
             "  --dry-run               print the commands, run nothing (no MPI job)\n"
             "  --shell SHELL           run each command with SHELL -c (default\n"
             "                          $PARALLEL_SHELL, else /bin/sh for anything not\n"
-            "                          plain words)\n");
+            "                          plain words)\n"
+            "  -n, --max-args N        up to N records a job, their columns its arguments\n"
+            "                          ({#} counts jobs); the last job takes what is left\n"
+            "  -N, --max-replace-args N\n"
+            "                          the same, {1}..{N} the job's arguments (--pipe: N\n"
+            "                          records a block)\n"
+            "  -m                      as many records a job as fit: {} all their arguments\n"
+            "  -X                      as many as fit: the word around {} once for each\n"
+            "  -s, --max-chars N       -m/-X command lines up to N bytes, NUL counted\n"
+            "                          (default and most 131072)\n"
+            "  --pipe                  cut standard input into blocks, each the standard\n"
+            "                          input of one task; a record is never split\n"
+            "  --block, --block-size SIZE\n"
+            "                          --pipe's block size (default 1M; k m g: powers of\n"
+            "                          1000, K M G Ki Mi Gi: of 1024; up to 1G)\n"
+            "  --recstart STR          a record starts with STR (default nothing)\n"
+            "  --recend STR            a record ends with STR (default \\n; nothing when\n"
+            "                          only --recstart is given); escapes \\n \\t \\0\n"
+            "  --shuf                  run the jobs in a random order (read them all first;\n"
+            "                          {#} numbers them as they run)\n");
 }
 
 static void
