@@ -22,8 +22,10 @@ struct lr_blocks {
     size_t seplen;  /* bytes of sep */
     size_t endlen;  /* of which recend */
     size_t records; /* -N */
-    char *buf;      /* the input read and not yet handed out */
-    size_t len, cap;
+    char *buf;      /* the input read; from off on, not yet handed out */
+    size_t off;     /* bytes handed out, dropped before the next read */
+    size_t len;     /* bytes from off on */
+    size_t cap;
     size_t drop; /* bytes handed out last time, dropped at the next call */
     int eof, in_pass, written, done;
     FILE *warn;
@@ -81,7 +83,7 @@ index_from(const lr_blocks *b, size_t from)
     if (b->seplen == 0)
         return (long)from;
     for (size_t i = from; i + b->seplen <= b->len; i++)
-        if (memcmp(b->buf + i, b->sep, b->seplen) == 0)
+        if (memcmp(b->buf + b->off + i, b->sep, b->seplen) == 0)
             return (long)i;
     return -1;
 }
@@ -93,7 +95,7 @@ rindex_last(const lr_blocks *b)
     if (b->seplen > b->len)
         return -1;
     for (size_t i = b->len - b->seplen + 1; i > 0; i--)
-        if (memcmp(b->buf + i - 1, b->sep, b->seplen) == 0)
+        if (memcmp(b->buf + b->off + i - 1, b->sep, b->seplen) == 0)
             return (long)(i - 1);
     return -1;
 }
@@ -115,6 +117,10 @@ static int
 read_block(lr_blocks *b, char *err, size_t errlen)
 {
     size_t want = b->bs - b->len % b->bs;
+    if (b->off) { /* what was handed out goes, once a read */
+        memmove(b->buf, b->buf + b->off, b->len);
+        b->off = 0;
+    }
     if (b->len + want > b->cap) {
         char *nb = realloc(b->buf, b->len + want);
         if (!nb) {
@@ -162,7 +168,7 @@ grow_maybe(lr_blocks *b)
 static int
 emit(lr_blocks *b, size_t n, const char **data, size_t *len)
 {
-    *data = b->buf;
+    *data = b->buf + b->off;
     *len = n;
     b->drop = n;
     b->written = 1;
@@ -172,11 +178,9 @@ emit(lr_blocks *b, size_t n, const char **data, size_t *len)
 int
 lr_blocks_next(lr_blocks *b, const char **data, size_t *len, char *err, size_t errlen)
 {
-    if (b->drop) {
-        memmove(b->buf, b->buf + b->drop, b->len - b->drop);
-        b->len -= b->drop;
-        b->drop = 0;
-    }
+    b->off += b->drop;
+    b->len -= b->drop;
+    b->drop = 0;
     while (!b->done) {
         if (b->in_pass) { /* -N: every group of N records in the buffer */
             long i = nindex(b);

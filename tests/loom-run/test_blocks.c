@@ -160,3 +160,34 @@ Test(blocks, block_sizes_as_gnu_parallel_writes_them, .timeout = 10)
         cr_assert_eq(lr_size_parse(bad[i], &got), -1, "'%s' taken as %zu", bad[i], got);
     }
 }
+
+/* -N1 over a 1 MiB block of short lines: each of the 100,000 records is a
+ * block of its own, handed out where it was read, without moving the rest
+ * of the buffer each time (that would copy some 40 GB here): the 800 KB
+ * input is one read, so the records lie one after the other. */
+Test(blocks, many_small_records_from_big_blocks, .timeout = 60)
+{
+    size_t lines = 100000, len = lines * 8, n = 0;
+    char *in = malloc(len), err[256];
+    cr_assert_not_null(in);
+    for (size_t i = 0; i < lines; i++)
+        snprintf(in + 8 * i, 9, "%07zu\n", i);
+    int fd = input_fd(in, len);
+    lr_blocks *b;
+    const char *p, *first = NULL;
+    size_t l;
+    struct lr_blocks_opts o = {.block = 1u << 20, .records = 1};
+    cr_assert_eq(lr_blocks_open(fd, &o, &b, err, sizeof err), 0);
+    while (lr_blocks_next(b, &p, &l, err, sizeof err) == 1) {
+        cr_assert_eq(l, 8, "record %zu: %zu bytes", n, l);
+        cr_assert(memcmp(p, in + 8 * n, 8) == 0, "record %zu differs", n);
+        first = first ? first : p;
+        cr_assert_eq(p, first + 8 * n, "record %zu moved in the buffer (at +%td, read at +%zu)", n,
+                     p - first, 8 * n);
+        n++;
+    }
+    cr_assert_eq(n, lines);
+    lr_blocks_close(b);
+    close(fd);
+    free(in);
+}
