@@ -168,7 +168,7 @@ Test(blocks, block_sizes_as_gnu_parallel_writes_them, .timeout = 10)
 Test(blocks, many_small_records_from_big_blocks, .timeout = 60)
 {
     size_t lines = 100000, len = lines * 8, n = 0;
-    char *in = malloc(len), err[256];
+    char *in = malloc(len + 1), err[256]; /* + 1: snprintf's last NUL */
     cr_assert_not_null(in);
     for (size_t i = 0; i < lines; i++)
         snprintf(in + 8 * i, 9, "%07zu\n", i);
