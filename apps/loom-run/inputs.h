@@ -11,12 +11,15 @@
  * along with the one before it instead, the shorter wrapping around (--link) or the longer cut
  * short (":::+"). Each record may be split into columns by
  * --colsep (a POSIX extended regular expression), and --header : takes the
- * first record of each source as the columns' names ({name}).
+ * first record of each source as the columns' names ({name}). A job is one
+ * record, or with -n/-N, -m, -X several (their columns its arguments);
+ * --shuf hands the records out in a random order.
  *
  * One source read from a file (the task file, or a single :::: / -a) is
  * streamed with lr_reader: memory bounded by the longest record, whatever
  * the number of jobs. Several sources, or ::: arguments, are held in
- * memory (GNU Parallel does the same: a combination needs them all).
+ * memory (GNU Parallel does the same: a combination needs them all), and
+ * so is everything with --shuf.
  *
  * Handles are not thread-safe; errors are -1 with a one-line message in a
  * caller's buffer, as in taskfile.h.

@@ -12,9 +12,9 @@
  *       output.c    a task's output on the terminal, --keep-order, progress
  *       resume.c    what an old job log has done (--resume)
  *
- * The building blocks (task files, job log, --halt, stats, --results) are
- * the loomrun_core library: taskfile.h, joblog.h, halt.h, stats.h,
- * results.h.
+ * The building blocks (task files, input sources, --pipe's blocks, job
+ * log, --halt, stats, --results) are the loomrun_core library: taskfile.h,
+ * inputs.h, blocks.h, joblog.h, halt.h, stats.h, results.h.
  */
 #ifndef LOOM_RUN_LOOMRUN_H
 #define LOOM_RUN_LOOMRUN_H
