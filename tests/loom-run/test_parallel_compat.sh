@@ -199,6 +199,7 @@ checklog joblog-null nul.txt -0 echo
 # --- p15-input: -n -N -X -m --pipe --shuf
 printf 'aaa\nbbb\nccc\nddd\neee\n' >five.txt
 seq 1 1000 >thousand.txt
+seq 1 100 >hundred.txt
 printf 'x1\n> r1\nl1\n> r2\nl2\nl3\n> r3\n> r4\nl4\n' >fasta.txt
 printf 'r1 a;;r2 bb;;r3 ccc;;r4 dddd;;' >semi.txt
 printf 'one\0two words\0it'\''s\0four\0five\0' >nul5.txt
@@ -271,7 +272,7 @@ $(head -20 log.diff)"
     fi
 }
 check_sorted shuf-args $N --shuf echo ::: a b c d e f g h
-check_sorted shuf-stdin thousand.txt --shuf sh -c 'exit $(({} % 3))'
+check_sorted shuf-stdin hundred.txt --shuf sh -c 'exit $(({} % 3))'
 check_sorted shuf-product $N --shuf echo ::: a b c ::: 1 2 3
 check_sorted shuf-n2 $N --shuf -n2 echo ::: a b c d e f g
 cases=$((cases + 1))
