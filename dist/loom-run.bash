@@ -64,6 +64,8 @@ _loom_run()
     -j | --jobs) words="1 2 4 8 50% 100% +0 -1 0" ;;
     -d | --delimiter) words="\\n \\t \\0 , ;" ;;
     --shell) words="bash sh dash zsh ksh" ;;
+    --block | --block-size) words="1k 1M 10M 100M 1G" ;;
+    --recend | --recstart) words="\\n \\0 ;" ;;
     --pool-pin | --job-isolate) words="true false" ;;
     --task-isolate-mode) words="helper fork" ;;
     esac

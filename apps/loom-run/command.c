@@ -152,17 +152,20 @@ task_env_fill(struct task_env *e, loom_task *task, const struct run_req *req)
 /* Run cmd (cmd_len bytes) to completion with env: exec'd directly when it
  * is plain words, else with /bin/sh -c; a program that is not found or
  * cannot be executed is given to the shell too, to say what is wrong with
- * its exit codes 127/126. *start: when it started (epoch seconds).
+ * its exit codes 127/126; in: req->stdin_len bytes for its standard
+ * input. *start: when it started (epoch seconds).
  * Returns loom_proc_run's result (r to free on OK, ENOTFOUND, ENOEXEC). */
 static loom_err
-run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *const *env,
-       double *start, loom_proc_result *r, struct lr_capture *cap)
+run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *in,
+       const char *const *env, double *start, loom_proc_result *r, struct lr_capture *cap)
 {
     char *words = lr_dup_bytes(cmd, cmd_len), *argv[64];
     int direct = words && split_simple(words, argv, 64);
     loom_proc_opts o = {.shell_cmd = direct ? NULL : cmd,
                         .argv = direct ? (const char *const *)argv : NULL,
                         .env = env,
+                        .stdin_data = req->stdin_len ? in : NULL, /* --pipe's block */
+                        .stdin_len = req->stdin_len,
                         .output_limit = (size_t)worker_set.output_limit,
                         .timeout_ms = req->timeout_ms,
                         .kill_grace_ms =
@@ -218,11 +221,11 @@ lr_run_command(loom_task *task, void *user)
     if (len < sizeof req)
         return 1;
     memcpy(&req, p, sizeof req);
-    if (req.cmd_len > len - sizeof req)
+    if (req.cmd_len > len - sizeof req || req.stdin_len > len - sizeof req - req.cmd_len)
         return 1;
     if (atomic_load(&worker_set.halted))
         return reply_not_run(task, &req);
-    size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len;
+    size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len - req.stdin_len;
     const char *tag = p + sizeof req + cmd_len;
     char *cmd = lr_dup_bytes(p + sizeof req, cmd_len);
     if (!cmd)
@@ -233,7 +236,7 @@ lr_run_command(loom_task *task, void *user)
     struct lr_capture cap;
     lr_capture_init(&cap);
     double start;
-    loom_err rc = run_it(cmd, cmd_len, &req, env.list, &start, &r, &cap);
+    loom_err rc = run_it(cmd, cmd_len, &req, tag + tag_len, env.list, &start, &r, &cap);
     int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
     struct run_rep rep = {.seq = req.seq,
                           .start = start,

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "loomrun.h"
 #include "taskfile.h"
@@ -34,6 +35,33 @@ lr_job_command(const struct lr_opts *o, const struct lr_line *line, const char *
     return wrapped;
 }
 
+/* --dry-run --pipe: the command of each block (read, not run). */
+static int
+dry_run_pipe(const struct lr_opts *o)
+{
+    char err[4096];
+    struct lr_blocks_opts bo = {o->block, o->recstart, o->recend, o->in.max_args, stderr};
+    lr_blocks *b = NULL;
+    const char *data;
+    size_t len;
+    uint64_t seq = 0;
+    int r = lr_blocks_open(STDIN_FILENO, &bo, &b, err, sizeof err);
+    while (r == 0 && (r = lr_blocks_next(b, &data, &len, err, sizeof err)) == 1) {
+        struct lr_line line = {.text = "", .lineno = ++seq, .seq = seq, .no_append = 1};
+        char *cmd = lr_template_line(o->tmpl, &line, "1", err, sizeof err);
+        r = cmd ? 0 : -1;
+        if (cmd)
+            printf("%s\n", cmd);
+        free(cmd);
+    }
+    lr_blocks_close(b);
+    if (r < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        return EXIT_USAGE;
+    }
+    return EXIT_OK;
+}
+
 int
 lr_dry_run(const struct lr_opts *o)
 {
@@ -41,6 +69,8 @@ lr_dry_run(const struct lr_opts *o)
     lr_input *in = NULL;
     struct lr_line line;
     int r;
+    if (o->pipe)
+        return dry_run_pipe(o);
     if (lr_input_open(&o->in, &in, err, sizeof err) != 0) {
         fprintf(stderr, PROG ": %s\n", err);
         return EXIT_USAGE;
@@ -84,6 +114,8 @@ int
 lr_inputs_check(const struct lr_opts *o)
 {
     const struct lr_input_cfg *c = &o->in;
+    if (o->pipe)
+        return 0; /* standard input, read as it comes */
     if (c->nsrc == 0 && check_file(c->path) != 0)
         return -1;
     for (size_t i = 0; i < c->nsrc; i++)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <loom.h>
 
@@ -23,19 +24,28 @@
 
 /* ---- submitting and stopping ---------------------------------------------------- */
 
+/* What a task's command reads on its standard input (--pipe's block). */
+struct stdin_block {
+    const char *data;
+    size_t len;
+};
+
 static loom_err
 submit(struct lr_run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len,
-       const char *tag, size_t tag_len, int avoid_rank, int timeout)
+       const char *tag, size_t tag_len, const struct stdin_block *in, int avoid_rank, int timeout)
 {
+    size_t in_len = in ? in->len : 0;
     struct run_req req = {seq, attempt, run->o->timeout > 0 ? (int)(run->o->timeout * 1000) : 0,
-                          len};
-    char *buf = malloc(sizeof req + len + tag_len);
+                          len, in_len};
+    char *buf = malloc(sizeof req + len + tag_len + in_len);
     if (!buf)
         return LOOM_ENOMEM;
     memcpy(buf, &req, sizeof req);
     memcpy(buf + sizeof req, cmd, len);
     memcpy(buf + sizeof req + len, tag, tag_len);
-    loom_err rc = loom_job_submit_avoiding(run->job, "sh", buf, sizeof req + len + tag_len,
+    if (in_len)
+        memcpy(buf + sizeof req + len + tag_len, in->data, in_len);
+    loom_err rc = loom_job_submit_avoiding(run->job, "sh", buf, sizeof req + len + tag_len + in_len,
                                            avoid_rank, timeout, NULL);
     free(buf);
     if (rc == LOOM_OK)
@@ -237,7 +247,7 @@ finish_one(struct lr_run *run, const loom_result *res)
     }
     lr_stats_attempt(&run->st, rep.seq, cmd, rep.cmd_len, rep.runtime, rep.exitval, rep.signal,
                      rep.timed_out, final);
-    if (!final && submit(run, rep.seq, rep.attempt + 1, cmd, rep.cmd_len, tag, rep.tag_len,
+    if (!final && submit(run, rep.seq, rep.attempt + 1, cmd, rep.cmd_len, tag, rep.tag_len, NULL,
                          res->rank, LOOM_FOREVER) != LOOM_OK) {
         fprintf(stderr, PROG ": task %llu: could not retry it\n", (unsigned long long)rep.seq);
         run->trouble = 1;
@@ -281,6 +291,13 @@ pump(struct lr_run *run)
 static int
 wait_for_room(struct lr_run *run)
 {
+    if (run->o->pipe) {
+        /* --pipe: at most two blocks a worker thread on their way, so the
+         * master's memory stays a few blocks, however long the input */
+        unsigned slots = loom_job_threads(run->job);
+        while (!run->halted && run->outstanding >= 2 * (uint64_t)(slots ? slots : 1))
+            pump(run);
+    }
     if (run->o->halt.when == LR_HALT_NEVER)
         return !run->halted;
     for (;;) {
@@ -371,7 +388,8 @@ struct feed {
  * submitted (taking finished tasks while the job is full). 0 to read on,
  * -1 to stop (bad input, or a task that could not be submitted; said). */
 static int
-take_line(struct lr_run *run, struct feed *f, const struct lr_line *line)
+take_line(struct lr_run *run, struct feed *f, const struct lr_line *line,
+          const struct stdin_block *in)
 {
     const struct lr_opts *o = run->o;
     char err[PATH_MAX + 256];
@@ -394,7 +412,7 @@ take_line(struct lr_run *run, struct feed *f, const struct lr_line *line)
     loom_err rc = LOOM_ENOMEM;
     if (!o->keep_order || lr_order_push(run, line->lineno) == 0) {
         /* stream: when the job is full, take finished tasks until it has room */
-        while ((rc = submit(run, line->lineno, 1, c.text, c.len, line->text, line->len, 0,
+        while ((rc = submit(run, line->lineno, 1, c.text, c.len, line->text, line->len, in, 0,
                             LOOM_NOWAIT)) == LOOM_EFULL &&
                !run->halted)
             pump(run);
@@ -424,7 +442,7 @@ feed_tasks(struct lr_run *run, struct feed *f)
     struct lr_line line;
     int r = 0;
     while (!run->halted && (r = lr_input_next(f->rd, &line, err, sizeof err)) == 1)
-        if (take_line(run, f, &line) != 0)
+        if (take_line(run, f, &line, NULL) != 0)
             break;
     if (r < 0) {
         fprintf(stderr, PROG ": %s\n", err);
@@ -438,6 +456,38 @@ feed_tasks(struct lr_run *run, struct feed *f)
                 run->o->path);
     if (r == 0 && !run->halted) {
         run->st.tasks = rst.tasks - run->st.skipped;
+        run->st.tasks_final = 1;
+    }
+}
+
+/* --pipe: standard input cut into blocks, each one task's standard input
+ * (its job number {#} and Seq the block's). At the end the number of
+ * tasks is final. */
+static void
+feed_blocks(struct lr_run *run, struct feed *f)
+{
+    const struct lr_opts *o = run->o;
+    char err[256];
+    struct lr_blocks_opts bo = {o->block, o->recstart, o->recend, o->in.max_args, stderr};
+    lr_blocks *b = NULL;
+    int r = lr_blocks_open(STDIN_FILENO, &bo, &b, err, sizeof err);
+    uint64_t seq = 0;
+    struct stdin_block in;
+    while (r == 0 && !run->halted &&
+           (r = lr_blocks_next(b, &in.data, &in.len, err, sizeof err)) == 1) {
+        seq++;
+        struct lr_line line = {.text = "", .lineno = seq, .seq = seq, .no_append = 1};
+        r = take_line(run, f, &line, &in) == 0 ? 0 : 1;
+    }
+    lr_blocks_close(b);
+    if (r < 0) {
+        fprintf(stderr, PROG ": %s\n", err);
+        f->input_error = 1;
+    }
+    if (r == 0 && seq == 0)
+        fprintf(stderr, PROG ": --pipe: empty standard input: nothing run\n");
+    if (r == 0 && !run->halted) {
+        run->st.tasks = seq - run->st.skipped;
         run->st.tasks_final = 1;
     }
 }
@@ -457,7 +507,7 @@ open_run(struct lr_run *run, struct feed *f)
         (f->have_count = prescan(o, &f->done, &f->counted, err, sizeof err)) < 0 ||
         (o->results && lr_results_open(o->results, &run->res, err, sizeof err) != 0) ||
         (o->joblog && lr_joblog_open(o->joblog, resume, &run->log, err, sizeof err) != 0) ||
-        lr_input_open(&o->in, &f->rd, err, sizeof err) != 0) {
+        (!o->pipe && lr_input_open(&o->in, &f->rd, err, sizeof err) != 0)) {
         fprintf(stderr, PROG ": %s\n", err);
         return -1;
     }
@@ -534,7 +584,10 @@ lr_run_master(struct lr_run *run)
     if (open_run(run, &f) == 0) {
         lr_stats_init(&run->st, lr_seconds(CLOCK_MONOTONIC));
         lr_output_start(run);
-        feed_tasks(run, &f);
+        if (run->o->pipe)
+            feed_blocks(run, &f);
+        else
+            feed_tasks(run, &f);
         /* what was submitted finishes and is recorded, whatever stopped the
          * reading: a later --resume must not run it again */
         while (pump(run))

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "inputs.h"
 
@@ -52,6 +55,20 @@ struct lr_input {
     char *text;
     size_t text_cap;
     uint64_t jobs;
+    /* -n/-N, -m, -X: the group being built and the record read ahead */
+    struct group {
+        char **v;
+        size_t *len;
+        const char **names;
+        size_t n, cap;
+    } g, pend;
+    uint64_t groups;
+    size_t x_len;     /* the template's length over the one argument "x" */
+    uint64_t x_group; /* ... for group number x_group + 1 ({#} may grow) */
+    /* --shuf: every job, held */
+    struct group *all;
+    size_t nall, capall, pos;
+    int loaded;
 };
 
 static void
@@ -280,7 +297,8 @@ job_add(lr_input *in, size_t n, const struct rec *r, const struct rec *names)
 
 /* Fill out from the job's n arguments: text joins them. 1, or -1. */
 static int
-job_out(lr_input *in, size_t n, struct lr_line *out, uint64_t lineno, char *err, size_t errlen)
+job_out(lr_input *in, size_t n, struct lr_line *out, uint64_t lineno, uint64_t seq, char *err,
+        size_t errlen)
 {
     size_t need = 1;
     for (size_t i = 0; i < n; i++)
@@ -302,11 +320,10 @@ job_out(lr_input *in, size_t n, struct lr_line *out, uint64_t lineno, char *err,
         o += in->lens[i];
     }
     in->text[o] = '\0';
-    in->jobs++;
     *out = (struct lr_line){.text = in->text,
                             .len = o,
                             .lineno = lineno,
-                            .seq = in->jobs,
+                            .seq = seq,
                             .nargs = n,
                             .args = in->args,
                             .arglen = in->lens,
@@ -340,7 +357,8 @@ next_streamed(lr_input *in, struct lr_line *out, char *err, size_t errlen)
         return -1;
     }
     size_t n = job_add(in, 0, &in->cur, &in->names);
-    return job_out(in, n, out, line.lineno - in->header_lines, err, errlen);
+    in->jobs++;
+    return job_out(in, n, out, line.lineno - in->header_lines, in->jobs, err, errlen);
 }
 
 /* The next combination of the held sources. */
@@ -367,13 +385,280 @@ next_held(lr_input *in, struct lr_line *out, char *err, size_t errlen)
         in->wheel[--g] = 0;
     if (g == 0)
         in->done = 1;
-    return job_out(in, n, out, in->jobs + 1, err, errlen);
+    in->jobs++;
+    return job_out(in, n, out, in->jobs, in->jobs, err, errlen);
+}
+
+/* One record (a job without grouping). */
+static int
+next_record(lr_input *in, struct lr_line *out, char *err, size_t errlen)
+{
+    return in->rd ? next_streamed(in, out, err, errlen) : next_held(in, out, err, errlen);
+}
+
+/* ---- -n/-N, -m, -X: several records a job ------------------------------------------ */
+
+static int
+grouping(const struct lr_input_cfg *c)
+{
+    return c->max_args > 0 || c->xargs;
+}
+
+static void
+group_clear(struct group *g)
+{
+    for (size_t i = 0; i < g->n; i++)
+        free(g->v[i]);
+    g->n = 0;
+}
+
+static void
+group_free(struct group *g)
+{
+    group_clear(g);
+    free(g->v);
+    free(g->len);
+    free(g->names);
+}
+
+/* Add a copy of argument v (len bytes, named name) to g. 0, or -1. */
+static int
+group_add(struct group *g, const char *v, size_t len, const char *name)
+{
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? 2 * g->cap : 16;
+        char **nv = realloc(g->v, cap * sizeof *nv);
+        if (nv)
+            g->v = nv;
+        size_t *nl = nv ? realloc(g->len, cap * sizeof *nl) : NULL;
+        if (nl)
+            g->len = nl;
+        const char **nn = nl ? realloc(g->names, cap * sizeof *nn) : NULL;
+        if (!nn)
+            return -1;
+        g->names = nn;
+        g->cap = cap;
+    }
+    char *copy = malloc(len + 1);
+    if (!copy)
+        return -1;
+    memcpy(copy, v, len);
+    copy[len] = '\0';
+    g->v[g->n] = copy;
+    g->len[g->n] = len;
+    g->names[g->n++] = name ? name : "";
+    return 0;
+}
+
+/* ---- --shuf ---------------------------------------------------------------------------- */
+
+/* A random seed: getrandom(2), else the time and pid. */
+static uint64_t
+random_seed(void)
+{
+    uint64_t s = 0;
+    if (getrandom(&s, sizeof s, 0) != (ssize_t)sizeof s || s == 0)
+        s = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ 0x9e3779b97f4a7c15u;
+    return s;
+}
+
+/* Read every record into in->all and shuffle them (Fisher-Yates, xorshift64*). */
+static int
+load_all(lr_input *in, char *err, size_t errlen)
+{
+    struct lr_line l;
+    int r;
+    while ((r = next_record(in, &l, err, errlen)) == 1) {
+        if (in->nall == in->capall) {
+            size_t cap = in->capall ? 2 * in->capall : 64;
+            struct group *a = realloc(in->all, cap * sizeof *a);
+            if (!a)
+                goto oom;
+            in->all = a;
+            in->capall = cap;
+        }
+        struct group *g = &in->all[in->nall++];
+        *g = (struct group){0};
+        const char *const *v = l.nargs ? l.args : (const char *const *)&l.text;
+        const size_t *len = l.nargs ? l.arglen : &l.len;
+        for (size_t i = 0; i < (l.nargs ? l.nargs : 1); i++)
+            if (group_add(g, v[i], len[i], l.names ? l.names[i] : NULL) != 0)
+                goto oom;
+    }
+    if (r < 0)
+        return -1;
+    uint64_t x = in->cfg->shuf_seed ? in->cfg->shuf_seed : random_seed();
+    for (size_t i = in->nall; i > 1; i--) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        size_t j = (size_t)((x * 0x2545f4914f6cdd1du) % i);
+        struct group t = in->all[i - 1];
+        in->all[i - 1] = in->all[j];
+        in->all[j] = t;
+    }
+    in->loaded = 1;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory");
+    return -1;
+}
+
+/* The next of the shuffled records, numbered in the order handed out. */
+static int
+next_shuffled(lr_input *in, struct lr_line *out, char *err, size_t errlen)
+{
+    if (!in->loaded && load_all(in, err, errlen) != 0)
+        return -1;
+    if (in->pos == in->nall)
+        return 0;
+    const struct group *g = &in->all[in->pos++];
+    if (job_room(in, g->n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        in->args[i] = g->v[i];
+        in->lens[i] = g->len[i];
+        in->names_out[i] = g->names[i];
+    }
+    return job_out(in, g->n, out, in->pos, in->pos, err, errlen);
+}
+
+/* The length of the template over args (n of them). SIZE_MAX on error (said). */
+static size_t
+tmpl_len(lr_input *in, const char *const *args, const size_t *lens, size_t n, char *err,
+         size_t errlen)
+{
+    struct lr_line l = {.text = "",
+                        .seq = in->groups + 1,
+                        .nargs = n,
+                        .args = args,
+                        .arglen = lens,
+                        .context = in->cfg->xargs == 2};
+    char *cmd = lr_template_line(in->cfg->tmpl, &l, "1", err, errlen);
+    size_t len = cmd ? strlen(cmd) : SIZE_MAX;
+    free(cmd);
+    return len;
+}
+
+/* What argument v (len bytes) adds to the group's command line: the
+ * whole line when it is the first, else what it adds to the line of one
+ * argument "x" (exact for {} and -X's words, whose arguments each add
+ * their own part). SIZE_MAX on error (said). */
+static size_t
+arg_cost(lr_input *in, const char *v, size_t len, int first, char *err, size_t errlen)
+{
+    if (!in->cfg->tmpl)
+        return len + !first; /* the arguments are the command, joined by spaces */
+    if (first)
+        return tmpl_len(in, &v, &len, 1, err, errlen);
+    const char *two[] = {"x", v};
+    size_t lens[] = {1, len};
+    if (!in->x_len || in->x_group != in->groups) {
+        in->x_group = in->groups;
+        if ((in->x_len = tmpl_len(in, two, lens, 1, err, errlen)) == SIZE_MAX)
+            return SIZE_MAX;
+    }
+    size_t both = tmpl_len(in, two, lens, 2, err, errlen);
+    return both == SIZE_MAX ? SIZE_MAX : both - in->x_len;
+}
+
+/* Read the next record into in->pend (when it is empty). 1, 0 at the
+ * end, -1. */
+static int
+read_ahead(lr_input *in, char *err, size_t errlen)
+{
+    struct lr_line l;
+    if (in->pend.n)
+        return 1;
+    int r = in->cfg->shuf ? next_shuffled(in, &l, err, errlen) : next_record(in, &l, err, errlen);
+    if (r != 1)
+        return r;
+    const char *const *v = l.nargs ? l.args : (const char *const *)&l.text;
+    const size_t *len = l.nargs ? l.arglen : &l.len;
+    for (size_t i = 0; i < (l.nargs ? l.nargs : 1); i++)
+        if (group_add(&in->pend, v[i], len[i], l.names ? l.names[i] : NULL) != 0) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    return 1;
+}
+
+/* With -m/-X: 1 when the record read ahead fits the group's command line
+ * (*total so far, then with it), 0 when not (it starts the next group),
+ * -1 on error (a record alone too long is one). */
+static int
+fits(lr_input *in, size_t *total, char *err, size_t errlen)
+{
+    size_t max = in->cfg->max_chars ? in->cfg->max_chars : LR_MAX_CHARS, add = 0;
+    if (!in->cfg->xargs)
+        return 1;
+    for (size_t i = 0; i < in->pend.n; i++) {
+        size_t c =
+            arg_cost(in, in->pend.v[i], in->pend.len[i], in->g.n == 0 && i == 0, err, errlen);
+        if (c == SIZE_MAX)
+            return -1;
+        add += c;
+    }
+    if (*total + add + 1 <= max) {
+        *total += add;
+        return 1;
+    }
+    if (in->g.n > 0)
+        return 0;
+    snprintf(err, errlen, "command line too long (%zu >= %zu) at input %llu: %.60s...", add + 1,
+             max, (unsigned long long)in->groups + 1, in->pend.v[0]);
+    return -1;
+}
+
+/* The next group of records, as one job. */
+static int
+next_group(lr_input *in, struct lr_line *out, char *err, size_t errlen)
+{
+    size_t records = 0, total = 0;
+    group_clear(&in->g);
+    for (;;) {
+        int r = read_ahead(in, err, errlen);
+        if (r < 0)
+            return -1;
+        if (r == 0 || (r = fits(in, &total, err, errlen)) == 0)
+            break;
+        if (r < 0)
+            return -1;
+        for (size_t i = 0; i < in->pend.n; i++) {
+            if (group_add(&in->g, in->pend.v[i], in->pend.len[i], in->pend.names[i]) != 0) {
+                snprintf(err, errlen, "out of memory");
+                return -1;
+            }
+        }
+        group_clear(&in->pend);
+        if (++records == in->cfg->max_args)
+            break;
+    }
+    if (records == 0)
+        return 0;
+    if (job_room(in, in->g.n) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    for (size_t i = 0; i < in->g.n; i++) {
+        in->args[i] = in->g.v[i];
+        in->lens[i] = in->g.len[i];
+        in->names_out[i] = in->g.names[i];
+    }
+    in->groups++;
+    int r = job_out(in, in->g.n, out, in->groups, in->groups, err, errlen);
+    out->context = in->cfg->xargs == 2;
+    return r;
 }
 
 int
 lr_input_next(lr_input *in, struct lr_line *out, char *err, size_t errlen)
 {
-    return in->rd ? next_streamed(in, out, err, errlen) : next_held(in, out, err, errlen);
+    if (grouping(in->cfg))
+        return next_group(in, out, err, errlen);
+    return in->cfg->shuf ? next_shuffled(in, out, err, errlen) : next_record(in, out, err, errlen);
 }
 
 void
@@ -382,9 +667,17 @@ lr_input_stats(const lr_input *in, struct lr_reader_stats *out)
     if (in->rd) {
         lr_reader_stats(in->rd, out);
         out->tasks -= in->header_lines;
-        return;
+    } else {
+        *out = (struct lr_reader_stats){.lines = in->jobs, .tasks = in->jobs, .eof = in->done};
     }
-    *out = (struct lr_reader_stats){.lines = in->jobs, .tasks = in->jobs, .eof = in->done};
+    if (in->cfg->shuf) {
+        out->tasks = in->pos;
+        out->eof = in->loaded && in->pos == in->nall;
+    }
+    if (grouping(in->cfg)) {
+        out->tasks = in->groups;
+        out->eof = out->eof && in->pend.n == 0;
+    }
 }
 
 /* 1 when path is a regular file (not standard input). */
@@ -429,5 +722,10 @@ lr_input_close(lr_input *in)
     free(in->lens);
     free(in->names_out);
     free(in->text);
+    group_free(&in->g);
+    group_free(&in->pend);
+    for (size_t i = 0; i < in->nall; i++)
+        group_free(&in->all[i]);
+    free(in->all);
     free(in);
 }

@@ -12,9 +12,9 @@
  *       output.c    a task's output on the terminal, --keep-order, progress
  *       resume.c    what an old job log has done (--resume)
  *
- * The building blocks (task files, job log, --halt, stats, --results) are
- * the loomrun_core library: taskfile.h, joblog.h, halt.h, stats.h,
- * results.h.
+ * The building blocks (task files, input sources, --pipe's blocks, job
+ * log, --halt, stats, --results) are the loomrun_core library: taskfile.h,
+ * inputs.h, blocks.h, joblog.h, halt.h, stats.h, results.h.
  */
 #ifndef LOOM_RUN_LOOMRUN_H
 #define LOOM_RUN_LOOMRUN_H
@@ -29,6 +29,7 @@
 
 #include <loom.h>
 
+#include "blocks.h"
 #include "halt.h"
 #include "inputs.h"
 #include "joblog.h"
@@ -57,12 +58,14 @@ enum {
 /* ---- what travels ------------------------------------------------------------- */
 
 /* master -> worker: this header, then the command, then the tag (the
- * input line with -c, else the command again: what --tag prints) */
+ * input line with -c, else the command again: what --tag prints), then
+ * stdin_len bytes for the command's standard input (--pipe's block) */
 struct run_req {
     uint64_t seq;
     uint32_t attempt;
     int32_t timeout_ms;
     uint64_t cmd_len;
+    uint64_t stdin_len;
 };
 
 enum { REP_RAN, REP_NOT_RUN, REP_KILLED }; /* run_rep.outcome */
@@ -106,6 +109,11 @@ struct lr_opts {
     int verbose;            /* -t: each command on stderr as it starts */
     const char *shell;      /* --shell or $PARALLEL_SHELL: runs each command */
     int jobs;               /* -j: pool threads a worker, 0 not given */
+    /* --pipe: standard input cut into blocks (blocks.h), each the stdin of
+     * one task; in.max_args (-N) is then records a block */
+    int pipe;
+    size_t block;                  /* --block, 0: LR_BLOCK_DEFAULT */
+    const char *recstart, *recend; /* NULL: not given */
 };
 
 /* ---- the master's state ------------------------------------------------------- */

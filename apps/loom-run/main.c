@@ -80,7 +80,26 @@ usage_parallel(FILE *fp)
             "  --dry-run               print the commands, run nothing (no MPI job)\n"
             "  --shell SHELL           run each command with SHELL -c (default\n"
             "                          $PARALLEL_SHELL, else /bin/sh for anything not\n"
-            "                          plain words)\n");
+            "                          plain words)\n"
+            "  -n, --max-args N        up to N records a job, their columns its arguments\n"
+            "                          ({#} counts jobs); the last job takes what is left\n"
+            "  -N, --max-replace-args N\n"
+            "                          the same, {1}..{N} the job's arguments (--pipe: N\n"
+            "                          records a block)\n"
+            "  -m                      as many records a job as fit: {} all their arguments\n"
+            "  -X                      as many as fit: the word around {} once for each\n"
+            "  -s, --max-chars N       -m/-X command lines up to N bytes, NUL counted\n"
+            "                          (default and most 131072)\n"
+            "  --pipe                  cut standard input into blocks, each the standard\n"
+            "                          input of one task; a record is never split\n"
+            "  --block, --block-size SIZE\n"
+            "                          --pipe's block size (default 1M; k m g: powers of\n"
+            "                          1000, K M G Ki Mi Gi: of 1024; up to 1G)\n"
+            "  --recstart STR          a record starts with STR (default nothing)\n"
+            "  --recend STR            a record ends with STR (default \\n; nothing when\n"
+            "                          only --recstart is given); escapes \\n \\t \\0\n"
+            "  --shuf                  run the jobs in a random order (read them all first;\n"
+            "                          {#} numbers them as they run)\n");
 }
 
 static void
@@ -191,6 +210,10 @@ enum opt_id {
     O_NULL,
     O_LINK,
     O_DRY_RUN,
+    O_CONTEXT,
+    O_MULTI,
+    O_PIPE,
+    O_SHUF,
     /* with a value: --name VALUE, --name=VALUE, -xVALUE */
     O_VALUE,
     O_COMMAND = O_VALUE,
@@ -211,6 +234,12 @@ enum opt_id {
     O_HEADER,
     O_ARG_FILE,
     O_SHELL,
+    O_MAX_ARGS,
+    O_MAX_REPLACE,
+    O_MAX_CHARS,
+    O_BLOCK,
+    O_RECSTART,
+    O_RECEND,
 };
 
 static const struct opt_def {
@@ -248,6 +277,18 @@ static const struct opt_def {
     {"--header", NULL, O_HEADER},
     {"--arg-file", "-a", O_ARG_FILE},
     {"--shell", NULL, O_SHELL},
+    {"-X", NULL, O_CONTEXT},
+    {"-m", NULL, O_MULTI},
+    {"--pipe", NULL, O_PIPE},
+    {"--spreadstdin", NULL, O_PIPE},
+    {"--shuf", NULL, O_SHUF},
+    {"--max-args", "-n", O_MAX_ARGS},
+    {"--max-replace-args", "-N", O_MAX_REPLACE},
+    {"--max-chars", "-s", O_MAX_CHARS},
+    {"--block", NULL, O_BLOCK},
+    {"--block-size", NULL, O_BLOCK},
+    {"--recstart", NULL, O_RECSTART},
+    {"--recend", NULL, O_RECEND},
 };
 
 #define BAD(...)                                                                                   \
@@ -322,6 +363,16 @@ apply_flag(enum opt_id id, struct lr_opts *o, int speak)
     case O_DRY_RUN:
         o->dry_run = 1;
         break;
+    case O_CONTEXT:
+    case O_MULTI:
+        o->in.xargs = id == O_CONTEXT ? 2 : 1;
+        break;
+    case O_PIPE:
+        o->pipe = 1;
+        break;
+    case O_SHUF:
+        o->in.shuf = 1;
+        break;
     default:
         break;
     }
@@ -386,6 +437,52 @@ jobs_value(const char *v, int *out)
     return 0;
 }
 
+/* A count of 1..max: 0, or -1. */
+static int
+count_value(const char *v, size_t max, size_t *out)
+{
+    char *end;
+    unsigned long long n = strtoull(v, &end, 10);
+    if (end == v || *end || v[0] == '-' || n < 1 || n > max)
+        return -1;
+    *out = (size_t)n;
+    return 0;
+}
+
+/* -n, -N, -s, --block, --recstart, --recend: -1 to go on, else EXIT_USAGE. */
+static int
+apply_group_value(enum opt_id id, const char *name, const char *v, struct lr_opts *o, int speak)
+{
+    switch (id) {
+    case O_MAX_ARGS:
+    case O_MAX_REPLACE:
+        if (count_value(v, 1000000000, &o->in.max_args) != 0)
+            BAD("%s needs a number of arguments >= 1 (GNU Parallel's -N0 is not supported)\n",
+                name);
+        break;
+    case O_MAX_CHARS:
+        if (count_value(v, LR_MAX_CHARS, &o->in.max_chars) != 0)
+            BAD("%s needs 1..%zu (bytes of a command line, its NUL included)\n", name,
+                LR_MAX_CHARS);
+        break;
+    case O_BLOCK:
+        if (lr_size_parse(v, &o->block) != 0)
+            BAD("%s needs a size of 1 byte to 1G: a number with k, m, g (powers of 1000) or\n"
+                "K, M, G, Ki, Mi, Gi (powers of 1024) ('%s')\n",
+                name, v);
+        break;
+    case O_RECSTART:
+        o->recstart = v;
+        break;
+    case O_RECEND:
+        o->recend = v;
+        break;
+    default:
+        break;
+    }
+    return -1;
+}
+
 /* The options about input and slots: -1 to go on, else EXIT_USAGE. */
 static int
 apply_input_value(enum opt_id id, const char *name, const char *v, struct lr_opts *o, int speak)
@@ -416,7 +513,7 @@ apply_input_value(enum opt_id id, const char *name, const char *v, struct lr_opt
         o->in.nsrc++;
         break;
     default:
-        break;
+        return apply_group_value(id, name, v, o, speak);
     }
     return -1;
 }
@@ -554,6 +651,31 @@ join_words(char **argv, int from, int to, struct lr_opts *o)
     return 0;
 }
 
+/* What --pipe and --block... say with the rest; -1 to go on, else
+ * EXIT_USAGE (said). */
+static int
+check_pipe(struct lr_opts *o, int have_path, int speak)
+{
+    if (!o->pipe) {
+        if (o->block || o->recstart || o->recend)
+            BAD("--block, --recstart and --recend go with --pipe\n");
+        return -1;
+    }
+    if (!o->tmpl)
+        BAD("--pipe needs a command, which reads each block on its standard input\n");
+    if (o->in.nsrc || have_path)
+        BAD("--pipe cuts standard input into blocks: no input source (:::, ::::, -a) and no\n"
+            "task file (give it as standard input: < FILE)\n");
+    if (o->retries > 0)
+        BAD("--retries is not supported with --pipe (a block is not kept for a retry)\n");
+    if (o->in.xargs || o->in.shuf || o->in.colsep || o->in.header || o->in.use_delim)
+        BAD("--pipe goes without -X, -m, --shuf, --colsep, --header, -0 and -d (use\n"
+            "--recend for the end of a record)\n");
+    if (o->join)
+        BAD("--join runs workers only: --pipe belongs to the master's loom-run\n");
+    return -1;
+}
+
 /* What the options say together; -1 to go on, else EXIT_USAGE (said). */
 static int
 check_args(struct lr_opts *o, int have_path, int speak)
@@ -572,7 +694,8 @@ check_args(struct lr_opts *o, int have_path, int speak)
     if (!o->shell && getenv("PARALLEL_SHELL") && *getenv("PARALLEL_SHELL"))
         o->shell = getenv("PARALLEL_SHELL");
     o->in.commands = o->tmpl == NULL;
-    return -1;
+    o->in.tmpl = o->tmpl;
+    return check_pipe(o, have_path, speak);
 }
 
 /* 1 when the first word w that is not an option starts a command (GNU
@@ -612,7 +735,8 @@ parse_args(int argc, char **argv, struct lr_opts *o, int speak)
         sep++;
     int sources = sep < argc;
     for (int k = 1; k < sep; k++)
-        sources |= !strcmp(argv[k], "-a") || !strncmp(argv[k], "--arg-file", 10);
+        sources |= !strcmp(argv[k], "-a") || !strncmp(argv[k], "--arg-file", 10) ||
+                   !strcmp(argv[k], "--pipe") || !strcmp(argv[k], "--spreadstdin");
     o->src = calloc((size_t)argc + 1, sizeof *o->src);
     o->arg_files = calloc((size_t)argc + 1, sizeof *o->arg_files);
     if (!o->src || !o->arg_files)

@@ -573,40 +573,28 @@ append_args(struct sbuf *b, const struct argv_view *a)
     }
 }
 
-char *
-lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
-                 size_t errlen)
+/* Expand the NUL-terminated template piece p over the arguments a into
+ * b; *any is set when it held a replacement string. 0, or -1 ({= perl =},
+ * said in err naming tmpl). */
+static int
+expand_piece(struct sbuf *b, const char *tmpl, const char *p, const struct argv_view *a,
+             const struct lr_line *line, const char *slot, int *any, char *err, size_t errlen)
 {
-    struct sbuf b = {0};
-    int any = 0;
-    const char *p = tmpl;
-    struct argv_view a = {line->args, line->arglen, line->nargs};
-
-    if (line->nargs == 0)
-        a = (struct argv_view){&line->text, &line->len, 1};
-    sb_add(&b, "", 0); /* "{3}" of one argument is "", not a failure */
-    for (size_t i = 0; i < a.n; i++) {
-        if (memchr(a.v[i], '\0', a.len[i]) != NULL) {
-            set_err(err, errlen, "input contains a NUL byte");
-            return NULL;
-        }
-    }
     while (*p != '\0') {
         const char *q = *p == '{' ? strchr(p + 1, '}') : NULL;
 
         if (*p == '{' && is_perl(p)) {
-            free(b.p);
             set_err(err, errlen, "%s: {= perl expression =} replacement strings are not supported",
                     tmpl);
-            return NULL;
+            return -1;
         }
         if (q != NULL && (size_t)(q - p) < 256) {
             char name[256];
 
             memcpy(name, p + 1, (size_t)(q - p - 1));
             name[q - p - 1] = '\0';
-            if (expand_brace(&b, name, &a, line, slot != NULL ? slot : "$LOOM_SLOT")) {
-                any = 1;
+            if (expand_brace(b, name, a, line, slot)) {
+                *any = 1;
                 p = q + 1;
                 continue;
             }
@@ -615,10 +603,100 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
          * (a '{' that did not match is copied like any byte). */
         q = strchr(p + 1, '{');
         size_t n = q != NULL ? (size_t)(q - p) : strlen(p);
-        sb_add(&b, p, n);
+        sb_add(b, p, n);
         p += n;
     }
-    if (!any)
+    return 0;
+}
+
+/* 1 when word holds a replacement string of every argument ({} {.} {/}
+ * {//} {/.}): -X repeats such a word per argument. */
+static int
+is_context_word(const char *word)
+{
+    for (const char *p = strchr(word, '{'); p != NULL; p = strchr(p + 1, '{')) {
+        const char *q = strchr(p + 1, '}');
+        char name[8];
+
+        if (q != NULL && (size_t)(q - p - 1) < sizeof(name)) {
+            memcpy(name, p + 1, (size_t)(q - p - 1));
+            name[q - p - 1] = '\0';
+            if (is_modifier(name))
+                return 1;
+        }
+    }
+    return 0;
+}
+
+/* -X: tmpl word by word, a word around {} once per argument. 0, or -1. */
+static int
+expand_context(struct sbuf *b, const char *tmpl, const struct argv_view *a,
+               const struct lr_line *line, const char *slot, int *any, char *err, size_t errlen)
+{
+    const char *p = tmpl;
+
+    while (*p != '\0') {
+        size_t blanks = strspn(p, " \t\n"), n;
+
+        sb_add(b, p, blanks);
+        p += blanks;
+        n = strcspn(p, " \t\n");
+        if (n == 0)
+            break;
+        char *word = malloc(n + 1);
+        int r = 0;
+
+        if (word == NULL) {
+            b->oom = 1;
+            return 0;
+        }
+        memcpy(word, p, n);
+        word[n] = '\0';
+        p += n;
+        if (!is_context_word(word) || a->n == 0) {
+            r = expand_piece(b, tmpl, word, a, line, slot, any, err, errlen);
+        } else {
+            for (size_t i = 0; i < a->n && r == 0; i++) {
+                struct argv_view one = {&a->v[i], &a->len[i], 1};
+
+                if (i > 0)
+                    sb_add(b, " ", 1);
+                r = expand_piece(b, tmpl, word, &one, line, slot, any, err, errlen);
+            }
+        }
+        free(word);
+        if (r != 0)
+            return -1;
+    }
+    return 0;
+}
+
+char *
+lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
+                 size_t errlen)
+{
+    struct sbuf b = {0};
+    int any = 0, r;
+    struct argv_view a = {line->args, line->arglen, line->nargs};
+
+    if (line->nargs == 0)
+        a = (struct argv_view){&line->text, &line->len, 1};
+    sb_add(&b, "", 0); /* "{3}" of one argument is "", not a failure */
+    for (size_t i = 0; i < a.n; i++) {
+        if (memchr(a.v[i], '\0', a.len[i]) != NULL) {
+            free(b.p);
+            set_err(err, errlen, "input contains a NUL byte");
+            return NULL;
+        }
+    }
+    slot = slot != NULL ? slot : "$LOOM_SLOT";
+    r = line->context ? expand_context(&b, tmpl, &a, line, slot, &any, err, errlen)
+                      : expand_piece(&b, tmpl, tmpl, &a, line, slot, &any, err, errlen);
+    if (r != 0) {
+        free(b.p);
+        return NULL;
+    }
+    if (!any && !line->no_append)
         append_args(&b, &a);
     if (b.oom || b.p == NULL) {
         free(b.p);

@@ -70,6 +70,12 @@ struct lr_line {
     const char *const *args;
     const size_t *arglen;
     const char *const *names;
+    /* GNU Parallel's -X: a word of the template around {} (or {.} {/}
+     * {//} {/.}) is repeated for each argument, joined by spaces. */
+    int context;
+    /* --pipe: the job has no argument ({} is '') and nothing is appended
+     * to a template without replacement strings. */
+    int no_append;
 };
 
 /* Counters of a reader, valid at any time; final once next() returned 0. */
@@ -186,6 +192,10 @@ char *lr_template_expand(const char *tmpl, const char *input, size_t len, uint64
  * column named so by --header; {%} the slot. Without any replacement
  * string every argument is appended, quoted. A {= ... =} (or {N= ... =})
  * is refused; other unknown braces are copied as they are.
+ * line->context (-X): each word (a run of non-blanks) holding {} {.} {/}
+ * {//} or {/.} is written once per argument, that argument in it, the
+ * copies separated by one space ("x{}y" over a, b: "xay xby").
+ * line->no_append: nothing is appended (--pipe).
  * Returns a NUL-terminated command the caller frees, or NULL on failure.
  */
 char *lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,

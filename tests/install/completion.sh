@@ -56,6 +56,11 @@ expect "fork helper" loom-run --task-isolate-mode ""
 expect "false true" loom-run --pool-pin ""
 grep -qw never <<<"$(complete_line loom-run --halt "")" || bad "--halt does not offer never"
 expect "" loom-run --retries ""
+expect "--block --block-size" loom-run --pipe --blo
+expect "--pipe" loom-run --pip
+expect "--max-args --max-chars --max-replace-args" loom-run --max-
+expect "100M 10M 1G 1M 1k" loom-run --pipe --block ""
+expect "" loom-run -n ""
 expect "" loom-run -c ""
 
 # names: files for --joblog and the task file, directories for --results

@@ -198,5 +198,109 @@ checklog joblog-commands cmds.txt
 checklog joblog-colsep cols.txt --colsep , echo {2}
 checklog joblog-null nul.txt -0 echo
 
+# --- p15-input: -n -N -X -m --pipe --shuf
+printf 'aaa\nbbb\nccc\nddd\neee\n' >five.txt
+seq 1 1000 >thousand.txt
+seq 1 100 >hundred.txt
+printf 'x1\n> r1\nl1\n> r2\nl2\nl3\n> r3\n> r4\nl4\n' >fasta.txt
+printf 'r1 a;;r2 bb;;r3 ccc;;r4 dddd;;' >semi.txt
+printf 'one\0two words\0it'\''s\0four\0five\0' >nul5.txt
+printf 'my file.txt\nit'\''s.txt\n"dq".txt\nplain.txt\n' >names.txt
+check group-n2 $N -n2 echo ::: a b c d e
+check group-n2-stdin five.txt -n2 echo
+check group-N2-positional $N -N2 echo {1}-{2} {#} ::: a b c d e
+check group-n2-braces $N -n2 echo {} / {1} {2} {#} ::: a b c d e
+check group-N3-files $N -N3 printf '[%s]' {3} {1} ::: a 'b c' "d'e" f g
+check group-N2-product $N -N2 echo {1} {2} {3} {4} ::: a b ::: 1 2
+check group-n2-colsep cols.txt -N2 --colsep , echo {1} {3}
+check group-N2-null nul5.txt -0 -N2 printf '[%s]' {2} {1}
+check group-n1-null nul5.txt --null -n1 echo
+check group-n3-commands cmds.txt -n3 echo
+check group-N2-eq $N --max-replace-args=2 echo {2} ::: a b c
+check group-n-attached $N -n3 echo ::: 1 2 3 4 5 6 7
+check context-X $N -j1 -X echo pre{}post ::: a b 'c d' "e'f"
+check context-X-names names.txt -j1 -X printf '[%s]\n' dir/{} x{.}y
+check context-X-s $N -j1 -s 25 -X echo x{}y ::: aa bb cc dd ee
+check context-X-two-words $N -j1 -X echo {}.in {/.}.out ::: a/b.c d/e.f
+check multi-m $N -j1 -m echo pre{}post ::: a b 'c d'
+check multi-m-names names.txt -j1 -m printf '[%s]\n' {}
+check multi-m-s $N -j1 -s 17 -m echo ::: aa bb cc dd ee
+check multi-m-s-eq thousand.txt -j1 --max-chars=200 -m echo
+check multi-m-n $N -j1 -m -n 3 echo ::: a b c d e f g
+check multi-X-seq thousand.txt -j1 -s 100 -X echo {#}:{}
+check pipe-block five.txt --pipe --block 10 'echo "[{#}]"; cat'
+check pipe-default thousand.txt --pipe wc -l
+check pipe-block-k thousand.txt --pipe --block 1k 'echo {#}; wc -lc'
+check pipe-block-K thousand.txt --pipe --block=1K 'echo {#}; tail -n1'
+check pipe-block-small five.txt --pipe --block 2 cat
+check pipe-N2 five.txt --pipe -N2 'echo "[{#}] {}"; cat'
+check pipe-N3 thousand.txt --pipe -N 300 'echo {#}; head -n1'
+check pipe-recstart fasta.txt --pipe --block 12 --recstart '>' 'echo "<{#}>"; cat'
+check pipe-recstart-N fasta.txt --pipe -N1 --recstart '>' 'echo "<{#}>"; cat'
+check pipe-recend semi.txt --pipe --block 9 --recend ';;' 'cat; echo "|"'
+check pipe-recend-recstart semi.txt --pipe --block 5 --recend ';;' --recstart r 'cat; echo'
+check pipe-recend-none five.txt --pipe --block 7 --recend '' 'cat; echo "|"'
+check pipe-recend-escape five.txt --pipe --block 8 --recend '\n' 'cat; echo "|"'
+check pipe-empty empty.txt --pipe cat
+check pipe-exit five.txt --pipe --block 10 'cat >/dev/null; exit {#}'
+checklog joblog-pipe five.txt --pipe --block 10 'cat; exit {#}'
+checklog joblog-n2 $N -n2 echo ::: a b c d e
+checklog joblog-X $N -j1 -s 20 -X echo x{}y ::: aa bb 'c d' "e'f" gg
+checklog joblog-m-null nul5.txt -j1 -0 -m echo
+
+# --shuf: the same jobs in a different order from one run to another
+# ({#} numbers the jobs as they run, 1..n, in both tools), and with -n the
+# shuffled arguments are grouped: so the words of stdout and of the job
+# log's Exitval, Signal and Command columns are compared sorted, and Seq
+words() { tr ' \t' '\n\n' | sort; }
+check_sorted() {
+    local name=$1 in=$2
+    shift 2
+    rm -f p.log l.log
+    cases=$((cases + 1))
+    "$PARALLEL_BIN" --will-cite --joblog p.log "$@" <"$in" >p.out 2>p.err
+    echo $? >p.rc
+    "$LOOMRUN" --quiet --joblog=l.log "$@" <"$in" >l.out 2>l.err
+    echo $? >l.rc
+    if ! cmp -s p.rc l.rc; then
+        fail "$name" "exit status parallel $(cat p.rc), loom-run $(cat l.rc): $(head -c 300 l.err)"
+    elif ! diff <(words <p.out) <(words <l.out) >out.diff; then
+        fail "$name" "sorted stdout differs:
+$(head -20 out.diff)"
+    elif ! diff <(log_cols p.log | cut -f2- | words) <(log_cols l.log | cut -f2- | words) >log.diff ||
+        ! diff <(log_cols p.log | cut -f1) <(log_cols l.log | cut -f1) >>log.diff; then
+        fail "$name" "job logs differ:
+$(head -20 log.diff)"
+    fi
+}
+check_sorted shuf-args $N --shuf echo ::: a b c d e f g h
+check_sorted shuf-stdin hundred.txt --shuf sh -c 'exit $(({} % 3))'
+check_sorted shuf-product $N --shuf echo ::: a b c ::: 1 2 3
+check_sorted shuf-n2 $N --shuf -n2 echo ::: a b c d e f g
+cases=$((cases + 1))
+"$LOOMRUN" --quiet -k --shuf echo {#} {} ::: $(seq 1 50) >l.out 2>l.err
+if [ "$(cut -d' ' -f1 l.out | tr '\n' ' ')" != "$(seq 1 50 | tr '\n' ' ')" ] ||
+    [ "$(cut -d' ' -f2 l.out | sort -n | tr '\n' ' ')" != "$(seq 1 50 | tr '\n' ' ')" ] ||
+    [ "$(cut -d' ' -f2 l.out | tr '\n' ' ')" = "$(seq 1 50 | tr '\n' ' ')" ]; then
+    fail shuf-order "{#} not 1..50 in run order, or the jobs not shuffled: $(tr '\n' ' ' <l.out)"
+fi
+
+# bad values: refused before anything runs, as GNU Parallel refuses them
+for bad in '-n 0' '-N x' '--block 0' '--block 1Q' '-s 0'; do
+    cases=$((cases + 1))
+    # shellcheck disable=SC2086
+    "$LOOMRUN" --quiet $bad --pipe cat <five.txt >l.out 2>l.err
+    rc=$?
+    if [ "$rc" -ne 255 ] || [ -s l.out ] || ! grep -q . l.err; then
+        fail "bad-value $bad" "exit $rc (want 255), stdout $(head -c 100 l.out), stderr $(head -c 200 l.err)"
+    fi
+done
+cases=$((cases + 1))
+"$LOOMRUN" --quiet --pipe cat ::: a <five.txt >l.out 2>l.err
+rc=$?
+if [ "$rc" -ne 255 ] || [ -s l.out ] || ! grep -q 'pipe' l.err; then
+    fail "pipe-with-source" "exit $rc (want 255): $(head -c 200 l.err)"
+fi
+
 echo "$cases cases, $failed failed (work dir $WORK)"
 [ "$failed" -eq 0 ]

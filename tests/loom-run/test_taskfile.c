@@ -874,3 +874,26 @@ Test(template, nasty_inputs_reach_the_command_intact, .timeout = 30)
         free(cmd);
     }
 }
+
+/* -X (line.context): a word around {} once per argument; other words and
+ * {#} once. --pipe (no_append): nothing appended, {} is ''. */
+Test(template, context_replace_and_no_append, .timeout = 10)
+{
+    static const char *const args[] = {"a b", "c.d"};
+    static const size_t lens[] = {3, 3};
+    struct lr_line line = {.seq = 4, .nargs = 2, .args = args, .arglen = lens, .context = 1};
+    char err[256];
+    char *cmd = lr_template_line("mv -t dst x{}y {.}.z {#}", &line, "1", err, sizeof err);
+    cr_assert_str_eq(cmd, "mv -t dst x'a b'y xc.dy 'a b'.z c.z 4");
+    free(cmd);
+    cmd = lr_template_line("echo", &line, "1", err, sizeof err);
+    cr_assert_str_eq(cmd, "echo 'a b' c.d");
+    free(cmd);
+    struct lr_line pipe = {.text = "", .seq = 2, .no_append = 1};
+    cmd = lr_template_line("wc -l", &pipe, "1", err, sizeof err);
+    cr_assert_str_eq(cmd, "wc -l");
+    free(cmd);
+    cmd = lr_template_line("echo {#} {}", &pipe, "1", err, sizeof err);
+    cr_assert_str_eq(cmd, "echo 2 ''");
+    free(cmd);
+}
