@@ -353,12 +353,14 @@ lr_shell_quote(const char *s, size_t len)
     return q;
 }
 
-/* A growing string; oom records a failed allocation, checked at the end. */
+/* A growing string; oom records a failed allocation, checked at the end;
+ * raw: values go in as they are, not quoted (--tagstring). */
 struct sbuf {
     char *p;
     size_t len;
     size_t cap;
     int oom;
+    int raw;
 };
 
 static void
@@ -392,6 +394,10 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 static void
 sb_add_quoted(struct sbuf *b, const char *s, size_t n)
 {
+    if (b->raw) {
+        sb_add(b, s, n);
+        return;
+    }
     char *q = lr_shell_quote(s, n);
 
     if (q == NULL) {
@@ -521,7 +527,7 @@ expand_brace(struct sbuf *b, const char *name, const struct argv_view *a,
         return 1;
     }
     if (strcmp(name, "%") == 0) {
-        sb_add(b, slot, strlen(slot));
+        sb_add(b, slot, b->raw ? 1 : strlen(slot)); /* raw: LR_TAG_SLOT, one NUL */
         return 1;
     }
     if (is_modifier(name)) {
@@ -573,11 +579,14 @@ append_args(struct sbuf *b, const struct argv_view *a)
     }
 }
 
-char *
-lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
-                 size_t errlen)
+/* Fill tmpl with line's values into b (b->raw: unquoted, and nothing
+ * appended when tmpl has no replacement string). 0, or -1 (said in err;
+ * b->p freed). */
+static int
+fill(const char *tmpl, const struct lr_line *line, const char *slot, struct sbuf *b_, char *err,
+     size_t errlen)
 {
-    struct sbuf b = {0};
+    struct sbuf b = *b_;
     int any = 0;
     const char *p = tmpl;
     struct argv_view a = {line->args, line->arglen, line->nargs};
@@ -587,8 +596,9 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
     sb_add(&b, "", 0); /* "{3}" of one argument is "", not a failure */
     for (size_t i = 0; i < a.n; i++) {
         if (memchr(a.v[i], '\0', a.len[i]) != NULL) {
+            free(b.p);
             set_err(err, errlen, "input contains a NUL byte");
-            return NULL;
+            return -1;
         }
     }
     while (*p != '\0') {
@@ -598,7 +608,7 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
             free(b.p);
             set_err(err, errlen, "%s: {= perl expression =} replacement strings are not supported",
                     tmpl);
-            return NULL;
+            return -1;
         }
         if (q != NULL && (size_t)(q - p) < 256) {
             char name[256];
@@ -618,13 +628,33 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
         sb_add(&b, p, n);
         p += n;
     }
-    if (!any)
+    if (!any && !b.raw)
         append_args(&b, &a);
     if (b.oom || b.p == NULL) {
         free(b.p);
         set_err(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
+    *b_ = b;
+    return 0;
+}
+
+char *
+lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
+                 size_t errlen)
+{
+    struct sbuf b = {0};
+    return fill(tmpl, line, slot, &b, err, errlen) == 0 ? b.p : NULL;
+}
+
+char *
+lr_tagstring_line(const char *tmpl, const struct lr_line *line, size_t *len, char *err,
+                  size_t errlen)
+{
+    struct sbuf b = {.raw = 1};
+    if (fill(tmpl, line, "", &b, err, errlen) != 0)
+        return NULL;
+    *len = b.len;
     return b.p;
 }
 
