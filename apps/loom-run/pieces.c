@@ -130,7 +130,10 @@ lr_pieces_start(loom_job *job, lr_pieces_print_fn print, void *print_arg, struct
 static int
 complete(const struct entry *e, const struct lr_pieces_want *w)
 {
-    return e && e->s[0].total >= w->out_len && e->s[1].total >= w->err_len &&
+    static const struct entry none; /* nothing came (a live task that printed nothing) */
+    if (!e)
+        e = &none;
+    return e->s[0].total >= w->out_len && e->s[1].total >= w->err_len &&
            e->printed[0] >= w->live_out && e->printed[1] >= w->live_err &&
            (e->announced || !w->announced);
 }
