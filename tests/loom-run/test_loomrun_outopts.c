@@ -158,21 +158,27 @@ Test(outopts, ungroup_prints_output_while_the_task_runs, .init = setup, .timeout
  * whole (and tagged once) */
 Test(outopts, line_buffer_keeps_every_line_whole, .init = setup, .timeout = 240)
 {
-    const char *task = "i=0; while [ $i -lt 3000 ]; do printf '%s-%05d-"
-                       "abcdefghijklmnopqrstuvwxyz0123456789\\n' {} $i; i=$((i+1)); done";
-    char args[1024];
-    snprintf(args, sizeof args, "--quiet --lb -j 3 --tag \"%s\" ::: A B C D", task);
-    cr_assert_eq(loomrun(3, args), 0);
+    char tasks[1024] = "";
+    for (char t = 'A'; t <= 'D'; t++) {
+        char line[256];
+        snprintf(line, sizeof line,
+                 "i=0; while [ $i -lt 3000 ]; do "
+                 "printf '%c-%%05d-abcdefghijklmnopqrstuvwxyz0123456789\\n' $i; i=$((i+1)); done\n",
+                 t);
+        strcat(tasks, line);
+    }
+    write_file("tasks.txt", tasks);
+    cr_assert_eq(loomrun(3, "--quiet --lb -j 3 --tagstring 'T{#}' tasks.txt"), 0);
     char *out = read_file("out.txt");
     int lines = 0, count[4] = {0};
     for (char *save = NULL, *l = strtok_r(out, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-        char t1, t2, rest[64];
-        int i;
-        cr_assert(sscanf(l, "%c\t%c-%05d-", &t1, &t2, &i) == 3 && t1 == t2 && t1 >= 'A' &&
-                      t1 <= 'D' && sscanf(l + 10, "%63s", rest) == 1 &&
-                      !strcmp(rest, "abcdefghijklmnopqrstuvwxyz0123456789") && strlen(l) == 46,
+        int seq = 0, i = -1;
+        char t = 0;
+        cr_assert(sscanf(l, "T%d\t%c-%05d-", &seq, &t, &i) == 3 && seq >= 1 && seq <= 4 &&
+                      t == 'A' + seq - 1 && strlen(l) == 47 &&
+                      !strcmp(l + 11, "abcdefghijklmnopqrstuvwxyz0123456789"),
                   "line %d not whole: '%s'", lines + 1, l);
-        count[t1 - 'A']++;
+        count[seq - 1]++;
         lines++;
     }
     for (int t = 0; t < 4; t++)
