@@ -57,6 +57,12 @@ expect "false true" loom-run --pool-pin ""
 grep -qw never <<<"$(complete_line loom-run --halt "")" || bad "--halt does not offer never"
 expect "" loom-run --retries ""
 expect "" loom-run -c ""
+# GNU Parallel's output options, and --delay taking a value
+expect "--tag --tagstring" loom-run --tag
+expect "--line-buffer" loom-run --line
+expect "--ungroup" loom-run --ung
+expect "--verbose" loom-run --verb
+expect "" loom-run --delay ""
 
 # names: files for --joblog and the task file, directories for --results
 T=$(mktemp -d)
