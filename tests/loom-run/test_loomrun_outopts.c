@@ -310,3 +310,35 @@ Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .timeout = 
     cr_assert_not_null(strstr(out, "not GNU Parallel"), "%s", out);
     free(out);
 }
+
+/* Durations and percentages as GNU Parallel takes them; anything else is
+ * refused before mpirun starts (--dry-run: parsed, nothing run) */
+Test(outopts, durations_are_parsed_before_anything_runs, .init = setup, .timeout = 60)
+{
+    static const struct {
+        const char *args, *said;
+        int status;
+    } cases[] = {
+        {"--delay 1m30s --timeout 150% echo ::: a", "", 0},
+        {"--delay=0.5s --timeout=1h2m echo ::: a", "", 0},
+        {"--delay 1x echo ::: a", "--delay needs a duration", 255},
+        {"--delay -1 echo ::: a", "--delay needs a duration", 255},
+        {"--timeout 0% echo ::: a", "--timeout needs a duration > 0", 255},
+        {"--timeout 5%x echo ::: a", "--timeout needs a duration > 0", 255},
+        {"--timeout 0 echo ::: a", "--timeout needs a duration > 0", 255},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --dry-run %s >out.txt 2>err.txt", dir,
+                 cases[i].args);
+        int st = system(cmd);
+        char *out = read_file("out.txt"), *err = read_file("err.txt");
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == cases[i].status, "%s: status %d; %s",
+                  cases[i].args, WIFEXITED(st) ? WEXITSTATUS(st) : -1, err);
+        cr_assert_not_null(strstr(err, cases[i].said), "%s: %s", cases[i].args, err);
+        if (cases[i].status == 0)
+            cr_assert_str_eq(out, "echo a\n", "%s", cases[i].args);
+        free(out);
+        free(err);
+    }
+}
