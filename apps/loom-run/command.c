@@ -287,9 +287,10 @@ lr_run_command(loom_task *task, void *user)
     char *cmd = lr_dup_bytes(p + sizeof req, cmd_len);
     double start = delay_start();
     if (!cmd || atomic_load(&worker_set.halted)) {
+        int status = cmd ? reply_not_run(task, &req) : 1;
         free(slotted);
         free(cmd);
-        return cmd ? reply_not_run(task, &req) : 1;
+        return status;
     }
     struct task_env env;
     task_env_fill(&env, task, &req);
