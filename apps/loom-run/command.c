@@ -19,13 +19,17 @@
 #include <loom.h>
 
 #include "loomrun.h"
+#include "taskfile.h"
 
 static struct {
+    const struct lr_opts *o;
     int64_t output_limit;
     double kill_grace;
-    atomic_int halted; /* the master said stop: start nothing more */
-    int cancel_fd;     /* readable once the master said "now"; 0 = none */
-} worker_set;
+    pthread_mutex_t delay_mu; /* --delay: one start at a time ... */
+    double last_start;        /* ... this long after the last (monotonic) */
+    atomic_int halted;        /* the master said stop: start nothing more */
+    int cancel_fd;            /* readable once the master said "now"; 0 = none */
+} worker_set = {.delay_mu = PTHREAD_MUTEX_INITIALIZER};
 
 /* LR_STOP_SIGNAL arrived: set only by stop_handler. */
 static volatile sig_atomic_t stop_requested;
@@ -55,15 +59,16 @@ lr_stop_requested(void)
 int
 lr_worker_init(loom_config *cfg, const struct lr_opts *o)
 {
+    worker_set.o = o;
     loom_config_get_int(cfg, "process.output_limit", &worker_set.output_limit);
     loom_config_get_double(cfg, "process.kill_grace", &worker_set.kill_grace);
     /* --halt: a worker holds no task it has no free thread for, or a
      * thread ending a failed task would start the next queued one before
      * the master's word could arrive */
-    if (o->halt.when != LR_HALT_NEVER &&
+    if ((o->halt.when != LR_HALT_NEVER || o->delay > 0 || o->timeout_pct > 0) &&
         !strcmp(loom_config_origin(cfg, "job.prefetch"), "default"))
-        loom_config_set(cfg, "job.prefetch", "0", "loom-run --halt");
-    lr_capture_config(cfg);
+        loom_config_set(cfg, "job.prefetch", "0", "loom-run --halt/--delay/--timeout P%");
+    lr_capture_config(cfg, o);
     worker_set.cancel_fd = eventfd(0, EFD_CLOEXEC);
     if (worker_set.cancel_fd <= 0) {
         fprintf(stderr, PROG ": eventfd: %s\n", strerror(errno));
@@ -149,12 +154,64 @@ task_env_fill(struct task_env *e, loom_task *task, const struct run_req *req)
     memcpy(e->list, list, sizeof list);
 }
 
+/* --delay: wait until o->delay after the last start on this worker (one
+ * start at a time). When it started (epoch seconds: the job log's
+ * Starttime, taken in turn, so two are at least the delay apart), or 0
+ * without --delay. */
+static double
+delay_start(void)
+{
+    double d = worker_set.o->delay, start;
+    if (d <= 0)
+        return 0;
+    pthread_mutex_lock(&worker_set.delay_mu);
+    for (;;) {
+        double now = lr_seconds(CLOCK_REALTIME), wait = worker_set.last_start + d - now;
+        if (worker_set.last_start == 0 || wait <= 0 || wait > d || atomic_load(&worker_set.halted))
+            break;                      /* wait > d: the clock went back */
+        wait = wait > 0.1 ? 0.1 : wait; /* a halt is seen within 0.1 s */
+        struct timespec ts = {(time_t)wait, (long)((wait - (double)(time_t)wait) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+    worker_set.last_start = start = lr_seconds(CLOCK_REALTIME);
+    pthread_mutex_unlock(&worker_set.delay_mu);
+    return start;
+}
+
+/* --tagstring's {%} (LR_TAG_SLOT bytes in the tag the master sent): this
+ * thread's slot, in a copy (*len: its bytes) to free; NULL when there is
+ * none or no memory (the tag is then used as it came). */
+static char *
+tag_slot(const char *tag, size_t tag_len, loom_task *task, size_t *len)
+{
+    if (!worker_set.o->tagstring || !memchr(tag, LR_TAG_SLOT, tag_len))
+        return NULL;
+    char slot[16];
+    int sl = snprintf(slot, sizeof slot, "%d", loom_context_index(loom_task_context(task)) + 1);
+    size_t n = 0;
+    for (size_t i = 0; i < tag_len; i++)
+        n += tag[i] == LR_TAG_SLOT ? (size_t)sl : 1;
+    char *t = malloc(n + 1);
+    if (!t)
+        return NULL;
+    for (size_t i = 0, o = 0; i < tag_len; i++) {
+        if (tag[i] == LR_TAG_SLOT)
+            memcpy(t + o, slot, (size_t)sl), o += (size_t)sl;
+        else
+            t[o++] = tag[i];
+    }
+    t[n] = '\0';
+    *len = n;
+    return t;
+}
+
 /* Run cmd (cmd_len bytes) to completion with env: exec'd directly when it
  * is plain words, else with /bin/sh -c; a program that is not found or
  * cannot be executed is given to the shell too, to say what is wrong with
  * its exit codes 127/126; in: req->stdin_len bytes for its standard
- * input. *start: when it started (epoch seconds).
- * Returns loom_proc_run's result (r to free on OK, ENOTFOUND, ENOEXEC). */
+ * input. *start: when it started (epoch seconds; kept when the caller set
+ * it, --delay). Returns loom_proc_run's result (r to free on OK, ENOTFOUND,
+ * ENOEXEC). */
 static loom_err
 run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *in,
        const char *const *env, double *start, loom_proc_result *r, struct lr_capture *cap)
@@ -177,7 +234,8 @@ run_it(const char *cmd, size_t cmd_len, const struct run_req *req, const char *i
                         .env_drop = lr_task_env_drop(),
                         .output_fn = lr_capture_sink, /* capture.c spools it */
                         .output_arg = cap};
-    *start = lr_seconds(CLOCK_REALTIME);
+    if (*start <= 0)
+        *start = lr_seconds(CLOCK_REALTIME);
     loom_err rc = loom_proc_run(&o, r);
     if (direct && (rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC)) {
         loom_proc_result_free(r);
@@ -227,28 +285,38 @@ lr_run_command(loom_task *task, void *user)
         return reply_not_run(task, &req);
     size_t cmd_len = req.cmd_len, tag_len = len - sizeof req - cmd_len - req.stdin_len;
     const char *tag = p + sizeof req + cmd_len;
+    const char *in = tag + tag_len; /* --pipe's block */
+    char *slotted = tag_slot(tag, tag_len, task, &tag_len);
+    tag = slotted ? slotted : tag;
     char *cmd = lr_dup_bytes(p + sizeof req, cmd_len);
-    if (!cmd)
-        return 1;
+    double start = delay_start();
+    if (!cmd || atomic_load(&worker_set.halted)) {
+        int status = cmd ? reply_not_run(task, &req) : 1;
+        free(slotted);
+        free(cmd);
+        return status;
+    }
     struct task_env env;
     task_env_fill(&env, task, &req);
     loom_proc_result r = {0};
     struct lr_capture cap;
     lr_capture_init(&cap);
-    double start;
-    loom_err rc = run_it(cmd, cmd_len, &req, tag + tag_len, env.list, &start, &r, &cap);
+    struct run_rep rep = {.seq = req.seq, .attempt = req.attempt, .cmd_len = cmd_len};
+    rep.tag_len = tag_len;
+    if (worker_set.o->verbose) /* -t: the command on the master's stderr first */
+        rep.announced = lr_capture_announce(task, req.seq, req.attempt, cmd, cmd_len);
+    (void)lr_capture_live(&cap, task, req.seq, req.attempt, worker_set.o->tag ? tag : NULL,
+                          tag_len); /* failing, the output comes whole */
+    loom_err rc = run_it(cmd, cmd_len, &req, in, env.list, &start, &r, &cap);
     int ran = rc == LOOM_OK || rc == LOOM_ENOTFOUND || rc == LOOM_ENOEXEC;
-    struct run_rep rep = {.seq = req.seq,
-                          .start = start,
-                          .attempt = req.attempt,
-                          .cmd_len = cmd_len,
-                          .tag_len = tag_len};
+    rep.start = start;
     fill_rep(&rep, rc, &r);
     int status = lr_capture_send(task, &rep, cmd, tag, &cap);
     lr_capture_free(&cap);
     if (ran)
         loom_proc_result_free(&r);
     free(cmd);
+    free(slotted);
     return status;
 }
 

@@ -30,13 +30,27 @@ struct stdin_block {
     size_t len;
 };
 
+/* The task's timeout in ms (0: none): --timeout's, or with --timeout P%
+ * P% of the median runtime of the attempts that succeeded so far (none
+ * before the first; at least 1 ms). */
+static int
+timeout_ms(const struct lr_run *run)
+{
+    double m = lr_median_get(&run->median), pct = run->o->timeout_pct;
+    if (pct > 0 && m < 0)
+        return 0;
+    double s = pct > 0 ? m * pct / 100 : run->o->timeout;
+    if (s <= 0)
+        return 0;
+    return s * 1000 < 1 ? 1 : s * 1000 > 2e9 ? 2000000000 : (int)(s * 1000);
+}
+
 static loom_err
 submit(struct lr_run *run, uint64_t seq, unsigned attempt, const char *cmd, size_t len,
        const char *tag, size_t tag_len, const struct stdin_block *in, int avoid_rank, int timeout)
 {
     size_t in_len = in ? in->len : 0;
-    struct run_req req = {seq, attempt, run->o->timeout > 0 ? (int)(run->o->timeout * 1000) : 0,
-                          len, in_len};
+    struct run_req req = {seq, attempt, timeout_ms(run), len, in_len};
     char *buf = malloc(sizeof req + len + tag_len + in_len);
     if (!buf)
         return LOOM_ENOMEM;
@@ -171,11 +185,17 @@ take_output(struct lr_run *run, const struct run_rep *rep, const char *out, cons
 {
     *shown = (struct lr_output){.seq = rep->seq, .tag = tag, .tag_len = rep->tag_len};
     shown->lost_errno = rep->lost_errno;
-    if (rep->piped) {
-        if (lr_pieces_take(run->pieces, rep->seq, rep->attempt, rep->out_kept, rep->err_kept,
-                           &shown->out, &shown->err) != 0)
+    shown->live = rep->live;
+    if (rep->piped || rep->announced || rep->live) {
+        /* what came first on OUT_QUEUE is in (printed, or spooled) */
+        struct lr_pieces_want w = {rep->piped ? rep->out_kept : 0, rep->piped ? rep->err_kept : 0,
+                                   rep->live_out, rep->live_err, rep->announced};
+        if (lr_pieces_take(run->pieces, rep->seq, rep->attempt, &w, &shown->out, &shown->err) != 0)
             run->trouble = 1;
-    } else {
+    }
+    if (!rep->piped) {
+        lr_spool_free(&shown->out); /* empty */
+        lr_spool_free(&shown->err);
         lr_spool_wrap(&shown->out, out, rep->out_len);
         lr_spool_wrap(&shown->err, err, rep->err_len);
     }
@@ -218,6 +238,10 @@ finish_one(struct lr_run *run, const loom_result *res)
         return;
     }
     if (rep.outcome == REP_KILLED) {
+        struct lr_output shown; /* what it printed live is out: not held */
+        take_output(run, &rep, out, err, tag, &shown);
+        lr_spool_free(&shown.out);
+        lr_spool_free(&shown.err);
         observe(run, &rep, res, cmd, 1);
         run->st.killed++;
         lr_order_forget(run, rep.seq);
@@ -225,6 +249,8 @@ finish_one(struct lr_run *run, const loom_result *res)
     }
     int ok = rep.exitval == 0 && rep.signal == 0;
     int final = ok || (int)rep.attempt > run->o->retries || run->halted;
+    if (ok)
+        lr_median_add(&run->median, rep.runtime); /* --timeout P% */
     observe(run, &rep, res, cmd, final);
     struct lr_output shown;
     take_output(run, &rep, out, err, tag, &shown);
@@ -291,14 +317,15 @@ pump(struct lr_run *run)
 static int
 wait_for_room(struct lr_run *run)
 {
-    if (run->o->pipe) {
+    const struct lr_opts *o = run->o;
+    if (o->pipe) {
         /* --pipe: at most two blocks a worker thread on their way, so the
          * master's memory stays a few blocks, however long the input */
         unsigned slots = loom_job_threads(run->job);
         while (!run->halted && run->outstanding >= 2 * (uint64_t)(slots ? slots : 1))
             pump(run);
     }
-    if (run->o->halt.when == LR_HALT_NEVER)
+    if (o->halt.when == LR_HALT_NEVER && o->delay <= 0 && o->timeout_pct <= 0)
         return !run->halted;
     for (;;) {
         unsigned slots = loom_job_threads(run->job);
@@ -306,6 +333,30 @@ wait_for_room(struct lr_run *run)
             break;
         pump(run);
     }
+    return !run->halted;
+}
+
+/* --delay: wait until the delay has passed since the last submission
+ * (taking what comes back meanwhile; each worker also keeps its starts
+ * the delay apart). 1 when the task may go, 0 once halted. */
+static int
+wait_for_delay(struct lr_run *run)
+{
+    double now;
+    while ((now = lr_seconds(CLOCK_MONOTONIC)) < run->next_start && !run->halted) {
+        if (run->outstanding) {
+            pump(run); /* up to 0.1 s */
+            continue;
+        }
+        double w = run->next_start - now;
+        w = w > 0.1 ? 0.1 : w;
+        struct timespec ts = {(time_t)w, (long)((w - (double)(time_t)w) * 1e9)};
+        nanosleep(&ts, NULL);
+        if (lr_stop_requested())
+            pump(run); /* sees the stop */
+    }
+    if (run->o->delay > 0)
+        run->next_start = lr_seconds(CLOCK_MONOTONIC) + run->o->delay;
     return !run->halted;
 }
 
@@ -404,20 +455,33 @@ take_line(struct lr_run *run, struct feed *f, const struct lr_line *line,
         free(c.expanded);
         return 0;
     }
-    if (!wait_for_room(run)) {
+    const char *tag = line->text; /* what --tag prints */
+    size_t tag_len = line->len;
+    char *tagged =
+        o->tagstring ? lr_tagstring_line(o->tagstring, line, &tag_len, err, sizeof err) : NULL;
+    if (o->tagstring && !tagged) {
+        fprintf(stderr, PROG ": --tagstring: %s\n", err);
         free(c.expanded);
+        f->input_error = 1;
+        return -1;
+    }
+    tag = tagged ? tagged : tag;
+    if (!wait_for_room(run) || !wait_for_delay(run)) {
+        free(c.expanded);
+        free(tagged);
         return 0; /* halted: the line is not submitted (feed_tasks stops) */
     }
     run->st.tasks = f->have_count ? f->counted - run->st.skipped : run->st.tasks + 1;
     loom_err rc = LOOM_ENOMEM;
     if (!o->keep_order || lr_order_push(run, line->lineno) == 0) {
         /* stream: when the job is full, take finished tasks until it has room */
-        while ((rc = submit(run, line->lineno, 1, c.text, c.len, line->text, line->len, in, 0,
+        while ((rc = submit(run, line->lineno, 1, c.text, c.len, tag, tag_len, in, 0,
                             LOOM_NOWAIT)) == LOOM_EFULL &&
                !run->halted)
             pump(run);
     }
     free(c.expanded);
+    free(tagged);
     if (rc == LOOM_EFULL && run->halted) { /* stopped while waiting for room */
         if (o->keep_order)
             lr_order_forget(run, line->lineno);

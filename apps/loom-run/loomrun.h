@@ -36,6 +36,7 @@
 #include "results.h"
 #include "spool.h"
 #include "stats.h"
+#include "timing.h"
 
 #define PROG          "loom-run"
 #define HALT_QUEUE    "loom-run.halt"
@@ -79,19 +80,38 @@ struct run_rep {
     uint64_t out_len, err_len, out_total, err_total, cmd_len, tag_len;
     uint64_t out_kept, err_kept; /* bytes of output delivered (the rest: cut or lost) */
     int32_t exitval, signal, timed_out, spawn_errno, outcome;
-    int32_t piped;      /* the output came as pieces on OUT_QUEUE */
-    int32_t lost_errno; /* output bytes were lost (the worker's $TMPDIR), or 0 */
-    uint32_t attempt;   /* host, rank and thread come with the job's loom_result */
+    int32_t piped;               /* the output came as pieces on OUT_QUEUE */
+    int32_t lost_errno;          /* output bytes were lost (the worker's $TMPDIR), or 0 */
+    uint32_t attempt;            /* host, rank and thread come with the job's loom_result */
+    int32_t announced;           /* -t: the command's line came first on OUT_QUEUE */
+    int32_t live;                /* the output passed live (lr_opts.live) on OUT_QUEUE: */
+    uint64_t live_out, live_err; /* bytes of pieces LR_PIECE_LIVE_OUT, _ERR sent */
+};
+
+/* out_piece.stream: an output spooled for the report (stdout, stderr),
+ * output to print as it comes (stdout, stderr: --line-buffer, --ungroup;
+ * tagged by the worker), or -t's line, the command as it starts */
+enum {
+    LR_PIECE_OUT = 1,
+    LR_PIECE_ERR = 2,
+    LR_PIECE_LIVE_OUT = 3,
+    LR_PIECE_LIVE_ERR = 4,
+    LR_PIECE_VERBOSE = 5,
 };
 
 /* worker -> master on OUT_QUEUE: this header, then up to OUT_PIECE_MAX
- * bytes of stream 1 (stdout) or 2 (stderr) of one attempt, in order */
+ * bytes of one stream (LR_PIECE_*) of one attempt, in order */
 struct out_piece {
     uint64_t seq;
     uint32_t attempt, stream;
 };
 
 /* ---- the options ------------------------------------------------------------- */
+
+/* lr_opts.live: a task's output is printed whole when it ends (none), or
+ * passes while it runs, in whole lines (--line-buffer without -k) or as
+ * it comes (--ungroup) */
+enum { LR_LIVE_NONE, LR_LIVE_LINES, LR_LIVE_RAW };
 
 struct lr_opts {
     const char *path, *tmpl, *joblog, *results, *events, *report;
@@ -106,7 +126,13 @@ struct lr_opts {
     const char **arg_files; /* -a FILE names (main.c frees it) */
     char *words;            /* the command words before ':::', joined */
     int dry_run;            /* --dry-run: print the commands, run nothing */
-    int verbose;            /* -t: each command on stderr as it starts */
+    int verbose;            /* -t, --verbose: each command on stderr as it starts */
+    const char *tagstring;  /* --tagstring STR: the tag, filled in as a template */
+    int line_buffer;        /* --line-buffer, --lb */
+    int ungroup;            /* --ungroup, -u */
+    int live;               /* LR_LIVE_*: how output passes while a task runs */
+    double delay;           /* --delay: seconds at least between two starts */
+    double timeout_pct;     /* --timeout P%: P, 0 when not given so */
     const char *shell;      /* --shell or $PARALLEL_SHELL: runs each command */
     int jobs;               /* -j: pool threads a worker, 0 not given */
     /* --pipe: standard input cut into blocks (blocks.h), each the stdin of
@@ -134,6 +160,8 @@ struct lr_run {
     size_t order_head, order_count, order_cap;
     struct lr_held *held;
     struct lr_pieces *pieces; /* outputs coming on OUT_QUEUE */
+    struct lr_median median;  /* --timeout P%: runtimes of succeeded attempts */
+    double next_start;        /* --delay: no submission before (monotonic) */
     /* progress display */
     int live;  /* a terminal: one line redrawn in place */
     int drawn; /* the live line is on the screen */
@@ -148,6 +176,7 @@ struct lr_output {
     const char *tag;
     size_t tag_len;
     int lost_errno; /* bytes were lost on the worker: why */
+    int live;       /* printed as it came (lr_opts.live): not again */
 };
 
 /* ---- small shared helpers ------------------------------------------------------ */
@@ -233,17 +262,45 @@ int lr_launcher_one_stream(void);
 
 /* ---- capture.c ------------------------------------------------------------------ */
 
-/* A command's output on the worker: its two streams, spooled. */
+/* A command's output on the worker: its two streams, spooled (when live,
+ * only with --results; else counted), and what passes live. */
 struct lr_capture {
     struct lr_spool s[2];
+    int live;           /* LR_LIVE_*, or LR_LIVE_NONE */
+    int keep;           /* live and spooled too (--results) */
+    loom_queue *q;      /* OUT_QUEUE, live */
+    uint64_t seq;       /* the attempt */
+    uint32_t attempt;   /* ... */
+    const char *tag;    /* each live line's prefix (with a tab), or NULL */
+    size_t tag_len;     /* ... */
+    char *piece;        /* a piece being filled: header, then bytes */
+    size_t piece_len;   /* bytes after the header */
+    char *part[2];      /* LR_LIVE_LINES: a line begun, not ended */
+    size_t part_len[2]; /* ... */
+    int mid[2];         /* a line's start has been sent, not its end */
+    uint64_t sent[2];   /* live bytes sent a stream */
+    int lost;           /* a live piece could not be sent: errno */
 };
 
 /* Read process.output_limit (a cap only when the user set it) and
- * job.max_payload (the size of a piece) from cfg; before the job starts. */
-void lr_capture_config(const loom_config *cfg);
+ * job.max_payload (the size of a piece) from cfg, and o's ways with
+ * output (live, --results); before the job starts. */
+void lr_capture_config(const loom_config *cfg, const struct lr_opts *o);
 
 /* An empty capture, capped as configured. */
 void lr_capture_init(struct lr_capture *c);
+
+/* Make c pass output live, as configured, for attempt (seq, attempt) of
+ * task, each line prefixed with tag (tag_len bytes and a tab; NULL: none);
+ * a no-op when output is not live. 0, or -1 (out of memory, no queue: the
+ * output is then spooled as without). */
+int lr_capture_live(struct lr_capture *c, loom_task *task, uint64_t seq, uint32_t attempt,
+                    const char *tag, size_t tag_len);
+
+/* -t: put the command's line (cmd, len bytes, and a newline) on OUT_QUEUE
+ * for attempt (seq, attempt) of task. 1 when sent, else 0. */
+int lr_capture_announce(loom_task *task, uint64_t seq, uint32_t attempt, const char *cmd,
+                        size_t len);
 
 /* loom_proc_opts.output_fn: arg is a struct lr_capture. */
 void lr_capture_sink(void *arg, int stream, const void *data, size_t len);
@@ -342,14 +399,27 @@ int lr_progress_tick(struct lr_run *run);
  * and spools it by attempt. */
 struct lr_pieces;
 
-/* Open OUT_QUEUE and start the thread. 0, or -1 (said). */
-int lr_pieces_start(loom_job *job, struct lr_pieces **out);
+/* Print a piece that is printed as it comes (stream: LR_PIECE_LIVE_OUT,
+ * LR_PIECE_LIVE_ERR, LR_PIECE_VERBOSE); called on the pieces' thread. */
+typedef void (*lr_pieces_print_fn)(void *arg, uint32_t stream, const char *data, size_t len);
 
-/* Wait until attempt (seq, attempt) has out_len bytes of stdout and
- * err_len of stderr in, then hand them over in out and err (to free with
+/* Open OUT_QUEUE and start the thread, which prints live pieces and -t's
+ * lines with print(print_arg, ...) as they come. 0, or -1 (said). */
+int lr_pieces_start(loom_job *job, lr_pieces_print_fn print, void *print_arg,
+                    struct lr_pieces **out);
+
+/* What an attempt's report says came before it on OUT_QUEUE. */
+struct lr_pieces_want {
+    uint64_t out_len, err_len;   /* bytes spooled for the report */
+    uint64_t live_out, live_err; /* bytes printed as they came */
+    int announced;               /* -t's line */
+};
+
+/* Wait until attempt (seq, attempt) has everything w says in (spooled or
+ * printed), then hand the spooled bytes over in out and err (to free with
  * lr_spool_free). 0, or -1 when they cannot come any more (said). */
-int lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out_len,
-                   uint64_t err_len, struct lr_spool *out, struct lr_spool *err);
+int lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt,
+                   const struct lr_pieces_want *w, struct lr_spool *out, struct lr_spool *err);
 
 /* Close OUT_QUEUE, end the thread and free what is left (NULL: nothing). */
 void lr_pieces_stop(struct lr_pieces *p);

@@ -54,6 +54,7 @@
 
 #include "../common/app.h"
 #include "loomrun.h"
+#include "timing.h"
 
 /* --help's part on GNU Parallel's command lines. */
 static void
@@ -99,7 +100,16 @@ usage_parallel(FILE *fp)
             "  --recend STR            a record ends with STR (default \\n; nothing when\n"
             "                          only --recstart is given); escapes \\n \\t \\0\n"
             "  --shuf                  run the jobs in a random order (read them all first;\n"
-            "                          {#} numbers them as they run)\n");
+            "                          {#} numbers them as they run)\n"
+            "  -t, --verbose           print each command on stderr as it starts\n"
+            "  --tagstring STR         prefix each output line with STR and a tab; STR's\n"
+            "                          replacement strings are filled in, unquoted\n"
+            "  --line-buffer, --lb     pass a running task's output in whole lines as they\n"
+            "                          come (lines of tasks mix; with -k: whole and in order)\n"
+            "  -u, --ungroup           pass output as it comes (lines may mix; no --tag, no\n"
+            "                          -k)\n"
+            "  --delay DURATION        at least DURATION between two task starts (seconds,\n"
+            "                          or with s, m, h, d: 1.5, 2m, 1m30s)\n");
 }
 
 static void
@@ -135,7 +145,10 @@ usage(FILE *fp)
                 "  --retries N             run a failed task up to N times in all (as GNU\n"
                 "                          Parallel counts; 0 is refused), preferably on\n"
                 "                          another worker (default 1: no retry)\n"
-                "  --timeout SECONDS       kill a task's whole process group after this long\n"
+                "  --timeout DURATION      kill a task's whole process group after this long\n"
+                "                          (seconds, or 2m, 1h30m ...); P%% kills a task\n"
+                "                          running longer than P%% of the median runtime of\n"
+                "                          the tasks that succeeded so far\n"
                 "  --halt POLICY           stop early: never (default), soon|now,fail=N,\n"
                 "                          fail=P%%, success=N|P%%, done=N|P%% (GNU Parallel's);\n"
                 "                          soon lets running tasks finish, now kills them;\n"
@@ -164,7 +177,8 @@ usage(FILE *fp)
                 "  --quiet                 no progress and no summary\n"
                 "Every option with a value also takes it as --option=VALUE.\n"
                 "  --help                  this text\n"
-                "  --version               loom, MPI and build id of this program\n\n"
+                "  --version               loom, MPI and build id of this program (loom-run,\n"
+                "                          not GNU Parallel)\n\n"
                 "Every task sees LOOM_TASK_ID (its line number), LOOM_ATTEMPT, LOOM_RANK,\n"
                 "LOOM_HOST and LOOM_SLOT. A task's output passes whole, whatever its size\n"
                 "(spooled in $TMPDIR); --process-output-limit SIZE keeps the first SIZE\n"
@@ -214,6 +228,9 @@ enum opt_id {
     O_MULTI,
     O_PIPE,
     O_SHUF,
+    O_VERBOSE,
+    O_LINE_BUFFER,
+    O_UNGROUP,
     /* with a value: --name VALUE, --name=VALUE, -xVALUE */
     O_VALUE,
     O_COMMAND = O_VALUE,
@@ -240,6 +257,8 @@ enum opt_id {
     O_BLOCK,
     O_RECSTART,
     O_RECEND,
+    O_TAGSTRING,
+    O_DELAY,
 };
 
 static const struct opt_def {
@@ -259,6 +278,9 @@ static const struct opt_def {
     {"--null", "-0", O_NULL},
     {"--link", NULL, O_LINK},
     {"--dry-run", NULL, O_DRY_RUN},
+    {"--verbose", "-t", O_VERBOSE},
+    {"--line-buffer", "--lb", O_LINE_BUFFER},
+    {"--ungroup", "-u", O_UNGROUP},
     {"--command", "-c", O_COMMAND},
     {"--joblog", NULL, O_JOBLOG},
     {"--results", NULL, O_RESULTS},
@@ -289,6 +311,8 @@ static const struct opt_def {
     {"--block-size", NULL, O_BLOCK},
     {"--recstart", NULL, O_RECSTART},
     {"--recend", NULL, O_RECEND},
+    {"--tagstring", NULL, O_TAGSTRING},
+    {"--delay", NULL, O_DELAY},
 };
 
 #define BAD(...)                                                                                   \
@@ -326,8 +350,11 @@ apply_flag(enum opt_id id, struct lr_opts *o, int speak)
             usage(stdout);
         return EXIT_OK;
     case O_VERSION:
-        if (speak)
+        if (speak) {
             app_print_version(PROG);
+            printf("This is loom-run, not GNU Parallel: it takes much of GNU Parallel's command\n"
+                   "line and runs the jobs across an MPI job (see loom-run(1)).\n");
+        }
         return EXIT_OK;
     case O_RESUME:
         o->resume = 1;
@@ -373,6 +400,15 @@ apply_flag(enum opt_id id, struct lr_opts *o, int speak)
     case O_SHUF:
         o->in.shuf = 1;
         break;
+    case O_VERBOSE:
+        o->verbose = 1;
+        break;
+    case O_LINE_BUFFER:
+        o->line_buffer = 1;
+        break;
+    case O_UNGROUP:
+        o->ungroup = 1;
+        break;
     default:
         break;
     }
@@ -388,6 +424,29 @@ seconds(const char *v, double lo, int lo_ok, double hi, double *out)
     if (*end || end == v || !(d > lo || (lo_ok && d == lo)) || !(d <= hi))
         return -1;
     *out = d;
+    return 0;
+}
+
+/* --timeout: a duration (GNU Parallel's postfixes) up to 2e6 s, or P% of
+ * the median runtime of the tasks that succeeded (P > 0). 0, or -1. */
+static int
+timeout_value(const char *v, struct lr_opts *o)
+{
+    size_t n = strlen(v);
+    if (n > 1 && v[n - 1] == '%') {
+        char *end;
+        double p = strtod(v, &end);
+        if (end != v + n - 1 || !(p > 0) || p > 1e6 || v[0] == '-' || v[0] == '+')
+            return -1;
+        o->timeout_pct = p;
+        o->timeout = 0;
+        return 0;
+    }
+    double d;
+    if (lr_duration_parse(v, &d) != 0 || !(d > 0) || d > 2000000)
+        return -1;
+    o->timeout = d;
+    o->timeout_pct = 0;
     return 0;
 }
 
@@ -568,8 +627,16 @@ apply_value(enum opt_id id, const char *name, const char *v, struct lr_opts *o, 
         break;
     }
     case O_TIMEOUT:
-        if (seconds(v, 0, 0, 2000000, &o->timeout) != 0)
-            BAD("--timeout needs seconds > 0\n");
+        if (timeout_value(v, o) != 0)
+            BAD("--timeout needs a duration > 0 (seconds, or 2m, 1h30m ...) or P%% (of the\n"
+                "median runtime of the tasks that succeeded)\n");
+        break;
+    case O_DELAY:
+        if (lr_duration_parse(v, &o->delay) != 0 || o->delay > 1e6)
+            BAD("--delay needs a duration (seconds, or 1.5s, 2m, 1m30s ...)\n");
+        break;
+    case O_TAGSTRING:
+        o->tagstring = v;
         break;
     case O_PROGRESS_INTERVAL:
         if (seconds(v, 0, 1, 1e6, &o->progress_interval) != 0)
@@ -694,6 +761,16 @@ check_args(struct lr_opts *o, int have_path, int speak)
     if (!o->shell && getenv("PARALLEL_SHELL") && *getenv("PARALLEL_SHELL"))
         o->shell = getenv("PARALLEL_SHELL");
     o->in.commands = o->tmpl == NULL;
+    if (o->ungroup) { /* as GNU Parallel: no tags, and output as it comes */
+        o->tag = 0;
+        o->tagstring = NULL;
+        o->keep_order = 0;
+    }
+    if (o->tagstring) /* the tag is STR filled in (--tag or not) */
+        o->tag = 1;
+    o->live = o->ungroup                         ? LR_LIVE_RAW
+              : o->line_buffer && !o->keep_order ? LR_LIVE_LINES
+                                                 : LR_LIVE_NONE;
     o->in.tmpl = o->tmpl;
     return check_pipe(o, have_path, speak);
 }
@@ -843,7 +920,7 @@ main(int argc, char **argv)
         goto out;
     }
     loom_config_apply(cfg);
-    if (o.timeout == 0)
+    if (o.timeout == 0 && o.timeout_pct == 0)
         loom_config_get_double(cfg, "process.timeout", &o.timeout);
 
     if (o.dry_run) {

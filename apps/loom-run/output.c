@@ -9,6 +9,7 @@
  * is copied from its file in bounded pieces.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +27,16 @@ struct lr_held {
     struct lr_output t; /* its spools and tag are the held one's own */
 };
 
+/* What prints (task output, the progress line) holds this: the pieces'
+ * thread prints live output and -t's lines while the master's prints the
+ * rest. */
+static pthread_mutex_t print_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* ---- progress ------------------------------------------------------------------- */
 
-void
-lr_progress_clear(struct lr_run *run)
+/* lr_progress_clear, under print_mu. */
+static void
+clear_locked(struct lr_run *run)
 {
     if (run->drawn) {
         /* out now: stderr is line-buffered (main.c), and what follows may
@@ -38,6 +45,27 @@ lr_progress_clear(struct lr_run *run)
         fflush(stderr);
         run->drawn = 0;
     }
+}
+
+void
+lr_progress_clear(struct lr_run *run)
+{
+    pthread_mutex_lock(&print_mu);
+    clear_locked(run);
+    pthread_mutex_unlock(&print_mu);
+}
+
+/* lr_pieces_print_fn: a piece printed as it comes, on the pieces' thread
+ * (arg: the run). */
+static void
+print_live(void *arg, uint32_t stream, const char *data, size_t len)
+{
+    FILE *fp = stream == LR_PIECE_LIVE_OUT ? stdout : stderr;
+    pthread_mutex_lock(&print_mu);
+    clear_locked(arg);
+    fwrite(data, 1, len, fp);
+    fflush(fp);
+    pthread_mutex_unlock(&print_mu);
 }
 
 /* Seconds between two progress lines. */
@@ -53,7 +81,7 @@ lr_output_start(struct lr_run *run)
     fflush(stdout);
     if (lr_launcher_one_stream() && dup2(STDOUT_FILENO, STDERR_FILENO) < 0)
         fprintf(stderr, PROG ": cannot merge stderr into stdout: %s\n", strerror(errno));
-    if (lr_pieces_start(run->job, &run->pieces) != 0)
+    if (lr_pieces_start(run->job, print_live, run, &run->pieces) != 0)
         run->trouble = 1; /* big outputs cannot come: said */
     if (!run->o->quiet && (run->live || run->o->progress_interval > 0))
         run->next_tick = run->st.t0 + progress_every(run);
@@ -65,6 +93,7 @@ progress_show(struct lr_run *run, double now)
     char line[256];
     lr_stats_progress(&run->st, now, run->outstanding, loom_job_threads(run->job), line,
                       sizeof line);
+    pthread_mutex_lock(&print_mu);
     if (run->live) {
         fprintf(stderr, "\r\033[K" PROG ": %s", line);
         run->drawn = 1;
@@ -72,6 +101,7 @@ progress_show(struct lr_run *run, double now)
         fprintf(stderr, PROG ": progress: %s\n", line);
     }
     fflush(stderr);
+    pthread_mutex_unlock(&print_mu);
 }
 
 int
@@ -139,12 +169,14 @@ static void
 print_output(struct lr_run *run, const struct lr_output *t)
 {
     const char *tag = run->o->tag ? t->tag : NULL;
+    pthread_mutex_lock(&print_mu);
     int was_drawn = run->drawn;
-    lr_progress_clear(run);
+    clear_locked(run);
     emit_spool(run, stdout, &t->out, tag, t->tag_len, t->seq);
     fflush(stdout);
     emit_spool(run, stderr, &t->err, tag, t->tag_len, t->seq);
     fflush(stderr);
+    pthread_mutex_unlock(&print_mu);
     if (was_drawn) /* the live line back below the output at the next tick,
                     * now, once this task is counted */
         run->next_tick = run->st.t0;
@@ -275,6 +307,8 @@ lr_order_forget(struct lr_run *run, uint64_t seq)
 void
 lr_output_take(struct lr_run *run, struct lr_output *t, int final)
 {
+    if (t->live)
+        return; /* printed as it came */
     if (final)
         say_cut(run, t);
     if (!run->o->keep_order) {

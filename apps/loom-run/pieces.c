@@ -23,9 +23,13 @@ struct entry {
     uint64_t seq;
     uint32_t attempt;
     struct lr_spool s[2];
+    uint64_t printed[2]; /* live bytes printed, a stream */
+    int announced;       /* -t's line printed */
 };
 
 struct lr_pieces {
+    lr_pieces_print_fn print; /* live pieces and -t's lines */
+    void *print_arg;
     loom_job *job;
     loom_queue *q; /* the thread's */
     pthread_t thread;
@@ -66,10 +70,18 @@ drain(void *arg)
         struct out_piece h;
         if (len >= sizeof h) {
             memcpy(&h, data, sizeof h);
+            const char *bytes = (char *)data + sizeof h;
+            int live = h.stream == LR_PIECE_LIVE_OUT || h.stream == LR_PIECE_LIVE_ERR;
+            if (live || h.stream == LR_PIECE_VERBOSE) /* out now, outside p->mu */
+                p->print(p->print_arg, h.stream, bytes, len - sizeof h);
             pthread_mutex_lock(&p->mu);
             struct entry *e = entry_get(p, h.seq, h.attempt, 1);
-            if (e)
-                (void)lr_spool_add(&e->s[h.stream == 2], (char *)data + sizeof h,
+            if (e && live)
+                e->printed[h.stream == LR_PIECE_LIVE_ERR] += len - sizeof h;
+            else if (e && h.stream == LR_PIECE_VERBOSE)
+                e->announced = 1;
+            else if (e)
+                (void)lr_spool_add(&e->s[h.stream == LR_PIECE_ERR], bytes,
                                    len - sizeof h); /* a failure: in s->err */
             pthread_cond_broadcast(&p->cv);
             pthread_mutex_unlock(&p->mu);
@@ -85,10 +97,14 @@ drain(void *arg)
 }
 
 int
-lr_pieces_start(loom_job *job, struct lr_pieces **out)
+lr_pieces_start(loom_job *job, lr_pieces_print_fn print, void *print_arg, struct lr_pieces **out)
 {
     struct lr_pieces *p = calloc(1, sizeof *p);
     *out = NULL;
+    if (p) {
+        p->print = print;
+        p->print_arg = print_arg;
+    }
     if (!p || loom_queue_open(job, OUT_QUEUE, OUT_QUEUE_CAP, &p->q) != LOOM_OK) {
         fprintf(stderr, PROG ": cannot open the output queue: %s\n",
                 p ? loom_last_error() : "out of memory");
@@ -108,17 +124,23 @@ lr_pieces_start(loom_job *job, struct lr_pieces **out)
     return 0;
 }
 
-/* Bytes in of both streams, counting a failed spool as complete (its
- * bytes were counted, not held). */
+/* Everything w waits for is in: bytes of both streams spooled (counting a
+ * failed spool as complete: its bytes were counted, not held) and
+ * printed, and -t's line. */
 static int
-complete(const struct entry *e, uint64_t out_len, uint64_t err_len)
+complete(const struct entry *e, const struct lr_pieces_want *w)
 {
-    return e && e->s[0].total >= out_len && e->s[1].total >= err_len;
+    static const struct entry none; /* nothing came (a live task that printed nothing) */
+    if (!e)
+        e = &none;
+    return e->s[0].total >= w->out_len && e->s[1].total >= w->err_len &&
+           e->printed[0] >= w->live_out && e->printed[1] >= w->live_err &&
+           (e->announced || !w->announced);
 }
 
 int
-lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out_len,
-               uint64_t err_len, struct lr_spool *out, struct lr_spool *err)
+lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, const struct lr_pieces_want *w,
+               struct lr_spool *out, struct lr_spool *err)
 {
     lr_spool_init(out, 0);
     lr_spool_init(err, 0);
@@ -126,7 +148,7 @@ lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out
         return -1;
     pthread_mutex_lock(&p->mu);
     struct entry *e;
-    while (!complete(e = entry_get(p, seq, attempt, 0), out_len, err_len) && !p->ended)
+    while (!complete(e = entry_get(p, seq, attempt, 0), w) && !p->ended)
         pthread_cond_wait(&p->cv, &p->mu);
     if (e) {
         struct entry **pp = &p->list;
@@ -135,9 +157,9 @@ lr_pieces_take(struct lr_pieces *p, uint64_t seq, uint32_t attempt, uint64_t out
         *pp = e->next;
     }
     pthread_mutex_unlock(&p->mu);
-    if (!complete(e, out_len, err_len))
+    int rc = complete(e, w) ? 0 : -1;
+    if (rc != 0)
         fprintf(stderr, PROG ": task %llu: its output stopped coming\n", (unsigned long long)seq);
-    int rc = complete(e, out_len, err_len) ? 0 : -1;
     if (e) {
         *out = e->s[0];
         *err = e->s[1];

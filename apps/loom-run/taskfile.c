@@ -353,12 +353,14 @@ lr_shell_quote(const char *s, size_t len)
     return q;
 }
 
-/* A growing string; oom records a failed allocation, checked at the end. */
+/* A growing string; oom records a failed allocation, checked at the end;
+ * raw: values go in as they are, not quoted (--tagstring). */
 struct sbuf {
     char *p;
     size_t len;
     size_t cap;
     int oom;
+    int raw;
 };
 
 static void
@@ -392,6 +394,10 @@ sb_add(struct sbuf *b, const char *s, size_t n)
 static void
 sb_add_quoted(struct sbuf *b, const char *s, size_t n)
 {
+    if (b->raw) {
+        sb_add(b, s, n);
+        return;
+    }
     char *q = lr_shell_quote(s, n);
 
     if (q == NULL) {
@@ -521,7 +527,7 @@ expand_brace(struct sbuf *b, const char *name, const struct argv_view *a,
         return 1;
     }
     if (strcmp(name, "%") == 0) {
-        sb_add(b, slot, strlen(slot));
+        sb_add(b, slot, b->raw ? 1 : strlen(slot)); /* raw: LR_TAG_SLOT, one NUL */
         return 1;
     }
     if (is_modifier(name)) {
@@ -671,11 +677,14 @@ expand_context(struct sbuf *b, const char *tmpl, const struct argv_view *a,
     return 0;
 }
 
-char *
-lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
-                 size_t errlen)
+/* Fill tmpl with line's values into b (b->raw: unquoted, and nothing
+ * appended when tmpl has no replacement string). 0, or -1 (said in err;
+ * b->p freed). */
+static int
+fill(const char *tmpl, const struct lr_line *line, const char *slot, struct sbuf *b_, char *err,
+     size_t errlen)
 {
-    struct sbuf b = {0};
+    struct sbuf b = *b_;
     int any = 0, r;
     struct argv_view a = {line->args, line->arglen, line->nargs};
 
@@ -686,7 +695,7 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
         if (memchr(a.v[i], '\0', a.len[i]) != NULL) {
             free(b.p);
             set_err(err, errlen, "input contains a NUL byte");
-            return NULL;
+            return -1;
         }
     }
     slot = slot != NULL ? slot : "$LOOM_SLOT";
@@ -694,15 +703,35 @@ lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot,
                       : expand_piece(&b, tmpl, tmpl, &a, line, slot, &any, err, errlen);
     if (r != 0) {
         free(b.p);
-        return NULL;
+        return -1;
     }
-    if (!any && !line->no_append)
+    if (!any && !line->no_append && !b.raw)
         append_args(&b, &a);
     if (b.oom || b.p == NULL) {
         free(b.p);
         set_err(err, errlen, "out of memory");
-        return NULL;
+        return -1;
     }
+    *b_ = b;
+    return 0;
+}
+
+char *
+lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
+                 size_t errlen)
+{
+    struct sbuf b = {0};
+    return fill(tmpl, line, slot, &b, err, errlen) == 0 ? b.p : NULL;
+}
+
+char *
+lr_tagstring_line(const char *tmpl, const struct lr_line *line, size_t *len, char *err,
+                  size_t errlen)
+{
+    struct sbuf b = {.raw = 1};
+    if (fill(tmpl, line, "", &b, err, errlen) != 0)
+        return NULL;
+    *len = b.len;
     return b.p;
 }
 

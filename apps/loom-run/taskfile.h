@@ -201,4 +201,18 @@ char *lr_template_expand(const char *tmpl, const char *input, size_t len, uint64
 char *lr_template_line(const char *tmpl, const struct lr_line *line, const char *slot, char *err,
                        size_t errlen);
 
+/* What {%} becomes in a --tagstring tag: one NUL byte, which the worker
+ * that runs the job replaces with its slot. */
+#define LR_TAG_SLOT '\0'
+
+/*
+ * A --tagstring tag: tmpl filled with line's values as lr_template_line
+ * does, but unquoted (GNU Parallel's --tagstring prints them as they
+ * are), nothing appended when tmpl has no replacement string, and {%} as
+ * LR_TAG_SLOT. Returns the tag (*len bytes, NUL-terminated past them) to
+ * free, or NULL with the reason in err.
+ */
+char *lr_tagstring_line(const char *tmpl, const struct lr_line *line, size_t *len, char *err,
+                        size_t errlen);
+
 #endif /* LR_TASKFILE_H */

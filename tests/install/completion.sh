@@ -62,6 +62,12 @@ expect "--max-args --max-chars --max-replace-args" loom-run --max-
 expect "100M 10M 1G 1M 1k" loom-run --pipe --block ""
 expect "" loom-run -n ""
 expect "" loom-run -c ""
+# GNU Parallel's output options, and --delay taking a value
+expect "--tag --tagstring" loom-run --tag
+expect "--line-buffer" loom-run --line
+expect "--ungroup" loom-run --ung
+expect "--verbose" loom-run --verb
+expect "" loom-run --delay ""
 
 # names: files for --joblog and the task file, directories for --results
 T=$(mktemp -d)

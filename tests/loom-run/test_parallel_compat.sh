@@ -302,5 +302,86 @@ if [ "$rc" -ne 255 ] || [ -s l.out ] || ! grep -q 'pipe' l.err; then
     fail "pipe-with-source" "exit $rc (want 255): $(head -c 200 l.err)"
 fi
 
+# --- p15-outopts: -t --verbose --tagstring --line-buffer --ungroup --delay --version --timeout P%
+# checkerr NAME STDIN ARGS...: check, and the same stderr lines (sorted: -t
+# prints each command as it starts, in whatever order the jobs start)
+checkerr() {
+    local name=$1
+    check "$@"
+    if cmp -s p.rc l.rc && cmp -s p.out l.out && ! diff <(sort p.err) <(sort l.err) >err.diff; then
+        fail "$name" "stderr differs:
+$(head -20 err.diff)"
+    fi
+}
+# checksorted NAME STDIN ARGS...: the same lines on stdout, in any order
+# (output passed as it comes), and the same exit status; with -j 3 so
+# that jobs run side by side
+checksorted() {
+    local name=$1 in=$2
+    shift 2
+    cases=$((cases + 1))
+    "$PARALLEL_BIN" --will-cite -j 3 "$@" <"$in" >p.out 2>p.err
+    echo $? >p.rc
+    "$LOOMRUN" --quiet -j 3 "$@" <"$in" >l.out 2>l.err
+    echo $? >l.rc
+    if ! cmp -s p.rc l.rc; then
+        fail "$name" "exit status parallel $(cat p.rc), loom-run $(cat l.rc): $(head -c 300 l.err)"
+    elif ! diff <(sort p.out) <(sort l.out) >out.diff; then
+        fail "$name" "sorted stdout differs:
+$(head -20 out.diff)"
+    fi
+}
+checkerr verbose-t $N -t echo ::: a 'b c' "it's"
+checkerr verbose-long $N --verbose printf '%s\n' ::: x 'y z'
+checkerr verbose-commands cmds.txt -t
+checkerr verbose-stderr $N -t sh -c 'echo out {}; echo err {} >&2' ::: 1 2
+check tagstring $N --tagstring '{}-{#}<{1}>' echo ::: 'a b' "it's" '$HOME'
+check tagstring-multi $N --tagstring '{2}:{1}' echo ::: a b ::: 1 2
+check tagstring-plain $N --tagstring T echo ::: a b
+check tagstring-eq $N --tagstring='[{/.}]' echo ::: d/a.x e/b.y
+check tagstring-over-tag $N --tag --tagstring Z echo ::: a b
+check tagstring-slot $N -j1 --tagstring 'slot{%}' echo ::: a b
+check tagstring-lines $N --tagstring 'n{}' 'seq {}' ::: 2 3
+check tagstring-stdin two.txt --tagstring '<{}>' echo
+check line-buffer-k $N --line-buffer sh -c 'echo {}; echo {}{}' ::: a b c
+check line-buffer-k-lb $N --lb --tag sh -c 'echo {}; echo x >&2' ::: a b
+checksorted line-buffer $N --line-buffer sh -c 'echo {}; echo {}{}' ::: a b c d
+checksorted line-buffer-tag $N --lb --tag 'seq 3 | sed s/^/{}/' ::: a b c
+checksorted line-buffer-tagstring $N --lb --tagstring '{#}' echo ::: a b c
+checksorted line-buffer-exit $N --lb sh -c 'echo {}; exit {}' ::: 0 1 2
+checksorted ungroup $N --ungroup echo ::: a b c d
+checksorted ungroup-u $N -u sh -c 'echo {}; echo {}{}' ::: a b c
+checksorted ungroup-no-tag $N -u --tag echo ::: a b
+checksorted ungroup-no-tagstring $N -u --tagstring X echo ::: a b
+checksorted ungroup-keep-order $N -u -k echo ::: a b c
+checksorted ungroup-exit $N -u sh -c 'exit {}' ::: 0 3 0
+check delay $N --delay 0.1 echo ::: a b c
+check delay-s $N --delay 0.05s echo ::: a b
+check delay-eq $N --delay=0 echo ::: a b
+checklog delay-log $N --delay 0.1 echo ::: a b
+check timeout-postfix $N --timeout 1m echo ::: a
+checklog timeout-postfix-kill $N --timeout 0.02m sh -c 'sleep {}' ::: 0 30
+# --timeout P%: with one slot the 0.2 s jobs succeed and set the median;
+# the 30 s job is killed at 200% of it (both tools: Exitval -1, signal 15)
+checklog timeout-percent $N -j1 --timeout 200% sh -c 'sleep {}' ::: 0.2 0.2 0.2 30 0.2
+cases=$((cases + 1))
+"$PARALLEL_BIN" --version >p.out 2>&1
+echo $? >p.rc
+"$LOOMRUN" --version >l.out 2>&1
+echo $? >l.rc
+if ! cmp -s p.rc l.rc || ! grep -q '^loom-run (loom)' l.out || ! grep -q 'not GNU Parallel' l.out; then
+    fail version "exit status parallel $(cat p.rc), loom-run $(cat l.rc): $(head -c 400 l.out)"
+fi
+# --delay: the job log's start times are at least the delay apart (less
+# the log's millisecond rounding)
+cases=$((cases + 1))
+rm -f l.log
+"$LOOMRUN" --quiet -j 3 --delay 0.3 --joblog l.log true ::: 1 2 3 4 >l.out 2>l.err
+if ! tail -n +2 l.log | cut -f3 | sort -n |
+    awk 'NR > 1 && $1 - prev < 0.299 { bad = 1; print "starts " prev " and " $1 }
+         { prev = $1 } END { exit bad || NR != 4 }' >delay.txt; then
+    fail delay-starts "start times closer than 0.3 s, or not 4: $(cat delay.txt) $(cut -f3 l.log | tr '\n' ' ')"
+fi
+
 echo "$cases cases, $failed failed (work dir $WORK)"
 [ "$failed" -eq 0 ]

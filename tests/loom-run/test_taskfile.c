@@ -897,3 +897,29 @@ Test(template, context_replace_and_no_append, .timeout = 10)
     cr_assert_str_eq(cmd, "echo 2 ''");
     free(cmd);
 }
+
+/* --tagstring: values as they are (GNU Parallel does not quote them),
+ * nothing appended, {%} left to the worker as one NUL byte */
+Test(tagstring, unquoted_values_and_the_slot_marker, .timeout = 10)
+{
+    static const char *const args[] = {"a b", "it's"};
+    static const size_t lens[] = {3, 4};
+    struct lr_line line = {
+        .text = "a b", .len = 3, .seq = 7, .args = args, .arglen = lens, .nargs = 2};
+    char err[128] = "";
+    size_t len = 0;
+    char *tag = lr_tagstring_line("{#}:{2}-{1}<{}>", &line, &len, err, sizeof err);
+    cr_assert_not_null(tag, "%s", err);
+    cr_assert_str_eq(tag, "7:it's-a b<a b it's>");
+    cr_assert_eq(len, strlen(tag));
+    free(tag);
+    tag = lr_tagstring_line("T", &line, &len, err, sizeof err);
+    cr_assert_str_eq(tag, "T", "no replacement string: nothing appended");
+    free(tag);
+    tag = lr_tagstring_line("s{%}.", &line, &len, err, sizeof err);
+    cr_assert_not_null(tag, "%s", err);
+    cr_assert(len == 3 && memcmp(tag, "s\0.", 4) == 0, "{%%} gave %zu bytes", len);
+    free(tag);
+    cr_assert_null(lr_tagstring_line("{= 1 =}", &line, &len, err, sizeof err));
+    cr_assert_not_null(strstr(err, "not supported"), "%s", err);
+}
