@@ -28,7 +28,7 @@ done
 help=$("$loomrun" --help) || { bad "loom-run --help failed"; exit 1; }
 # the options: words starting with - at the start of a help line or after ", "
 opts=$(printf '%s\n' "$help" | grep -E '^ {1,4}-' |
-    sed -E 's/^ +//; s/  .*$//; s/, /\n/g' | sed -E 's/[ =].*$//' | grep -E '^--?[a-zA-Z]' | sort -u)
+    sed -E 's/^ +//; s/  .*$//; s/, /\n/g' | sed -E 's/[ =].*$//' | grep -E '^--?[a-zA-Z0-9]' | sort -u)
 n=$(printf '%s\n' "$opts" | grep -c .)
 [ "$n" -ge 40 ] || bad "only $n options found in loom-run --help: $opts"
 text=$(groff -mandoc -Tascii -P-c -P-b -P-u "$dir/loom-run.1" 2>/dev/null)
