@@ -184,6 +184,8 @@ take_output(struct lr_run *run, const struct run_rep *rep, const char *out, cons
             const char *tag, struct lr_output *shown)
 {
     *shown = (struct lr_output){.seq = rep->seq, .tag = tag, .tag_len = rep->tag_len};
+    lr_spool_init(&shown->out, 0); /* fd -1: freeing it must not close fd 0 */
+    lr_spool_init(&shown->err, 0);
     shown->lost_errno = rep->lost_errno;
     shown->live = rep->live;
     if (rep->piped || rep->announced || rep->live) {

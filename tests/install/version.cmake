@@ -16,10 +16,10 @@ foreach(entry ${PROGRAMS})
   set(re "^${name} \\(loom\\) ${VERSION}\n"
          "libloom: ([^\n]+/libloom\\.so[.0-9]*), build id ([0-9a-f]+)\n"
          "MPI: compiled with Open MPI [0-9]+\\.[0-9]+\\.[0-9]+ \\(MPI [0-9]\\.[0-9]\\), running [^\n]+\n"
-         "build id: ([0-9a-f]+)\n$")
+         "build id: ([0-9a-f]+)\n")
   string(CONCAT re ${re})
   if(NOT out MATCHES "${re}")
-    message(FATAL_ERROR "${name} --version: not the expected four lines:\n${out}")
+    message(FATAL_ERROR "${name} --version: not the expected first four lines:\n${out}")
   endif()
   set(lib ${CMAKE_MATCH_1})
   set(lib_id ${CMAKE_MATCH_2})
