@@ -27,6 +27,18 @@ lr_test_mkdir(const char *prefix)
     cr_assert_not_null(mkdtemp(dir), "mkdtemp %s: %s", dir, strerror(errno));
 }
 
+/* Remove dir and all in it (a test's .fini): a suite run leaves no
+ * directories behind in /tmp. */
+static inline void
+lr_test_rmdir(void)
+{
+    if (!dir[0])
+        return;
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    (void)!system(cmd);
+}
+
 /* The path of name in dir, into p (n bytes). */
 static inline void
 path_in(char *p, size_t n, const char *name)

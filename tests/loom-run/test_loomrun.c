@@ -22,6 +22,12 @@ setup(void)
     lr_test_mkdir("loomrun");
 }
 
+static void
+teardown(void)
+{
+    lr_test_rmdir();
+}
+
 /* Run loom-run with 3 ranks in dir under mpirun --timeout limit_s; stdout
  * to out.txt, stderr to err.txt. Returns its exit status. */
 static int
@@ -44,7 +50,7 @@ loomrun(const char *args)
     return loomrun_for(120, args);
 }
 
-Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .timeout = 120)
+Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .fini = teardown, .timeout = 120)
 {
     /* 20 tasks each print 300 numbered lines: a task's lines must come out
      * together, never mixed with another task's */
@@ -84,7 +90,7 @@ Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .t
     free(log);
 }
 
-Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .timeout = 120)
+Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", "true\nexit 3\nkill -9 $$\necho $LOOM_TASK_ID $LOOM_ATTEMPT\n");
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 2, "the exit status counts the failed tasks");
@@ -103,7 +109,7 @@ Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .timeout = 
     free(err);
 }
 
-Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .timeout = 120)
+Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", "sleep 100 & echo $! > child.pid; wait\n");
     cr_assert_eq(loomrun("--joblog jl --timeout 1 tasks.txt"), 1);
@@ -138,7 +144,7 @@ Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .timeout =
     free(pid);
 }
 
-Test(loomrun, retries_run_a_failed_task_again, .init = setup, .timeout = 120)
+Test(loomrun, retries_run_a_failed_task_again, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", "[ \"$LOOM_ATTEMPT\" -ge 3 ]\n");
     /* --retries N: N attempts in all, as in GNU Parallel */
@@ -152,7 +158,7 @@ Test(loomrun, retries_run_a_failed_task_again, .init = setup, .timeout = 120)
     free(log);
 }
 
-Test(loomrun, resume_and_resume_failed, .init = setup, .timeout = 180)
+Test(loomrun, resume_and_resume_failed, .init = setup, .fini = teardown, .timeout = 180)
 {
     /* task 2 fails until the marker exists */
     write_file("tasks.txt", "echo one >> ran.txt\n[ -e marker ] && echo two >> ran.txt\n"
@@ -181,7 +187,7 @@ Test(loomrun, resume_and_resume_failed, .init = setup, .timeout = 180)
     free(log);
 }
 
-Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
+Test(loomrun, a_changed_task_file_is_refused, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", "true\ntrue\n");
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 0);
@@ -193,7 +199,7 @@ Test(loomrun, a_changed_task_file_is_refused, .init = setup, .timeout = 120)
     cr_assert_eq(loomrun("--joblog jl --resume --force tasks.txt"), 0);
 }
 
-Test(loomrun, a_changed_template_is_said_so, .init = setup, .timeout = 120)
+Test(loomrun, a_changed_template_is_said_so, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("in.txt", "a\nb\n");
     cr_assert_eq(loomrun("--joblog jl -c 'echo {}' in.txt"), 0);
@@ -206,7 +212,7 @@ Test(loomrun, a_changed_template_is_said_so, .init = setup, .timeout = 120)
 
 /* Started by hand, loom-run says what it can before starting mpirun: a
  * LOOM_MPIRUN that leaves a mark shows it was never started. */
-Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .timeout = 60)
+Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .fini = teardown, .timeout = 60)
 {
     write_file("mark.sh", "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexit 0\n");
     char cmd[1024];
@@ -227,7 +233,7 @@ Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .timeo
     }
 }
 
-Test(loomrun, help_has_one_loom_options_heading, .init = setup, .timeout = 60)
+Test(loomrun, help_has_one_loom_options_heading, .init = setup, .fini = teardown, .timeout = 60)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --help >out.txt 2>err.txt", dir);
@@ -238,7 +244,7 @@ Test(loomrun, help_has_one_loom_options_heading, .init = setup, .timeout = 60)
     free(out);
 }
 
-Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
+Test(loomrun, templates_quote_every_input, .init = setup, .fini = teardown, .timeout = 120)
 {
     const char *inputs = "plain\nwith space\nit's\n$HOME\n`date`\nünïcødé\n\"double\"\n";
     write_file("inputs.txt", inputs);
@@ -255,7 +261,7 @@ Test(loomrun, templates_quote_every_input, .init = setup, .timeout = 120)
     free(got);
 }
 
-Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .timeout = 120)
+Test(loomrun, bad_input_exits_255_and_runs_nothing, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("empty.txt", "");
     write_file("comments.txt", "# only\n\n   # comments\n");
@@ -335,7 +341,7 @@ run_true_tasks(int n, int limit_s)
  * the same way, gives the rate; the second run has as many tasks as take
  * about 60 s at that rate (5000 at least, 100,000 at most), and mpirun
  * allows it five times its expected time. */
-Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .timeout = 560)
+Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .fini = teardown, .timeout = 560)
 {
     double first = run_true_tasks(2000, 120), rate = 2000 / first;
     int n = (int)(rate * 60 / 1000) * 1000;
@@ -350,7 +356,7 @@ Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .timeo
             first, rate, n, second, expect, limit);
 }
 
-Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .timeout = 120)
+Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", "echo rank=$LOOM_RANK\nexit 5\n");
     char cmd[1024];
@@ -393,7 +399,7 @@ own_cpu_list(char *list)
 /* Started by hand on one node, the one worker is alone on the node: its
  * pool thread i is pinned to the i-th CPU (pool.pin), and its commands
  * still get every CPU. --pool-pin false (the user's word) keeps them all. */
-Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .init = setup,
+Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .init = setup, .fini = teardown,
      .timeout = 120)
 {
     char list[256];
@@ -426,7 +432,7 @@ Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .ini
 }
 
 /* loom's own options given to a self-launched loom-run reach its ranks. */
-Test(loomrun, by_hand_loom_options_reach_the_ranks, .init = setup, .timeout = 120)
+Test(loomrun, by_hand_loom_options_reach_the_ranks, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("tasks.txt", SHOW_CPUS);
     for (int threads = 1; threads <= 3; threads += 2) {
@@ -445,7 +451,7 @@ Test(loomrun, by_hand_loom_options_reach_the_ranks, .init = setup, .timeout = 12
 
 /* A task may itself be an MPI job (its own mpirun) or a loom-run that
  * starts one: neither mistakes itself for a rank of the outer job. */
-Test(loomrun, tasks_may_be_mpi_jobs_and_loom_runs, .init = setup, .timeout = 180)
+Test(loomrun, tasks_may_be_mpi_jobs_and_loom_runs, .init = setup, .fini = teardown, .timeout = 180)
 {
     write_file("inner.txt", "echo inner-$LOOM_TASK_ID\necho inner-$LOOM_TASK_ID\n");
     char tasks[2048];
@@ -465,7 +471,7 @@ Test(loomrun, tasks_may_be_mpi_jobs_and_loom_runs, .init = setup, .timeout = 180
     free(err);
 }
 
-Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .timeout = 120)
+Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .fini = teardown, .timeout = 120)
 {
     /* later lines finish first; --keep-order must print them in file order
      * all the same (without it, completion order is whatever it is) */
@@ -477,7 +483,7 @@ Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .timeout = 12
     free(out);
 }
 
-Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .timeout = 120)
+Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_file("inputs.txt", "alpha\nbe ta\n");
     cr_assert_eq(loomrun("--tag --keep-order --quiet -c 'echo x; echo y >&2' inputs.txt"), 0);
@@ -489,7 +495,7 @@ Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .timeout = 
     free(err);
 }
 
-Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = setup, .timeout = 120)
+Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = setup, .fini = teardown, .timeout = 120)
 {
     /* "ls DIR" and "/bin/echo a b" need no shell and are exec'd directly;
      * a missing or non-executable program must still give the shell's
@@ -512,7 +518,7 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
     free(err);
 }
 
-Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup,
+Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup, .fini = teardown,
      .timeout = 300)
 {
     FILE *f = open_in("tasks.txt", "w");
@@ -576,7 +582,7 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
     free(log);
 }
 
-Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup, .timeout = 180)
+Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup, .fini = teardown, .timeout = 180)
 {
     /* NUL, 0xff, invalid UTF-8, no final newline; then 6 MB */
     write_file("tasks.txt", "printf 'a\\000b\\377\\300\\001z'\n");
@@ -615,7 +621,7 @@ Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = se
     free(err);
 }
 
-Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .timeout = 180)
+Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .fini = teardown, .timeout = 180)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 1; i <= 2100; i++)
@@ -660,7 +666,7 @@ Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .ti
     cr_assert_eq(lines_in("jl"), 0, "nothing ran, no job log");
 }
 
-Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .timeout = 120)
+Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .fini = teardown, .timeout = 120)
 {
     FILE *f = open_in("nul.txt", "w");
     fwrite("echo one >> ran.txt\necho t\0wo >> ran.txt\n", 1, 41, f);
@@ -683,7 +689,7 @@ Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .t
     cr_assert_eq(lines_in("ran.txt"), 0, "the good first lines did not run either");
 }
 
-Test(loomrun, more_than_100_failures_exit_101, .init = setup, .timeout = 120)
+Test(loomrun, more_than_100_failures_exit_101, .init = setup, .fini = teardown, .timeout = 120)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 150; i++)
@@ -696,7 +702,7 @@ Test(loomrun, more_than_100_failures_exit_101, .init = setup, .timeout = 120)
     free(err);
 }
 
-Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
+Test(loomrun, retries_go_to_another_worker, .init = setup, .fini = teardown, .timeout = 120)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 40; i++)
@@ -719,7 +725,7 @@ Test(loomrun, retries_go_to_another_worker, .init = setup, .timeout = 120)
     free(att);
 }
 
-Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup, .timeout = 180)
+Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup, .fini = teardown, .timeout = 180)
 {
     FILE *f = open_in("tasks.txt", "w");
     fputs("[ -e ok ] || exit 7\n", f);
@@ -748,7 +754,7 @@ Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = se
     free(all);
 }
 
-Test(loomrun, halt_now_kills_running_tasks, .init = setup, .timeout = 120)
+Test(loomrun, halt_now_kills_running_tasks, .init = setup, .fini = teardown, .timeout = 120)
 {
     /* the sleeps would outlast the test's timeout: the halt must kill them
      * (whatever the number of slots, tasks 1 and 2 start together) */
@@ -764,7 +770,7 @@ Test(loomrun, halt_now_kills_running_tasks, .init = setup, .timeout = 120)
     cr_assert_eq(loomrun("--halt sometimes tasks.txt"), 255);
 }
 
-Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .timeout = 120)
+Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .fini = teardown, .timeout = 120)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 40; i++)
@@ -809,7 +815,7 @@ write_killer_tasks(void)
     fclose(f);
 }
 
-Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .timeout = 120)
+Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_killer_tasks();
     char cmd[1024];
@@ -832,7 +838,7 @@ Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .timeout
     free(err);
 }
 
-Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .timeout = 120)
+Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .fini = teardown, .timeout = 120)
 {
     write_killer_tasks();
     char cmd[1024];
@@ -860,7 +866,7 @@ Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setu
     free(log);
 }
 
-Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup, .timeout = 180)
+Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup, .fini = teardown, .timeout = 180)
 {
     /* 200 tasks of 2000 bytes each into --results and the job log, on a
      * private 128 KiB tmpfs: the disk fills mid-run */

@@ -18,41 +18,18 @@
 
 #include "loom_test.h"
 
-#define LOOMRUN LOOM_BINARY_DIR "/apps/loom-run/loom-run"
-
-static char dir[64];
+#include "lr_test.h"
 
 static void
 setup(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/loomrun-oo-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
+    lr_test_mkdir("loomrun-oo");
 }
 
 static void
-write_file(const char *name, const char *text)
+teardown(void)
 {
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "w");
-    cr_assert_not_null(f, "%s: %s", p, strerror(errno));
-    fputs(text, f);
-    fclose(f);
-}
-
-static char *
-read_file(const char *name)
-{
-    char p[256];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    FILE *f = fopen(p, "r");
-    if (!f)
-        return strdup("");
-    static char buf[1 << 20];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return strdup(buf);
+    lr_test_rmdir();
 }
 
 /* The mpirun line running loom-run with np ranks and args in dir, stdout
@@ -144,19 +121,19 @@ live_line_seen_while_running(const char *opts)
     free(err);
 }
 
-Test(outopts, line_buffer_prints_lines_while_the_task_runs, .init = setup, .timeout = 240)
+Test(outopts, line_buffer_prints_lines_while_the_task_runs, .init = setup, .fini = teardown, .timeout = 240)
 {
     live_line_seen_while_running("--line-buffer");
 }
 
-Test(outopts, ungroup_prints_output_while_the_task_runs, .init = setup, .timeout = 240)
+Test(outopts, ungroup_prints_output_while_the_task_runs, .init = setup, .fini = teardown, .timeout = 240)
 {
     live_line_seen_while_running("-u");
 }
 
 /* --line-buffer: lines of tasks running side by side mix, but each line is
  * whole (and tagged once) */
-Test(outopts, line_buffer_keeps_every_line_whole, .init = setup, .timeout = 240)
+Test(outopts, line_buffer_keeps_every_line_whole, .init = setup, .fini = teardown, .timeout = 240)
 {
     char tasks[1024] = "";
     for (char t = 'A'; t <= 'D'; t++) {
@@ -188,7 +165,7 @@ Test(outopts, line_buffer_keeps_every_line_whole, .init = setup, .timeout = 240)
 
 /* -t: the command is on stderr while it runs (the task waits to see its
  * own line there), each command once */
-Test(outopts, verbose_prints_the_command_while_it_runs, .init = setup, .timeout = 240)
+Test(outopts, verbose_prints_the_command_while_it_runs, .init = setup, .fini = teardown, .timeout = 240)
 {
     write_file("tasks.txt", ": WAIT-1; n=0; while ! grep -q 'W[A]IT-1' err.txt && [ $n -lt 600 ]; "
                             "do sleep 0.1; n=$((n+1)); done; echo waited $n\n"
@@ -208,7 +185,7 @@ Test(outopts, verbose_prints_the_command_while_it_runs, .init = setup, .timeout 
 
 /* --tagstring: replacement strings filled in, unquoted; {%} the slot that
  * ran the job */
-Test(outopts, tagstring_fills_in_the_tag, .init = setup, .timeout = 120)
+Test(outopts, tagstring_fills_in_the_tag, .init = setup, .fini = teardown, .timeout = 120)
 {
     cr_assert_eq(loomrun(3, "--quiet -k -j 2 --tagstring '{#}/{%}:{1}' echo ::: 'a b' c"), 0);
     char *out = read_file("out.txt");
@@ -247,7 +224,7 @@ by_value(const void *a, const void *b)
 
 /* --delay: with slots free on the worker, starts are at least the delay
  * apart (the job log rounds to 1 ms) */
-Test(outopts, delay_spaces_the_starts, .init = setup, .timeout = 240)
+Test(outopts, delay_spaces_the_starts, .init = setup, .fini = teardown, .timeout = 240)
 {
     cr_assert_eq(loomrun(2, "--quiet -j 4 --delay 0.25s --joblog log true ::: 1 2 3 4 5"), 0);
     char *log = read_file("log");
@@ -277,7 +254,7 @@ log_entry(const char *log, int seq, double *runtime, int *exitval, int *sig)
 
 /* --timeout 300%: one slot; three short tasks set the median, then a task
  * that would sleep 60 s is killed after about 3 medians (no sooner) */
-Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .timeout = 240)
+Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .fini = teardown, .timeout = 240)
 {
     int st = loomrun(2, "--quiet -j1 --timeout 300% --joblog log sleep ::: 0.3 0.3 0.3 60 0.3");
     char *log = read_file("log"), *err = read_file("err.txt");
@@ -299,7 +276,7 @@ Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .t
     free(err);
 }
 
-Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .timeout = 60)
+Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .fini = teardown, .timeout = 60)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --version >out.txt 2>err.txt", dir);
@@ -313,7 +290,7 @@ Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .timeout = 
 
 /* Durations and percentages as GNU Parallel takes them; anything else is
  * refused before mpirun starts (--dry-run: parsed, nothing run) */
-Test(outopts, durations_are_parsed_before_anything_runs, .init = setup, .timeout = 60)
+Test(outopts, durations_are_parsed_before_anything_runs, .init = setup, .fini = teardown, .timeout = 60)
 {
     static const struct {
         const char *args, *said;

@@ -39,6 +39,7 @@ teardown(void)
 {
     if (last_sid > 0)
         loom_test_kill_session(last_sid);
+    lr_test_rmdir();
 }
 
 /* Start loom-run by hand in dir, in a session of its own (the test can
