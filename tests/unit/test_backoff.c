@@ -35,10 +35,26 @@ Test(backoff, polls_then_yields_then_sleeps_growing_to_the_ceiling)
     }
     cr_assert(reached, "the sleep reaches the ceiling");
     cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP, max), 1000, "the first sleep is 1 us");
-    /* the sleep stops growing at about 1 ms, whatever the ceiling */
-    cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 1000, (int64_t)1 << 40), 1024000);
+    /* the sleep stops growing at about 16 ms, whatever the ceiling */
+    cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 1000, (int64_t)1 << 40), 16384000);
     /* a ceiling below 1 us (a deadline about to pass) still sleeps 1 us */
     cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 10, 10), 1000);
+}
+
+Test(backoff, the_ceiling_grows_only_after_a_while_without_work)
+{
+    /* recent work: the caller's ceiling, whatever it is */
+    cr_assert_eq(loom__idle_cap(0, 1000000), 1000000);
+    cr_assert_eq(loom__idle_cap(LOOM__DEEP_AFTER_NS - 1, 500000), 500000);
+    /* idle a while: the deep ceiling, reached by the growing sleeps */
+    cr_assert_eq(loom__idle_cap(LOOM__DEEP_AFTER_NS, 1000000), LOOM__DEEP_IDLE_NS);
+    cr_assert_eq(loom__idle_cap(LOOM__DEEP_AFTER_NS * 100, 500000), LOOM__DEEP_IDLE_NS);
+    unsigned idle = LOOM__IDLE_SLEEP;
+    while (loom__idle_pause(idle, LOOM__DEEP_IDLE_NS) < LOOM__DEEP_IDLE_NS)
+        cr_assert_lt(++idle, LOOM__IDLE_SLEEP + 100, "the sleep never reached the deep ceiling");
+    /* never shorter than a caller's own longer ceiling */
+    cr_assert_eq(loom__idle_cap(LOOM__DEEP_AFTER_NS, 2 * LOOM__DEEP_IDLE_NS),
+                 2 * LOOM__DEEP_IDLE_NS);
 }
 
 Test(backoff, rare_work_sleeps_at_once_frequent_work_spins)

@@ -5,7 +5,10 @@
  * (reset to the idle start by any round that did work) the first ones poll
  * again, the next ones yield, then the thread sleeps on a condition
  * variable — so the program's threads can wake it at once for local work —
- * for a time that doubles up to max_ns.
+ * for a time that doubles up to max_ns. The caller's ceiling is about 1 ms
+ * while work is recent and 10 ms once the thread has been idle a while
+ * (loom__idle_cap): MPI cannot wake a thread, so an idle job pays one poll
+ * per sleep, and the ceiling is the price of the first message after it.
  *
  * Spinning only pays when work comes back within microseconds (a queue
  * round trip, tiny tasks). loom__work_gap() keeps an average of the time
@@ -55,6 +58,14 @@ loom__idle_pause(unsigned idle, int64_t max_ns)
     if (idle < LOOM__IDLE_SLEEP)
         return -1; /* still hot, but let an oversubscribed core's other threads run */
     unsigned k = idle - LOOM__IDLE_SLEEP;
-    int64_t ns = (int64_t)1000 << (k < 20 ? k / 2 : 10);
+    int64_t ns = (int64_t)1000 << (k < 28 ? k / 2 : 14);
     return ns < max_ns ? ns : (max_ns > 1000 ? max_ns : 1000);
+}
+
+int64_t
+loom__idle_cap(int64_t idle_for_ns, int64_t active_cap)
+{
+    if (idle_for_ns < LOOM__DEEP_AFTER_NS || active_cap >= LOOM__DEEP_IDLE_NS)
+        return active_cap;
+    return LOOM__DEEP_IDLE_NS;
 }

@@ -29,6 +29,7 @@ struct frame {
     struct loom__msg *msg;
     struct frame_effects *fx;
     long refs;       /* results pointing into msg, added to its count at the end */
+    int beat;        /* only heartbeats (credits of 0) so far */
     int64_t rec_now; /* one wall-clock time for the frame's attempts; 0: not recorded */
 };
 
@@ -222,6 +223,8 @@ on_credit(struct frame *f, const char *body, size_t blen)
         c.credits = (uint32_t)room;
     }
     f->w->credits += c.credits;
+    if (c.credits)
+        f->beat = 0;
     return 0;
 }
 
@@ -345,7 +348,7 @@ apply_effects(struct master *m, struct frame_effects *fx)
 int
 loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
 {
-    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 0};
+    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 1, 0};
     struct wire_reader r;
     uint32_t type = 0;
     const char *body;
@@ -359,6 +362,8 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
     effects_reset(f.fx);
     f.rec_now = loom__recorder_wants_results(m->rec) ? loom__wall_ns() : 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        if (type != WIRE_CREDIT)
+            f.beat = 0;
         if (on_record(&f, type, body, blen) != 0) {
             rc = -1;
             break;
@@ -370,5 +375,5 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
     apply_effects(m, f.fx);
-    return rc < 0 ? -1 : 0;
+    return rc < 0 ? -1 : f.beat;
 }

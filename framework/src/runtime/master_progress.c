@@ -232,7 +232,9 @@ check_silent(struct master *m, int64_t now)
 
 /* Up to 32 messages from the workers reachable on comm: its ranks
  * first..first+n-1 are workers base+first.. (the job's own communicator:
- * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base). */
+ * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base).
+ * Whether any was more than a heartbeat (those leave the back-off alone:
+ * an idle job's workers would otherwise keep its master polling). */
 static int
 receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
 {
@@ -251,19 +253,20 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         buf->ledger = m->job->ledger; /* results handed out of it count there */
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        int rank = base + st.MPI_SOURCE;
+        int rank = base + st.MPI_SOURCE, beat = 0;
         if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n) {
             if (m->workers[rank].lost) {
                 loom__master_send_go(m, rank); /* nothing it says counts */
             } else {
                 m->workers[rank].heard = loom__now_ns();
                 /* a dropped message may have held results: never wait for them */
-                if (loom__master_handle_frame(m, rank, buf) != 0)
+                if ((beat = loom__master_handle_frame(m, rank, buf)) < 0)
                     lose_worker(m, rank, loom__now_ns(), "sent a malformed message");
             }
         }
         loom__msg_release(buf);
-        did = 1;
+        if (beat != 1)
+            did = 1;
     }
     return did;
 }
@@ -401,14 +404,15 @@ progress_round(struct master *m)
     return did;
 }
 
-/* (under mu) How long an idle progress thread may sleep: while tasks are
- * in flight at most 500 us (to collect results; their workers hold more
- * work meanwhile), else 1 ms; never past a queue request's deadline or
+/* (under mu) How long a progress thread idle for idle_ns may sleep: while
+ * work is recent and tasks are in flight at most 500 us (to collect
+ * results; their workers hold more work meanwhile), else 1 ms; 10 ms once
+ * idle a while (loom__idle_cap); never past a queue request's deadline or
  * the journal's next sync. */
 static int64_t
-sleep_cap(struct master *m)
+sleep_cap(struct master *m, int64_t idle_ns)
 {
-    int64_t cap = m->unfinished ? 500000 : 1000000;
+    int64_t cap = loom__idle_cap(idle_ns, m->unfinished ? 500000 : 1000000);
     int64_t next = loom__qstore_next_deadline(m->qs);
     if (next && next - loom__now_ns() < cap)
         cap = next - loom__now_ns();
@@ -427,14 +431,16 @@ loom__master_progress_main(void *arg)
     loom__polling_thread_init("Progress");
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
+    int64_t worked = loom__now_ns();
     while (!atomic_load(&m->quit) || !loom__sendq_empty(&m->sends)) {
         if (progress_round(m)) {
-            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            worked = loom__now_ns();
+            loom__work_gap(&gap, worked, idle > start);
             idle = start = loom__idle_start(&gap);
             continue;
         }
         pthread_mutex_lock(&m->mu);
-        int64_t ns = loom__idle_pause(++idle, sleep_cap(m));
+        int64_t ns = loom__idle_pause(++idle, sleep_cap(m, loom__now_ns() - worked));
         if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
             m->sleeping = 1;
             loom__cond_sleep(&m->wake, &m->mu, ns);

@@ -462,17 +462,19 @@ close_calls(struct worker *w)
     }
 }
 
-/* Handle one frame from the master; takes ownership of buf. */
-static void
+/* Handle one frame from the master; takes ownership of buf. 1 when it was
+ * only a sign of life (pings): nothing to hurry for; else 0. */
+static int
 handle_frame(struct worker *w, char *buf, size_t len)
 {
+    int beat = 1;
     struct rmsg *m = malloc(sizeof *m);
     struct wire_reader r;
     if (!m || len > w->job->set.max_frame || wire_open(&r, buf, len) != LOOM_OK) {
         LOOM_ERROR("dropping a malformed message from the master (%zu bytes)", len);
         free(m);
         free(buf);
-        return;
+        return 0;
     }
     m->buf = buf;
     atomic_init(&m->refs, 1); /* held while this function runs */
@@ -482,6 +484,7 @@ handle_frame(struct worker *w, char *buf, size_t len)
     int rc, tasks = 0;
     pthread_mutex_lock(&w->rq_mu);
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        beat &= type == WIRE_PING;
         if (type == WIRE_TASK) {
             struct rq_item it = {m, {0}, NULL};
             if (wire_get_task(body, blen, &it.t, &it.payload) != LOOM_OK ||
@@ -538,6 +541,7 @@ handle_frame(struct worker *w, char *buf, size_t len)
     if (rc < 0)
         LOOM_ERROR("malformed record in a message from the master: ignoring the rest of it");
     rmsg_release(m);
+    return beat && rc == 0;
 }
 
 /* ---- sending -------------------------------------------------------------------- */
@@ -597,7 +601,8 @@ send_full(struct worker *w, struct full_frame *f)
     }
 }
 
-/* Decide whether to send now; returns 1 if something was sent. */
+/* Decide whether to send now; returns 1 if something was sent other than
+ * a heartbeat alone (that leaves the back-off where it is). */
 static int
 maybe_flush(struct worker *w, int64_t now)
 {
@@ -653,6 +658,7 @@ maybe_flush(struct worker *w, int64_t now)
     w->out_urgent = 0;
     pthread_mutex_unlock(&w->out_mu);
 
+    int beat_only = !full && !want_credit && !bye && b.len == 0;
     send_full(w, full);
     if (b.len == 0)
         wire_buf_reset(&b);
@@ -675,7 +681,7 @@ maybe_flush(struct worker *w, int64_t now)
         pthread_cond_broadcast(&w->st_cv);
         pthread_mutex_unlock(&w->st_mu);
     }
-    return 1;
+    return !beat_only;
 }
 
 /* The master went silent past job.worker_timeout (it died, hangs, has
@@ -721,6 +727,7 @@ comm_main(void *arg)
     int64_t last_round = w->heard;
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
+    int64_t worked = w->heard;
     for (;;) {
         int did = 0;
         for (int k = 0; k < 16; k++) {
@@ -736,9 +743,9 @@ comm_main(void *arg)
             if (!buf)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
             MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-            handle_frame(w, buf, (size_t)count);
+            if (!handle_frame(w, buf, (size_t)count))
+                did = 1; /* a ping alone leaves the back-off where it is */
             w->heard = loom__now_ns();
-            did = 1;
         }
         if (master_silent(w, loom__now_ns(), &last_round))
             master_lost(w);
@@ -747,17 +754,19 @@ comm_main(void *arg)
         if (atomic_load(&w->quit) && loom__sendq_empty(&w->sends))
             break;
         if (did) {
-            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            worked = loom__now_ns();
+            loom__work_gap(&gap, worked, idle > start);
             idle = start = loom__idle_start(&gap);
             continue;
         }
         /* Idle: sleep until a runner hands over results (it wakes us),
          * their flush delay is due, or 1 ms at most (the master may have
-         * sent work). A caller that has just asked the queue something
-         * keeps us hot for a round trip; a get parked at the master (no
-         * item yet) must not keep a core spinning for its whole wait. */
+         * sent work; 10 ms once idle a while: loom__idle_cap). A caller
+         * that has just asked the queue something keeps us hot for a round
+         * trip; a get parked at the master (no item yet) must not keep a
+         * core spinning for its whole wait. */
         pthread_mutex_lock(&w->out_mu);
-        int64_t cap = 1000000;
+        int64_t cap = loom__idle_cap(loom__now_ns() - worked, 1000000);
         if (!wire_empty(&w->outbox)) {
             int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
             cap = due < cap ? due : cap;
