@@ -658,7 +658,7 @@ maybe_flush(struct worker *w, int64_t now)
     w->out_urgent = 0;
     pthread_mutex_unlock(&w->out_mu);
 
-    int beat_only = !full && !want_credit && !bye && b.len == 0;
+    int beat_only = !full && !want_credit && !bye && wire_empty(&b);
     send_full(w, full);
     if (b.len == 0)
         wire_buf_reset(&b);
