@@ -11,7 +11,8 @@
  *   the queues once every worker has left, and sends every worker's
  *   frame (master_send.c);
  * and backs off when a round did nothing (backoff.c): poll, yield, then
- * sleep on m->wake, where program threads wake it for local work.
+ * sleep on m->wake, where program threads wake it for local work — for
+ * as long as no message from a worker can be due (sleep_cap).
  *
  * It owns the progress-thread-only state of struct master
  * (master_types.h) and takes m->mu for short stretches to touch the
@@ -404,15 +405,26 @@ progress_round(struct master *m)
     return did;
 }
 
-/* (under mu) How long a progress thread idle for idle_ns may sleep: while
- * work is recent and tasks are in flight at most 500 us (to collect
- * results; their workers hold more work meanwhile), else 1 ms; 10 ms once
- * idle a while (loom__idle_cap); never past a queue request's deadline or
- * the journal's next sync. */
+/* (under mu) How long a progress thread idle for idle_ns may sleep, from
+ * what the workers can send it and when:
+ *   tasks in flight (results are due): a quarter of the measured gap
+ *     between bursts of work (`gap`: 10 ms tasks on two workers, about
+ *     1.2 ms), 500 us at least;
+ *   else a worker may still speak at any time (a queue call, a goodbye):
+ *     1 ms;
+ * growing with the time idle (loom__idle_cap: a message after a pause
+ * waits at most an eighth of it, 50 ms at most) unless sends are in
+ * progress (MPI completes them only while polled); never past a queue
+ * request's deadline or the journal's next sync. */
 static int64_t
-sleep_cap(struct master *m, int64_t idle_ns)
+sleep_cap(struct master *m, int64_t idle_ns, int64_t gap)
 {
-    int64_t cap = loom__idle_cap(idle_ns, m->unfinished ? 500000 : 1000000);
+    int64_t active = 1000000;
+    if (m->inflight.count)
+        active = gap / 4 < 500000               ? 500000
+                 : gap / 4 < LOOM__DEEP_IDLE_NS ? gap / 4
+                                                : LOOM__DEEP_IDLE_NS;
+    int64_t cap = loom__sendq_empty(&m->sends) ? loom__idle_cap(idle_ns, active) : active;
     int64_t next = loom__qstore_next_deadline(m->qs);
     if (next && next - loom__now_ns() < cap)
         cap = next - loom__now_ns();
@@ -440,7 +452,7 @@ loom__master_progress_main(void *arg)
             continue;
         }
         pthread_mutex_lock(&m->mu);
-        int64_t ns = loom__idle_pause(++idle, sleep_cap(m, loom__now_ns() - worked));
+        int64_t ns = loom__idle_pause(++idle, sleep_cap(m, loom__now_ns() - worked, gap.avg));
         if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
             m->sleeping = 1;
             loom__cond_sleep(&m->wake, &m->mu, ns);

@@ -718,6 +718,49 @@ master_silent(struct worker *w, int64_t now, int64_t *last_round)
     return !w->bye_gone && lost_ns > 0 && now - w->heard > lost_ns;
 }
 
+/* (under out_mu) How long the idle comm thread may sleep: -1 = yield, 0 =
+ * poll again, else ns. It polls only while the master can send it
+ * something:
+ *   a queue call made within HOT_CALL_NS: its answer is due within a
+ *     round trip — yield and poll (many round trips in a row);
+ *   a queue call waiting longer (a get parked at the master), credits
+ *     granted (tasks come whenever the program submits) or sends in
+ *     progress: the back-off, from 1 ms growing with the time idle
+ *     (loom__idle_cap: a message after a pause waits at most an eighth of
+ *     it, and never more than 50 ms);
+ *   nothing of that: only a ping, STOP or a lost worker's dismissal can
+ *     come, none of them urgent — it sleeps until a runner, a caller or the
+ *     program wakes it, its next heartbeat is due, or job.heartbeat (a
+ *     quarter of job.worker_timeout at most) has passed: then it reads
+ *     what came and checks that the master still speaks.
+ * Never past the flush delay of results in the outbox. */
+static int64_t
+comm_pause(struct worker *w, unsigned *idle, int64_t now, int64_t worked)
+{
+    if (w->calls && now - w->call_since < HOT_CALL_NS)
+        return -1;
+    const struct job_settings *set = &w->job->set;
+    int64_t cap;
+    int expect = w->calls || w->granted || !loom__sendq_empty(&w->sends);
+    if (expect) {
+        cap = loom__idle_cap(now - worked, 1000000);
+    } else {
+        cap = set->heartbeat_ns > 0 ? set->heartbeat_ns : LOOM__DEEP_IDLE_NS;
+        if (set->lost_ns > 0 && set->lost_ns / 4 < cap)
+            cap = set->lost_ns / 4;
+        if (!w->bye_gone && w->last_sent + set->heartbeat_ns - now < cap)
+            cap = w->last_sent + set->heartbeat_ns - now;
+    }
+    if (!wire_empty(&w->outbox)) {
+        int64_t due = w->out_since + set->flush_ns - now;
+        cap = due < cap ? due : cap;
+    }
+    ++*idle;
+    if (!expect) /* nothing to poll for: straight to the deadline */
+        return cap > 1000 ? cap : 1000;
+    return loom__idle_pause(*idle, cap);
+}
+
 static void *
 comm_main(void *arg)
 {
@@ -759,20 +802,10 @@ comm_main(void *arg)
             idle = start = loom__idle_start(&gap);
             continue;
         }
-        /* Idle: sleep until a runner hands over results (it wakes us),
-         * their flush delay is due, or 1 ms at most (the master may have
-         * sent work; 10 ms once idle a while: loom__idle_cap). A caller
-         * that has just asked the queue something keeps us hot for a round
-         * trip; a get parked at the master (no item yet) must not keep a
-         * core spinning for its whole wait. */
+        /* Idle: sleep as long as nothing can come (comm_pause); a runner
+         * handing over results, a caller or the program wake us. */
         pthread_mutex_lock(&w->out_mu);
-        int64_t cap = loom__idle_cap(loom__now_ns() - worked, 1000000);
-        if (!wire_empty(&w->outbox)) {
-            int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
-            cap = due < cap ? due : cap;
-        }
-        int hot = w->calls && loom__now_ns() - w->call_since < HOT_CALL_NS;
-        int64_t ns = hot ? -1 : loom__idle_pause(++idle, cap);
+        int64_t ns = comm_pause(w, &idle, loom__now_ns(), worked);
         if (ns > 0 && !w->out_urgent && !atomic_load(&w->quit)) {
             w->sleeping = 1;
             loom__cond_sleep(&w->wake, &w->out_mu, ns);
