@@ -30,6 +30,7 @@ struct frame {
     struct frame_effects *fx;
     long refs;       /* results pointing into msg, added to its count at the end */
     int beat;        /* only heartbeats (credits of 0) so far */
+    int results;     /* results of tasks in flight on its rank */
     int64_t rec_now; /* one wall-clock time for the frame's attempts; 0: not recorded */
 };
 
@@ -145,6 +146,9 @@ on_result(struct frame *f, const char *body, size_t blen)
             loom__u64map_put(&m->inflight, t->id, tagged);
         return 0;
     }
+    f->results = 1;
+    if (f->w->out_tasks)
+        f->w->out_tasks--;
     if (m->jnl) /* every attempt, failed ones too */
         journal_record(m, t, &wr, f->rank);
     int retry = should_retry(m, t, &wr);
@@ -345,10 +349,27 @@ apply_effects(struct master *m, struct frame_effects *fx)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Results came from w at now: the time since its last ones (or since
+ * tasks went to it while it had none) goes into its average gap and the
+ * deviation from it, which say when its next ones are due. */
+static void
+note_results(struct mworker *w, int64_t now)
+{
+    if (w->res_at && w->res_gap) {
+        int64_t d = now - w->res_at, err = d > w->res_gap ? d - w->res_gap : w->res_gap - d;
+        w->res_dev = (w->res_dev * 3 + err) / 4;
+        w->res_gap = (w->res_gap * 3 + d) / 4;
+    } else if (w->res_at) {
+        w->res_gap = now - w->res_at;
+        w->res_dev = w->res_gap / 2; /* one sample: trust it little */
+    }
+    w->res_at = now;
+}
+
 int
 loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
 {
-    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 1, 0};
+    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 1, 0, 0};
     struct wire_reader r;
     uint32_t type = 0;
     const char *body;
@@ -375,5 +396,7 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
     apply_effects(m, f.fx);
+    if (f.results)
+        note_results(f.w, loom__now_ns());
     return rc < 0 ? -1 : f.beat;
 }
