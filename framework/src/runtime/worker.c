@@ -114,6 +114,9 @@ struct worker {
     struct loom__iso_limits iso_limits;
 
     size_t capacity, granted; /* comm thread only */
+    /* comm thread: when credits went out while none were (0: none out),
+     * and the average time until their first tasks came (0: not measured) */
+    int64_t credit_at, task_rtt;
     int64_t last_sent;        /* comm thread: when it last sent the master anything */
     int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
     struct loom__sendq sends; /* comm thread only */
@@ -528,6 +531,13 @@ handle_frame(struct worker *w, char *buf, size_t len)
             break;
     }
     w->granted = (size_t)tasks > w->granted ? 0 : w->granted - (size_t)tasks;
+    if (tasks && w->credit_at) { /* the master's answer to our credits */
+        int64_t d = loom__now_ns() - w->credit_at;
+        /* not when the master had nothing to send for a while */
+        if (d < 4 * w->task_rtt || d < 10000000)
+            w->task_rtt = w->task_rtt ? (w->task_rtt * 3 + d) / 4 : d;
+        w->credit_at = 0;
+    }
     /* start runners for the new work, up to one per thread */
     unsigned want = w->job->set.threads - w->runners;
     if (want > w->rq_count)
@@ -664,8 +674,11 @@ maybe_flush(struct worker *w, int64_t now)
         wire_buf_reset(&b);
     if (want_credit || (beat && b.len == 0)) { /* a heartbeat is a credit of 0 */
         struct wire_credit c = {want_credit ? (uint32_t)grant : 0};
-        if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK)
+        if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK) {
+            if (!w->granted && c.credits)
+                w->credit_at = now;
             w->granted += c.credits;
+        }
     }
     if (bye && wire_put(&b, WIRE_BYE, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
         bye = 0;
@@ -742,7 +755,16 @@ comm_pause(struct worker *w, unsigned *idle, int64_t now, int64_t worked)
     const struct job_settings *set = &w->job->set;
     int64_t cap;
     int expect = w->calls || w->granted || !loom__sendq_empty(&w->sends);
-    if (expect) {
+    int64_t rtt = w->task_rtt, since = now - w->credit_at;
+    if (w->credit_at && rtt && !w->calls && since < 4 * rtt) {
+        /* tasks for the credits just sent are due about a round trip
+         * after them: sleep half of it, then poll every quarter */
+        if (since < rtt / 2)
+            cap = rtt / 2 - since;
+        else
+            cap = rtt / 4 < 20000 ? 20000 : rtt / 4 > 1000000 ? 1000000 : rtt / 4;
+        expect = 0; /* no back-off: straight to that time */
+    } else if (expect) {
         cap = loom__idle_cap(now - worked, 1000000);
     } else {
         cap = set->heartbeat_ns > 0 ? set->heartbeat_ns : LOOM__DEEP_IDLE_NS;
