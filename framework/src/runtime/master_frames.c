@@ -275,7 +275,8 @@ on_qreq(struct frame *f, const char *body, size_t blen)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a queue item");
     if (q.data_len)
         memcpy(rq->data, data, q.data_len);
-    loom__qstore_request(m->qs, rq, loom__now_ns());
+    m->qreq_at = loom__now_ns(); /* more may follow: master_progress.c polls for them */
+    loom__qstore_request(m->qs, rq, m->qreq_at);
     return 0;
 }
 

@@ -453,8 +453,9 @@ results_due(struct master *m, int64_t *poll)
 /* (under mu) How long the idle progress thread may sleep (-1: yield, 0:
  * poll again), from what the workers can send it and when:
  *   results expected from a time measured per worker (results_due) and
- *     work not coming back within microseconds: sleep until then (50 ms at
- *     most: a worker's queue call waits that long at worst), then poll
+ *     work not coming back within microseconds: sleep until then (but
+ *     not past loom__idle_cap of the time since a worker's last queue
+ *     request: 1 ms while they come, up to 50 ms), then poll
  *     every 20-500 us (by the worker's gap and its jitter), and less often
  *     the later the results are;
  *   else the back-off (`idle`), to 500 us while tasks are in flight, 1 ms
@@ -470,7 +471,9 @@ pause_ns(struct master *m, unsigned *idle, int64_t now, int64_t worked, int64_t 
     ++*idle;
     if (due && work_gap > LOOM__HOT_GAP_NS) {
         int64_t ns = due > now ? due - now : (now - due) / 8 > poll ? (now - due) / 8 : poll;
-        return deadline_cap(m, ns < LOOM__DEEP_IDLE_NS ? ns : LOOM__DEEP_IDLE_NS, now);
+        /* a task's queue calls come one after another: poll for them too */
+        int64_t calls = loom__idle_cap(now - m->qreq_at, 1000000);
+        return deadline_cap(m, ns < calls ? ns : calls, now);
     }
     int64_t active = m->inflight.count ? 500000 : 1000000;
     int64_t cap = loom__sendq_empty(&m->sends) ? loom__idle_cap(now - worked, active) : active;

@@ -171,6 +171,7 @@ struct master {
     struct qstore *qs;
     int queues_ended; /* the job has ended: every queue call is answered LOOM_ECLOSED */
     unsigned rr;
+    int64_t qreq_at; /* when a worker's queue request last came */
     struct frame_effects fx;
     struct mtask **batch; /* dispatch scratch: job.batch_max pointers */
 };
