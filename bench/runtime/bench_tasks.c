@@ -79,13 +79,20 @@ square_task(loom_task *task, void *user)
     return loom_task_reply_i64(task, v * v) == LOOM_OK ? 0 : 1;
 }
 
+/* CPU seconds spent inside burn tasks on this rank (in ns): the compute
+ * workload subtracts it from the process's CPU time to get loom's own. */
+static _Atomic int64_t g_task_cpu_ns;
+
 static int
 burn_task(loom_task *task, void *user)
 {
     int64_t iters;
     if (loom_task_arg_i64(task, &iters) != LOOM_OK)
         return 1;
-    return loom_task_reply_i64(task, (int64_t)bc_burn((uint64_t)iters, 1)) == LOOM_OK ? 0 : 1;
+    double c0 = bc_cpu_thread();
+    uint64_t v = bc_burn((uint64_t)iters, 1);
+    g_task_cpu_ns += (int64_t)((bc_cpu_thread() - c0) * 1e9);
+    return loom_task_reply_i64(task, (int64_t)v) == LOOM_OK ? 0 : 1;
 }
 
 /* ---- consuming results -------------------------------------------------- */
@@ -215,16 +222,35 @@ run_tiny(loom_job *job, const struct opts *o)
            o->consumer_thread ? "thread" : "inline", bc_vmhwm_mib());
 }
 
+/* The compute line, printed once every rank's own CPU is known (main). */
+static char g_compute_line[512];
+static uint64_t g_compute_done;
+
 static void
 run_compute(loom_job *job, const struct opts *o, int64_t pool_threads)
 {
     struct sink s;
     uint64_t done;
     double secs = submit_all(job, "burn", o->n, (int64_t)o->iters, o, &s, &done);
-    printf("loom compute tasks=%llu iters=%llu workers=%d pool_threads=%lld secs=%.4f "
-           "checksum=%llx ok=%d hwm_mib=%.1f\n",
-           (unsigned long long)done, (unsigned long long)o->iters, loom_job_size(job) - 1,
-           (long long)pool_threads, secs, (unsigned long long)s.sum, s.bad == 0, bc_vmhwm_mib());
+    g_compute_done = done;
+    snprintf(g_compute_line, sizeof g_compute_line,
+             "loom compute tasks=%llu iters=%llu workers=%d pool_threads=%lld secs=%.4f "
+             "checksum=%llx ok=%d hwm_mib=%.1f",
+             (unsigned long long)done, (unsigned long long)o->iters, loom_job_size(job) - 1,
+             (long long)pool_threads, secs, (unsigned long long)s.sum, s.bad == 0, bc_vmhwm_mib());
+}
+
+/* compute: every rank's CPU time from the job's start to its end, less
+ * the time spent in the tasks themselves, summed over the ranks: what
+ * loom's threads (and the master's submitting thread) cost per task. */
+static void
+report_compute(double own_secs)
+{
+    double sum = 0;
+    MPI_Reduce(&own_secs, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+    if (g_rank == 0)
+        printf("%s own_ms_per_task=%.4f\n", g_compute_line,
+               g_compute_done ? 1e3 * sum / (double)g_compute_done : 0.0);
 }
 
 static void
@@ -551,7 +577,7 @@ main(int argc, char **argv)
     if ((err = loom_job_start(job)) != LOOM_OK)
         fail("loom_job_start", err);
 
-    double idle_pct = -1;
+    double idle_pct = -1, cpu0 = bc_cpu_process();
     if (loom_job_is_master(job)) {
         if (tiny || stream)
             run_tiny(job, &o);
@@ -581,6 +607,8 @@ main(int argc, char **argv)
         idle_pct = ic.pct;
     }
     loom_job_destroy(job);
+    if (compute)
+        report_compute(bc_cpu_process() - cpu0 - (double)g_task_cpu_ns / 1e9);
 
     if (idle) {
         double *all = g_rank == 0 ? calloc((size_t)size, sizeof *all) : NULL;

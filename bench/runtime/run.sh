@@ -152,7 +152,7 @@ s_ref_stream() { run ref_stream "ref batch" "${REF3[@]}" batch -n "$N_STREAM"; }
 
 # ---- tables ---------------------------------------------------------------
 # table TITLE REF_ID EXTRA_HEADER ROW... ; ROW = "id|key|fmt|label|target|xkey|xfmt|needn"
-#   fmt/xfmt: rate, us, pct, mib, secs; target: ">=5e6", "<=10", ... or empty;
+#   fmt/xfmt: rate, us, pct, mib, secs, ms; target: ">=5e6", "<=10", ... or empty;
 #   needn: the target only counts if the run completed at least needn tasks.
 # A row's value is the median over the rounds (min–max beside it); "vs ref" is
 # the row's median divided by the REF_ID row's median of the same key.
@@ -174,6 +174,7 @@ table() {
       if (f == "pct") return sprintf("%.1f%%", v)
       if (f == "mib") return sprintf("%.1f MiB", v)
       if (f == "secs") return sprintf("%.3f s", v)
+      if (f == "ms") return sprintf("%.3f ms", v)
       return v
     }
     # values of key k for system id, sorted, into global arr; returns count
@@ -302,6 +303,10 @@ if want compute; then
     "loom_c2|eff_pct|pct|loom, 1 master + 1 worker x ${CORES} threads (-np 2)|>=97|secs|secs" \
     "ref_compute|eff_pct|pct|C MPI master/worker, 1 task/msg (reference)||secs|secs" \
     "fut_compute|eff_pct|pct|(c) mpi4py.futures submit (Python loop, own serial)||secs|secs"
+  table "W2 the same runs: CPU time of every rank less the time in tasks, per task (loom's threads and the submitting thread); ms" \
+    none "-" \
+    "loom_c3|own_ms_per_task|ms|loom, 1 master + 2 workers x 1 thread|<=0.1||" \
+    "loom_c2|own_ms_per_task|ms|loom, 1 master + 1 worker x ${CORES} threads (-np 2)|<=0.1||"
 fi
 if want queue; then
   table "W4 round trip put->get (8-byte items); median of per-trip medians; vs MPI ping-pong" \

@@ -35,10 +35,27 @@ Test(backoff, polls_then_yields_then_sleeps_growing_to_the_ceiling)
     }
     cr_assert(reached, "the sleep reaches the ceiling");
     cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP, max), 1000, "the first sleep is 1 us");
-    /* the sleep stops growing at about 1 ms, whatever the ceiling */
-    cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 1000, (int64_t)1 << 40), 1024000);
+    /* the sleep stops growing at about 65 ms, whatever the ceiling */
+    cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 1000, (int64_t)1 << 40), 65536000);
     /* a ceiling below 1 us (a deadline about to pass) still sleeps 1 us */
     cr_assert_eq(loom__idle_pause(LOOM__IDLE_SLEEP + 10, 10), 1000);
+}
+
+Test(backoff, the_ceiling_grows_with_the_time_spent_idle)
+{
+    /* recent work: the caller's ceiling */
+    cr_assert_eq(loom__idle_cap(0, 1000000), 1000000);
+    cr_assert_eq(loom__idle_cap(8000000, 1000000), 1000000, "8 ms idle: still 1 ms");
+    /* then an eighth of the time idle: a message after a pause waits at
+     * most an eighth of it */
+    cr_assert_eq(loom__idle_cap(80000000, 1000000), 10000000, "80 ms idle: 10 ms");
+    /* never past the deep ceiling, never below the caller's own */
+    cr_assert_eq(loom__idle_cap(INT64_C(3600000000000), 500000), LOOM__DEEP_IDLE_NS);
+    cr_assert_eq(loom__idle_cap(INT64_C(3600000000000), 2 * LOOM__DEEP_IDLE_NS),
+                 2 * LOOM__DEEP_IDLE_NS);
+    unsigned idle = LOOM__IDLE_SLEEP;
+    while (loom__idle_pause(idle, LOOM__DEEP_IDLE_NS) < LOOM__DEEP_IDLE_NS)
+        cr_assert_lt(++idle, LOOM__IDLE_SLEEP + 100, "the sleep never reached the deep ceiling");
 }
 
 Test(backoff, rare_work_sleeps_at_once_frequent_work_spins)
@@ -52,8 +69,18 @@ Test(backoff, rare_work_sleeps_at_once_frequent_work_spins)
         loom__work_gap(&g, now, 1);
         loom__work_gap(&g, now + 1000, 0); /* the burst goes on: not a new one */
     }
-    cr_assert_eq(loom__idle_start(&g), LOOM__IDLE_SLEEP,
-                 "work every 10 ms: sleep at the first idle round (avg %lld ns)", (long long)g.avg);
+    unsigned start = loom__idle_start(&g);
+    int64_t first = loom__idle_pause(start, INT64_MAX);
+    cr_assert_geq(start, LOOM__IDLE_SLEEP,
+                  "work every 10 ms: sleep at the first idle round (avg %lld ns)",
+                  (long long)g.avg);
+    /* the first sleep is the longest power of two microseconds within a
+     * 32nd of the gap: no earlier wake-up than that is of use */
+    cr_assert(first <= g.avg / 32 && first * 2 > g.avg / 32,
+              "work every %lld ns: first sleep %lld ns", (long long)g.avg, (long long)first);
+    /* a gap just above the hot one (a 32nd of it: 3.1 us) starts at 2 us */
+    struct loom__gap near = {0, LOOM__HOT_GAP_NS + 1};
+    cr_assert_eq(loom__idle_pause(loom__idle_start(&near), INT64_MAX), 2000);
     /* then work comes back every 10 us (queue round trips): spinning pays
      * again once the average has come down */
     int rounds = 0;

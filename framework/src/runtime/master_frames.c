@@ -29,6 +29,8 @@ struct frame {
     struct loom__msg *msg;
     struct frame_effects *fx;
     long refs;       /* results pointing into msg, added to its count at the end */
+    int beat;        /* only heartbeats (credits of 0) so far */
+    int results;     /* results of tasks in flight on its rank */
     int64_t rec_now; /* one wall-clock time for the frame's attempts; 0: not recorded */
 };
 
@@ -144,6 +146,9 @@ on_result(struct frame *f, const char *body, size_t blen)
             loom__u64map_put(&m->inflight, t->id, tagged);
         return 0;
     }
+    f->results = 1;
+    if (f->w->out_tasks)
+        f->w->out_tasks--;
     if (m->jnl) /* every attempt, failed ones too */
         journal_record(m, t, &wr, f->rank);
     int retry = should_retry(m, t, &wr);
@@ -222,6 +227,8 @@ on_credit(struct frame *f, const char *body, size_t blen)
         c.credits = (uint32_t)room;
     }
     f->w->credits += c.credits;
+    if (c.credits)
+        f->beat = 0;
     return 0;
 }
 
@@ -268,7 +275,8 @@ on_qreq(struct frame *f, const char *body, size_t blen)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory for a queue item");
     if (q.data_len)
         memcpy(rq->data, data, q.data_len);
-    loom__qstore_request(m->qs, rq, loom__now_ns());
+    m->qreq_at = loom__now_ns(); /* more may follow: master_progress.c polls for them */
+    loom__qstore_request(m->qs, rq, m->qreq_at);
     return 0;
 }
 
@@ -342,10 +350,27 @@ apply_effects(struct master *m, struct frame_effects *fx)
     pthread_mutex_unlock(&m->mu);
 }
 
+/* Results came from w at now: the time since its last ones (or since
+ * tasks went to it while it had none) goes into its average gap and the
+ * deviation from it, which say when its next ones are due. */
+static void
+note_results(struct mworker *w, int64_t now)
+{
+    if (w->res_at && w->res_gap) {
+        int64_t d = now - w->res_at, err = d > w->res_gap ? d - w->res_gap : w->res_gap - d;
+        w->res_dev = (w->res_dev * 3 + err) / 4;
+        w->res_gap = (w->res_gap * 3 + d) / 4;
+    } else if (w->res_at) {
+        w->res_gap = now - w->res_at;
+        w->res_dev = w->res_gap / 2; /* one sample: trust it little */
+    }
+    w->res_at = now;
+}
+
 int
 loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
 {
-    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 0};
+    struct frame f = {m, rank, &m->workers[rank], msg, &m->fx, 0, 1, 0, 0};
     struct wire_reader r;
     uint32_t type = 0;
     const char *body;
@@ -359,6 +384,8 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
     effects_reset(f.fx);
     f.rec_now = loom__recorder_wants_results(m->rec) ? loom__wall_ns() : 0;
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        if (type != WIRE_CREDIT)
+            f.beat = 0;
         if (on_record(&f, type, body, blen) != 0) {
             rc = -1;
             break;
@@ -370,5 +397,7 @@ loom__master_handle_frame(struct master *m, int rank, struct loom__msg *msg)
         LOOM_ERROR("malformed record (type %u) in a message from rank %d: ignoring the rest of it",
                    type, rank);
     apply_effects(m, f.fx);
-    return rc < 0 ? -1 : 0;
+    if (f.results)
+        note_results(f.w, loom__now_ns());
+    return rc < 0 ? -1 : f.beat;
 }

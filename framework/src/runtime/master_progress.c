@@ -11,7 +11,8 @@
  *   the queues once every worker has left, and sends every worker's
  *   frame (master_send.c);
  * and backs off when a round did nothing (backoff.c): poll, yield, then
- * sleep on m->wake, where program threads wake it for local work.
+ * sleep on m->wake, where program threads wake it for local work — for
+ * as long as no message from a worker can be due (pause_ns).
  *
  * It owns the progress-thread-only state of struct master
  * (master_types.h) and takes m->mu for short stretches to touch the
@@ -95,6 +96,9 @@ dispatch(struct master *m, int64_t now)
             pthread_mutex_unlock(&m->mu);
         }
         w->credits -= sent;
+        if (!w->out_tasks)
+            w->res_at = now; /* it had none: its next results are due from now */
+        w->out_tasks += sent;
         did = 1;
     }
     m->rr++;
@@ -175,6 +179,7 @@ lose_worker(struct master *m, int rank, int64_t now, const char *why)
     struct mworker *w = &m->workers[rank];
     w->lost = 1;
     w->credits = 0;
+    w->out_tasks = 0;
     loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n;
@@ -232,7 +237,9 @@ check_silent(struct master *m, int64_t now)
 
 /* Up to 32 messages from the workers reachable on comm: its ranks
  * first..first+n-1 are workers base+first.. (the job's own communicator:
- * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base). */
+ * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base).
+ * Whether any was more than a heartbeat (those leave the back-off alone:
+ * an idle job's workers would otherwise keep its master polling). */
 static int
 receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
 {
@@ -251,19 +258,20 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
         buf->ledger = m->job->ledger; /* results handed out of it count there */
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-        int rank = base + st.MPI_SOURCE;
+        int rank = base + st.MPI_SOURCE, beat = 0;
         if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n) {
             if (m->workers[rank].lost) {
                 loom__master_send_go(m, rank); /* nothing it says counts */
             } else {
                 m->workers[rank].heard = loom__now_ns();
                 /* a dropped message may have held results: never wait for them */
-                if (loom__master_handle_frame(m, rank, buf) != 0)
+                if ((beat = loom__master_handle_frame(m, rank, buf)) < 0)
                     lose_worker(m, rank, loom__now_ns(), "sent a malformed message");
             }
         }
         loom__msg_release(buf);
-        did = 1;
+        if (beat != 1)
+            did = 1;
     }
     return did;
 }
@@ -401,23 +409,75 @@ progress_round(struct master *m)
     return did;
 }
 
-/* (under mu) How long an idle progress thread may sleep: while tasks are
- * in flight at most 500 us (to collect results; their workers hold more
- * work meanwhile), else 1 ms; never past a queue request's deadline or
- * the journal's next sync. */
+/* (under mu) cap, cut to a queue request's deadline and the journal's
+ * next sync. */
 static int64_t
-sleep_cap(struct master *m)
+deadline_cap(struct master *m, int64_t cap, int64_t now)
 {
-    int64_t cap = m->unfinished ? 500000 : 1000000;
     int64_t next = loom__qstore_next_deadline(m->qs);
-    if (next && next - loom__now_ns() < cap)
-        cap = next - loom__now_ns();
+    if (next && next - now < cap)
+        cap = next - now;
     if (m->jnl) { /* the journal's sync must not wait for work */
         long ms = loom__journal_next_sync_ms(m->jnl);
         if (ms >= 0 && ms * 1000000 < cap)
             cap = ms > 0 ? ms * 1000000 : 1000;
     }
     return cap;
+}
+
+/* When results may come next: the earliest, over the workers with tasks
+ * in flight, of their last results plus their average gap less twice its
+ * deviation and a 32nd of it; *poll: how often to poll from then on
+ * (that worker's gap / 64 or deviation / 8, 20-500 us). 0 when none has
+ * tasks in flight or one has no gap measured yet (no telling). */
+static int64_t
+results_due(struct master *m, int64_t *poll)
+{
+    int64_t due = 0;
+    for (int r = 1; r < m->nworkers; r++) {
+        const struct mworker *w = &m->workers[r];
+        if (!w->out_tasks || w->lost)
+            continue;
+        if (!w->res_gap)
+            return 0;
+        int64_t d = w->res_at + w->res_gap - 2 * w->res_dev - w->res_gap / 32;
+        if (!due || d < due) {
+            due = d;
+            int64_t p = w->res_gap / 64 > w->res_dev / 8 ? w->res_gap / 64 : w->res_dev / 8;
+            *poll = p < 20000 ? 20000 : p > 500000 ? 500000 : p;
+        }
+    }
+    return due;
+}
+
+/* (under mu) How long the idle progress thread may sleep (-1: yield, 0:
+ * poll again), from what the workers can send it and when:
+ *   results expected from a time measured per worker (results_due) and
+ *     work not coming back within microseconds: sleep until then (but
+ *     not past loom__idle_cap of the time since a worker's last queue
+ *     request: 1 ms while they come, up to 50 ms), then poll
+ *     every 20-500 us (by the worker's gap and its jitter), and less often
+ *     the later the results are;
+ *   else the back-off (`idle`), to 500 us while tasks are in flight, 1 ms
+ *     otherwise (a worker may speak at any time: a queue call, goodbye),
+ *     growing with the time idle (loom__idle_cap: a message after a pause
+ *     waits at most an eighth of it, 50 ms at most) unless sends are in
+ *     progress (MPI completes them only while polled);
+ * never past a queue request's deadline or the journal's next sync. */
+static int64_t
+pause_ns(struct master *m, unsigned *idle, int64_t now, int64_t worked, int64_t work_gap)
+{
+    int64_t poll = 0, due = results_due(m, &poll);
+    ++*idle;
+    if (due && work_gap > LOOM__HOT_GAP_NS) {
+        int64_t ns = due > now ? due - now : (now - due) / 8 > poll ? (now - due) / 8 : poll;
+        /* a task's queue calls come one after another: poll for them too */
+        int64_t calls = loom__idle_cap(now - m->qreq_at, 1000000);
+        return deadline_cap(m, ns < calls ? ns : calls, now);
+    }
+    int64_t active = m->inflight.count ? 500000 : 1000000;
+    int64_t cap = loom__sendq_empty(&m->sends) ? loom__idle_cap(now - worked, active) : active;
+    return loom__idle_pause(*idle, deadline_cap(m, cap, now));
 }
 
 void *
@@ -427,14 +487,16 @@ loom__master_progress_main(void *arg)
     loom__polling_thread_init("Progress");
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
+    int64_t worked = loom__now_ns();
     while (!atomic_load(&m->quit) || !loom__sendq_empty(&m->sends)) {
         if (progress_round(m)) {
-            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            worked = loom__now_ns();
+            loom__work_gap(&gap, worked, idle > start);
             idle = start = loom__idle_start(&gap);
             continue;
         }
         pthread_mutex_lock(&m->mu);
-        int64_t ns = loom__idle_pause(++idle, sleep_cap(m));
+        int64_t ns = pause_ns(m, &idle, loom__now_ns(), worked, gap.avg);
         if (ns > 0 && !m->mailbox && !(m->finishing && !m->stop_sent && !m->unfinished)) {
             m->sleeping = 1;
             loom__cond_sleep(&m->wake, &m->mu, ns);

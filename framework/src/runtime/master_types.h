@@ -93,6 +93,13 @@ struct mworker {
     MPI_Comm comm; /* where it is: job->comm, or a joined job's intercomm */
     int peer;      /* its rank there */
     int joined;    /* came through the acceptor (join.c) */
+    /* When its next results are due (master_progress.c sleeps until then):
+     * tasks sent it whose results have not come back, when its last
+     * results came (or tasks went to it while it had none), the average
+     * time from there to its next results (0: not measured yet) and the
+     * average deviation from that average. */
+    size_t out_tasks;
+    int64_t res_at, res_gap, res_dev;
     struct wire_buf out;
     /* from its hello, NULL before. Its own allocation: loom_result.host
      * points to it, and the table moves when joined workers grow it. */
@@ -164,6 +171,7 @@ struct master {
     struct qstore *qs;
     int queues_ended; /* the job has ended: every queue call is answered LOOM_ECLOSED */
     unsigned rr;
+    int64_t qreq_at; /* when a worker's queue request last came */
     struct frame_effects fx;
     struct mtask **batch; /* dispatch scratch: job.batch_max pointers */
 };

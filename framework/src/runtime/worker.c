@@ -114,6 +114,9 @@ struct worker {
     struct loom__iso_limits iso_limits;
 
     size_t capacity, granted; /* comm thread only */
+    /* comm thread: when credits went out while none were (0: none out),
+     * and the average time until their first tasks came (0: not measured) */
+    int64_t credit_at, task_rtt;
     int64_t last_sent;        /* comm thread: when it last sent the master anything */
     int bye_gone;             /* comm thread: BYE sent, nothing more goes up */
     struct loom__sendq sends; /* comm thread only */
@@ -462,17 +465,19 @@ close_calls(struct worker *w)
     }
 }
 
-/* Handle one frame from the master; takes ownership of buf. */
-static void
+/* Handle one frame from the master; takes ownership of buf. 1 when it was
+ * only a sign of life (pings): nothing to hurry for; else 0. */
+static int
 handle_frame(struct worker *w, char *buf, size_t len)
 {
+    int beat = 1;
     struct rmsg *m = malloc(sizeof *m);
     struct wire_reader r;
     if (!m || len > w->job->set.max_frame || wire_open(&r, buf, len) != LOOM_OK) {
         LOOM_ERROR("dropping a malformed message from the master (%zu bytes)", len);
         free(m);
         free(buf);
-        return;
+        return 0;
     }
     m->buf = buf;
     atomic_init(&m->refs, 1); /* held while this function runs */
@@ -482,6 +487,7 @@ handle_frame(struct worker *w, char *buf, size_t len)
     int rc, tasks = 0;
     pthread_mutex_lock(&w->rq_mu);
     while ((rc = wire_next(&r, &type, &body, &blen)) == 1) {
+        beat &= type == WIRE_PING;
         if (type == WIRE_TASK) {
             struct rq_item it = {m, {0}, NULL};
             if (wire_get_task(body, blen, &it.t, &it.payload) != LOOM_OK ||
@@ -525,6 +531,13 @@ handle_frame(struct worker *w, char *buf, size_t len)
             break;
     }
     w->granted = (size_t)tasks > w->granted ? 0 : w->granted - (size_t)tasks;
+    if (tasks && w->credit_at) { /* the master's answer to our credits */
+        int64_t d = loom__now_ns() - w->credit_at;
+        /* not when the master had nothing to send for a while */
+        if (d < 4 * w->task_rtt || d < 10000000)
+            w->task_rtt = w->task_rtt ? (w->task_rtt * 3 + d) / 4 : d;
+        w->credit_at = 0;
+    }
     /* start runners for the new work, up to one per thread */
     unsigned want = w->job->set.threads - w->runners;
     if (want > w->rq_count)
@@ -538,6 +551,7 @@ handle_frame(struct worker *w, char *buf, size_t len)
     if (rc < 0)
         LOOM_ERROR("malformed record in a message from the master: ignoring the rest of it");
     rmsg_release(m);
+    return beat && rc == 0;
 }
 
 /* ---- sending -------------------------------------------------------------------- */
@@ -597,7 +611,8 @@ send_full(struct worker *w, struct full_frame *f)
     }
 }
 
-/* Decide whether to send now; returns 1 if something was sent. */
+/* Decide whether to send now; returns 1 if something was sent other than
+ * a heartbeat alone (that leaves the back-off where it is). */
 static int
 maybe_flush(struct worker *w, int64_t now)
 {
@@ -653,13 +668,17 @@ maybe_flush(struct worker *w, int64_t now)
     w->out_urgent = 0;
     pthread_mutex_unlock(&w->out_mu);
 
+    int beat_only = !full && !want_credit && !bye && wire_empty(&b);
     send_full(w, full);
     if (b.len == 0)
         wire_buf_reset(&b);
     if (want_credit || (beat && b.len == 0)) { /* a heartbeat is a credit of 0 */
         struct wire_credit c = {want_credit ? (uint32_t)grant : 0};
-        if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK)
+        if (wire_put(&b, WIRE_CREDIT, &c, sizeof c, NULL, 0, NULL, 0) == LOOM_OK) {
+            if (!w->granted && c.credits)
+                w->credit_at = now;
             w->granted += c.credits;
+        }
     }
     if (bye && wire_put(&b, WIRE_BYE, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
         bye = 0;
@@ -675,7 +694,7 @@ maybe_flush(struct worker *w, int64_t now)
         pthread_cond_broadcast(&w->st_cv);
         pthread_mutex_unlock(&w->st_mu);
     }
-    return 1;
+    return !beat_only;
 }
 
 /* The master went silent past job.worker_timeout (it died, hangs, has
@@ -712,6 +731,58 @@ master_silent(struct worker *w, int64_t now, int64_t *last_round)
     return !w->bye_gone && lost_ns > 0 && now - w->heard > lost_ns;
 }
 
+/* (under out_mu) How long the idle comm thread may sleep: -1 = yield, 0 =
+ * poll again, else ns. It polls only while the master can send it
+ * something:
+ *   a queue call made within HOT_CALL_NS: its answer is due within a
+ *     round trip — yield and poll (many round trips in a row);
+ *   a queue call waiting longer (a get parked at the master), credits
+ *     granted (tasks come whenever the program submits) or sends in
+ *     progress: the back-off, from 1 ms growing with the time idle
+ *     (loom__idle_cap: a message after a pause waits at most an eighth of
+ *     it, and never more than 50 ms);
+ *   nothing of that: only a ping, STOP or a lost worker's dismissal can
+ *     come, none of them urgent — it sleeps until a runner, a caller or the
+ *     program wakes it, its next heartbeat is due, or job.heartbeat (a
+ *     quarter of job.worker_timeout at most) has passed: then it reads
+ *     what came and checks that the master still speaks.
+ * Never past the flush delay of results in the outbox. */
+static int64_t
+comm_pause(struct worker *w, unsigned *idle, int64_t now, int64_t worked)
+{
+    if (w->calls && now - w->call_since < HOT_CALL_NS)
+        return -1;
+    const struct job_settings *set = &w->job->set;
+    int64_t cap;
+    int expect = w->calls || w->granted || !loom__sendq_empty(&w->sends);
+    int64_t rtt = w->task_rtt, since = now - w->credit_at;
+    if (w->credit_at && rtt && !w->calls && since < 4 * rtt) {
+        /* tasks for the credits just sent are due about a round trip
+         * after them: sleep half of it, then poll every quarter */
+        if (since < rtt / 2)
+            cap = rtt / 2 - since;
+        else
+            cap = rtt / 4 < 20000 ? 20000 : rtt / 4 > 1000000 ? 1000000 : rtt / 4;
+        expect = 0; /* no back-off: straight to that time */
+    } else if (expect) {
+        cap = loom__idle_cap(now - worked, 1000000);
+    } else {
+        cap = set->heartbeat_ns > 0 ? set->heartbeat_ns : LOOM__DEEP_IDLE_NS;
+        if (set->lost_ns > 0 && set->lost_ns / 4 < cap)
+            cap = set->lost_ns / 4;
+        if (!w->bye_gone && w->last_sent + set->heartbeat_ns - now < cap)
+            cap = w->last_sent + set->heartbeat_ns - now;
+    }
+    if (!wire_empty(&w->outbox)) {
+        int64_t due = w->out_since + set->flush_ns - now;
+        cap = due < cap ? due : cap;
+    }
+    ++*idle;
+    if (!expect) /* nothing to poll for: straight to the deadline */
+        return cap > 1000 ? cap : 1000;
+    return loom__idle_pause(*idle, cap);
+}
+
 static void *
 comm_main(void *arg)
 {
@@ -721,6 +792,7 @@ comm_main(void *arg)
     int64_t last_round = w->heard;
     unsigned idle = 0, start = 0;
     struct loom__gap gap = {0, 0};
+    int64_t worked = w->heard;
     for (;;) {
         int did = 0;
         for (int k = 0; k < 16; k++) {
@@ -736,9 +808,9 @@ comm_main(void *arg)
             if (!buf)
                 loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
             MPI_Mrecv(buf, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
-            handle_frame(w, buf, (size_t)count);
+            if (!handle_frame(w, buf, (size_t)count))
+                did = 1; /* a ping alone leaves the back-off where it is */
             w->heard = loom__now_ns();
-            did = 1;
         }
         if (master_silent(w, loom__now_ns(), &last_round))
             master_lost(w);
@@ -747,23 +819,15 @@ comm_main(void *arg)
         if (atomic_load(&w->quit) && loom__sendq_empty(&w->sends))
             break;
         if (did) {
-            loom__work_gap(&gap, loom__now_ns(), idle > start);
+            worked = loom__now_ns();
+            loom__work_gap(&gap, worked, idle > start);
             idle = start = loom__idle_start(&gap);
             continue;
         }
-        /* Idle: sleep until a runner hands over results (it wakes us),
-         * their flush delay is due, or 1 ms at most (the master may have
-         * sent work). A caller that has just asked the queue something
-         * keeps us hot for a round trip; a get parked at the master (no
-         * item yet) must not keep a core spinning for its whole wait. */
+        /* Idle: sleep as long as nothing can come (comm_pause); a runner
+         * handing over results, a caller or the program wake us. */
         pthread_mutex_lock(&w->out_mu);
-        int64_t cap = 1000000;
-        if (!wire_empty(&w->outbox)) {
-            int64_t due = w->out_since + w->job->set.flush_ns - loom__now_ns();
-            cap = due < cap ? due : cap;
-        }
-        int hot = w->calls && loom__now_ns() - w->call_since < HOT_CALL_NS;
-        int64_t ns = hot ? -1 : loom__idle_pause(++idle, cap);
+        int64_t ns = comm_pause(w, &idle, loom__now_ns(), worked);
         if (ns > 0 && !w->out_urgent && !atomic_load(&w->quit)) {
             w->sleeping = 1;
             loom__cond_sleep(&w->wake, &w->out_mu, ns);
