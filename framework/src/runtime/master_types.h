@@ -84,6 +84,8 @@ struct map_collect {
 
 struct mworker {
     size_t credits;
+    size_t busy; /* its tasks in flight */
+    int alone;   /* a suspect task (mtask.suspect) runs there: nothing else goes */
     int hello, bye;
     int lost; /* declared lost: nothing goes to it, nothing from it counts */
     int told; /* lost, then heard from: sent the STOP that makes it leave */
