@@ -40,7 +40,7 @@ function(loom_sanitizer_env test)
     set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
       "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:strict_string_checks=1"
       "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
-      "LSAN_OPTIONS=leak_check_at_exit=0")
+      "LSAN_OPTIONS=leak_check_at_exit=0:suppressions=${PROJECT_SOURCE_DIR}/tests/support/lsan-libconfig.supp")
   elseif(LOOM_SANITIZER STREQUAL "thread")
     set_property(TEST ${test} APPEND PROPERTY ENVIRONMENT
       "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=${PROJECT_SOURCE_DIR}/tests/support/tsan-mpi.supp")

@@ -86,9 +86,11 @@ app_start_opts(const char *prog, int *argc, char ***argv, const loom_job_opts *o
     if (rc == LOOM_OK)
         rc = loom_job_start(*job);
     if (rc != LOOM_OK) {
-        if (!opts->join || rank == 0) /* a failed join: rank 0 has said why */
-            fprintf(stderr, "%s: rank %d: cannot %s the job: %s\n", prog, rank,
-                    opts->join ? "join" : "start", loom_last_error());
+        if (opts->join && rank == 0) /* only rank 0 knows why a join failed */
+            fprintf(stderr, "%s: rank %d: %s\n", prog, rank, loom_last_error());
+        else if (!opts->join)
+            fprintf(stderr, "%s: rank %d: cannot start the job: %s\n", prog, rank,
+                    loom_last_error());
         return rc == LOOM_ECONFIG ? 2 : 1;
     }
     return 0;

@@ -66,7 +66,7 @@ struct lr_joblog {
 };
 
 /* Format a message into err (if any); errno is left as it was. */
-static void
+__attribute__((format(printf, 3, 4))) static void
 set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     int saved = errno;

@@ -557,7 +557,9 @@ expand_brace(struct sbuf *b, const char *name, const struct argv_view *a,
     return 0;
 }
 
-/* {= perl =} or {N= perl =}: GNU Parallel runs Perl there; refused. */
+/* {= perl =} or {N= perl =}: GNU Parallel runs Perl there; refused. Like
+ * GNU Parallel, "{=" with no "=}" after it ("{=x", "{=x}") is no Perl
+ * expression: it is copied literally. */
 static int
 is_perl(const char *p)
 {
@@ -566,7 +568,7 @@ is_perl(const char *p)
         p++;
     while (*p >= '0' && *p <= '9')
         p++;
-    return *p == '=';
+    return *p == '=' && strstr(p + 1, "=}") != NULL;
 }
 
 /* Append every argument, quoted (a template without replacement strings). */

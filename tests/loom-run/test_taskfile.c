@@ -827,6 +827,20 @@ Test(template, refuses_perl_replacement_strings, .timeout = 10)
     cr_assert_null(lr_template_expand("echo {2=s/a/b/=}", "x", 1, 1, err, sizeof(err)));
 }
 
+/* Found by fuzz_taskfile (tests/fuzz/corpus/taskfile/perl-unclosed): "{="
+ * with no "=}" was refused as Perl. GNU Parallel 20221122 copies it:
+ * `parallel --dry-run echo '{=x' ::: a` prints `echo {=x a`, and '{=x}'
+ * gives `echo {=x} a`. */
+Test(template, an_unclosed_perl_brace_is_literal, .timeout = 10)
+{
+    expect_expand("echo {=x", "a", 1, "echo {=x a");
+    expect_expand("echo {=x}", "a", 1, "echo {=x} a");
+    expect_expand("echo {} {2=x", "a", 1, "echo a {2=x");
+    char err[128] = "";
+    cr_assert_null(lr_template_expand("echo {=x} {= 1 =}", "a", 1, 1, err, sizeof(err)));
+    cr_assert(strstr(err, "{= perl expression =}"), "err: %s", err);
+}
+
 Test(template, refuses_nul_input, .timeout = 10)
 {
     char err[128] = "";

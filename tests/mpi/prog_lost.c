@@ -8,11 +8,15 @@
  *          --job-worker-timeout 1 --job-heartbeat 0.1
  *
  * --die RANK:AFTER[,RANK:AFTER...]  rank RANK kills itself when it starts
- * its AFTER-th task. --journal FILE  the job's journal (prog_resume
- * --check reads it). The master prints
+ * its AFTER-th task. --poison ID  task ID kills whichever worker runs it
+ * (raise(SIGKILL), or abort() with --poison-abort), every time: it runs in
+ * a pool thread, not isolated. --journal FILE  the job's journal
+ * (prog_resume --check reads it). The master prints
  *   LOST tasks=N once=N dup=0 missing=0 bad=0 lost=K secs=S
  * (every task's result exactly once, K workers declared lost, S seconds
- * from the first submit to the last result).
+ * from the first submit to the last result; the poison task is not
+ * counted in N) and, with --poison,
+ *   POISON results=1 status=-1 cause=lost
  */
 #define _POSIX_C_SOURCE 200809L
 #include <signal.h>
@@ -22,6 +26,8 @@
 
 static int die_after; /* this rank's; 0 = lives */
 static atomic_int started;
+static int64_t poison;   /* the task that kills its worker; 0 = none */
+static int poison_abort; /* ... with abort(), not raise(SIGKILL) */
 
 static int
 sleep_task(loom_task *task, void *user)
@@ -35,6 +41,11 @@ sleep_task(loom_task *task, void *user)
     if (len != sizeof v)
         return 1;
     memcpy(v, p, sizeof v);
+    if (poison && v[0] == poison) {
+        if (poison_abort)
+            abort();
+        raise(SIGKILL);
+    }
     prog_sleep_ms((int)v[1]); /* the task's work */
     return loom_task_reply(task, &v[0], sizeof v[0]) == LOOM_OK ? 0 : 1;
 }
@@ -55,6 +66,10 @@ main(int argc, char **argv)
             ms = atoi(argv[++i]);
         } else if (strcmp(argv[i], "--die") == 0 && i + 1 < argc) {
             die = argv[++i];
+        } else if (strcmp(argv[i], "--poison") == 0 && i + 1 < argc) {
+            poison = atoi(argv[++i]);
+        } else if (strcmp(argv[i], "--poison-abort") == 0) {
+            poison_abort = 1;
         } else if (strcmp(argv[i], "--journal") == 0 && i + 1 < argc) {
             p.journal = argv[++i];
         } else {
@@ -79,16 +94,25 @@ main(int argc, char **argv)
     status = 0;
     unsigned char *seen = calloc((size_t)n + 1, 1);
     double t0 = prog_now();
+    uint64_t poison_tid = 0;
     for (int i = 1; i <= n; i++) {
         int64_t v[2] = {i, ms};
-        if (loom_job_submit(p.job, "sleep", v, sizeof v, LOOM_FOREVER, NULL) != LOOM_OK)
+        uint64_t tid = 0;
+        if (loom_job_submit(p.job, "sleep", v, sizeof v, LOOM_FOREVER, &tid) != LOOM_OK)
             status = 1;
+        if (i == poison)
+            poison_tid = tid;
     }
-    int dup = 0, bad = 0, once = 0;
+    int dup = 0, bad = 0, once = 0, poison_results = 0, poison_status = 0;
+    loom_cause poison_cause = LOOM_CAUSE_OK;
     loom_result r;
     while (loom_job_next_result(p.job, LOOM_FOREVER, &r) == LOOM_OK) {
         int64_t id = 0;
-        if (r.status != 0 || r.len != sizeof id) {
+        if (poison_tid && r.id == poison_tid) {
+            poison_results++;
+            poison_status = r.status;
+            poison_cause = r.cause;
+        } else if (r.status != 0 || r.len != sizeof id) {
             bad++;
         } else {
             memcpy(&id, r.data, sizeof id);
@@ -104,8 +128,12 @@ main(int argc, char **argv)
     double secs = prog_now() - t0;
     if (loom_job_finish(p.job) != LOOM_OK)
         status = 1;
-    out("LOST tasks=%d once=%d dup=%d missing=%d bad=%d lost=%d secs=%.1f\n", n, once, dup,
-        n - once, bad, loom_job_workers_lost(p.job), secs);
+    int innocent = n - (poison_tid != 0);
+    out("LOST tasks=%d once=%d dup=%d missing=%d bad=%d lost=%d secs=%.1f\n", innocent, once, dup,
+        innocent - once, bad, loom_job_workers_lost(p.job), secs);
+    if (poison_tid)
+        out("POISON results=%d status=%d cause=%s\n", poison_results, poison_status,
+            loom_cause_name(poison_cause));
     free(seen);
-    return prog_end(&p, status || once != n || dup || bad);
+    return prog_end(&p, status || once != innocent || dup || bad);
 }

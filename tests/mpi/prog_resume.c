@@ -104,8 +104,11 @@ main(int argc, char **argv)
     MPI_Comm_rank(MPI_COMM_WORLD, &p.rank);
     loom_job_opts opts = {.config = p.cfg, .journal = journal, .resume = resume};
     if (loom_job_create(MPI_COMM_WORLD, &opts, &p.job) != LOOM_OK ||
-        loom_job_register(p.job, "work", work, NULL) != LOOM_OK || loom_job_start(p.job) != LOOM_OK)
+        loom_job_register(p.job, "work", work, NULL) != LOOM_OK ||
+        loom_job_start(p.job) != LOOM_OK) {
+        out("START rank=%d failed: %s\n", p.rank, loom_last_error());
         return prog_end(&p, 1);
+    }
     if (!loom_job_is_master(p.job))
         return prog_end(&p, loom_job_serve(p.job) == LOOM_OK ? 0 : 1);
 

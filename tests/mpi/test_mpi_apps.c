@@ -137,6 +137,21 @@ Test(squares, usage_errors_exit_2_on_every_rank, .timeout = 90)
     mpi_out_free(&o);
 }
 
+/* Issue #16: joining with no join file printed "command not found" (the
+ * text of LOOM_ENOTFOUND). Rank 0 names the directory and the likely
+ * cause, once; no rank prints a code's text. */
+Test(squares, a_missing_join_file_is_named_once, .timeout = 90)
+{
+    struct mpi_out o;
+    mpi_run(&o, "-np 2 " APP("loom-squares") " --join /nonexistent-loom-dir");
+    cr_assert_neq(o.status, 0, "exit %d:\n%s", o.status, o.text);
+    assert_line(&o, "loom-squares: rank 0: cannot join: no join file in /nonexistent-loom-dir (no "
+                    "such directory): is the master running with --serve /nonexistent-loom-dir?");
+    cr_assert_eq(count_of(o.text, "no join file"), 1, "said more than once:\n%s", o.text);
+    cr_assert_null(strstr(o.text, "command not found"), "%s", o.text);
+    mpi_out_free(&o);
+}
+
 /* job.events / job.report that cannot be created: exit 2 (a configuration
  * error) on every rank, before any task was put. */
 Test(squares, an_unwritable_events_or_report_path_exits_2_before_any_task, .timeout = 90)

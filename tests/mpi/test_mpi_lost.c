@@ -97,3 +97,48 @@ Test(lost, two_workers_killed_mid_run, .timeout = 120)
 {
     lose(4, "1:5,3:20", 2, 1u << 1 | 1u << 3);
 }
+
+/* Issue #16: a poison task, run in a pool thread (not isolated), kills
+ * every worker it is sent to (raise(SIGKILL) or abort()). It used to be
+ * re-sent with the tasks of its batch until no worker was left, and they
+ * all ended lost with it. Now each worker death counts a crash for the
+ * tasks in flight there, which then run alone (suspects): the poison is
+ * given up at job.crash_limit (2 here: it takes 2 of the 3 workers), and
+ * every innocent task, those of its batch too, succeeds exactly once on
+ * the one left. */
+static void
+poison(const char *how)
+{
+    struct mpi_out o;
+    mpi_run(&o,
+            "--enable-recovery -np 4 " PROG("prog_lost") " --pool-threads 2 --tasks 60 --ms 20 "
+                                                         "--poison 5 %s --job-crash-limit 2 "
+                                                         "--job-worker-timeout 1 "
+                                                         "--job-heartbeat 0.1",
+            how);
+    assert_line(&o, "POISON results=1 status=-1 cause=lost");
+    const char *want = "LOST tasks=59 once=59 dup=0 missing=0 bad=0 lost=2 secs=";
+    const char *line = strstr(o.text, want);
+    cr_assert_not_null(line, "want '%s' in:\n%s", want, o.text);
+    double secs = atof(line + strlen(want));
+    cr_assert_eq(count_of(o.text, "given up after 2 crashes"), 1, "%s", o.text);
+    /* the first worker it killed had more of its batch in flight: those
+     * ran again (and above, succeeded once) */
+    const char *lost = strstr(o.text, "declared lost; ");
+    cr_assert_not_null(lost, "%s", o.text);
+    int again = atoi(lost + strlen("declared lost; "));
+    cr_assert_geq(again, 2, "the poison shared no batch (%d tasks ran again):\n%s", again, o.text);
+    /* 60 x 20 ms on 2-6 threads, two deaths detected after 1 s each */
+    cr_assert_lt(secs, 15.0, "the job took %.1f s:\n%s", secs, o.text);
+    mpi_out_free(&o);
+}
+
+Test(lost, a_poison_task_is_given_up_and_its_batch_succeeds, .timeout = 120)
+{
+    poison("");
+}
+
+Test(lost, a_poison_task_that_aborts_is_given_up_too, .timeout = 120)
+{
+    poison("--poison-abort");
+}

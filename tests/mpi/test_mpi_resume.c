@@ -182,3 +182,32 @@ Test(resume, sigkill_20_times_then_damage, .init = setup, .fini = teardown, .tim
     cr_assert_str_eq(line, "JOURNAL tasks=2000 once=1999 twice=1 missing=0 other=0 "
                            "bad_regions=1 torn=0");
 }
+
+/* Issue #16: a journal with a bad header made every rank print the code's
+ * text, "malformed message". Rank 0 names the file and the problem, once;
+ * the other ranks only point to rank 0. */
+Test(resume, a_bad_journal_header_is_named_once, .init = setup, .fini = teardown, .timeout = 120)
+{
+    FILE *f = fopen(jpath, "w");
+    cr_assert_not_null(f);
+    fputs("this is no loom journal, just text in its place\n", f);
+    fclose(f);
+    struct mpi_out o;
+    mpi_run(&o, "-np 3 " PROG("prog_resume") " --journal %s --resume --tasks 10 --ms 1", jpath);
+    cr_assert_neq(o.status, 0, "exit %d:\n%s", o.status, o.text);
+    char want[256];
+    snprintf(want, sizeof want,
+             "START rank=0 failed: cannot open the journal: %s: not a loom "
+             "journal (bad magic)",
+             jpath);
+    assert_line(&o, "%s", want);
+    cr_assert_eq(count_of(o.text, "not a loom journal"), 1, "said more than once:\n%s", o.text);
+    for (int r = 1; r < 3; r++)
+        assert_line(&o,
+                    "START rank=%d failed: the master (rank 0) could not start the job (it "
+                    "says why)",
+                    r);
+    cr_assert_null(strstr(o.text, "malformed message"), "%s", o.text);
+    cr_assert_null(strstr(o.text, "RESUME "), "tasks ran:\n%s", o.text);
+    mpi_out_free(&o);
+}

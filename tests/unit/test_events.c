@@ -2,8 +2,13 @@
 /* The events file (framework/src/formats/events.c: job.events, loom-run's
  * --events): JSON string escaping of any bytes, and every line written is
  * one strict JSON object with the keys and types events.h documents. */
+#include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "json_lines.h"
@@ -207,4 +212,73 @@ Test(events, a_write_error_is_reported)
         loom__events_worker_lost(e, 1000000000, 1, "h", i, 0);
     cr_assert_eq(loom__events_flush(e), -1);
     cr_assert_eq(loom__events_close(e), -1);
+}
+
+/* Write events in batches into a file limited to `limit` bytes
+ * (RLIMIT_FSIZE, SIGXFSZ ignored: writes past it fail with EFBIG, as on a
+ * full disk) until a flush fails; in a child, so the limit stays there.
+ * The child exits 0 when a flush failed and close said so too. */
+static void
+write_until_full(const char *path, rlim_t limit)
+{
+    struct rlimit rl = {limit, limit};
+    signal(SIGXFSZ, SIG_IGN);
+    if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+        _exit(10);
+    loom__events *e = NULL;
+    char err[256], cmd[300];
+    if (loom__events_open(path, "LOOM_JOB_EVENTS", &e, err, sizeof err) != 0)
+        _exit(11);
+    for (int batch = 0; batch < 1000; batch++) {
+        for (int i = 0; i < 37; i++) { /* lines of uneven lengths */
+            int n = 1 + (batch * 37 + i) % 251;
+            memset(cmd, 'a' + i % 26, (size_t)n);
+            loom_attempt a = att((uint64_t)(batch * 37 + i), 1, "node-a", 1, 1, 1700000000.5, 0.25,
+                                 0, 0, 0, 1, LOOM_OUTCOME_OK, 0, cmd, (size_t)n);
+            loom__events_attempt(e, 1700000003000000000, &a);
+        }
+        if (loom__events_flush(e) != 0)
+            _exit(errno == EFBIG && loom__events_close(e) != 0 ? 0 : 12);
+    }
+    _exit(13); /* never full */
+}
+
+/* Issue #16: the disk filled in the middle of a batch and the file ended
+ * in half a JSON line. It must end on a whole line. */
+Test(events, a_full_file_ends_on_a_whole_line)
+{
+    char path[] = "/tmp/loom-events-full-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    const rlim_t limit = 100000;
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        write_until_full(path, limit);
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "writer ended with status %#x", st);
+
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char *text = calloc(1, limit + 1);
+    size_t len = fread(text, 1, limit + 1, f);
+    fclose(f);
+    unlink(path);
+    cr_assert_gt(len, 0);
+    cr_assert_leq(len, limit);
+    cr_assert_eq(text[len - 1], '\n', "the file (%zu bytes) ends in: ...%s", len,
+                 text + (len > 120 ? len - 120 : 0));
+    int lines = 0;
+    char *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        struct jobj o;
+        cr_assert_eq(json_parse_line(line, &o), 0, "line %d is not JSON: %s", lines + 1, line);
+        cr_assert_eq(json_num(&o, "seq"), lines, "line %d: %s", lines + 1, line);
+        lines++;
+    }
+    /* the file is cut at most one line (<= 512 bytes here) short of the limit */
+    cr_assert_gt(len, limit - 512, "%d lines, %zu bytes", lines, len);
+    free(text);
 }

@@ -75,6 +75,59 @@ hang_task(loom_task *t, void *user)
     return 0;
 }
 
+/* Issue #16: a task that closes every descriptor it has (loom's socket to
+ * it too) and goes on. Its ends must be its own, not "killed by signal 9"
+ * (the SIGKILL loom sent when it took the socket's EOF for a death). It
+ * lives on 100 ms after closing: that is the case, not a synchronisation. */
+static void
+close_all_and_live_on(void)
+{
+    for (int fd = 0; fd < 1024; fd++)
+        close(fd);
+    struct timespec d = {0, 100 * 1000000};
+    nanosleep(&d, NULL);
+}
+
+static int
+closeall_exit_task(loom_task *t, void *user)
+{
+    (void)t;
+    (void)user;
+    close_all_and_live_on();
+    exit(4);
+}
+
+static int
+closeall_segv_task(loom_task *t, void *user)
+{
+    (void)t;
+    (void)user;
+    close_all_and_live_on();
+    raise(SIGSEGV);
+    return 0;
+}
+
+static int
+closeall_hang_task(loom_task *t, void *user)
+{
+    (void)t;
+    (void)user;
+    close_all_and_live_on();
+    for (;;)
+        pause();
+    return 0;
+}
+
+/* Returns: its reply cannot reach loom, and its process exits 0. */
+static int
+closeall_return_task(loom_task *t, void *user)
+{
+    (void)t;
+    (void)user;
+    close_all_and_live_on();
+    return 0;
+}
+
 /* The memory limit every_end runs its tasks under, and the timeout of
  * every task there that must not end by time. */
 #define MEM_LIMIT ((uint64_t)64 << 20)
@@ -199,7 +252,11 @@ every_end(int mode)
     struct job_fn echo = fn_of("echo", echo_task, NULL), fail = fn_of("fail", fail_task, NULL),
                   segv = fn_of("segv", segv_task, NULL), abrt = fn_of("abort", abort_task, NULL),
                   ex = fn_of("exit", exit_task, NULL), hang = fn_of("hang", hang_task, NULL),
-                  mem = fn_of("memory", memory_task, NULL);
+                  mem = fn_of("memory", memory_task, NULL),
+                  cx = fn_of("closeall_exit", closeall_exit_task, NULL),
+                  cs = fn_of("closeall_segv", closeall_segv_task, NULL),
+                  ch = fn_of("closeall_hang", closeall_hang_task, NULL),
+                  cr = fn_of("closeall_return", closeall_return_task, NULL);
     const struct {
         const struct job_fn *f;
         loom_cause cause;
@@ -213,6 +270,10 @@ every_end(int mode)
         {&ex, LOOM_CAUSE_EXIT, -1, 3, LONG_MS},
         {&hang, LOOM_CAUSE_TIMEOUT, -1, 0, 300},
         {&mem, LOOM_CAUSE_MEMORY, -1, 0, LONG_MS},
+        {&cx, LOOM_CAUSE_EXIT, -1, 4, LONG_MS},
+        {&cs, LOOM_CAUSE_SIGNAL, -1, SIGSEGV, LONG_MS},
+        {&ch, LOOM_CAUSE_TIMEOUT, -1, 0, 300},
+        {&cr, LOOM_CAUSE_EXIT, -1, 0, LONG_MS},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct timespec a, b;

@@ -4,14 +4,28 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "events.h"
 #include "io_internal.h"
 
+/* Lines are gathered whole in buf and written with write(2) by e_write:
+ * when the disk fills (or the file-size limit is reached) in the middle of
+ * a batch, the file is cut back to its last whole line, so it never ends
+ * in half a line. */
 struct loom__events {
     FILE *fp;
-    int own; /* opened here: closed by loom__events_close */
+    int own;    /* opened here: closed by loom__events_close */
+    int fd;     /* own: fp's descriptor, written directly; -1: fwrite to fp */
+    off_t off;  /* fd's offset after the last whole line written; -1: not seekable */
+    int failed; /* a write failed (errno in err): nothing more is written */
+    int err;
+    char *buf; /* whole lines not written yet, then the line being built */
+    size_t len, cap;
 };
+
+/* Bytes gathered before e_write sends them without waiting for a flush. */
+enum { EV_BATCH = 1 << 20 };
 
 const char *
 loom_outcome_name(loom_outcome o)
@@ -117,15 +131,20 @@ loom__utf8_next(const unsigned char *s, size_t n, size_t *adv)
 /* ---- a line, built in memory and written with one fwrite --------------------------- */
 
 struct line {
-    FILE *fp;
+    FILE *fp;        /* loom__json_string: straight to a stream */
+    loom__events *e; /* an event: to e->buf */
     size_t n;
     char buf[1024];
 };
 
+static void e_append(loom__events *e, const char *s, size_t n);
+
 static void
 l_flush(struct line *l)
 {
-    if (l->n)
+    if (l->n && l->e)
+        e_append(l->e, l->buf, l->n);
+    else if (l->n)
         fwrite(l->buf, 1, l->n, l->fp);
     l->n = 0;
 }
@@ -261,7 +280,7 @@ l_str(struct line *l, const char *s, size_t n)
 void
 loom__json_string(FILE *fp, const char *s, size_t n)
 {
-    struct line l = {.fp = fp};
+    struct line l = {.fp = fp, .e = NULL};
     l_str(&l, s, n);
     l_flush(&l);
 }
@@ -280,9 +299,11 @@ loom__events_open(const char *path, const char *name, loom__events **out, char *
         free(e);
         return -1;
     }
-    /* lines go out in batches (loom__events_flush), not one write each */
-    setvbuf(e->fp, NULL, _IOFBF, (size_t)1 << 20);
+    /* lines go out in batches (loom__events_flush), not one write each,
+     * from e->buf: fp's own buffer is never used */
     e->own = 1;
+    e->fd = fileno(e->fp);
+    e->off = lseek(e->fd, 0, SEEK_CUR);
     *out = e;
     return 0;
 }
@@ -291,16 +312,91 @@ loom__events *
 loom__events_from(FILE *fp)
 {
     loom__events *e = calloc(1, sizeof *e);
-    if (e)
+    if (e) {
         e->fp = fp;
+        e->fd = -1;
+        e->off = -1;
+    }
     return e;
+}
+
+static void
+e_fail(loom__events *e, int err)
+{
+    e->failed = 1;
+    e->err = err ? err : EIO;
+    e->len = 0;
+}
+
+/* Add n bytes to the batch (nothing once a write failed). */
+static void
+e_append(loom__events *e, const char *s, size_t n)
+{
+    if (e->failed)
+        return;
+    if (e->len + n > e->cap) {
+        size_t cap = e->cap ? e->cap : 4096;
+        while (cap < e->len + n)
+            cap *= 2;
+        char *b = realloc(e->buf, cap);
+        if (!b) {
+            e_fail(e, ENOMEM);
+            return;
+        }
+        e->buf = b;
+        e->cap = cap;
+    }
+    memcpy(e->buf + e->len, s, n);
+    e->len += n;
+}
+
+/* Write the batch (whole lines). A write that stops part way (a full
+ * disk: ENOSPC; RLIMIT_FSIZE: EFBIG) leaves the file cut back to the last
+ * whole line that went out; then nothing more is written. 0, or -1. */
+static int
+e_write(loom__events *e)
+{
+    if (e->failed)
+        return -1;
+    if (e->fd < 0) {
+        if (e->len && fwrite(e->buf, 1, e->len, e->fp) != e->len)
+            e_fail(e, errno);
+        e->len = 0;
+        return e->failed ? -1 : 0;
+    }
+    size_t done = 0;
+    int err = 0;
+    while (done < e->len) {
+        ssize_t w = write(e->fd, e->buf + done, e->len - done);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        done += (size_t)w;
+    }
+    if (done == e->len) {
+        e->off = e->off >= 0 ? e->off + (off_t)done : -1;
+        e->len = 0;
+        return 0;
+    }
+    size_t keep = done;
+    while (keep > 0 && e->buf[keep - 1] != '\n')
+        keep--;
+    /* best effort: a pipe or a device cannot be cut (and needs not be) */
+    if (keep < done && e->off >= 0 && ftruncate(e->fd, e->off + (off_t)keep) != 0)
+        err = err ? err : errno;
+    e_fail(e, err);
+    return -1;
 }
 
 /* {"event":"<event>","time":<time> */
 static void
 begin(struct line *l, loom__events *e, const char *event, int64_t time_ns)
 {
-    l->fp = e->fp;
+    l->fp = NULL;
+    l->e = e;
     l->n = 0;
     L_LIT(l, "{\"event\":\"");
     l_put(l, event, strlen(event));
@@ -313,6 +409,8 @@ end(struct line *l)
 {
     L_LIT(l, "}\n");
     l_flush(l);
+    if (l->e->len >= EV_BATCH)
+        (void)e_write(l->e); /* a failure is told by the next flush */
 }
 
 /* ,"k": for a literal key */
@@ -434,7 +532,12 @@ loom__events_run_end(loom__events *e, int64_t time_ns, const struct loom__run_en
 int
 loom__events_flush(loom__events *e)
 {
-    return fflush(e->fp) == 0 && !ferror(e->fp) ? 0 : -1;
+    if (e_write(e) == 0 && fflush(e->fp) == 0 && !ferror(e->fp))
+        return 0;
+    if (!e->failed)
+        e_fail(e, errno);
+    errno = e->err;
+    return -1;
 }
 
 int
@@ -448,6 +551,7 @@ loom__events_close(loom__events *e)
         rc = -1;
         saved = errno;
     }
+    free(e->buf);
     free(e);
     errno = saved;
     return rc;

@@ -77,7 +77,9 @@ void loom__events_worker_lost(loom__events *e, int64_t time_ns, int rank, const 
 void loom__events_run_end(loom__events *e, int64_t time_ns, const struct loom__run_end *s);
 
 /* Hand what is buffered to the file. 0, or -1 (errno) when it could not be
- * written. */
+ * written: then the file is left ending on the last whole line that was
+ * written (a batch cut short by a full disk or the file-size limit is cut
+ * back), and nothing more is written to it. */
 int loom__events_flush(loom__events *e);
 
 /* Flush and close. 0, or -1 (errno) when something could not be written. */

@@ -118,8 +118,9 @@ static const struct key_def config_keys[] = {
     KEY_INT("job.retries", "0", 0, 1000,
             "times a failed task (non-zero status) runs again, on another worker if any"),
     KEY_INT("job.crash_limit", "3", 1, 1000,
-            "attempts of an isolated task that may crash (signal, exit, timeout, memory) "
-            "before it is given up, retries left or not"),
+            "crashes of a task before it is given up, retries left or not: attempts whose "
+            "isolated process crashed (signal, exit, timeout, memory), and workers that died "
+            "with it in flight"),
     KEY_FLOAT("job.heartbeat", "0.5", 0.01, 3600,
               "seconds between a worker's signs of life when it has nothing else to send"),
     KEY_FLOAT("job.worker_timeout", "10", 0, 86400,

@@ -88,6 +88,7 @@
 #define ISO_NAME_MAX   4096  /* a module path */
 #define ISO_HELLO_MS   30000 /* a helper that is not ready by then is broken */
 #define MEM_POLL_MS    5     /* resident-size sampling period with a memory limit */
+#define EOF_POLL_MS    10    /* exit polling after the socket closed, without a pidfd */
 #define ISO_NO_USER    UINT32_MAX
 #define ISO_REP_OK     0u
 #define ISO_REP_NOFN   1u /* the helper did not find the function */
@@ -445,13 +446,28 @@ resident_bytes(struct loom__iso *h, pid_t pid)
 
 enum wait_end { W_DATA, W_DEAD, W_TIMEOUT, W_MEMORY, W_ERROR };
 
+/* Whether the child has ended (not reaped: WNOWAIT), without a pidfd. */
+static int
+child_gone(pid_t pid)
+{
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0)
+        return si.si_pid == pid;
+    return errno == ECHILD;
+}
+
 /* Wait until n bytes arrived on h->sock (W_DATA), the child died (W_DEAD),
- * or a limit was hit (the child is still alive then). */
+ * or a limit was hit (the child is still alive then). The socket's end
+ * (EOF) is not the child's: a task may close every descriptor it has, ours
+ * too, and go on; from then on only its death or a limit ends the wait, so
+ * it is reported as it really ends, not as killed by us. */
 static enum wait_end
 wait_read(struct loom__iso *h, pid_t pid, void *buf, size_t n, int64_t deadline, uint64_t mem)
 {
     char *p = buf;
     size_t got = 0;
+    int eof = 0;
     while (got < n) {
         int64_t now = loom__now_ns();
         if (deadline && now >= deadline)
@@ -463,7 +479,10 @@ wait_read(struct loom__iso *h, pid_t pid, void *buf, size_t n, int64_t deadline,
         }
         if (mem && (ms < 0 || ms > MEM_POLL_MS))
             ms = MEM_POLL_MS;
-        struct pollfd pfd[2] = {{h->sock, POLLIN, 0}, {h->pidfd, POLLIN, 0}};
+        if (eof && h->pidfd < 0 && (ms < 0 || ms > EOF_POLL_MS))
+            ms = EOF_POLL_MS;
+        /* after EOF the socket is left out (-1: poll ignores it) */
+        struct pollfd pfd[2] = {{eof ? -1 : h->sock, POLLIN, 0}, {h->pidfd, POLLIN, 0}};
         int r = poll(pfd, h->pidfd >= 0 ? 2 : 1, ms);
         if (r < 0 && errno != EINTR)
             return W_ERROR;
@@ -474,10 +493,12 @@ wait_read(struct loom__iso *h, pid_t pid, void *buf, size_t n, int64_t deadline,
                 continue;
             }
             if (k == 0 || (errno != EINTR && errno != EAGAIN))
-                return W_DEAD; /* EOF: it is dying (or closed our socket) */
+                eof = 1; /* it is dying, or the task closed our socket */
         }
         if (r > 0 && h->pidfd >= 0 && pfd[1].revents)
             return W_DEAD; /* dead; whatever it still wrote does not matter */
+        if (eof && h->pidfd < 0 && child_gone(pid))
+            return W_DEAD;
         if (mem && resident_bytes(h, pid) > mem)
             return W_MEMORY;
     }

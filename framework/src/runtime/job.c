@@ -236,14 +236,14 @@ check_agreement(loom_job *job, loom_err prep)
     }
     loom_err rc = LOOM_OK;
     if (!all[0].ready) {
-        if (job->rank != 0)
-            LOOM_ERROR("the master could not start (its log says why)");
-        /* the master's reason on every rank: a bad setting is LOOM_ECONFIG
-         * everywhere, so every rank exits alike */
+        /* the master's code on every rank: a bad setting is LOOM_ECONFIG
+         * everywhere, so every rank exits alike; but only rank 0 knows
+         * which file and what is wrong with it (its loom_last_error), so
+         * the others point there and name no error of their own */
         rc = all[0].prep_err > 0 && all[0].prep_err < LOOM__ERR_COUNT ? (loom_err)all[0].prep_err
                                                                       : LOOM_ESTATE;
         if (job->rank != 0)
-            loom__fail(rc, "the master could not start (%s; its log says why)", loom_strerror(rc));
+            loom__fail(rc, "the master (rank 0) could not start the job (it says why)");
     }
     for (int r = 1; r < job->size; r++) {
         const char *what = loom__fingerprint_differs(&all[r], &all[0]);

@@ -491,17 +491,15 @@ read_join_file(const char *dir, struct loom__join_info *ji)
 {
     char err[LOOM__JOIN_ERR_MAX];
     loom_err rc = loom__joinfile_read(dir, ji, err, sizeof err);
-    if (rc != LOOM_OK) {
-        LOOM_ERROR("cannot join: %s", err);
-        return rc;
-    }
+    if (rc != LOOM_OK)
+        return loom__fail(rc, "cannot join: %s", err);
     char host[256] = "";
     if (gethostname(host, sizeof host - 1) == 0 && strcmp(host, ji->host) == 0 && ji->pid > 0 &&
         kill((pid_t)ji->pid, 0) != 0 && errno == ESRCH) {
-        LOOM_ERROR("cannot join: the master of %s (pid %ld on this host) has ended; the join "
-                   "file is stale",
-                   dir, ji->pid);
-        return LOOM_ECLOSED;
+        return loom__fail(LOOM_ECLOSED,
+                          "cannot join: the master of %s (pid %ld on this host) has ended; the "
+                          "join file is stale",
+                          dir, ji->pid);
     }
     return LOOM_OK;
 }
@@ -524,36 +522,33 @@ handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji,
     struct join_state st;
     set_deadline(&io, timeout_ms);
     if (io_send(&io, &in, sizeof in) != 0 || recv_fixed(&io, &st, sizeof st) != 0) {
-        LOOM_ERROR("cannot join: the master at %s (pid %ld) did not answer the introduction",
-                   ji->host, ji->pid);
-        return LOOM_ETIMEDOUT;
+        return loom__fail(LOOM_ETIMEDOUT,
+                          "cannot join: the master at %s (pid %ld) did not answer the "
+                          "introduction",
+                          ji->host, ji->pid);
     }
     if (st.state != STATE_OPEN) {
-        LOOM_ERROR("cannot join: the job of this join file (master pid %ld on %s) has ended",
-                   ji->pid, ji->host);
-        return LOOM_ECLOSED;
+        return loom__fail(LOOM_ECLOSED,
+                          "cannot join: the job of this join file (master pid %ld on %s) has "
+                          "ended",
+                          ji->pid, ji->host);
     }
     struct loom__auth_io aio = {io_send, io_recv, &io};
     set_deadline(&io, timeout_ms);
     char why[LOOM__AUTH_ERR_MAX];
     loom_err rc = loom__auth_join(&aio, ji->key, why, sizeof why);
-    if (rc != LOOM_OK) {
-        LOOM_ERROR("cannot join: %s", why);
-        return rc == LOOM_EAUTH ? rc : LOOM_EPROTO;
-    }
+    if (rc != LOOM_OK)
+        return loom__fail(rc == LOOM_EAUTH ? rc : LOOM_EPROTO, "cannot join: %s", why);
     set_deadline(&io, timeout_ms);
     if (recv_fixed(&io, w, sizeof *w) != 0) {
-        LOOM_ERROR("cannot join: no welcome from the master");
-        return LOOM_ETIMEDOUT;
+        return loom__fail(LOOM_ETIMEDOUT, "cannot join: no welcome from the master");
     }
     if (w->verdict == WELCOME_MISMATCH) {
-        LOOM_ERROR("cannot join: the master runs a different program (binary or task "
-                   "functions differ)");
-        return LOOM_EMISMATCH;
+        return loom__fail(LOOM_EMISMATCH, "cannot join: the master runs a different program "
+                                          "(binary or task functions differ)");
     }
     if (w->verdict != WELCOME_OK || w->base < 1 || w->heartbeat_ns <= 0 || w->lost_ns < 0) {
-        LOOM_ERROR("cannot join: the job has ended");
-        return LOOM_ECLOSED;
+        return loom__fail(LOOM_ECLOSED, "cannot join: the job has ended");
     }
     return LOOM_OK;
 }
@@ -580,19 +575,19 @@ loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__f
     if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS)
         goto done;
     if ((rc = v->rc) != LOOM_OK)
-        goto done;
+        goto refused;
 
     MPI_Comm inter = MPI_COMM_NULL;
     int c = connect_bounded(local, v->port, timeout_ms, &inter);
     if (c != 0) {
+        rc = c > 0 ? LOOM_ETIMEDOUT : LOOM_EMPI;
         if (rank == 0)
-            LOOM_ERROR("cannot join: %s",
+            loom__fail(rc, "cannot join: %s",
                        c > 0 ? "no answer from the master within the join timeout: it has "
                                "probably ended (a stale join file), or the mpiruns were not "
                                "given the same --ompi-server"
                              : "MPI_Comm_connect failed: start both mpiruns with "
                                "--ompi-server file:URI (see cluster/ompi-server)");
-        rc = c > 0 ? LOOM_ETIMEDOUT : LOOM_EMPI;
         goto done; /* a timed-out connect left a thread in MPI: no MPI_Finalize */
     }
     MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
@@ -601,7 +596,7 @@ loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__f
     if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS || v->rc != LOOM_OK) {
         rc = v->rc != LOOM_OK ? v->rc : LOOM_EMPI;
         MPI_Comm_free(&inter);
-        goto done;
+        goto refused;
     }
     out->inter = inter;
     out->rank = v->w.base + rank;
@@ -609,6 +604,11 @@ loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__f
     out->heartbeat_ns = v->w.heartbeat_ns;
     out->lost_ns = v->w.lost_ns;
     rc = LOOM_OK;
+refused:
+    /* rank 0's own message names the file and the problem; the others
+     * only say where to look, not the code's name */
+    if (rc != LOOM_OK && rank != 0)
+        loom__fail(rc, "cannot join: rank 0 of this job could not join (it says why)");
 done:
     memset(ji->key, 0, sizeof ji->key);
     free(ji);

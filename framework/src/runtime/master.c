@@ -103,9 +103,9 @@ loom__master_prepare(loom_job *job)
     char err[LOOM__JOURNAL_ERR_MAX];
     rc = loom__journal_open(job->journal, &o, &job->jnl, &st, err, sizeof err);
     if (rc != LOOM_OK) {
-        LOOM_ERROR("%s", err);
+        /* the program says it (loom_last_error), once, on this rank */
         loom__master_unprepare(job);
-        return rc;
+        return loom__fail(rc, "cannot open the journal: %s", err);
     }
     if (job->resume)
         LOOM_INFO("journal %s: %llu records of earlier runs", job->journal,

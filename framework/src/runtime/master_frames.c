@@ -147,8 +147,10 @@ on_result(struct frame *f, const char *body, size_t blen)
         return 0;
     }
     f->results = 1;
-    if (f->w->out_tasks)
-        f->w->out_tasks--;
+    /* it ran to its end on this worker: no longer a suspect (lose_worker) */
+    t->suspect = 0;
+    if (f->w->busy && --f->w->busy == 0)
+        f->w->alone = 0;
     if (m->jnl) /* every attempt, failed ones too */
         journal_record(m, t, &wr, f->rank);
     int retry = should_retry(m, t, &wr);

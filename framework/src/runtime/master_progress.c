@@ -37,6 +37,30 @@
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
+/* (under mu) Pending tasks into m->batch[n..want): a suspect (a task that
+ * was in flight on a worker that died) goes only alone, to a worker with
+ * nothing in flight, which then gets nothing else until its result: if it
+ * kills that worker too, it alone is to blame, and the tasks it shared a
+ * batch with run and succeed. The batch ends before a suspect. New n. */
+static size_t
+take_pending(struct master *m, struct mworker *w, size_t n, size_t want)
+{
+    struct mtask *t;
+    while (n < want && loom__tring_take(&m->pending, &t, 1)) {
+        if (t->suspect) {
+            if (n == 0 && w->busy == 0) {
+                m->batch[n++] = t;
+                w->alone = 1;
+            } else {
+                loom__tring_unshift(&m->pending, &t, 1);
+            }
+            break;
+        }
+        m->batch[n++] = t;
+    }
+    return n;
+}
+
 /* Take up to `want` tasks for worker rank into m->batch (under mu):
  * avoiding tasks that may go there first, then pending ones — but let a
  * batch build up while tasks keep coming in quickly, never holding the
@@ -53,7 +77,7 @@ take_batch(struct master *m, int rank, size_t want, int64_t now)
     }
     size_t have = m->pending.count;
     if (!m->stop_sent && have && (n || have >= want - n || now - m->pending_since >= 20000)) {
-        n += loom__tring_take(&m->pending, m->batch + n, want - n);
+        n = take_pending(m, &m->workers[rank], n, want);
         if (m->pending.count)
             m->pending_since = now;
     }
@@ -68,7 +92,7 @@ dispatch(struct master *m, int64_t now)
     for (int i = 0; i < size - 1; i++) {
         int rank = 1 + (int)((m->rr + (unsigned)i) % (unsigned)(size - 1));
         struct mworker *w = &m->workers[rank];
-        if (!w->credits || w->bye)
+        if (!w->credits || w->bye || w->alone)
             continue;
         size_t want = w->credits < m->job->set.batch_max ? w->credits : m->job->set.batch_max;
         pthread_mutex_lock(&m->mu);
@@ -96,9 +120,9 @@ dispatch(struct master *m, int64_t now)
             pthread_mutex_unlock(&m->mu);
         }
         w->credits -= sent;
-        if (!w->out_tasks)
+        if (!w->busy)
             w->res_at = now; /* it had none: its next results are due from now */
-        w->out_tasks += sent;
+        w->busy += sent;
         did = 1;
     }
     m->rr++;
@@ -164,6 +188,32 @@ take_inflight(struct master *m, int rank, size_t *n)
     return back;
 }
 
+/* (under mu) The tasks that were in flight on a lost worker: each counts a
+ * crash; one at job.crash_limit is given up (status -1, LOOM_CAUSE_LOST:
+ * it may be what kills the workers), the others go back to the front of
+ * the queue as suspects, each to run alone. How many were given up. */
+static size_t
+requeue_or_give_up(struct master *m, int rank, struct mtask **back, size_t n)
+{
+    size_t kept = 0, given_up = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct mtask *t = back[i];
+        if (++t->crashes < m->job->set.crash_limit) {
+            t->suspect = 1;
+            back[kept++] = t;
+            continue;
+        }
+        LOOM_WARN("task %llu given up after %u crashes (the last: worker rank %d died with it "
+                  "in flight): not run again (job.crash_limit)",
+                  (unsigned long long)t->id, t->crashes, rank);
+        fail_lost(m, t);
+        given_up++;
+    }
+    if (kept)
+        loom__tring_unshift(&m->pending, back, kept);
+    return given_up;
+}
+
 /* A worker has been silent past job.worker_timeout: MPI will not say
  * whether it died, hangs or lost its link, so it is treated as gone —
  * as is one whose message had to be dropped (`why` says so; NULL: it was
@@ -179,15 +229,15 @@ lose_worker(struct master *m, int rank, int64_t now, const char *why)
     struct mworker *w = &m->workers[rank];
     w->lost = 1;
     w->credits = 0;
-    w->out_tasks = 0;
+    w->busy = 0;
+    w->alone = 0;
     loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n;
     struct mtask **back = take_inflight(m, rank, &n);
     loom__sendq_abandon(&m->sends, rank);
     pthread_mutex_lock(&m->mu);
-    if (n)
-        loom__tring_unshift(&m->pending, back, n);
+    size_t given_up = requeue_or_give_up(m, rank, back, n);
     if (!w->bye) {
         w->bye = 1;
         m->byes++;
@@ -202,11 +252,11 @@ lose_worker(struct master *m, int rank, int64_t now, const char *why)
     pthread_mutex_unlock(&m->mu);
     if (why)
         LOOM_WARN("worker rank %d%s %s: declared lost; %zu of its tasks run again elsewhere", rank,
-                  w->joined ? " (joined)" : "", why, n);
+                  w->joined ? " (joined)" : "", why, n - given_up);
     else
         LOOM_WARN("worker rank %d%s silent for %.1f s: declared lost; %zu of its tasks run again "
                   "elsewhere",
-                  rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n);
+                  rank, w->joined ? " (joined)" : "", (double)(now - w->heard) / 1e9, n - given_up);
     if (none_left)
         LOOM_ERROR("no worker left: %zu unfinished tasks fail (status -1), and so will any "
                    "submitted from now on",
@@ -436,7 +486,7 @@ results_due(struct master *m, int64_t *poll)
     int64_t due = 0;
     for (int r = 1; r < m->nworkers; r++) {
         const struct mworker *w = &m->workers[r];
-        if (!w->out_tasks || w->lost)
+        if (!w->busy || w->lost)
             continue;
         if (!w->res_gap)
             return 0;

@@ -46,7 +46,7 @@ loom__mtask_new(uint32_t fn, uint32_t flags, const void *data, size_t len)
     struct mtask *t = malloc(sizeof *t + (len <= SMALL_TASK ? SMALL_TASK : len));
     if (!t)
         return NULL;
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0, 0};
     if (len && data)
         memcpy(t->data, data, len);
     return t;
@@ -79,7 +79,7 @@ loom__mtask_get(struct mtask_pool *p, uint32_t fn, uint32_t flags, const void *d
     if (len > SMALL_TASK || !p->n)
         return loom__mtask_new(fn, flags, data, len);
     struct mtask *t = p->free[--p->n];
-    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0};
+    *t = (struct mtask){NULL, 0, 1, fn, flags, (uint32_t)len, 0, 0, 0, 0};
     if (len)
         memcpy(t->data, data, len);
     return t;

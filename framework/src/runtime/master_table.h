@@ -23,7 +23,10 @@ struct mtask {
     uint64_t id;
     uint32_t attempt, fn, flags, len;
     int32_t rank;     /* the worker it was sent to (in flight) */
-    uint32_t crashes; /* attempts that crashed their isolated process */
+    uint32_t crashes; /* attempts that crashed their isolated process or were in
+                         flight on a worker that died (job.crash_limit) */
+    uint32_t suspect; /* in flight on a worker that died, no result since: it
+                         runs alone on a worker (master_progress.c) */
     uint64_t hash;    /* of its definition, for the journal (0 without one) */
     char data[];
 };

@@ -84,6 +84,8 @@ struct map_collect {
 
 struct mworker {
     size_t credits;
+    size_t busy; /* its tasks in flight */
+    int alone;   /* a suspect task (mtask.suspect) runs there: nothing else goes */
     int hello, bye;
     int lost; /* declared lost: nothing goes to it, nothing from it counts */
     int told; /* lost, then heard from: sent the STOP that makes it leave */
@@ -93,12 +95,10 @@ struct mworker {
     MPI_Comm comm; /* where it is: job->comm, or a joined job's intercomm */
     int peer;      /* its rank there */
     int joined;    /* came through the acceptor (join.c) */
-    /* When its next results are due (master_progress.c sleeps until then):
-     * tasks sent it whose results have not come back, when its last
-     * results came (or tasks went to it while it had none), the average
-     * time from there to its next results (0: not measured yet) and the
-     * average deviation from that average. */
-    size_t out_tasks;
+    /* When its next results are due while it is busy (master_progress.c
+     * sleeps until then): when its last results came (or tasks went to it
+     * while it had none), the average time from there to its next results
+     * (0: not measured yet) and the average deviation from that average. */
     int64_t res_at, res_gap, res_dev;
     struct wire_buf out;
     /* from its hello, NULL before. Its own allocation: loom_result.host
