@@ -412,6 +412,7 @@ static void *
 gate_main(void *arg)
 {
     struct loom__acceptor *a = arg;
+    loom__polling_thread_init("Gate");
     struct loom__gate_stats last;
     memset(&last, 0, sizeof last);
     int64_t next_log = 0;
