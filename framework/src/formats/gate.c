@@ -338,43 +338,53 @@ loom__gate_step(struct loom__gate *g, int max_wait_ms)
     return LOOM_OK;
 }
 
-/* A listening socket on every address, IPv6 with IPv4 mapped if the host
- * has IPv6, else IPv4; -1 with err set. */
+/* A listening socket of family fam on every address; -1 (errno). */
 static int
-listen_any(int port, int *bound, char *err, size_t errlen)
+listen_family(int fam, int port, int *bound)
 {
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     struct sockaddr_storage ss;
-    socklen_t len;
+    socklen_t len = fam == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     memset(&ss, 0, sizeof ss);
-    if (fd >= 0) {
-        int off = 0;
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    if (fam == AF_INET6) {
         struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
         a6->sin6_family = AF_INET6;
         a6->sin6_addr = in6addr_any;
         a6->sin6_port = htons((uint16_t)port);
-        len = sizeof *a6;
     } else {
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
         a4->sin_family = AF_INET;
         a4->sin_addr.s_addr = htonl(INADDR_ANY);
         a4->sin_port = htons((uint16_t)port);
-        len = sizeof *a4;
     }
-    int one = 1;
+    int fd = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1, off = 0;
+    if (fd >= 0 && fam == AF_INET6) /* IPv4 too, as mapped addresses */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
         bind(fd, (struct sockaddr *)&ss, len) != 0 || listen(fd, 128) != 0 ||
         getsockname(fd, (struct sockaddr *)&ss, &len) != 0) {
-        loom__set_err(err, errlen, "cannot listen on TCP port %d for joiners: %s", port,
-                      strerror(errno));
+        int e = errno;
         if (fd >= 0)
             close(fd);
+        errno = e;
         return -1;
     }
-    *bound = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
-                                            : ((struct sockaddr_in *)&ss)->sin_port);
+    *bound = ntohs(fam == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                   : ((struct sockaddr_in *)&ss)->sin_port);
+    return fd;
+}
+
+/* A listening socket on every address: IPv6 with IPv4 mapped, or IPv4 only
+ * where the host has no IPv6; -1 with err set. */
+static int
+listen_any(int port, int *bound, char *err, size_t errlen)
+{
+    int fd = listen_family(AF_INET6, port, bound);
+    if (fd < 0)
+        fd = listen_family(AF_INET, port, bound);
+    if (fd < 0)
+        loom__set_err(err, errlen, "cannot listen on TCP port %d for joiners: %s", port,
+                      strerror(errno));
     return fd;
 }
 

@@ -370,13 +370,15 @@ issue(void *ctx, char *port, unsigned char *ticket)
         LOOM_WARN("cannot open an MPI port for a joining job");
         goto unused;
     }
+    /* copied out first: the accept thread wipes the ticket when it ends */
+    snprintf(port, LOOM__GATE_PORT_MAX, "%s", g->port);
+    memcpy(ticket, g->ticket, sizeof g->ticket);
     if (pthread_create(&t, NULL, accept_main, g) != 0) {
         MPI_Close_port(g->port);
+        explicit_bzero(ticket, LOOM__GATE_TICKET_LEN);
         goto unused;
     }
     pthread_detach(t);
-    snprintf(port, LOOM__GATE_PORT_MAX, "%s", g->port);
-    memcpy(ticket, g->ticket, sizeof g->ticket);
     return LOOM__GATE_GRANTED;
 unused:
     pthread_mutex_lock(&a->mu);
