@@ -111,17 +111,15 @@ conn_flush(struct loom__gate *g, struct conn *c)
     }
     c->outoff = c->outlen = 0;
     if (c->st == C_FLUSH) { /* the last word said: done */
-        g->st.live--;
-        close(c->fd);
-        explicit_bzero(c, sizeof *c);
-        c->fd = -1;
-        c->st = C_FREE;
+        conn_drop(g, c, NULL);
         return -1;
     }
     return 0;
 }
 
-/* Queue one frame (fits: the protocol never queues more than the grant). */
+/* Queue one frame and send what the socket takes. What is queued is at
+ * most one exchange's worth (about 1.2 KiB), which a socket's send buffer
+ * always takes at once; a peer that somehow left it unsent is dropped. */
 static int
 conn_send(struct loom__gate *g, struct conn *c, const void *buf, size_t len)
 {
@@ -130,7 +128,10 @@ conn_send(struct loom__gate *g, struct conn *c, const void *buf, size_t len)
         c->outlen -= c->outoff;
         c->outoff = 0;
     }
-    LOOM_ASSERT(c->outlen + HDR + len <= sizeof c->out);
+    if (c->outlen + HDR + len > sizeof c->out) {
+        conn_drop(g, c, &g->st.closed);
+        return -1;
+    }
     c->out[c->outlen] = (unsigned char)(len >> 8);
     c->out[c->outlen + 1] = (unsigned char)(len & 0xff);
     memcpy(c->out + c->outlen + HDR, buf, len);
