@@ -167,7 +167,7 @@ usage(FILE *fp)
                 "                          tell that mpirun's stderr is a terminal)\n"
                 "  --serve DIR             also accept workers of loom-runs started later with\n"
                 "                          --join DIR (e.g. another Slurm allocation): writes\n"
-                "                          DIR/loom.join, the job's port and key (yours only)\n"
+                "                          DIR/loom.join, the job's gate and key (yours only)\n"
                 "  --join DIR              run workers only, for the loom-run serving DIR; no\n"
                 "                          task file. Both need an ompi-server:\n"
                 "  --ompi-server FILE      its URI file (cluster/ompi-server start DIR writes\n"

@@ -237,7 +237,7 @@ usage(FILE *fp)
                 "  --quiet    no line per task: only a summary (for large N)\n"
                 "  --sleep MS each task also works MS ms, as the seed's worker sleeps\n"
                 "  --serve DIR  also accept workers started later with --join DIR: writes\n"
-                "             DIR/loom.join (the job's port and key, readable by you only);\n"
+                "             DIR/loom.join (the job's gate and key, readable by you only);\n"
                 "             give both mpiruns --ompi-server file:URI (cluster/ompi-server)\n"
                 "  --join DIR   every rank is a worker of the master serving DIR\n"
                 "  --help     this text\n"

@@ -7,6 +7,9 @@
  * message, or ever return LOOM_OK: without the key (the peer never sees
  * our random nonce's answer in advance) no handshake can succeed. Every
  * failure is one of the documented codes and comes with a message.
+ * Each message is also fed to the master's one-message-at-a-time steps
+ * (gate.c's): as a response to a fresh challenge (never valid), as the
+ * joiner's challenge (answered only when well formed) and as a verdict.
  */
 #include "auth.h"
 #include "fuzz_common.h"
@@ -54,6 +57,33 @@ check(loom_err e, const char *err)
         abort();
 }
 
+/* The master's steps one message at a time, on every message of the input. */
+static void
+steps(const unsigned char key[LOOM__AUTH_KEY_LEN], const uint8_t *data, size_t size)
+{
+    unsigned char ch[LOOM__AUTH_CHALLENGE_LEN], resp[LOOM__AUTH_RESPONSE_LEN];
+    char err[LOOM__AUTH_ERR_MAX];
+    if (loom__auth_challenge(ch) != LOOM_OK)
+        abort();
+    for (size_t pos = 0; pos < size;) {
+        size_t n = data[pos++];
+        if (n > size - pos)
+            n = size - pos;
+        const uint8_t *msg = data + pos;
+        pos += n;
+        err[0] = '\0';
+        check(loom__auth_check_response(key, ch, msg, n, err, sizeof err), err);
+        err[0] = '\0';
+        loom_err rc = loom__auth_answer(key, msg, n, resp, err, sizeof err);
+        if (rc == LOOM_OK ? n != LOOM__AUTH_CHALLENGE_LEN : (rc != LOOM_EPROTO || !err[0]))
+            abort(); /* answered something that is not a challenge, or no reason */
+        err[0] = '\0';
+        rc = loom__auth_check_verdict(msg, n, err, sizeof err);
+        if (rc == LOOM_OK ? memcmp(msg, LOOM__AUTH_WELCOME, LOOM__AUTH_VERDICT_LEN) != 0 : !err[0])
+            abort();
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -66,5 +96,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.pos = 0;
     err[0] = '\0';
     check(loom__auth_join(&io, key, err, sizeof err), err);
+    steps(key, data, size);
     return 0;
 }

@@ -34,7 +34,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         return 0;
     }
-    if (!printable_word(ji.port, sizeof ji.port) || !printable_word(ji.host, sizeof ji.host) ||
+    if (!printable_word(ji.gate, sizeof ji.gate) || !printable_word(ji.host, sizeof ji.host) ||
         strspn(ji.job, "0123456789abcdef") != strlen(ji.job) || ji.pid < 1 || ji.created < 0)
         abort();
     char dir[320];

@@ -18,7 +18,7 @@
 #include "journal.h" /* loom__crc32c, to forge well-checksummed files */
 #include "loom_test.h"
 
-#define PORT "2953052161.0:2396165312;tcp://10.0.0.1:46519+2953052162.0:1052418304:300"
+#define GATE "node01.example:40123"
 
 static char base[64];
 static char err[LOOM__JOIN_ERR_MAX];
@@ -95,7 +95,7 @@ forge(const char *body)
 static void
 sample(struct loom__join_info *ji)
 {
-    loom_assert_ok(loom__joinfile_init(ji, PORT));
+    loom_assert_ok(loom__joinfile_init(ji, 40123));
 }
 
 /* Expect reading `path` to fail with `code` and an error containing
@@ -120,7 +120,7 @@ expect_read(const char *path, loom_err code, const char *text)
     "host node01\n"                                                                                \
     "pid 4242\n"                                                                                   \
     "created 1718000000\n"                                                                         \
-    "port " PORT "\n"                                                                              \
+    "gate " GATE "\n"                                                                              \
     "key 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 
 /* ---- round trip and permissions ------------------------------------------ */
@@ -133,7 +133,8 @@ Test(joinfile, round_trip, .init = setup, .fini = teardown, .timeout = 30)
     cr_assert_eq(w.pid, (long)getpid());
     loom_assert_ok(loom__joinfile_write(at("serve"), &w, err, sizeof err));
     loom_assert_ok(loom__joinfile_read(at("serve"), &r, err, sizeof err));
-    cr_assert_str_eq(r.port, PORT);
+    cr_assert_str_eq(r.gate, w.gate);
+    cr_assert(strstr(r.gate, ":40123") != NULL, "%s", r.gate);
     cr_assert(memcmp(r.key, w.key, sizeof r.key) == 0);
     cr_assert_str_eq(r.job, w.job);
     cr_assert_str_eq(r.host, w.host);
@@ -211,24 +212,29 @@ Test(joinfile, writer_refuses_an_unsafe_directory, .init = setup, .fini = teardo
 Test(joinfile, writer_refuses_invalid_fields, .init = setup, .fini = teardown, .timeout = 30)
 {
     struct loom__join_info ji;
-    static const char *const ports[] = {"", "a b", "a\tb", "a\nb", "a\x7f", "caf\xc3\xa9"};
+    static const int ports[] = {0, -1, 65536, 1 << 20};
     for (size_t i = 0; i < sizeof ports / sizeof ports[0]; i++)
         loom_assert_err(loom__joinfile_init(&ji, ports[i]), LOOM_EINVAL);
-    char longport[LOOM__JOIN_PORT_MAX + 1];
-    memset(longport, 'p', sizeof longport - 1);
-    longport[sizeof longport - 1] = '\0';
-    loom_assert_err(loom__joinfile_init(&ji, longport), LOOM_EINVAL);
-    longport[LOOM__JOIN_PORT_MAX - 1] = '\0'; /* 1023 bytes: the most there is */
-    loom_assert_ok(loom__joinfile_init(&ji, longport));
-    loom_assert_ok(loom__joinfile_write(at("long"), &ji, err, sizeof err));
     struct loom__join_info r;
-    loom_assert_ok(loom__joinfile_read(at("long"), &r, err, sizeof err));
-    cr_assert_str_eq(r.port, longport);
+    static const int good[] = {1, 65535};
+    for (size_t i = 0; i < 2; i++) {
+        loom_assert_ok(loom__joinfile_init(&ji, good[i]));
+        loom_assert_ok(loom__joinfile_write(at("edge"), &ji, err, sizeof err));
+        loom_assert_ok(loom__joinfile_read(at("edge"), &r, err, sizeof err));
+        cr_assert_str_eq(r.gate, ji.gate);
+    }
+    static const char *const gates[] = {"h", "h:", ":80", "h:0", "h:65536", "h:080", "h:x1"};
+    for (size_t i = 0; i < sizeof gates / sizeof gates[0]; i++) {
+        sample(&ji);
+        snprintf(ji.gate, sizeof ji.gate, "%s", gates[i]);
+        loom_assert_err(loom__joinfile_write(at("g"), &ji, err, sizeof err), LOOM_EINVAL);
+        cr_assert(strstr(err, "'gate': it is not host:port") != NULL, "%s: %s", gates[i], err);
+    }
 
     sample(&ji);
-    ji.port[3] = ' ';
+    ji.gate[3] = ' ';
     loom_assert_err(loom__joinfile_write(at("w1"), &ji, err, sizeof err), LOOM_EINVAL);
-    cr_assert(strstr(err, "'port'") != NULL, "%s", err);
+    cr_assert(strstr(err, "'gate'") != NULL, "%s", err);
     sample(&ji);
     ji.job[0] = 'G';
     loom_assert_err(loom__joinfile_write(at("w2"), &ji, err, sizeof err), LOOM_EINVAL);
@@ -341,7 +347,7 @@ Test(joinfile, truncated_anywhere_is_corrupted, .init = setup, .fini = teardown,
     loom_assert_ok(loom__joinfile_write(at("t"), &ji, err, sizeof err));
     char good[LOOM__JOINFILE_MAX];
     size_t n = read_raw(at("t/loom.join"), good, sizeof good);
-    cr_assert_gt(n, 200u);
+    cr_assert_gt(n, 150u);
     char want[256];
     snprintf(want, sizeof want, "corrupted join file %s: ", at("t/loom.join"));
     for (size_t cut = 0; cut < n; cut++) {
@@ -427,47 +433,55 @@ Test(joinfile, each_malformed_line_is_named, .init = setup, .fini = teardown, .t
         loom_err code;
         const char *text;
     } cases[] = {
-        {"loom-join 1\n" VALID_FIELDS, LOOM_OK, ""},
+        {"loom-join 2\n" VALID_FIELDS, LOOM_OK, ""},
         /* any order of the fields between the first and the last line */
-        {"loom-join 1\nkey 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n"
-         "port p\ncreated 0\npid 1\nhost h\njob 0123456789abcdef0123456789abcdef\n",
+        {"loom-join 2\nkey 00112233445566778899aabbccddeeff00112233445566778899AABBCCDDEEFF\n"
+         "gate h:1\ncreated 0\npid 1\nhost h\njob 0123456789abcdef0123456789abcdef\n",
          LOOM_OK, ""},
-        {"loom-join 2\n" VALID_FIELDS, LOOM_EPROTO,
-         "has format version 2; this loom reads version 1"},
+        {"loom-join 3\n" VALID_FIELDS, LOOM_EPROTO,
+         "has format version 3; this loom reads version 2"},
+        {"loom-join 1\njob 0123456789abcdef0123456789abcdef\nhost h\npid 1\ncreated 1\n"
+         "port 2953052161.0:2396165312\nkey 0011\n",
+         LOOM_EPROTO, "has format version 1, written by an older loom"},
         {"loom-join one\n" VALID_FIELDS, LOOM_EPROTO, "line 1: the format version is not a number"},
         {"hello world\n" VALID_FIELDS, LOOM_EPROTO, "is not a loom join file"},
-        {"loom-join 1\n" VALID_FIELDS "host node02\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "host node02\n", LOOM_EPROTO,
          "line 8: field 'host' appears twice"},
-        {"loom-join 1\n" VALID_FIELDS "colour blue\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "colour blue\n", LOOM_EPROTO,
          "line 8: unknown field 'colour'"},
-        {"loom-join 1\njob 0123456789abcdef0123456789abcdef\nhost h\npid 1\ncreated 1\nport p\n",
+        {"loom-join 2\njob 0123456789abcdef0123456789abcdef\nhost h\npid 1\ncreated 1\ngate h:1\n",
          LOOM_EPROTO, "field 'key' is missing"},
-        {"loom-join 1\n" VALID_FIELDS "pid\n", LOOM_EPROTO, "line 8: field 'pid' appears twice"},
-        {"loom-join 1\n\n" VALID_FIELDS, LOOM_EPROTO, "line 2 is empty"},
-        {"loom-join 1\njob\n", LOOM_EPROTO, "line 2: field 'job' has no value"},
-        {"loom-join 1\njob 0123456789ABCDEF0123456789abcdef\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "pid\n", LOOM_EPROTO, "line 8: field 'pid' appears twice"},
+        {"loom-join 2\n\n" VALID_FIELDS, LOOM_EPROTO, "line 2 is empty"},
+        {"loom-join 2\njob\n", LOOM_EPROTO, "line 2: field 'job' has no value"},
+        {"loom-join 2\njob 0123456789ABCDEF0123456789abcdef\n", LOOM_EPROTO,
          "line 2: 'job' is not 32 lowercase hex digits"},
-        {"loom-join 1\nhost a b\n", LOOM_EPROTO, "line 2: 'host' contains whitespace"},
-        {"loom-join 1\nhost \n", LOOM_EPROTO, "line 2: 'host' is empty"},
-        {"loom-join 1\nport tcp://a:1\t:300\n", LOOM_EPROTO, "line 2: 'port' contains whitespace"},
-        {"loom-join 1\nport tcp://a:1\r\n", LOOM_EPROTO, "line 2: 'port' contains whitespace"},
-        {"loom-join 1\nport tcp://a:1\x1b[0m\n", LOOM_EPROTO, "line 2: 'port' contains whitespace"},
-        {"loom-join 1\nport \n", LOOM_EPROTO, "line 2: 'port' is empty"},
-        {"loom-join 1\npid 0\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
-        {"loom-join 1\npid -5\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
-        {"loom-join 1\npid 007\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
-        {"loom-join 1\npid 2147483648\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
-        {"loom-join 1\ncreated 9223372036854775808\n", LOOM_EPROTO,
+        {"loom-join 2\nhost a b\n", LOOM_EPROTO, "line 2: 'host' contains whitespace"},
+        {"loom-join 2\nhost \n", LOOM_EPROTO, "line 2: 'host' is empty"},
+        {"loom-join 2\ngate a:1\t\n", LOOM_EPROTO, "line 2: 'gate' contains whitespace"},
+        {"loom-join 2\ngate a:1\r\n", LOOM_EPROTO, "line 2: 'gate' contains whitespace"},
+        {"loom-join 2\ngate a:1\x1b[0m\n", LOOM_EPROTO, "line 2: 'gate' contains whitespace"},
+        {"loom-join 2\ngate \n", LOOM_EPROTO, "line 2: 'gate' is empty"},
+        {"loom-join 2\ngate node01\n", LOOM_EPROTO, "line 2: 'gate' is not host:port"},
+        {"loom-join 2\ngate node01:0\n", LOOM_EPROTO, "line 2: 'gate' is not host:port"},
+        {"loom-join 2\ngate node01:65536\n", LOOM_EPROTO, "line 2: 'gate' is not host:port"},
+        {"loom-join 2\ngate :80\n", LOOM_EPROTO, "line 2: 'gate' is not host:port"},
+        {"loom-join 2\nport p\n", LOOM_EPROTO, "line 2: unknown field 'port'"},
+        {"loom-join 2\npid 0\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
+        {"loom-join 2\npid -5\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
+        {"loom-join 2\npid 007\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
+        {"loom-join 2\npid 2147483648\n", LOOM_EPROTO, "line 2: 'pid' is not a process id"},
+        {"loom-join 2\ncreated 9223372036854775808\n", LOOM_EPROTO,
          "line 2: 'created' is not a time"},
-        {"loom-join 1\ncreated 99999999999999999999\n", LOOM_EPROTO,
+        {"loom-join 2\ncreated 99999999999999999999\n", LOOM_EPROTO,
          "line 2: 'created' is not a time"},
-        {"loom-join 1\nkey 0011\n", LOOM_EPROTO,
+        {"loom-join 2\nkey 0011\n", LOOM_EPROTO,
          "line 2: 'key' is 4 characters, not 64 hex digits"},
-        {"loom-join 1\n" VALID_FIELDS "check 0000000\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "check 0000000\n", LOOM_EPROTO,
          "line 8: 'check' is not 8 lowercase hex digits"},
-        {"loom-join 1\n" VALID_FIELDS "check 0000000G\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "check 0000000G\n", LOOM_EPROTO,
          "line 8: 'check' is not 8 lowercase hex digits"},
-        {"loom-join 1\n" VALID_FIELDS "check 00000000\n", LOOM_EPROTO,
+        {"loom-join 2\n" VALID_FIELDS "check 00000000\n", LOOM_EPROTO,
          "line 9: text after the 'check' line, which must be the last"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -486,17 +500,17 @@ Test(joinfile, each_malformed_line_is_named, .init = setup, .fini = teardown, .t
 Test(joinfile, an_overlong_line_is_named, .init = setup, .fini = teardown, .timeout = 30)
 {
     char body[4096];
-    int n = snprintf(body, sizeof body, "loom-join 1\nport ");
+    int n = snprintf(body, sizeof body, "loom-join 2\ngate ");
     memset(body + n, 'p', 1200);
     snprintf(body + n + 1200, sizeof body - (size_t)n - 1200, "\n");
     expect_read(forge(body), LOOM_EPROTO, "line 2 is longer than 1100 bytes");
-    /* The longest valid port (1023 bytes) still fits. */
-    memset(body + n, 'p', 1023);
-    snprintf(body + n + 1023, sizeof body - (size_t)n - 1023, "\n");
+    /* The longest valid gate (299 bytes) is read. */
+    memset(body + n, 'p', 293);
+    snprintf(body + n + 293, sizeof body - (size_t)n - 293, ":40123\n");
     expect_read(forge(body), LOOM_EPROTO, "field 'job' is missing");
-    memset(body + n, 'p', 1024);
-    snprintf(body + n + 1024, sizeof body - (size_t)n - 1024, "\n");
-    expect_read(forge(body), LOOM_EPROTO, "line 2: 'port' is too long");
+    memset(body + n, 'p', 294);
+    snprintf(body + n + 294, sizeof body - (size_t)n - 294, ":40123\n");
+    expect_read(forge(body), LOOM_EPROTO, "line 2: 'gate' is too long");
 }
 
 /* ---- remove ---------------------------------------------------------------- */
@@ -523,7 +537,7 @@ Test(joinfile, remove_only_our_own_job, .init = setup, .fini = teardown, .timeou
     cr_assert_str_eq(r.job, b.job);
 
     /* A corrupted file is not provably ours: left. */
-    write_raw(at("r/loom.join"), "loom-join 1\n", 12, 0600);
+    write_raw(at("r/loom.join"), "loom-join 2\n", 12, 0600);
     loom_assert_err(loom__joinfile_remove(at("r"), b.job, err, sizeof err), LOOM_EPROTO);
     cr_assert_eq(access(at("r/loom.join"), F_OK), 0);
 }

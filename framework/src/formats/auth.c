@@ -47,6 +47,10 @@
  * Errors are told apart for the master's log: EAUTH (the key does not
  * match), EPROTO (not this protocol), or the transport's own code.
  *
+ * The master's side also comes one message at a time (loom__auth_challenge
+ * ... loom__auth_check_verdict), for gate.c, which runs many handshakes in
+ * one thread; the checks are the same functions.
+ *
  * No state lives here between calls; secrets (MACs) are wiped from the
  * stack with OPENSSL_cleanse before returning.
  */
@@ -79,6 +83,9 @@
 _Static_assert(LIT_LEN(LABEL_MASTER) == LIT_LEN(LABEL_JOINER), "labels differ in length");
 _Static_assert(LIT_LEN(WELCOME) == LIT_LEN(FAILURE), "verdicts differ in length");
 _Static_assert(CHALLENGE_LEN <= LOOM__AUTH_MSG_MAX, "challenge too long");
+_Static_assert(CHALLENGE_LEN == LOOM__AUTH_CHALLENGE_LEN, "auth.h's challenge length is wrong");
+_Static_assert(RESPONSE_LEN == LOOM__AUTH_RESPONSE_LEN, "auth.h's response length is wrong");
+_Static_assert(VERDICT_LEN == LOOM__AUTH_VERDICT_LEN, "auth.h's verdict length is wrong");
 
 /* One side of the handshake: who we are, who the peer is, and what to say
  * when the key does not match (the master logs, the joiner tells a user). */
@@ -423,4 +430,68 @@ loom__auth_join(const struct loom__auth_io *io, const unsigned char key[LOOM__AU
     if (rc == LOOM_OK)
         rc = deliver_challenge(&JOIN, io, key, err, errlen);
     return rc;
+}
+
+/* ---- the master's side one message at a time (gate.c) ------------------ */
+
+loom_err
+loom__auth_challenge(unsigned char ch[LOOM__AUTH_CHALLENGE_LEN])
+{
+    unsigned char *p = ch;
+    memcpy(p, CHALLENGE, LIT_LEN(CHALLENGE));
+    p += LIT_LEN(CHALLENGE);
+    memcpy(p, DIGEST, LIT_LEN(DIGEST));
+    p += LIT_LEN(DIGEST);
+    memcpy(p, SERVE.my_label, LABEL_LEN);
+    p += LABEL_LEN;
+    return loom__auth_random(p, LOOM__AUTH_NONCE_LEN);
+}
+
+loom_err
+loom__auth_check_response(const unsigned char key[LOOM__AUTH_KEY_LEN],
+                          const unsigned char ch[LOOM__AUTH_CHALLENGE_LEN],
+                          const unsigned char *resp, size_t len, char *err, size_t errlen)
+{
+    char why[LOOM__AUTH_ERR_MAX / 2];
+    loom_err rc = check_response(key, ch, resp, len, why, sizeof why);
+    if (rc == LOOM_EPROTO)
+        loom__set_err(err, errlen, "the joiner's response is malformed: %s", why);
+    else if (rc == LOOM_EAUTH)
+        loom__set_err(err, errlen, "%s", SERVE.bad_mac);
+    else if (rc != LOOM_OK)
+        loom__set_err(err, errlen, "%s", why);
+    return rc;
+}
+
+loom_err
+loom__auth_answer(const unsigned char key[LOOM__AUTH_KEY_LEN], const unsigned char *ch, size_t len,
+                  unsigned char resp[LOOM__AUTH_RESPONSE_LEN], char *err, size_t errlen)
+{
+    char why[LOOM__AUTH_ERR_MAX / 2];
+    if (check_challenge(&SERVE, ch, len, why, sizeof why) != LOOM_OK) {
+        loom__set_err(err, errlen, "the joiner's challenge is malformed: %s", why);
+        return LOOM_EPROTO;
+    }
+    memcpy(resp, DIGEST, LIT_LEN(DIGEST));
+    if (mac(key, ch, len, resp + LIT_LEN(DIGEST)) != LOOM_OK) {
+        OPENSSL_cleanse(resp, LOOM__AUTH_RESPONSE_LEN);
+        loom__set_err(err, errlen, "HMAC-SHA256 failed in libcrypto");
+        return LOOM_ESYS;
+    }
+    return LOOM_OK;
+}
+
+loom_err
+loom__auth_check_verdict(const unsigned char *v, size_t len, char *err, size_t errlen)
+{
+    if (len == VERDICT_LEN && memcmp(v, WELCOME, VERDICT_LEN) == 0)
+        return LOOM_OK;
+    if (len == VERDICT_LEN && memcmp(v, FAILURE, VERDICT_LEN) == 0) {
+        loom__set_err(err, errlen, "%s", SERVE.refused);
+        return LOOM_EAUTH;
+    }
+    loom__set_err(
+        err, errlen,
+        "the joiner's verdict is malformed (%zu bytes, neither " WELCOME " nor " FAILURE ")", len);
+    return LOOM_EPROTO;
 }

@@ -22,11 +22,16 @@
 
 #include "loom/error.h"
 
-#define LOOM__AUTH_KEY_LEN   32  /* raw key bytes */
-#define LOOM__AUTH_NONCE_LEN 32  /* random bytes in each challenge */
-#define LOOM__AUTH_MAC_LEN   32  /* HMAC-SHA256 */
-#define LOOM__AUTH_MSG_MAX   256 /* no handshake message is longer */
-#define LOOM__AUTH_ERR_MAX   256 /* room for any error message of this module */
+#define LOOM__AUTH_KEY_LEN       32  /* raw key bytes */
+#define LOOM__AUTH_NONCE_LEN     32  /* random bytes in each challenge */
+#define LOOM__AUTH_MAC_LEN       32  /* HMAC-SHA256 */
+#define LOOM__AUTH_MSG_MAX       256 /* no handshake message is longer */
+#define LOOM__AUTH_ERR_MAX       256 /* room for any error message of this module */
+#define LOOM__AUTH_CHALLENGE_LEN 69  /* a challenge message */
+#define LOOM__AUTH_RESPONSE_LEN  40  /* a response message */
+#define LOOM__AUTH_VERDICT_LEN   9   /* "#WELCOME#" or "#FAILURE#" */
+#define LOOM__AUTH_WELCOME       "#WELCOME#"
+#define LOOM__AUTH_FAILURE       "#FAILURE#"
 
 /*
  * How the handshake moves messages. Both callbacks block, each up to a
@@ -92,5 +97,36 @@ loom_err loom__auth_serve(const struct loom__auth_io *io,
  */
 loom_err loom__auth_join(const struct loom__auth_io *io,
                          const unsigned char key[LOOM__AUTH_KEY_LEN], char *err, size_t errlen);
+
+/*
+ * The master's side one message at a time, for a caller that runs many
+ * handshakes in one thread (gate.c) and moves the bytes itself. The order is
+ * loom__auth_serve's: send a challenge, check the response, send the
+ * verdict (LOOM__AUTH_WELCOME, or LOOM__AUTH_FAILURE and stop), answer the
+ * joiner's challenge, check its verdict.
+ */
+
+/* A fresh challenge with the master's label and a random nonce.
+ * Errors: LOOM_ESYS (no randomness). */
+loom_err loom__auth_challenge(unsigned char ch[LOOM__AUTH_CHALLENGE_LEN]);
+
+/* Check the joiner's response resp[0..len) to our challenge ch: LOOM_OK,
+ * LOOM_EAUTH (another key), LOOM_EPROTO (not a response of this protocol),
+ * LOOM_ESYS (libcrypto failed); err gets a line for the log. Constant time
+ * in the MAC's bytes. */
+loom_err loom__auth_check_response(const unsigned char key[LOOM__AUTH_KEY_LEN],
+                                   const unsigned char ch[LOOM__AUTH_CHALLENGE_LEN],
+                                   const unsigned char *resp, size_t len, char *err, size_t errlen);
+
+/* Answer the joiner's challenge ch[0..len) into resp. Call only after the
+ * joiner proved the key (no oracle). LOOM_EPROTO for a malformed
+ * challenge (nothing is computed over it), LOOM_ESYS; err says why. */
+loom_err loom__auth_answer(const unsigned char key[LOOM__AUTH_KEY_LEN], const unsigned char *ch,
+                           size_t len, unsigned char resp[LOOM__AUTH_RESPONSE_LEN], char *err,
+                           size_t errlen);
+
+/* The joiner's verdict on our answer: LOOM_OK (#WELCOME#), LOOM_EAUTH
+ * (#FAILURE#), LOOM_EPROTO (anything else); err says why. */
+loom_err loom__auth_check_verdict(const unsigned char *v, size_t len, char *err, size_t errlen);
 
 #endif /* LOOM_AUTH_H */

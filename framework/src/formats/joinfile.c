@@ -6,12 +6,12 @@
  * Format: text, one "name value" per line, each line ending in '\n', one
  * space between name and value, in this order when written:
  *
- *   loom-join 1                      format version: always the first line
+ *   loom-join 2                      format version: always the first line
  *   job 3f9c...(32 lowercase hex)    random id of this job
  *   host node01                      the master's host name (for messages)
  *   pid 12345                        the master's pid (for messages)
  *   created 1718000000               unix seconds when the master wrote it
- *   port 2953052161.0:...:300        MPI port name for MPI_Comm_connect
+ *   gate node01:40123                the master's join gate (gate.h), host:port
  *   key 0a1b...(64 hex)              the job's key, 32 bytes
  *   check 8c1d2e3f                   CRC-32C (lowercase hex) of every byte
  *                                    before this line: always the last line
@@ -39,6 +39,10 @@
  * fsync'ed (best effort). Readers never see a partial file; a crash leaves the old file
  * or the new one (plus at worst a stray temporary).
  *
+ * Version 1 named the master's MPI port itself (no gate): anyone who read
+ * it could open an MPI connection before proving the key. A version 1 file
+ * is refused with a message saying it comes from an older loom.
+ *
  * Buffers holding the key's hex are wiped (explicit_bzero) before return.
  */
 #include <errno.h>
@@ -57,7 +61,7 @@
 #include "joinfile.h"
 #include "journal.h" /* loom__crc32c */
 
-#define LINE_MAX_   1100 /* longest line: "port " + 1023 bytes, with room */
+#define LINE_MAX_   1100 /* longer than any valid line, with room */
 #define PATH_CAP    4096
 #define VERSION_TAG "loom-join"
 
@@ -129,14 +133,28 @@ parse_dec(const char *s, size_t len, uint64_t max, uint64_t *out)
     return 1;
 }
 
+/* A gate address: a token "host:port", port 1..65535. NULL if fine. */
+static const char *
+gate_problem(const char *s, size_t len)
+{
+    const char *why = token_problem(s, len, LOOM__JOIN_GATE_MAX - 1);
+    if (why != NULL)
+        return why;
+    const char *colon = memrchr(s, ':', len);
+    uint64_t port;
+    if (colon == NULL || colon == s ||
+        !parse_dec(colon + 1, len - (size_t)(colon - s) - 1, 65535, &port) || port == 0)
+        return "is not host:port (port 1 to 65535)";
+    return NULL;
+}
+
 /* What the writer refuses in ji: NULL if fine. */
 static const char *
 info_problem(const struct loom__join_info *ji, const char **field)
 {
     const char *why;
-    *field = "port";
-    if ((why = token_problem(ji->port, strnlen(ji->port, sizeof ji->port),
-                             LOOM__JOIN_PORT_MAX - 1)) != NULL)
+    *field = "gate";
+    if ((why = gate_problem(ji->gate, strnlen(ji->gate, sizeof ji->gate))) != NULL)
         return why;
     *field = "host";
     size_t hl = strnlen(ji->host, sizeof ji->host);
@@ -245,18 +263,16 @@ to_hex(char *out, const unsigned char *in, size_t n)
 }
 
 loom_err
-loom__joinfile_init(struct loom__join_info *ji, const char *port)
+loom__joinfile_init(struct loom__join_info *ji, int gate_port)
 {
-    LOOM_ASSERT(ji != NULL && port != NULL);
+    LOOM_ASSERT(ji != NULL);
     unsigned char id[LOOM__JOIN_JOB_HEX / 2];
     loom_err rc = LOOM_OK;
     memset(ji, 0, sizeof *ji);
-    size_t pl = strlen(port);
-    if (token_problem(port, pl, LOOM__JOIN_PORT_MAX - 1) != NULL) {
+    if (gate_port < 1 || gate_port > 65535) {
         rc = LOOM_EINVAL;
         goto cleanup;
     }
-    memcpy(ji->port, port, pl + 1);
     if ((rc = loom__auth_random(ji->key, sizeof ji->key)) != LOOM_OK ||
         (rc = loom__auth_random(id, sizeof id)) != LOOM_OK)
         goto cleanup;
@@ -269,6 +285,11 @@ loom__joinfile_init(struct loom__join_info *ji, const char *port)
             *c = '_';
     if (ji->host[0] == '\0')
         snprintf(ji->host, sizeof ji->host, "unknown");
+    int n = snprintf(ji->gate, sizeof ji->gate, "%s:%d", ji->host, gate_port);
+    if (n < 0 || (size_t)n >= sizeof ji->gate) {
+        rc = LOOM_EINVAL;
+        goto cleanup;
+    }
     ji->pid = (long)getpid();
     ji->created = (int64_t)time(NULL);
 cleanup:
@@ -285,8 +306,8 @@ render(const struct loom__join_info *ji, char *buf)
     to_hex(key, ji->key, sizeof ji->key);
     int n = snprintf(
         buf, LOOM__JOINFILE_MAX,
-        VERSION_TAG " %d\njob %s\nhost %s\npid %ld\ncreated %" PRId64 "\nport %s\nkey %s\n",
-        LOOM__JOINFILE_VERSION, ji->job, ji->host, ji->pid, ji->created, ji->port, key);
+        VERSION_TAG " %d\njob %s\nhost %s\npid %ld\ncreated %" PRId64 "\ngate %s\nkey %s\n",
+        LOOM__JOINFILE_VERSION, ji->job, ji->host, ji->pid, ji->created, ji->gate, key);
     explicit_bzero(key, sizeof key);
     /* Bounded by the fields' sizes: about 1,450 bytes at most. */
     LOOM_ASSERT(n > 0 && (size_t)n + 16 < LOOM__JOINFILE_MAX);
@@ -393,9 +414,9 @@ done:
 
 /* ---- read ---------------------------------------------------------------- */
 
-enum field { F_JOB, F_HOST, F_PID, F_CREATED, F_PORT, F_KEY, F_CHECK, F__COUNT };
+enum field { F_JOB, F_HOST, F_PID, F_CREATED, F_GATE, F_KEY, F_CHECK, F__COUNT };
 static const char *const field_names[F__COUNT] = {"job",  "host", "pid",  "created",
-                                                  "port", "key",  "check"};
+                                                  "gate", "key",  "check"};
 
 /* One read of the file's bytes: for messages, the file and the line. */
 struct parse_ctx {
@@ -444,6 +465,14 @@ parse_version(const struct parse_ctx *pc, const char *line, size_t len)
     }
     if (!parse_dec(line + tl + 1, len - tl - 1, UINT32_MAX, &v))
         return corrupt(pc, "line 1: the format version is not a number");
+    if (v == 1) {
+        loom__set_err(pc->err, pc->errlen,
+                      "join file %s has format version 1, written by an older loom whose "
+                      "master takes MPI connections before any key is proved; this loom reads "
+                      "version %d only: run the master with this loom",
+                      pc->file, LOOM__JOINFILE_VERSION);
+        return LOOM_EPROTO;
+    }
     if (v != LOOM__JOINFILE_VERSION) {
         loom__set_err(pc->err, pc->errlen,
                       "join file %s has format version %" PRIu64 "; this loom reads version "
@@ -464,7 +493,7 @@ field_find(const char *name, size_t nl)
     return f;
 }
 
-/* A token field (host, port): at most max bytes, copied NUL-terminated
+/* A token field (host): at most max bytes, copied NUL-terminated
  * into dst. */
 static loom_err
 parse_token(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, size_t max,
@@ -539,8 +568,14 @@ parse_value(const struct parse_ctx *pc, enum field f, const char *v, size_t vl, 
             return corrupt(pc, "line %u: 'created' is not a time in seconds", pc->lineno);
         ji->created = (int64_t)num;
         break;
-    case F_PORT:
-        return parse_token(pc, f, v, vl, LOOM__JOIN_PORT_MAX - 1, ji->port);
+    case F_GATE: {
+        const char *why = gate_problem(v, vl);
+        if (why != NULL)
+            return corrupt(pc, "line %u: 'gate' %s", pc->lineno, why);
+        memcpy(ji->gate, v, vl);
+        ji->gate[vl] = '\0';
+        break;
+    }
     case F_KEY:
         return parse_key(pc, v, vl, nl + 2, ji);
     case F_CHECK:

@@ -30,17 +30,18 @@
 #include "auth.h"
 #include "loom/error.h"
 
-#define LOOM__JOINFILE_NAME    "loom.join" /* the file's name in its directory */
-#define LOOM__JOINFILE_VERSION 1
+#define LOOM__JOINFILE_NAME    "loom.join"  /* the file's name in its directory */
+#define LOOM__JOINFILE_VERSION 2            /* 1: an MPI port instead of the gate (refused) */
 #define LOOM__JOINFILE_MAX     8192         /* a longer file is refused unread */
-#define LOOM__JOIN_PORT_MAX    1024         /* Open MPI's MPI_MAX_PORT_NAME, with the NUL */
+#define LOOM__JOIN_GATE_MAX    300          /* "host:port" of the gate, with the NUL */
 #define LOOM__JOIN_JOB_HEX     32           /* hex digits of a job id (16 random bytes) */
 #define LOOM__JOIN_HOST_MAX    256          /* with the NUL */
 #define LOOM__JOIN_ERR_MAX     (4096 + 256) /* room for a message with a long path */
 
 struct loom__join_info {
-    char port[LOOM__JOIN_PORT_MAX];        /* MPI port name: 1..1023 bytes, each
-                                            * printable ASCII, no whitespace */
+    char gate[LOOM__JOIN_GATE_MAX];        /* the master's join gate (gate.h),
+                                            * "host:port": printable ASCII, no
+                                            * whitespace, port 1..65535 */
     unsigned char key[LOOM__AUTH_KEY_LEN]; /* the job's key: secret */
     char job[LOOM__JOIN_JOB_HEX + 1];      /* random job id, lowercase hex */
     char host[LOOM__JOIN_HOST_MAX];        /* master's host name (for messages):
@@ -50,12 +51,13 @@ struct loom__join_info {
 };
 
 /*
- * Fill ji for a new job: the given port, a fresh random key and job id
- * (loom__auth_random), this host's name, this process's pid, now.
- * Errors: LOOM_EINVAL (port empty, too long, or with whitespace or control
- * characters), LOOM_ESYS (no randomness). ji is zeroed on failure.
+ * Fill ji for a new job: a fresh random key and job id
+ * (loom__auth_random), this host's name, this process's pid, now, and the
+ * gate's address: this host's name and gate_port.
+ * Errors: LOOM_EINVAL (gate_port not 1..65535, or a host name too long
+ * for the field), LOOM_ESYS (no randomness). ji is zeroed on failure.
  */
-loom_err loom__joinfile_init(struct loom__join_info *ji, const char *port);
+loom_err loom__joinfile_init(struct loom__join_info *ji, int gate_port);
 
 /*
  * Write DIR/loom.join for ji. Creates DIR (mode 0700, not its parents) if
@@ -83,7 +85,8 @@ loom_err loom__joinfile_write(const char *dir, const struct loom__join_info *ji,
  * --serve DIR?"), LOOM_EINVAL ("join file F is readable by group or
  * others: refusing it", a symbolic link, a directory, another owner),
  * LOOM_EPROTO ("corrupted join file F: line 3: ...", or a version this
- * loom does not read), LOOM_ESYS. ji is zeroed on failure.
+ * loom does not read: version 1, which named an MPI port and no gate, is
+ * refused as written by an older loom), LOOM_ESYS. ji is zeroed on failure.
  */
 loom_err loom__joinfile_read(const char *dir_or_file, struct loom__join_info *ji, char *err,
                              size_t errlen);

@@ -5,30 +5,47 @@
  *
  * Open MPI connects separately launched jobs through an MPI port
  * (MPI_Open_port / MPI_Comm_accept / MPI_Comm_connect); both mpiruns must
- * know the same ompi-server (cluster/ompi-server). The master writes the
- * port and a fresh random key into DIR/loom.join (joinfile.c, mode 0600).
+ * know the same ompi-server (cluster/ompi-server). But an MPI connection
+ * cannot be made safe against a stranger: once accepted, Open MPI buffers
+ * whatever the peer sends, even after loom refused it (issue #16: 18 MB to
+ * 549 MB of resident memory). So nothing of MPI is offered before the key
+ * is proved: the master listens on a TCP gate (formats/gate.c), whose
+ * address and a fresh random key go into DIR/loom.join (joinfile.c, mode
+ * 0600), and runs the HMAC challenge-response of auth.c there.
  *
- * Master side: an accept thread blocks in MPI_Comm_accept on MPI_COMM_SELF
- * (so the progress thread never waits for a stranger; it needs
- * MPI_THREAD_MULTIPLE). For each connection, on tag LOOM_TAG_JOIN with
- * remote rank 0 of the joining job, every message bounded and every step
- * under a deadline:
- *   joiner -> master  INTRO     magic, version, ranks, pid, host, fingerprint
- *   master -> joiner  STATE     open, or ended (the job is over: go away)
- *   both              the HMAC challenge-response of auth.c, master first
- *   master -> joiner  WELCOME   ok + first worker rank, or why not
- * A refusal is logged (host, pid, reason) and the connection freed; the
- * master keeps running. A job that passed is handed to the progress thread
+ * Master side, two kinds of threads (MPI_THREAD_MULTIPLE), so the progress
+ * thread never waits for a stranger:
+ *  - the gate thread runs the gate: many handshakes at once, each bounded.
+ *    For a joiner that proved the key it opens a one-time MPI port
+ *    (MPI_Open_port), draws a random ticket and starts an accept thread;
+ *    the joiner is given both (the grant). At most PORTS_MAX grants are
+ *    open at once; a proven joiner waits in the gate for a free one.
+ *  - an accept thread blocks in MPI_Comm_accept on its port, on
+ *    MPI_COMM_SELF. On tag LOOM_TAG_JOIN with remote rank 0 of the joining
+ *    job, every message bounded and every step under a deadline:
+ *      joiner -> master  INTRO    magic, version, ticket, ranks, pid, host,
+ *                                 fingerprint
+ *      master -> joiner  STATE    open, or ended (the job is over: go away)
+ *      master -> joiner  WELCOME  ok + first worker rank, or why not
+ *    A wrong ticket or a connection after the grant's deadline
+ *    (ACCEPT_MS) is refused; then the port is closed and the thread ends.
+ *    MPI has no way to interrupt MPI_Comm_accept: a proven joiner that
+ *    never connects keeps its thread and grant slot blocked (the port is
+ *    useless to anyone else: the ticket is one-time, the deadline passed).
+ * A joiner that passed is handed to the progress thread
  * (loom__acceptor_take), which gives its ranks their worker numbers in the
  * WELCOME, so numbers are never handed out after the job has stopped.
- * After the master stops, the thread answers "ended" to whoever connects.
+ * After the master stops, the gate answers "ended" to whoever proves the
+ * key. Refusals are counted by the gate and logged as a summary at most
+ * every GATE_LOG_S seconds (a flood of strangers does not flood the log).
  *
  * Joining side (collective over the joining job): rank 0 reads the join
- * file; every rank connects; rank 0 talks for all of them and broadcasts
- * the verdict. MPI_Comm_connect to a port whose master has gone never
- * returns (Open MPI 4.1 retries the TCP connection forever), so it runs in
- * a thread that the caller waits for with a deadline; after a timeout that
- * thread stays blocked and the process must end without MPI_Finalize.
+ * file and knocks at the gate (proof, grant); every rank connects to the
+ * granted port; rank 0 talks for all of them and broadcasts the verdict.
+ * MPI_Comm_connect to a port whose master has gone never returns (Open MPI
+ * 4.1 retries the TCP connection forever), so it runs in a thread that the
+ * caller waits for with a deadline; after a timeout that thread stays
+ * blocked and the process must end without MPI_Finalize.
  */
 #include "join.h"
 
@@ -44,20 +61,25 @@
 
 #include "auth.h"
 #include "backoff.h"
+#include "gate.h"
 #include "internal.h"
 #include "joinfile.h"
 #include "loom/log.h"
 #include "wire.h"
 
 #define JOIN_MAGIC   0x4e494f4a4d4f4f4cull /* "LOOMJOIN" */
-#define JOIN_VERSION 1
+#define JOIN_VERSION 2
 #define STEP_MS      10000 /* each step of the master's side of the handshake */
 #define WELCOME_MS   2000  /* the welcome is small: it goes at once or never */
+#define ACCEPT_MS    30000 /* a grant's joiner connects within this */
+#define PORTS_MAX    4     /* grants open at once */
+#define GATE_LOG_S   10    /* at most one refusal summary this often */
 
 struct join_intro {
     uint64_t magic;
     uint32_t version;
     uint32_t ranks;
+    unsigned char ticket[LOOM__GATE_TICKET_LEN];
     int64_t pid;
     char host[64];
     struct loom__fingerprint fp;
@@ -167,15 +189,27 @@ set_deadline(struct mpi_io *io, int ms)
 
 /* ---- master: the acceptor ------------------------------------------------------ */
 
+struct loom__acceptor;
+
+/* One grant: a one-time MPI port, its ticket and deadline. */
+struct grant {
+    struct loom__acceptor *a;
+    int used;                     /* under a->mu */
+    char port[MPI_MAX_PORT_NAME]; /* the accept thread's */
+    unsigned char ticket[LOOM__GATE_TICKET_LEN];
+    int64_t deadline;
+};
+
 struct loom__acceptor {
     pthread_mutex_t mu;
-    int closed;                   /* under mu */
-    struct loom__arrival *ready;  /* under mu: passed, not taken yet */
-    atomic_int any;               /* ready != NULL, read without the lock */
-    char port[MPI_MAX_PORT_NAME]; /* the accept thread's copy */
+    int closed;                  /* under mu */
+    struct loom__arrival *ready; /* under mu: passed, not taken yet */
+    atomic_int any;              /* ready != NULL, read without the lock */
     char dir[4096];
     struct loom__join_info info;
     struct loom__fingerprint fp;
+    struct loom__gate *gate; /* the gate thread's */
+    struct grant grants[PORTS_MAX];
     pthread_t thread;
 };
 
@@ -205,19 +239,60 @@ send_welcome(struct mpi_io *io, uint32_t verdict, int base, int64_t hb, int64_t 
     io_send(io, &w, sizeof w);
 }
 
-/* One connection: refuse it (logged, freed) or queue it for the master. */
+static int
+ticket_ok(const unsigned char *a, const unsigned char *b)
+{
+    unsigned char d = 0;
+    for (int i = 0; i < LOOM__GATE_TICKET_LEN; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+/* Queue a joiner that passed for the progress thread; 0, or -1 (the job
+ * stopped meanwhile: told so). */
+static int
+queue_arrival(struct loom__acceptor *a, MPI_Comm ic, const struct join_intro *in)
+{
+    struct mpi_io io = {ic, 0, 0};
+    struct loom__arrival *j = calloc(1, sizeof *j);
+    if (!j) {
+        LOOM_ERROR("out of memory accepting a joining job");
+        return -1;
+    }
+    j->comm = ic;
+    j->n = (int)in->ranks;
+    j->pid = (long)in->pid;
+    memcpy(j->host, in->host, sizeof j->host);
+    pthread_mutex_lock(&a->mu);
+    int closed = a->closed;
+    if (!closed) {
+        j->next = a->ready;
+        a->ready = j;
+        atomic_store(&a->any, 1);
+    }
+    pthread_mutex_unlock(&a->mu);
+    if (closed) {
+        free(j);
+        send_welcome(&io, WELCOME_ENDED, 0, 0, 0);
+        return -1;
+    }
+    return 0;
+}
+
+/* One connection on a grant's port: refuse it (logged, freed) or queue it
+ * for the master. */
 static void
-handle_connection(struct loom__acceptor *a, MPI_Comm ic)
+handle_connection(struct loom__acceptor *a, struct grant *g, MPI_Comm ic)
 {
     struct mpi_io io = {ic, 0, 0};
     struct join_intro in;
     memset(&in, 0, sizeof in);
     set_deadline(&io, STEP_MS);
     if (recv_fixed(&io, &in, sizeof in) != 0 || in.version != JOIN_VERSION || in.ranks == 0 ||
-        in.ranks > 65536) {
-        LOOM_WARN("refused a joining job: no valid introduction within %d s (not loom, or "
-                  "another version)",
-                  STEP_MS / 1000);
+        in.ranks > 65536 || !ticket_ok(in.ticket, g->ticket) || loom__now_ns() > g->deadline) {
+        LOOM_WARN("refused a job joining on a granted port: no valid introduction with its "
+                  "ticket within %d s of the grant",
+                  ACCEPT_MS / 1000);
         goto refuse;
     }
     clean_host(in.host, sizeof in.host);
@@ -229,15 +304,6 @@ handle_connection(struct loom__acceptor *a, MPI_Comm ic)
         goto refuse;
     }
     send_state(&io, STATE_OPEN);
-    struct loom__auth_io aio = {io_send, io_recv, &io};
-    set_deadline(&io, STEP_MS);
-    char why[LOOM__AUTH_ERR_MAX];
-    loom_err rc = loom__auth_serve(&aio, a->info.key, why, sizeof why);
-    if (rc != LOOM_OK) {
-        LOOM_WARN("refused a job joining from %s (pid %lld, %u ranks): %s", in.host,
-                  (long long)in.pid, in.ranks, why);
-        goto refuse;
-    }
     const char *differs = loom__fingerprint_differs(&in.fp, &a->fp);
     if (differs) {
         LOOM_WARN("refused a job joining from %s (pid %lld): it %s the master", in.host,
@@ -245,28 +311,8 @@ handle_connection(struct loom__acceptor *a, MPI_Comm ic)
         send_welcome(&io, WELCOME_MISMATCH, 0, 0, 0);
         goto refuse;
     }
-    struct loom__arrival *j = calloc(1, sizeof *j);
-    if (!j) {
-        LOOM_ERROR("out of memory accepting a joining job");
+    if (queue_arrival(a, ic, &in) != 0)
         goto refuse;
-    }
-    j->comm = ic;
-    j->n = (int)in.ranks;
-    j->pid = (long)in.pid;
-    memcpy(j->host, in.host, sizeof j->host);
-    pthread_mutex_lock(&a->mu);
-    closed = a->closed;
-    if (!closed) {
-        j->next = a->ready;
-        a->ready = j;
-        atomic_store(&a->any, 1);
-    }
-    pthread_mutex_unlock(&a->mu);
-    if (closed) {
-        free(j);
-        send_welcome(&io, WELCOME_ENDED, 0, 0, 0);
-        goto refuse;
-    }
     LOOM_INFO("a job of %u ranks from %s (pid %lld) proved the key: joining", in.ranks, in.host,
               (long long)in.pid);
     return;
@@ -275,26 +321,146 @@ refuse:
     MPI_Comm_free(&ic);
 }
 
+/* An accept thread: one connection on one grant's port, then the port
+ * closes and the grant is free again. */
 static void *
 accept_main(void *arg)
 {
-    struct loom__acceptor *a = arg;
+    struct grant *g = arg;
+    struct loom__acceptor *a = g->a;
     loom__polling_thread_init("Accept");
-    for (;;) {
-        MPI_Comm ic = MPI_COMM_NULL;
-        if (MPI_Comm_accept(a->port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &ic) != MPI_SUCCESS) {
-            pthread_mutex_lock(&a->mu);
-            int closed = a->closed;
-            pthread_mutex_unlock(&a->mu);
-            if (closed)
-                return NULL;
-            LOOM_WARN("MPI_Comm_accept failed; accepting again in 1 s");
-            sleep(1);
-            continue;
-        }
+    MPI_Comm ic = MPI_COMM_NULL;
+    if (MPI_Comm_accept(g->port, MPI_INFO_NULL, 0, MPI_COMM_SELF, &ic) == MPI_SUCCESS) {
         MPI_Comm_set_errhandler(ic, MPI_ERRORS_RETURN);
-        handle_connection(a, ic);
+        handle_connection(a, g, ic);
+    } else {
+        LOOM_WARN("MPI_Comm_accept failed on a granted port");
     }
+    MPI_Close_port(g->port);
+    pthread_mutex_lock(&a->mu);
+    explicit_bzero(g->ticket, sizeof g->ticket);
+    g->used = 0;
+    pthread_mutex_unlock(&a->mu);
+    return NULL;
+}
+
+/* The gate's callback for a joiner that proved the key (gate thread). */
+static enum loom__gate_verdict
+issue(void *ctx, char *port, unsigned char *ticket)
+{
+    struct loom__acceptor *a = ctx;
+    struct grant *g = NULL;
+    pthread_mutex_lock(&a->mu);
+    int closed = a->closed;
+    for (int i = 0; i < PORTS_MAX && !g && !closed; i++)
+        if (!a->grants[i].used)
+            g = &a->grants[i];
+    if (g)
+        g->used = 1;
+    pthread_mutex_unlock(&a->mu);
+    if (closed)
+        return LOOM__GATE_ENDED;
+    if (!g)
+        return LOOM__GATE_BUSY;
+    pthread_t t;
+    g->a = a;
+    g->deadline = loom__now_ns() + (int64_t)ACCEPT_MS * 1000000;
+    if (loom__auth_random(g->ticket, sizeof g->ticket) != LOOM_OK ||
+        MPI_Open_port(MPI_INFO_NULL, g->port) != MPI_SUCCESS) {
+        LOOM_WARN("cannot open an MPI port for a joining job");
+        goto unused;
+    }
+    /* copied out first: the accept thread wipes the ticket when it ends */
+    snprintf(port, LOOM__GATE_PORT_MAX, "%s", g->port);
+    memcpy(ticket, g->ticket, sizeof g->ticket);
+    if (pthread_create(&t, NULL, accept_main, g) != 0) {
+        MPI_Close_port(g->port);
+        explicit_bzero(ticket, LOOM__GATE_TICKET_LEN);
+        goto unused;
+    }
+    pthread_detach(t);
+    return LOOM__GATE_GRANTED;
+unused:
+    pthread_mutex_lock(&a->mu);
+    g->used = 0;
+    pthread_mutex_unlock(&a->mu);
+    return LOOM__GATE_BUSY;
+}
+
+/* Log what the gate refused since *last, if anything. */
+static void
+log_refusals(struct loom__acceptor *a, struct loom__gate_stats *last)
+{
+    struct loom__gate_stats s;
+    loom__gate_stats(a->gate, &s);
+    uint64_t n = (s.bad_proof - last->bad_proof) + (s.oversized - last->oversized) +
+                 (s.timed_out - last->timed_out) + (s.busy - last->busy) +
+                 (s.no_port - last->no_port);
+    if (n > 0)
+        LOOM_WARN("join gate: refused %llu connections (wrong key or not the protocol %llu, "
+                  "oversized message %llu, too slow %llu, too many at once %llu, no port in "
+                  "time %llu); %d open",
+                  (unsigned long long)n, (unsigned long long)(s.bad_proof - last->bad_proof),
+                  (unsigned long long)(s.oversized - last->oversized),
+                  (unsigned long long)(s.timed_out - last->timed_out),
+                  (unsigned long long)(s.busy - last->busy),
+                  (unsigned long long)(s.no_port - last->no_port), s.live);
+    *last = s;
+}
+
+/* The gate thread: runs until the process ends (after the master stops
+ * it tells proven joiners the job ended). */
+static void *
+gate_main(void *arg)
+{
+    struct loom__acceptor *a = arg;
+    loom__polling_thread_init("Gate");
+    struct loom__gate_stats last;
+    memset(&last, 0, sizeof last);
+    int64_t next_log = 0;
+    for (;;) {
+        if (loom__gate_step(a->gate, 1000) != LOOM_OK)
+            sleep(1);
+        int64_t now = loom__now_ns();
+        if (now >= next_log) {
+            log_refusals(a, &last);
+            next_log = now + (int64_t)GATE_LOG_S * 1000000000;
+        }
+    }
+    return NULL;
+}
+
+/* Open the gate and write the join file (its key is the gate's); the gate
+ * thread not started. */
+static loom_err
+open_gate(struct loom__acceptor *a)
+{
+    char err[LOOM__JOIN_ERR_MAX];
+    unsigned char key[LOOM__AUTH_KEY_LEN];
+    struct loom__join_info *ji = &a->info;
+    loom_err rc = loom__auth_random(key, sizeof key);
+    if (rc == LOOM_OK)
+        rc = loom__gate_open(0, key, NULL, issue, a, &a->gate, err, sizeof err);
+    if (rc != LOOM_OK) {
+        LOOM_ERROR("workers cannot join this job: %s", rc == LOOM_ESYS ? err : loom_strerror(rc));
+        goto done;
+    }
+    if ((rc = loom__joinfile_init(ji, loom__gate_port(a->gate))) != LOOM_OK) {
+        LOOM_ERROR("cannot make a join file: %s", loom_strerror(rc));
+        goto fail;
+    }
+    memcpy(ji->key, key, sizeof key);
+    if ((rc = loom__joinfile_write(a->dir, ji, err, sizeof err)) != LOOM_OK) {
+        LOOM_ERROR("%s", err);
+        goto fail;
+    }
+    goto done;
+fail:
+    loom__gate_close(a->gate);
+    a->gate = NULL;
+done:
+    explicit_bzero(key, sizeof key);
+    return rc;
 }
 
 loom_err
@@ -320,38 +486,25 @@ loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
     pthread_mutex_init(&a->mu, NULL);
     a->fp = *fp;
     strcpy(a->dir, dir);
-    loom_err rc = LOOM_EMPI;
-    if (MPI_Open_port(MPI_INFO_NULL, a->port) != MPI_SUCCESS) {
-        LOOM_ERROR("MPI_Open_port failed: workers cannot join this job");
-        goto fail_port;
-    }
-    struct loom__join_info *ji = &a->info;
-    char err[LOOM__JOIN_ERR_MAX];
-    if ((rc = loom__joinfile_init(ji, a->port)) != LOOM_OK) {
-        LOOM_ERROR("cannot make a join file: %s", loom_strerror(rc));
-        goto fail_file;
-    }
-    if ((rc = loom__joinfile_write(dir, ji, err, sizeof err)) != LOOM_OK) {
-        LOOM_ERROR("%s", err);
-        goto fail_file;
-    }
+    loom_err rc = open_gate(a);
+    if (rc != LOOM_OK)
+        goto fail;
     rc = LOOM_ESYS;
-    if (pthread_create(&a->thread, NULL, accept_main, a) != 0)
-        goto fail_thread;
-    /* never joined nor freed: the thread may stay blocked in
-     * MPI_Comm_accept until the process ends, and it uses `a` */
+    if (pthread_create(&a->thread, NULL, gate_main, a) != 0) {
+        char err[LOOM__JOIN_ERR_MAX];
+        loom__joinfile_remove(dir, a->info.job, err, sizeof err);
+        loom__gate_close(a->gate);
+        goto fail;
+    }
+    /* never joined nor freed: the gate thread runs until the process ends,
+     * and accept threads may stay blocked in MPI_Comm_accept; they use `a` */
     pthread_detach(a->thread);
-    LOOM_INFO("accepting workers: join file %s/loom.join", dir);
+    LOOM_INFO("accepting workers: join file %s/loom.join, gate %s", dir, a->info.gate);
     *out = a;
     return LOOM_OK;
-
-fail_thread:
-    loom__joinfile_remove(dir, ji->job, err, sizeof err);
-fail_file:
-    MPI_Close_port(a->port);
-fail_port:
+fail:
     pthread_mutex_destroy(&a->mu);
-    memset(a->info.key, 0, sizeof a->info.key);
+    explicit_bzero(a->info.key, sizeof a->info.key);
     free(a);
     return rc;
 }
@@ -400,8 +553,8 @@ loom__acceptor_stop(struct loom__acceptor *a)
     loom_err rc = loom__joinfile_remove(a->dir, a->info.job, err, sizeof err);
     if (rc != LOOM_OK && rc != LOOM_ENOTFOUND && rc != LOOM_EMISMATCH)
         LOOM_WARN("%s", err);
-    /* The port stays open: a joiner that read the file just before it went
-     * is told "ended" by the thread instead of hanging in connect. */
+    /* The gate stays open: a joiner that read the file just before it went
+     * is told "ended" there instead of being refused a connection. */
 }
 
 /* ---- joining side ---------------------------------------------------------------- */
@@ -484,10 +637,12 @@ struct verdict {
     char port[MPI_MAX_PORT_NAME];
 };
 
-/* Rank 0 before connecting: read the file, and catch the common stale
- * case (the master was on this host and its process is gone) at once. */
+/* Rank 0 before connecting: read the file, catch the common stale case
+ * (the master was on this host and its process is gone) at once, prove
+ * the key at the gate and get a port (v->port, *ticket). */
 static loom_err
-read_join_file(const char *dir, struct loom__join_info *ji)
+knock(const char *dir, int timeout_ms, struct loom__join_info *ji, struct verdict *v,
+      unsigned char *ticket)
 {
     char err[LOOM__JOIN_ERR_MAX];
     loom_err rc = loom__joinfile_read(dir, ji, err, sizeof err);
@@ -501,12 +656,28 @@ read_join_file(const char *dir, struct loom__join_info *ji)
                           "join file is stale",
                           dir, ji->pid);
     }
-    return LOOM_OK;
+    struct loom__gate_grant *gr = calloc(1, sizeof *gr);
+    if (!gr)
+        return LOOM_ENOMEM;
+    rc = loom__gate_knock(ji->gate, ji->key, timeout_ms, gr, err, sizeof err);
+    if (rc != LOOM_OK)
+        loom__fail(rc, "cannot join: %s", err);
+    else if (gr->verdict != LOOM__GATE_GRANTED)
+        rc = loom__fail(LOOM_ECLOSED,
+                        "cannot join: the job of this join file (master pid %ld on %s) has ended",
+                        ji->pid, ji->host);
+    else {
+        snprintf(v->port, sizeof v->port, "%s", gr->port);
+        memcpy(ticket, gr->ticket, LOOM__GATE_TICKET_LEN);
+    }
+    explicit_bzero(gr, sizeof *gr);
+    free(gr);
+    return rc;
 }
 
-/* Rank 0 after connecting: introduce, authenticate, be welcomed. */
+/* Rank 0 after connecting: introduce with the ticket, be welcomed. */
 static loom_err
-handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji,
+handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji, const unsigned char *ticket,
           const struct loom__fingerprint *fp, int timeout_ms, struct join_welcome *w)
 {
     struct mpi_io io = {inter, 0, 0};
@@ -519,6 +690,7 @@ handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji,
     if (gethostname(in.host, sizeof in.host - 1) != 0)
         strcpy(in.host, "?");
     in.fp = *fp;
+    memcpy(in.ticket, ticket, sizeof in.ticket);
     struct join_state st;
     set_deadline(&io, timeout_ms);
     if (io_send(&io, &in, sizeof in) != 0 || recv_fixed(&io, &st, sizeof st) != 0) {
@@ -533,12 +705,6 @@ handshake(MPI_Comm inter, int ranks, const struct loom__join_info *ji,
                           "ended",
                           ji->pid, ji->host);
     }
-    struct loom__auth_io aio = {io_send, io_recv, &io};
-    set_deadline(&io, timeout_ms);
-    char why[LOOM__AUTH_ERR_MAX];
-    loom_err rc = loom__auth_join(&aio, ji->key, why, sizeof why);
-    if (rc != LOOM_OK)
-        return loom__fail(rc == LOOM_EAUTH ? rc : LOOM_EPROTO, "cannot join: %s", why);
     set_deadline(&io, timeout_ms);
     if (recv_fixed(&io, w, sizeof *w) != 0) {
         return loom__fail(LOOM_ETIMEDOUT, "cannot join: no welcome from the master");
@@ -567,10 +733,9 @@ loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__f
         free(ji);
         return LOOM_ENOMEM; /* every rank runs out alike, or the job breaks anyway */
     }
-    if (rank == 0) {
-        v->rc = read_join_file(dir, ji);
-        snprintf(v->port, sizeof v->port, "%s", ji->port);
-    }
+    unsigned char ticket[LOOM__GATE_TICKET_LEN] = {0};
+    if (rank == 0)
+        v->rc = knock(dir, timeout_ms, ji, v, ticket);
     loom_err rc = LOOM_EMPI;
     if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS)
         goto done;
@@ -592,7 +757,7 @@ loom__join(MPI_Comm local, const char *dir, int timeout_ms, const struct loom__f
     }
     MPI_Comm_set_errhandler(inter, MPI_ERRORS_RETURN);
     if (rank == 0)
-        v->rc = handshake(inter, size, ji, fp, timeout_ms, &v->w);
+        v->rc = handshake(inter, size, ji, ticket, fp, timeout_ms, &v->w);
     if (MPI_Bcast(v, sizeof *v, MPI_BYTE, 0, local) != MPI_SUCCESS || v->rc != LOOM_OK) {
         rc = v->rc != LOOM_OK ? v->rc : LOOM_EMPI;
         MPI_Comm_free(&inter);
@@ -610,6 +775,7 @@ refused:
     if (rc != LOOM_OK && rank != 0)
         loom__fail(rc, "cannot join: rank 0 of this job could not join (it says why)");
 done:
+    explicit_bzero(ticket, sizeof ticket);
     memset(ji->key, 0, sizeof ji->key);
     free(ji);
     free(v);

@@ -24,8 +24,10 @@ struct loom__arrival {
 
 struct loom__acceptor;
 
-/* Master: open an MPI port, write DIR/loom.join (port, fresh key) and start
- * the thread that accepts, authenticates and checks joining jobs. */
+/* Master: open the join gate (TCP, formats/gate.h), write DIR/loom.join
+ * (the gate's address, a fresh key) and start the gate's thread, which
+ * authenticates joiners and opens a one-time MPI port for each that proved
+ * the key; the accept threads check and queue them. */
 loom_err loom__acceptor_start(const char *dir, const struct loom__fingerprint *fp,
                               struct loom__acceptor **out);
 /* Progress thread: the arrivals since the last call (a list), or NULL.
@@ -35,14 +37,16 @@ struct loom__arrival *loom__acceptor_take(struct loom__acceptor *a);
  * (ok) or that the job has ended (!ok, and the arrival is freed). */
 void loom__arrival_welcome(struct loom__arrival *j, int ok, int base, int64_t heartbeat_ns,
                            int64_t lost_ns);
-/* Master at stop: refuse joins from now on, refuse arrivals not adopted,
- * remove the join file, close the port. The accept thread may stay blocked
- * in MPI_Comm_accept (MPI has no way to interrupt it); it touches nothing
- * of the master's. */
+/* Master at stop: refuse joins from now on (the gate tells proven joiners
+ * the job ended), refuse arrivals not adopted, remove the join file. The
+ * gate thread runs on, and an accept thread may stay blocked in
+ * MPI_Comm_accept (MPI has no way to interrupt it); they touch nothing of
+ * the master's but the acceptor. */
 void loom__acceptor_stop(struct loom__acceptor *a);
 
 /* Joining side, collective over `local` (the joining job's ranks): read the
- * join file in dir (rank 0), connect, authenticate, get a place. On success
+ * join file in dir and prove the key at the gate (rank 0), connect to the
+ * granted port, introduce with the ticket, get a place. On success
  * *inter is the intercommunicator to the master (remote rank 0) and *rank
  * this process's worker rank in the job. */
 struct loom__join_place {
