@@ -18,6 +18,7 @@
 
 #include "fingerprint.h"
 #include "job_types.h"
+#include "swarm.h"
 #include "wire.h"
 
 static uint64_t
@@ -91,8 +92,14 @@ binary_identity(void)
 void
 loom__job_fingerprint(const loom_job *job, loom_err prep, struct loom__fingerprint *fp)
 {
-    *fp = (struct loom__fingerprint){binary_identity(), FNV_INIT,        job->nfns,
-                                     WIRE_VERSION,      prep == LOOM_OK, (int32_t)prep};
+    *fp = (struct loom__fingerprint){binary_identity(),
+                                     FNV_INIT,
+                                     job->nfns,
+                                     WIRE_VERSION,
+                                     prep == LOOM_OK,
+                                     (int32_t)prep,
+                                     job->rank == 0 ? loom__swarm_width() : 0,
+                                     0};
     for (unsigned i = 0; i < job->nfns; i++)
         fp->registry = fnv1a(fp->registry, job->fns[i].name, strlen(job->fns[i].name) + 1);
 }
@@ -106,5 +113,8 @@ loom__fingerprint_differs(const struct loom__fingerprint *fp, const struct loom_
         return "speaks a different loom protocol than";
     if (fp->registry != ref->registry || fp->nfns != ref->nfns)
         return "registered different task functions than";
+    if (fp->swarm != ref->swarm) /* swarm.h: a swarm and its master only */
+        return fp->swarm ? "is a swarm of virtual workers (LOOM_SWARM), unlike"
+                         : "is a real worker, not the swarm (LOOM_SWARM) expected by";
     return NULL;
 }

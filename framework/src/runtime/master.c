@@ -27,6 +27,7 @@
 #include "qstore.h"
 #include "recorder.h"
 #include "result.h"
+#include "swarm.h"
 
 /* The program's name, for the report's title. */
 static const char *
@@ -77,6 +78,37 @@ open_recorder(loom_job *job)
     return loom__recorder_open(&o, &job->rec);
 }
 
+/* LOOM_SWARM (swarm.h), a benchmark's: refused unless it is a number,
+ * the job accepts no joining jobs, and MPI has the tags and the slots fit
+ * in an int. Whether every worker rank is a swarm of that width is the
+ * start-up agreement's (the fingerprint). */
+static loom_err
+swarm_check(const loom_job *job)
+{
+    int width = loom__swarm_width(), *ub = NULL, flag = 0;
+    if (width == 0)
+        return LOOM_OK;
+    if (width < 0) {
+        LOOM_ERROR("LOOM_SWARM must be a number of virtual workers per rank, 1 to %d",
+                   LOOM_SWARM_MAX);
+        return LOOM_ECONFIG;
+    }
+    if (job->serve_dir) {
+        LOOM_ERROR("LOOM_SWARM (a benchmark's virtual workers) and joining jobs do not mix");
+        return LOOM_ECONFIG;
+    }
+    MPI_Comm_get_attr(MPI_COMM_WORLD, MPI_TAG_UB, &ub, &flag);
+    if (!flag || !ub || *ub < loom__swarm_tag_max(width) ||
+        (long long)(job->size - 1) * width >= (1LL << 30)) {
+        LOOM_ERROR("LOOM_SWARM=%d: too many virtual workers for this MPI (tags up to %d)", width,
+                   flag && ub ? *ub : 0);
+        return LOOM_ECONFIG;
+    }
+    LOOM_WARN("LOOM_SWARM=%d: each worker rank stands for %d virtual workers (benchmarks only)",
+              width, width);
+    return LOOM_OK;
+}
+
 /* Create the job.events and job.report files, then open the job's
  * journal: its key is a hash of the registered function names (a journal
  * of another program is refused); resuming reads what it has into
@@ -85,7 +117,10 @@ open_recorder(loom_job *job)
 loom_err
 loom__master_prepare(loom_job *job)
 {
-    loom_err rc = open_recorder(job);
+    loom_err rc = swarm_check(job);
+    if (rc != LOOM_OK)
+        return rc;
+    rc = open_recorder(job);
     if (rc != LOOM_OK)
         return rc;
     if (!job->journal)
@@ -132,19 +167,26 @@ loom__master_start(loom_job *job)
         return LOOM_ENOMEM;
     m->job = job;
     loom_err rc = LOOM_ENOMEM;
-    m->workers = calloc((size_t)job->size, sizeof *m->workers);
+    /* a swarm's rank r stands for workers 1+(r-1)*swarm .. r*swarm */
+    m->swarm = loom__swarm_width() > 0 ? loom__swarm_width() : 0;
+    int slots = m->swarm ? 1 + (job->size - 1) * m->swarm : job->size;
+    m->workers = calloc((size_t)slots, sizeof *m->workers);
     loom__rspill_init(&m->spill);
     int pool = loom__mtask_pool_init(&m->tasks);
     m->batch = malloc(job->set.batch_max * sizeof *m->batch);
     if (!m->workers || pool != 0 || !m->batch)
         goto fail_workers;
-    m->nworkers = m->workers_cap = job->size;
+    m->nworkers = m->workers_cap = slots;
     int64_t t0 = loom__now_ns();
-    for (int r = 0; r < job->size; r++) {
+    for (int r = 0; r < slots; r++) {
         wire_buf_reset(&m->workers[r].out);
         m->workers[r].heard = t0; /* a worker that never speaks is lost too */
         m->workers[r].comm = job->comm;
         m->workers[r].peer = r;
+        if (m->swarm && r > 0) {
+            m->workers[r].peer = 1 + (r - 1) / m->swarm;
+            m->workers[r].tag = loom__swarm_tag_down((r - 1) % m->swarm);
+        }
     }
     if (job->serve_dir) {
         struct loom__fingerprint fp;

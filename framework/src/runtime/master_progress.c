@@ -34,6 +34,7 @@
 #include "msg.h"
 #include "qstore.h"
 #include "recorder.h"
+#include "swarm.h"
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
@@ -298,8 +299,9 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
         int flag = 0;
         MPI_Message msg;
         MPI_Status st;
-        if (MPI_Improbe(MPI_ANY_SOURCE, LOOM_TAG_UP, comm, &flag, &msg, &st) != MPI_SUCCESS ||
-            !flag)
+        /* a swarm's virtual workers (swarm.h) each send with their own tag */
+        int tag = m->swarm ? MPI_ANY_TAG : LOOM_TAG_UP;
+        if (MPI_Improbe(MPI_ANY_SOURCE, tag, comm, &flag, &msg, &st) != MPI_SUCCESS || !flag)
             break;
         int count = 0;
         MPI_Get_count(&st, MPI_BYTE, &count);
@@ -309,7 +311,9 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
         buf->ledger = m->job->ledger; /* results handed out of it count there */
         MPI_Mrecv(buf->data, count, MPI_BYTE, &msg, MPI_STATUS_IGNORE);
         int rank = base + st.MPI_SOURCE, beat = 0;
-        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n) {
+        if (m->swarm)
+            rank = loom__swarm_slot(m->swarm, st.MPI_SOURCE, st.MPI_TAG);
+        if (st.MPI_SOURCE >= first && st.MPI_SOURCE < first + n && rank > 0) {
             if (m->workers[rank].lost) {
                 loom__master_send_go(m, rank); /* nothing it says counts */
             } else {

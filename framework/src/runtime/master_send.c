@@ -66,7 +66,8 @@ loom__master_send_go(struct master *m, int rank)
     struct wire_buf b = {0};
     wire_buf_reset(&b);
     if (wire_put(&b, WIRE_STOP, &stop, sizeof stop, NULL, 0, NULL, 0) != LOOM_OK ||
-        loom__sendq_post(&m->sends, &b, w->comm, w->peer, LOOM_TAG_DOWN, rank) != 0) {
+        loom__sendq_post(&m->sends, &b, w->comm, w->peer, w->tag ? w->tag : LOOM_TAG_DOWN, rank) !=
+            0) {
         wire_buf_free(&b);
         LOOM_ERROR("could not tell worker rank %d, declared lost, to leave", rank);
         return;
@@ -87,7 +88,8 @@ flush_worker(struct master *m, int rank)
         wire_buf_reset(&w->out);
         return;
     }
-    int rc = loom__sendq_post(&m->sends, &w->out, w->comm, w->peer, LOOM_TAG_DOWN, rank);
+    int rc = loom__sendq_post(&m->sends, &w->out, w->comm, w->peer, w->tag ? w->tag : LOOM_TAG_DOWN,
+                              rank); /* tag: swarm.h */
     if (rc == -1)
         return; /* no memory: try again next round */
     wire_buf_reset(&w->out);

@@ -94,6 +94,8 @@ struct mworker {
     int64_t sent;  /* joined: when something last went to it */
     MPI_Comm comm; /* where it is: job->comm, or a joined job's intercomm */
     int peer;      /* its rank there */
+    int tag;       /* what goes to it goes with: 0 for LOOM_TAG_DOWN, else a
+                      swarm's virtual worker's (swarm.h, benchmarks only) */
     int joined;    /* came through the acceptor (join.c) */
     /* When its next results are due while it is busy (master_progress.c
      * sleeps until then): when its last results came (or tasks went to it
@@ -161,6 +163,8 @@ struct master {
     int nworkers;                    /* worker slots 1..nworkers-1 (0: the master);
                                         grows as jobs join; written under mu */
     struct loom__acceptor *acc;      /* joining workers accepted (NULL: none) */
+    int swarm;                       /* LOOM_SWARM (swarm.h): each worker rank stands for
+                                        this many workers; 0: one (read-only after start) */
 
     /* progress thread only */
     struct u64map inflight;
