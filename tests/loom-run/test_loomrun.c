@@ -50,7 +50,8 @@ loomrun(const char *args)
     return loomrun_for(120, args);
 }
 
-Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     /* 20 tasks each print 300 numbered lines: a task's lines must come out
      * together, never mixed with another task's */
@@ -90,7 +91,8 @@ Test(loomrun, runs_every_task_with_whole_output_and_a_job_log, .init = setup, .f
     free(log);
 }
 
-Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_file("tasks.txt", "true\nexit 3\nkill -9 $$\necho $LOOM_TASK_ID $LOOM_ATTEMPT\n");
     cr_assert_eq(loomrun("--joblog jl tasks.txt"), 2, "the exit status counts the failed tasks");
@@ -109,7 +111,8 @@ Test(loomrun, exit_codes_signals_and_the_exit_status, .init = setup, .fini = tea
     free(err);
 }
 
-Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, a_timeout_kills_the_whole_process_group, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_file("tasks.txt", "sleep 100 & echo $! > child.pid; wait\n");
     cr_assert_eq(loomrun("--joblog jl --timeout 1 tasks.txt"), 1);
@@ -212,7 +215,8 @@ Test(loomrun, a_changed_template_is_said_so, .init = setup, .fini = teardown, .t
 
 /* Started by hand, loom-run says what it can before starting mpirun: a
  * LOOM_MPIRUN that leaves a mark shows it was never started. */
-Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .fini = teardown, .timeout = 60)
+Test(loomrun, by_hand_input_errors_are_said_before_mpirun, .init = setup, .fini = teardown,
+     .timeout = 60)
 {
     write_file("mark.sh", "#!/bin/sh\ntouch \"$(dirname \"$0\")/started\"\nexit 0\n");
     char cmd[1024];
@@ -341,7 +345,8 @@ run_true_tasks(int n, int limit_s)
  * the same way, gives the rate; the second run has as many tasks as take
  * about 60 s at that rate (5000 at least, 100,000 at most), and mpirun
  * allows it five times its expected time. */
-Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .fini = teardown, .timeout = 560)
+Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .fini = teardown,
+     .timeout = 560)
 {
     double first = run_true_tasks(2000, 120), rate = 2000 / first;
     int n = (int)(rate * 60 / 1000) * 1000;
@@ -356,7 +361,8 @@ Test(loomrun, thousands_of_tasks_sized_by_a_measured_rate, .init = setup, .fini 
             first, rate, n, second, expect, limit);
 }
 
-Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, starts_its_own_mpi_job_when_run_by_hand, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_file("tasks.txt", "echo rank=$LOOM_RANK\nexit 5\n");
     char cmd[1024];
@@ -399,8 +405,8 @@ own_cpu_list(char *list)
 /* Started by hand on one node, the one worker is alone on the node: its
  * pool thread i is pinned to the i-th CPU (pool.pin), and its commands
  * still get every CPU. --pool-pin false (the user's word) keeps them all. */
-Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .init = setup, .fini = teardown,
-     .timeout = 120)
+Test(loomrun, by_hand_on_one_node_pool_threads_are_pinned_commands_are_not, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
     char list[256];
     int cpus[CPU_SETSIZE], n = loom_test_thread_cpus(cpus, CPU_SETSIZE);
@@ -483,7 +489,8 @@ Test(loomrun, keep_order_prints_in_task_file_order, .init = setup, .fini = teard
     free(out);
 }
 
-Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_file("inputs.txt", "alpha\nbe ta\n");
     cr_assert_eq(loomrun("--tag --keep-order --quiet -c 'echo x; echo y >&2' inputs.txt"), 0);
@@ -495,7 +502,8 @@ Test(loomrun, tag_prefixes_every_line_with_the_input, .init = setup, .fini = tea
     free(err);
 }
 
-Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = setup,
+     .fini = teardown, .timeout = 120)
 {
     /* "ls DIR" and "/bin/echo a b" need no shell and are exec'd directly;
      * a missing or non-executable program must still give the shell's
@@ -518,8 +526,8 @@ Test(loomrun, simple_commands_run_without_a_shell_but_fail_like_one, .init = set
     free(err);
 }
 
-Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup, .fini = teardown,
-     .timeout = 300)
+Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init = setup,
+     .fini = teardown, .timeout = 300)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 1; i <= 300; i++)
@@ -582,7 +590,8 @@ Test(loomrun, resume_after_sigkill_of_the_whole_job_runs_each_task_once, .init =
     free(log);
 }
 
-Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup, .fini = teardown, .timeout = 180)
+Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = setup,
+     .fini = teardown, .timeout = 180)
 {
     /* NUL, 0xff, invalid UTF-8, no final newline; then 6 MB */
     write_file("tasks.txt", "printf 'a\\000b\\377\\300\\001z'\n");
@@ -621,7 +630,8 @@ Test(loomrun, binary_and_huge_output_arrive_intact_and_a_cap_says_so, .init = se
     free(err);
 }
 
-Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .fini = teardown, .timeout = 180)
+Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .fini = teardown,
+     .timeout = 180)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 1; i <= 2100; i++)
@@ -666,7 +676,8 @@ Test(loomrun, results_dir_holds_every_task_in_a_bounded_tree, .init = setup, .fi
     cr_assert_eq(lines_in("jl"), 0, "nothing ran, no job log");
 }
 
-Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, bad_task_files_are_refused_before_anything_runs, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     FILE *f = open_in("nul.txt", "w");
     fwrite("echo one >> ran.txt\necho t\0wo >> ran.txt\n", 1, 41, f);
@@ -725,7 +736,8 @@ Test(loomrun, retries_go_to_another_worker, .init = setup, .fini = teardown, .ti
     free(att);
 }
 
-Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup, .fini = teardown, .timeout = 180)
+Test(loomrun, halt_soon_starts_nothing_more_and_resume_runs_the_rest, .init = setup,
+     .fini = teardown, .timeout = 180)
 {
     FILE *f = open_in("tasks.txt", "w");
     fputs("[ -e ok ] || exit 7\n", f);
@@ -770,7 +782,8 @@ Test(loomrun, halt_now_kills_running_tasks, .init = setup, .fini = teardown, .ti
     cr_assert_eq(loomrun("--halt sometimes tasks.txt"), 255);
 }
 
-Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, progress_lines_in_a_log_and_on_a_terminal, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     FILE *f = open_in("tasks.txt", "w");
     for (int i = 0; i < 40; i++)
@@ -815,7 +828,8 @@ write_killer_tasks(void)
     fclose(f);
 }
 
-Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_killer_tasks();
     char cmd[1024];
@@ -838,7 +852,8 @@ Test(loomrun, a_killed_worker_s_tasks_run_on_the_others, .init = setup, .fini = 
     free(err);
 }
 
-Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .fini = teardown, .timeout = 120)
+Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setup, .fini = teardown,
+     .timeout = 120)
 {
     write_killer_tasks();
     char cmd[1024];
@@ -866,7 +881,8 @@ Test(loomrun, losing_the_only_worker_exits_102_and_resume_finishes, .init = setu
     free(log);
 }
 
-Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup, .fini = teardown, .timeout = 180)
+Test(loomrun, a_full_disk_stops_the_run_cleanly_and_resume_finishes, .init = setup,
+     .fini = teardown, .timeout = 180)
 {
     /* 200 tasks of 2000 bytes each into --results and the job log, on a
      * private 128 KiB tmpfs: the disk fills mid-run */

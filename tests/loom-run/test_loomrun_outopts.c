@@ -121,12 +121,14 @@ live_line_seen_while_running(const char *opts)
     free(err);
 }
 
-Test(outopts, line_buffer_prints_lines_while_the_task_runs, .init = setup, .fini = teardown, .timeout = 240)
+Test(outopts, line_buffer_prints_lines_while_the_task_runs, .init = setup, .fini = teardown,
+     .timeout = 240)
 {
     live_line_seen_while_running("--line-buffer");
 }
 
-Test(outopts, ungroup_prints_output_while_the_task_runs, .init = setup, .fini = teardown, .timeout = 240)
+Test(outopts, ungroup_prints_output_while_the_task_runs, .init = setup, .fini = teardown,
+     .timeout = 240)
 {
     live_line_seen_while_running("-u");
 }
@@ -165,7 +167,8 @@ Test(outopts, line_buffer_keeps_every_line_whole, .init = setup, .fini = teardow
 
 /* -t: the command is on stderr while it runs (the task waits to see its
  * own line there), each command once */
-Test(outopts, verbose_prints_the_command_while_it_runs, .init = setup, .fini = teardown, .timeout = 240)
+Test(outopts, verbose_prints_the_command_while_it_runs, .init = setup, .fini = teardown,
+     .timeout = 240)
 {
     write_file("tasks.txt", ": WAIT-1; n=0; while ! grep -q 'W[A]IT-1' err.txt && [ $n -lt 600 ]; "
                             "do sleep 0.1; n=$((n+1)); done; echo waited $n\n"
@@ -254,7 +257,8 @@ log_entry(const char *log, int seq, double *runtime, int *exitval, int *sig)
 
 /* --timeout 300%: one slot; three short tasks set the median, then a task
  * that would sleep 60 s is killed after about 3 medians (no sooner) */
-Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .fini = teardown, .timeout = 240)
+Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .fini = teardown,
+     .timeout = 240)
 {
     int st = loomrun(2, "--quiet -j1 --timeout 300% --joblog log sleep ::: 0.3 0.3 0.3 60 0.3");
     char *log = read_file("log"), *err = read_file("err.txt");
@@ -276,7 +280,8 @@ Test(outopts, timeout_percent_kills_what_runs_past_the_median, .init = setup, .f
     free(err);
 }
 
-Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .fini = teardown, .timeout = 60)
+Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .fini = teardown,
+     .timeout = 60)
 {
     char cmd[512];
     snprintf(cmd, sizeof cmd, "cd %s && " LOOMRUN " --version >out.txt 2>err.txt", dir);
@@ -290,7 +295,8 @@ Test(outopts, version_says_loom_run_not_gnu_parallel, .init = setup, .fini = tea
 
 /* Durations and percentages as GNU Parallel takes them; anything else is
  * refused before mpirun starts (--dry-run: parsed, nothing run) */
-Test(outopts, durations_are_parsed_before_anything_runs, .init = setup, .fini = teardown, .timeout = 60)
+Test(outopts, durations_are_parsed_before_anything_runs, .init = setup, .fini = teardown,
+     .timeout = 60)
 {
     static const struct {
         const char *args, *said;
