@@ -211,16 +211,18 @@ fail_all(struct master *m)
     return n;
 }
 
-/* Take worker rank's tasks in flight out of the in-flight map, each with
- * a new attempt number (a late result of the old attempt is then
- * ignored). A vector of them (*n), NULL when none. */
+/* Take worker rank's `busy` tasks in flight out of the in-flight map,
+ * each with a new attempt number (a late result of the old attempt is
+ * then ignored). A vector of them (*n), NULL when none. Looks no further
+ * than the last of them: a worker lost with nothing in flight costs
+ * nothing, though thousands may be lost at once. */
 static struct mtask **
-take_inflight(struct master *m, int rank, size_t *n)
+take_inflight(struct master *m, int rank, size_t busy, size_t *n)
 {
     size_t cap = 0;
     struct mtask **back = NULL;
     *n = 0;
-    for (size_t i = 0; i < m->inflight.cap; i++) {
+    for (size_t i = 0; i < m->inflight.cap && *n < busy; i++) {
         struct mtask *t;
         if (!m->inflight.keys[i] || (t = loom__inflight_task(m->inflight.vals[i]))->rank != rank)
             continue;
@@ -279,6 +281,7 @@ static void
 lose_worker(struct master *m, int rank, int64_t now, const char *why)
 {
     struct mworker *w = &m->workers[rank];
+    size_t busy = w->busy; /* its tasks in flight: exactly those of rank in the map */
     w->lost = 1;
     w->credits = 0;
     w->busy = 0;
@@ -289,7 +292,7 @@ lose_worker(struct master *m, int rank, int64_t now, const char *why)
     loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n;
-    struct mtask **back = take_inflight(m, rank, &n);
+    struct mtask **back = take_inflight(m, rank, busy, &n);
     loom__sendq_abandon(&m->sends, rank);
     pthread_mutex_lock(&m->mu);
     size_t given_up = requeue_or_give_up(m, rank, back, n);
