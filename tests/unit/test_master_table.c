@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* The master's tables (master_table.c) without MPI: the id map against a
  * plain array as reference, the rings across growth and wrap-around, the
- * free list of small tasks, the list of tasks avoiding a worker. */
+ * free list of small tasks, the list of tasks avoiding a worker, the sets
+ * of workers (queue, least recently touched, heap) against references. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -323,4 +324,116 @@ Test(master_table, spilled_results_come_back_in_order_with_their_data)
     cr_assert_eq(next_out, next_in);
     loom__rspill_free(&s);
     loom__ledger_release(ledger);
+}
+
+Test(master_table, worker_queue_keeps_order_and_each_slot_once)
+{
+    enum { SLOTS = 3000, OPS = 200000 };
+    struct loom__wqueue q = {0};
+    int *ref = malloc(SLOTS * 2 * sizeof *ref); /* the reference FIFO, a plain array */
+    char *in = calloc(SLOTS, 1);
+    size_t head = 0, tail = 0;
+    uint64_t seed = 7;
+    for (int i = 0; i < OPS; i++) {
+        if (rnd(&seed) % 3) { /* slots grow as they come: the largest seen so far */
+            int w = 1 + (int)(rnd(&seed) % (uint64_t)(1 + i * SLOTS / OPS));
+            cr_assert_eq(loom__wqueue_push(&q, w), 0);
+            if (!in[w]) {
+                in[w] = 1;
+                if (tail == SLOTS * 2) { /* compact the reference */
+                    memmove(ref, ref + head, (tail - head) * sizeof *ref);
+                    tail -= head;
+                    head = 0;
+                }
+                ref[tail++] = w;
+            }
+        } else {
+            int w = loom__wqueue_pop(&q);
+            if (head == tail) {
+                cr_assert_eq(w, -1, "op %d: popped %d from an empty queue", i, w);
+                continue;
+            }
+            cr_assert_eq(w, ref[head], "op %d: popped %d, expected %d", i, w, ref[head]);
+            in[ref[head++]] = 0;
+        }
+        cr_assert_eq(q.n, tail - head, "op %d: %zu queued, expected %zu", i, q.n, tail - head);
+    }
+    loom__wqueue_free(&q);
+    free(ref);
+    free(in);
+}
+
+Test(master_table, worker_lru_front_is_the_one_touched_longest_ago)
+{
+    enum { SLOTS = 1000, OPS = 40000 };
+    struct loom__wlru l = {0};
+    int64_t *at = calloc(SLOTS, sizeof *at); /* reference: when touched, 0: not in */
+    uint64_t seed = 11;
+    cr_assert_eq(loom__wlru_head(&l), -1);
+    loom__wlru_remove(&l, 5); /* nothing in, never grown: harmless */
+    for (int64_t i = 1; i <= OPS; i++) {
+        int w = 1 + (int)(rnd(&seed) % (SLOTS - 1));
+        if (rnd(&seed) % 4) {
+            cr_assert_eq(loom__wlru_touch(&l, w), 0);
+            at[w] = i;
+        } else {
+            loom__wlru_remove(&l, w);
+            at[w] = 0;
+        }
+        int oldest = -1;
+        size_t n = 0;
+        for (int k = 0; k < SLOTS; k++)
+            if (at[k] && (n++, oldest < 0 || at[k] < at[oldest]))
+                oldest = k;
+        cr_assert_eq(loom__wlru_head(&l), oldest, "op %lld: front %d, expected %d", (long long)i,
+                     loom__wlru_head(&l), oldest);
+        cr_assert_eq(l.n, n);
+        if (i % 997 == 0) /* walk the whole list once in a while: in order of touch */
+            for (int w2 = l.head, prev = -1; w2 >= 0; prev = w2, w2 = l.next[w2])
+                cr_assert(prev < 0 || at[prev] < at[w2], "op %lld: %d before %d out of order",
+                          (long long)i, prev, w2);
+    }
+    loom__wlru_free(&l);
+    free(at);
+}
+
+Test(master_table, worker_heap_top_is_the_earliest_time)
+{
+    enum { SLOTS = 1000, OPS = 40000 };
+    struct loom__wheap h = {0};
+    int64_t *key = malloc(SLOTS * sizeof *key);
+    char *in = calloc(SLOTS, 1);
+    uint64_t seed = 13;
+    int64_t k0 = 0;
+    cr_assert_eq(loom__wheap_top(&h, &k0), -1);
+    for (int i = 0; i < OPS; i++) {
+        int w = 1 + (int)(rnd(&seed) % (SLOTS - 1));
+        if (rnd(&seed) % 3) {
+            key[w] = (int64_t)(rnd(&seed) % 100000) - 50000; /* times may repeat, or be < 0 */
+            cr_assert_eq(loom__wheap_set(&h, w, key[w]), 0);
+            in[w] = 1;
+        } else {
+            loom__wheap_remove(&h, w);
+            in[w] = 0;
+        }
+        int best = -1;
+        size_t n = 0;
+        for (int k = 0; k < SLOTS; k++)
+            if (in[k] && (n++, best < 0 || key[k] < key[best]))
+                best = k;
+        int64_t got = 0;
+        int top = loom__wheap_top(&h, &got);
+        cr_assert_eq(h.n, n);
+        if (best < 0) {
+            cr_assert_eq(top, -1);
+            continue;
+        }
+        /* ties: any slot with the earliest time will do */
+        cr_assert(top >= 0 && in[top] && got == key[best] && key[top] == key[best],
+                  "op %d: top %d at %lld, expected %lld (slot %d)", i, top, (long long)got,
+                  (long long)key[best], best);
+    }
+    loom__wheap_free(&h);
+    free(key);
+    free(in);
 }

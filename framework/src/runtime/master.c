@@ -187,6 +187,9 @@ loom__master_start(loom_job *job)
             m->workers[r].peer = 1 + (r - 1) / m->swarm;
             m->workers[r].tag = loom__swarm_tag_down((r - 1) % m->swarm);
         }
+        /* watched for pings and silence (master_send.c, master_progress.c) */
+        if (r > 0 && (loom__wlru_touch(&m->pinged, r) != 0 || loom__wlru_touch(&m->heard, r) != 0))
+            goto fail_workers;
     }
     if (job->serve_dir) {
         struct loom__fingerprint fp;
@@ -234,6 +237,8 @@ fail_thread:
 fail_qs:
     loom__acceptor_stop(m->acc);
 fail_workers:
+    loom__wlru_free(&m->pinged);
+    loom__wlru_free(&m->heard);
     free(m->batch);
     loom__mtask_pool_destroy(&m->tasks);
     free(m->workers);
@@ -270,6 +275,11 @@ free_tables(struct master *m)
     loom__rspill_free(&m->spill);
     free(m->fx.results);
     free(m->fx.done);
+    loom__wqueue_free(&m->ready);
+    loom__wqueue_free(&m->dirty);
+    loom__wlru_free(&m->pinged);
+    loom__wlru_free(&m->heard);
+    loom__wheap_free(&m->due);
     loom__mtask_pool_destroy(&m->tasks);
 }
 

@@ -36,6 +36,28 @@
 #include "recorder.h"
 #include "swarm.h"
 
+/* ---- when results are due ----------------------------------------------------------- */
+
+/* Worker rank's place in m->due after its busy count, results or loss
+ * changed: a busy worker with a measured gap is there, keyed by when its
+ * next results may come (results_due); one without is counted in
+ * m->due_unknown. */
+static void
+due_update(struct master *m, int rank)
+{
+    struct mworker *w = &m->workers[rank];
+    int state = !w->busy || w->lost ? 0 : !w->res_gap ? 1 : 2;
+    m->due_unknown += (state == 1) - (w->due_state == 1);
+    if (state == 2) {
+        int64_t d = w->res_at + w->res_gap - 2 * w->res_dev - w->res_gap / 32;
+        if (loom__wheap_set(&m->due, rank, d) != 0)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory timing workers");
+    } else if (w->due_state == 2) {
+        loom__wheap_remove(&m->due, rank);
+    }
+    w->due_state = state;
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 /* (under mu) Pending tasks into m->batch[n..want): a suspect (a task that
@@ -65,68 +87,97 @@ take_pending(struct master *m, struct mworker *w, size_t n, size_t want)
 /* Take up to `want` tasks for worker rank into m->batch (under mu):
  * avoiding tasks that may go there first, then pending ones — but let a
  * batch build up while tasks keep coming in quickly, never holding the
- * first one back for more than 20 us. How many. */
+ * first one back for more than 20 us. How many; *more: whether another
+ * worker may still find something this round (0 when nothing is left or
+ * the batch is building up). */
 static size_t
-take_batch(struct master *m, int rank, size_t want, int64_t now)
+take_batch(struct master *m, int rank, size_t want, int64_t now, int *more)
 {
     size_t n = 0;
-    if (!m->stop_sent && m->avoid.n) {
-        int others = 0;
-        for (int r = 1; r < m->nworkers; r++)
-            others += r != rank && !m->workers[r].bye; /* gone or lost: bye */
+    if (m->avoid.n) {
+        /* the workers other than rank still taking work (gone or lost: bye) */
+        int others = m->nworkers - 1 - m->byes - !m->workers[rank].bye;
         n = loom__avoid_take(&m->avoid, rank, others, want, now, m->batch);
     }
     size_t have = m->pending.count;
-    if (!m->stop_sent && have && (n || have >= want - n || now - m->pending_since >= 20000)) {
+    int hold = have && !n && have < want && now - m->pending_since < 20000;
+    if (have && !hold) {
         n = take_pending(m, &m->workers[rank], n, want);
         if (m->pending.count)
             m->pending_since = now;
     }
+    *more = !hold && (m->pending.count || m->avoid.n);
     return n;
 }
 
-/* Hand pending tasks to workers with credits, in batches. */
+/* Put the n tasks of m->batch in worker rank's frame (at most 8 MiB of
+ * payload: the rest goes back to the front of the queue; a message is cut
+ * at job.max_frame by loom__master_frame_room) and count them in flight. */
+static void
+send_batch(struct master *m, int rank, size_t n, int64_t now)
+{
+    struct mworker *w = &m->workers[rank];
+    size_t sent = 0, bytes = 0;
+    for (; sent < n && (sent == 0 || bytes < ((size_t)8 << 20)); sent++) {
+        struct mtask *t = m->batch[sent];
+        struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
+        t->rank = rank;
+        loom__master_frame_room(m, rank, sizeof wt + t->len);
+        if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
+            loom__u64map_put(&m->inflight, t->id, loom__inflight_tag(t)) != 0)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
+        bytes += t->len;
+    }
+    if (sent < n) {
+        pthread_mutex_lock(&m->mu);
+        loom__tring_unshift(&m->pending, m->batch + sent, n - sent);
+        pthread_mutex_unlock(&m->mu);
+    }
+    w->credits -= sent;
+    if (!w->busy)
+        w->res_at = now; /* it had none: its next results are due from now */
+    w->busy += sent;
+}
+
+/* Worker rank may take tasks (credits, not alone, still there): queue it
+ * for dispatch, once. */
+static void
+ready(struct master *m, int rank)
+{
+    const struct mworker *w = &m->workers[rank];
+    if (w->credits && !w->alone && !w->bye && !w->lost && loom__wqueue_push(&m->ready, rank) != 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
+}
+
+/* Hand pending tasks to workers with credits, in batches, taking them in
+ * turn from m->ready (a worker served goes to the back): a round visits
+ * the workers it serves and stops when nothing is left, so its cost
+ * follows the tasks, not the number of workers. */
 static int
 dispatch(struct master *m, int64_t now)
 {
-    int size = m->nworkers, did = 0;
-    for (int i = 0; i < size - 1; i++) {
-        int rank = 1 + (int)((m->rr + (unsigned)i) % (unsigned)(size - 1));
+    if (!m->ready.n || m->stop_sent)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    int more = m->pending.count || m->avoid.n;
+    pthread_mutex_unlock(&m->mu);
+    int did = 0;
+    for (size_t k = m->ready.n; more && k > 0; k--) {
+        int rank = loom__wqueue_pop(&m->ready);
         struct mworker *w = &m->workers[rank];
-        if (!w->credits || w->bye || w->alone)
-            continue;
+        if (!w->credits || w->bye || w->alone || w->lost)
+            continue; /* queued again when that changes (receive_from) */
         size_t want = w->credits < m->job->set.batch_max ? w->credits : m->job->set.batch_max;
         pthread_mutex_lock(&m->mu);
-        size_t n = take_batch(m, rank, want, now);
+        size_t n = take_batch(m, rank, want, now, &more);
         pthread_mutex_unlock(&m->mu);
-        if (!n)
-            continue;
-
-        /* at most 8 MiB of payload per round: the rest goes back; a
-         * message is cut at job.max_frame (loom__master_frame_room) */
-        size_t sent = 0, bytes = 0;
-        for (; sent < n && (sent == 0 || bytes < ((size_t)8 << 20)); sent++) {
-            struct mtask *t = m->batch[sent];
-            struct wire_task wt = {t->id, t->attempt, t->fn, t->flags, t->len};
-            t->rank = rank;
-            loom__master_frame_room(m, rank, sizeof wt + t->len);
-            if (wire_put(&w->out, WIRE_TASK, &wt, sizeof wt, t->data, t->len, NULL, 0) != LOOM_OK ||
-                loom__u64map_put(&m->inflight, t->id, loom__inflight_tag(t)) != 0)
-                loom__panic(__FILE__, __LINE__, __func__, "out of memory dispatching tasks");
-            bytes += t->len;
+        if (n) {
+            send_batch(m, rank, n, now);
+            due_update(m, rank);
+            did = 1;
         }
-        if (sent < n) {
-            pthread_mutex_lock(&m->mu);
-            loom__tring_unshift(&m->pending, m->batch + sent, n - sent);
-            pthread_mutex_unlock(&m->mu);
-        }
-        w->credits -= sent;
-        if (!w->busy)
-            w->res_at = now; /* it had none: its next results are due from now */
-        w->busy += sent;
-        did = 1;
+        ready(m, rank);
     }
-    m->rr++;
     return did;
 }
 
@@ -160,16 +211,18 @@ fail_all(struct master *m)
     return n;
 }
 
-/* Take worker rank's tasks in flight out of the in-flight map, each with
- * a new attempt number (a late result of the old attempt is then
- * ignored). A vector of them (*n), NULL when none. */
+/* Take worker rank's `busy` tasks in flight out of the in-flight map,
+ * each with a new attempt number (a late result of the old attempt is
+ * then ignored). A vector of them (*n), NULL when none. Looks no further
+ * than the last of them: a worker lost with nothing in flight costs
+ * nothing, though thousands may be lost at once. */
 static struct mtask **
-take_inflight(struct master *m, int rank, size_t *n)
+take_inflight(struct master *m, int rank, size_t busy, size_t *n)
 {
     size_t cap = 0;
     struct mtask **back = NULL;
     *n = 0;
-    for (size_t i = 0; i < m->inflight.cap; i++) {
+    for (size_t i = 0; i < m->inflight.cap && *n < busy; i++) {
         struct mtask *t;
         if (!m->inflight.keys[i] || (t = loom__inflight_task(m->inflight.vals[i]))->rank != rank)
             continue;
@@ -228,14 +281,18 @@ static void
 lose_worker(struct master *m, int rank, int64_t now, const char *why)
 {
     struct mworker *w = &m->workers[rank];
+    size_t busy = w->busy; /* its tasks in flight: exactly those of rank in the map */
     w->lost = 1;
     w->credits = 0;
     w->busy = 0;
     w->alone = 0;
+    due_update(m, rank);
+    loom__wlru_remove(&m->heard, rank);
+    loom__wlru_remove(&m->pinged, rank);
     loom__recorder_lost(m->rec, rank);
     wire_buf_reset(&w->out);
     size_t n;
-    struct mtask **back = take_inflight(m, rank, &n);
+    struct mtask **back = take_inflight(m, rank, busy, &n);
     loom__sendq_abandon(&m->sends, rank);
     pthread_mutex_lock(&m->mu);
     size_t given_up = requeue_or_give_up(m, rank, back, n);
@@ -266,31 +323,47 @@ lose_worker(struct master *m, int rank, int64_t now, const char *why)
 }
 
 /* Every 100 ms (when job.worker_timeout is set): lose the workers silent
- * for longer than it. Whether any was lost. */
+ * for longer than it. They are at the front of m->heard (the workers in
+ * the order they were last heard), so this looks at those and one more,
+ * not at every worker. Whether any was lost. */
 static int
 check_silent(struct master *m, int64_t now)
 {
-    int did = 0;
+    int did = 0, r;
     if (m->job->set.lost_ns <= 0 || now < m->next_check)
         return 0;
     m->next_check = now + 100000000; /* 100 ms */
-    for (int r = 1; r < m->nworkers; r++) {
+    while ((r = loom__wlru_head(&m->heard)) >= 0) {
         struct mworker *w = &m->workers[r];
-        if (!w->bye && !w->lost && now - w->heard > m->job->set.lost_ns) {
+        if (!w->bye && !w->lost && now - w->heard <= m->job->set.lost_ns)
+            break;
+        if (!w->bye && !w->lost) {
             lose_worker(m, r, now, NULL);
             did = 1;
         }
+        loom__wlru_remove(&m->heard, r); /* said goodbye, or lost now */
     }
     return did;
 }
 
 /* ---- receiving ------------------------------------------------------------------------ */
 
+/* Worker rank has just sent something: to the back of m->heard. */
+static void
+heard_from(struct master *m, int rank)
+{
+    m->workers[rank].heard = loom__now_ns();
+    if (loom__wlru_touch(&m->heard, rank) != 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory receiving a message");
+}
+
 /* Up to 32 messages from the workers reachable on comm: its ranks
  * first..first+n-1 are workers base+first.. (the job's own communicator:
  * ranks 1..size-1 at base 0; a joined job's: ranks 0..n-1 after base).
  * Whether any was more than a heartbeat (those leave the back-off alone:
- * an idle job's workers would otherwise keep its master polling). */
+ * an idle job's workers would otherwise keep its master polling), or all
+ * 32 were heartbeats (then more may be waiting: the master must not
+ * sleep while they pile up unread and their senders look silent). */
 static int
 receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
 {
@@ -317,15 +390,20 @@ receive_from(struct master *m, MPI_Comm comm, int first, int n, int base)
             if (m->workers[rank].lost) {
                 loom__master_send_go(m, rank); /* nothing it says counts */
             } else {
-                m->workers[rank].heard = loom__now_ns();
+                heard_from(m, rank);
                 /* a dropped message may have held results: never wait for them */
-                if ((beat = loom__master_handle_frame(m, rank, buf)) < 0)
+                if ((beat = loom__master_handle_frame(m, rank, buf)) < 0) {
                     lose_worker(m, rank, loom__now_ns(), "sent a malformed message");
+                } else if (beat != 1) { /* its credits, tasks or results changed */
+                    ready(m, rank);
+                    due_update(m, rank);
+                }
             }
         }
         loom__msg_release(buf);
-        if (beat != 1)
-            did = 1;
+        if (beat != 1 || k == 31)
+            did = 1; /* 32 messages: more may wait, heartbeats too (10,000 workers
+                        send 20,000 a second): no back-off until they are read */
     }
     return did;
 }
@@ -361,6 +439,9 @@ add_workers(struct master *m, const struct loom__arrival *j, int base)
         w->comm = j->comm;
         w->peer = k;
         w->joined = 1;
+        if (loom__wlru_touch(&m->heard, base + k) != 0 ||
+            loom__wlru_touch(&m->pinged, base + k) != 0)
+            return -1;
     }
     m->nworkers = base + j->n;
     return 0;
@@ -488,19 +569,12 @@ static int64_t
 results_due(struct master *m, int64_t *poll)
 {
     int64_t due = 0;
-    for (int r = 1; r < m->nworkers; r++) {
-        const struct mworker *w = &m->workers[r];
-        if (!w->busy || w->lost)
-            continue;
-        if (!w->res_gap)
-            return 0;
-        int64_t d = w->res_at + w->res_gap - 2 * w->res_dev - w->res_gap / 32;
-        if (!due || d < due) {
-            due = d;
-            int64_t p = w->res_gap / 64 > w->res_dev / 8 ? w->res_gap / 64 : w->res_dev / 8;
-            *poll = p < 20000 ? 20000 : p > 500000 ? 500000 : p;
-        }
-    }
+    int r = m->due_unknown ? -1 : loom__wheap_top(&m->due, &due); /* due_update keeps both */
+    if (r < 0)
+        return 0;
+    const struct mworker *w = &m->workers[r];
+    int64_t p = w->res_gap / 64 > w->res_dev / 8 ? w->res_gap / 64 : w->res_dev / 8;
+    *poll = p < 20000 ? 20000 : p > 500000 ? 500000 : p;
     return due;
 }
 

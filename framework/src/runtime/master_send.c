@@ -6,7 +6,9 @@
  * as one message at the end of the round (loom__master_send_all), or
  * earlier when the next task or answer would take it past job.max_frame
  * (loom__master_frame_room); the sends stay in m->sends until MPI is done
- * with them (sendq.c).
+ * with them (sendq.c). A round looks only at the workers whose frame
+ * holds something (m->dirty) and at those due a ping (the front of
+ * m->pinged), never at every worker.
  *
  * Progress thread only (and loom__master_stop after it has ended): the
  * frames and sends need no lock.
@@ -40,6 +42,14 @@ loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *data, s
     free(rq);
 }
 
+/* Worker rank's frame is about to hold something: send it this round. */
+static void
+mark_dirty(struct master *m, int rank)
+{
+    if (loom__wqueue_push(&m->dirty, rank) != 0)
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory sending to a worker");
+}
+
 void
 loom__master_send_stop(struct master *m)
 {
@@ -47,10 +57,14 @@ loom__master_send_stop(struct master *m)
     struct wire_stop stop = {(uint32_t)m->lost};
     pthread_mutex_unlock(&m->mu);
     atomic_store(&m->job->peers_lost, m->lost);
-    for (int r = 1; r < m->nworkers; r++)
-        if (!m->workers[r].lost && wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop, NULL,
-                                            0, NULL, 0) != LOOM_OK)
+    for (int r = 1; r < m->nworkers; r++) {
+        if (m->workers[r].lost)
+            continue;
+        if (wire_put(&m->workers[r].out, WIRE_STOP, &stop, sizeof stop, NULL, 0, NULL, 0) !=
+            LOOM_OK)
             loom__panic(__FILE__, __LINE__, __func__, "out of memory stopping workers");
+        mark_dirty(m, r);
+    }
 }
 
 void
@@ -94,6 +108,8 @@ flush_worker(struct master *m, int rank)
         return; /* no memory: try again next round */
     wire_buf_reset(&w->out);
     w->sent = loom__now_ns();
+    if (loom__wlru_touch(&m->pinged, rank) != 0) /* its next ping: heartbeat from now */
+        loom__panic(__FILE__, __LINE__, __func__, "out of memory sending to a worker");
     if (rc != 0)
         LOOM_ERROR("MPI_Isend to rank %d failed", rank);
 }
@@ -102,6 +118,7 @@ void
 loom__master_frame_room(struct master *m, int rank, size_t blen)
 {
     struct mworker *w = &m->workers[rank];
+    mark_dirty(m, rank); /* the record the caller puts there goes this round */
     /* after the progress thread has ended (loom__master_stop) nothing is sent */
     if (wire_empty(&w->out) ||
         wire_fits(&w->out, blen, m->job->set.max_frame - WIRE_CONTROL_ROOM) ||
@@ -112,17 +129,42 @@ loom__master_frame_room(struct master *m, int rank, size_t blen)
         loom__panic(__FILE__, __LINE__, __func__, "out of memory sending to a worker");
 }
 
+/* A ping in the frame of every worker nothing has gone to for
+ * job.heartbeat (a worker cannot tell a quiet master from a dead one
+ * either): those are at the front of m->pinged, so this looks at the
+ * workers due and one more, not at every worker. */
+static void
+ping_due(struct master *m, int64_t now)
+{
+    int r;
+    for (int k = m->nworkers; k > 0 && (r = loom__wlru_head(&m->pinged)) >= 0; k--) {
+        struct mworker *w = &m->workers[r];
+        if (w->lost || w->bye) { /* never pinged again */
+            loom__wlru_remove(&m->pinged, r);
+            continue;
+        }
+        if (now - w->sent < m->job->set.heartbeat_ns)
+            break;
+        if (wire_empty(&w->out) &&
+            wire_put(&w->out, WIRE_PING, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");
+        mark_dirty(m, r);
+        /* to the back: flush_worker touches it again once the ping has gone */
+        if (loom__wlru_touch(&m->pinged, r) != 0)
+            loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");
+    }
+}
+
 void
 loom__master_send_all(struct master *m, int64_t now)
 {
-    for (int r = 1; r < m->nworkers; r++) {
-        struct mworker *w = &m->workers[r];
-        /* a worker cannot tell a quiet master from a dead one either */
-        if (!w->lost && !w->bye && wire_empty(&w->out) &&
-            now - w->sent >= m->job->set.heartbeat_ns &&
-            wire_put(&w->out, WIRE_PING, NULL, 0, NULL, 0, NULL, 0) != LOOM_OK)
-            loom__panic(__FILE__, __LINE__, __func__, "out of memory pinging a worker");
+    ping_due(m, now);
+    /* the frames that hold something; one that could not go (no memory) waits for the next round */
+    for (size_t k = m->dirty.n; k > 0; k--) {
+        int r = loom__wqueue_pop(&m->dirty);
         flush_worker(m, r);
+        if (!wire_empty(&m->workers[r].out))
+            mark_dirty(m, r);
     }
     loom__sendq_progress(&m->sends);
 }

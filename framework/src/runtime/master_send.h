@@ -22,9 +22,9 @@ void loom__master_queue_reply(void *ctx, struct qreq *rq, loom_err err, void *da
 /* Make room in worker rank's outgoing frame for a data record (TASK,
  * QREP) of blen body bytes: when the record would take the frame past
  * job.max_frame less WIRE_CONTROL_ROOM, what the frame holds is sent
- * first. Panics when the send cannot be started
- * for want of memory (the frame would otherwise outgrow what the worker
- * accepts). */
+ * first. The frame is sent at the end of the round (m->dirty). Panics
+ * when the send cannot be started for want of memory (the frame would
+ * otherwise outgrow what the worker accepts). */
 void loom__master_frame_room(struct master *m, int rank, size_t blen);
 
 /* Tell every worker not lost to stop (WIRE_STOP with the number of lost
@@ -38,8 +38,11 @@ void loom__master_send_stop(struct master *m);
 void loom__master_send_go(struct master *m, int rank);
 
 /* End of a progress round at monotonic time now: ping workers that
- * heard nothing for a heartbeat, send every worker's outgoing frame, and
- * free the sends MPI has completed. */
+ * heard nothing for a heartbeat, send every outgoing frame that holds
+ * something, and free the sends MPI has completed. Costs what those
+ * workers need, not a visit to every worker: frames are known from
+ * loom__master_frame_room and m->dirty, overdue pings from m->pinged
+ * (which the master fills with every worker at its start or join). */
 void loom__master_send_all(struct master *m, int64_t now);
 
 #endif /* LOOM_MASTER_SEND_H */

@@ -493,3 +493,217 @@ loom__avoid_take(struct avoid_list *l, int rank, int others, size_t want, int64_
     l->n = keep;
     return n;
 }
+
+/* ---- sets of workers --------------------------------------------------------------------- */
+
+/* *p (n items of `size`) grown to hold slot w, the new ones zeroed; the
+ * new count in *n. 0, or -1 without memory (nothing changed). */
+static int
+slots_grow(void **p, size_t size, size_t *n, int w)
+{
+    if ((size_t)w < *n)
+        return 0;
+    size_t cap = *n * 2 > (size_t)w + 1 ? *n * 2 : (size_t)w + 64;
+    char *a = realloc(*p, cap * size);
+    if (!a)
+        return -1;
+    memset(a + *n * size, 0, (cap - *n) * size);
+    *p = a;
+    *n = cap;
+    return 0;
+}
+
+int
+loom__wqueue_push(struct loom__wqueue *q, int w)
+{
+    size_t slots = q->slots;
+    if (w < 0 || slots_grow((void **)&q->in, 1, &slots, w) != 0)
+        return -1;
+    q->slots = slots;
+    if (q->in[w])
+        return 0;
+    if (q->n == q->cap) { /* each slot at most once: never more than slots */
+        size_t cap = q->slots;
+        int *a = malloc(cap * sizeof *a);
+        if (!a)
+            return -1;
+        for (size_t i = 0; i < q->n; i++)
+            a[i] = q->a[(q->head + i) % q->cap];
+        free(q->a);
+        q->a = a;
+        q->head = 0;
+        q->cap = cap;
+    }
+    q->a[(q->head + q->n++) % q->cap] = w;
+    q->in[w] = 1;
+    return 0;
+}
+
+int
+loom__wqueue_pop(struct loom__wqueue *q)
+{
+    if (!q->n)
+        return -1;
+    int w = q->a[q->head];
+    q->head = (q->head + 1) % q->cap;
+    q->n--;
+    q->in[w] = 0;
+    return w;
+}
+
+void
+loom__wqueue_free(struct loom__wqueue *q)
+{
+    free(q->a);
+    free(q->in);
+    *q = (struct loom__wqueue){0};
+}
+
+/* Room in l for slot w; 0 or -1. */
+static int
+wlru_room(struct loom__wlru *l, int w)
+{
+    if (!l->slots)
+        l->head = l->tail = -1;
+    size_t a = l->slots, b = l->slots, c = l->slots;
+    if (slots_grow((void **)&l->prev, sizeof *l->prev, &a, w) != 0 ||
+        slots_grow((void **)&l->next, sizeof *l->next, &b, w) != 0 ||
+        slots_grow((void **)&l->in, 1, &c, w) != 0)
+        return -1; /* any that grew keep their new size: harmless */
+    l->slots = a < b ? (a < c ? a : c) : (b < c ? b : c);
+    return 0;
+}
+
+int
+loom__wlru_touch(struct loom__wlru *l, int w)
+{
+    if (w < 0 || wlru_room(l, w) != 0)
+        return -1;
+    if (l->in[w] && l->tail == w)
+        return 0;
+    loom__wlru_remove(l, w);
+    l->prev[w] = l->tail;
+    l->next[w] = -1;
+    if (l->tail >= 0)
+        l->next[l->tail] = w;
+    else
+        l->head = w;
+    l->tail = w;
+    l->in[w] = 1;
+    l->n++;
+    return 0;
+}
+
+void
+loom__wlru_remove(struct loom__wlru *l, int w)
+{
+    if (w < 0 || (size_t)w >= l->slots || !l->in[w])
+        return;
+    if (l->prev[w] >= 0)
+        l->next[l->prev[w]] = l->next[w];
+    else
+        l->head = l->next[w];
+    if (l->next[w] >= 0)
+        l->prev[l->next[w]] = l->prev[w];
+    else
+        l->tail = l->prev[w];
+    l->in[w] = 0;
+    l->n--;
+}
+
+int
+loom__wlru_head(const struct loom__wlru *l)
+{
+    return l->n ? l->head : -1;
+}
+
+void
+loom__wlru_free(struct loom__wlru *l)
+{
+    free(l->prev);
+    free(l->next);
+    free(l->in);
+    *l = (struct loom__wlru){0};
+}
+
+/* Put slot a[i] at index i and say so in pos. */
+static void
+wheap_place(struct loom__wheap *h, size_t i, int w)
+{
+    h->a[i] = w;
+    h->pos[w] = i + 1;
+}
+
+/* Move a[i] up or down to its place. */
+static void
+wheap_fix(struct loom__wheap *h, size_t i)
+{
+    int w = h->a[i];
+    int64_t k = h->key[w];
+    while (i > 0 && h->key[h->a[(i - 1) / 2]] > k) {
+        wheap_place(h, i, h->a[(i - 1) / 2]);
+        i = (i - 1) / 2;
+    }
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= h->n)
+            break;
+        if (c + 1 < h->n && h->key[h->a[c + 1]] < h->key[h->a[c]])
+            c++;
+        if (h->key[h->a[c]] >= k)
+            break;
+        wheap_place(h, i, h->a[c]);
+        i = c;
+    }
+    wheap_place(h, i, w);
+}
+
+int
+loom__wheap_set(struct loom__wheap *h, int w, int64_t key)
+{
+    if (w < 0)
+        return -1;
+    size_t a = h->slots, b = h->slots, c = h->slots;
+    if (slots_grow((void **)&h->a, sizeof *h->a, &a, w) != 0 ||
+        slots_grow((void **)&h->key, sizeof *h->key, &b, w) != 0 ||
+        slots_grow((void **)&h->pos, sizeof *h->pos, &c, w) != 0)
+        return -1;
+    h->slots = a < b ? (a < c ? a : c) : (b < c ? b : c);
+    h->key[w] = key;
+    if (!h->pos[w])
+        wheap_place(h, h->n++, w); /* a holds at most one entry per slot */
+    wheap_fix(h, h->pos[w] - 1);
+    return 0;
+}
+
+void
+loom__wheap_remove(struct loom__wheap *h, int w)
+{
+    if (w < 0 || (size_t)w >= h->slots || !h->pos[w])
+        return;
+    size_t i = h->pos[w] - 1;
+    h->pos[w] = 0;
+    int last = h->a[--h->n];
+    if (i < h->n) {
+        wheap_place(h, i, last);
+        wheap_fix(h, i);
+    }
+}
+
+int
+loom__wheap_top(const struct loom__wheap *h, int64_t *key)
+{
+    if (!h->n)
+        return -1;
+    *key = h->key[h->a[0]];
+    return h->a[0];
+}
+
+void
+loom__wheap_free(struct loom__wheap *h)
+{
+    free(h->a);
+    free(h->key);
+    free(h->pos);
+    *h = (struct loom__wheap){0};
+}

@@ -167,4 +167,59 @@ int loom__avoid_push(struct avoid_list *l, struct mtask *t, int rank, int64_t no
 size_t loom__avoid_take(struct avoid_list *l, int rank, int others, size_t want, int64_t now,
                         struct mtask **out);
 
+/* ---- sets of workers (slots 1..), for the progress thread --------------------------------
+ * So that a round of the master costs what the workers with something to
+ * do need, not one visit per worker (issue 18). Each grows with the
+ * largest slot it has seen; zeroed means empty. */
+
+/* A FIFO of worker slots, each in it at most once. */
+struct loom__wqueue {
+    int *a;            /* a ring of cap */
+    unsigned char *in; /* by slot: queued */
+    size_t head, n, cap, slots;
+};
+
+/* Queue slot w at the back unless it is queued already. 0, or -1 without memory. */
+int loom__wqueue_push(struct loom__wqueue *q, int w);
+/* Take the front slot; -1 when empty. */
+int loom__wqueue_pop(struct loom__wqueue *q);
+/* Free its memory (it is empty afterwards). */
+void loom__wqueue_free(struct loom__wqueue *q);
+
+/* Worker slots in the order they were last touched, the oldest first:
+ * touching one moves it to the back, so a time set with every touch is
+ * in order and the overdue ones are at the front. */
+struct loom__wlru {
+    int *prev, *next; /* by slot, -1: none */
+    unsigned char *in;
+    int head, tail; /* -1: empty (set by the first touch when zeroed) */
+    size_t slots, n;
+};
+
+/* Move slot w to the back (adding it). 0, or -1 without memory. */
+int loom__wlru_touch(struct loom__wlru *l, int w);
+/* Take slot w out, if it is in. */
+void loom__wlru_remove(struct loom__wlru *l, int w);
+/* The front slot (touched longest ago); -1 when empty. */
+int loom__wlru_head(const struct loom__wlru *l);
+/* Free its memory (it is empty afterwards). */
+void loom__wlru_free(struct loom__wlru *l);
+
+/* Worker slots by a time each, the earliest on top (a binary heap). */
+struct loom__wheap {
+    int *a;       /* the heap of slots */
+    int64_t *key; /* by slot */
+    size_t *pos;  /* by slot: its index in a + 1; 0: not in */
+    size_t n, slots;
+};
+
+/* Set slot w's time to key (adding it). 0, or -1 without memory. */
+int loom__wheap_set(struct loom__wheap *h, int w, int64_t key);
+/* Take slot w out, if it is in. */
+void loom__wheap_remove(struct loom__wheap *h, int w);
+/* The slot with the earliest time (*key: that time); -1 when empty. */
+int loom__wheap_top(const struct loom__wheap *h, int64_t *key);
+/* Free its memory (it is empty afterwards). */
+void loom__wheap_free(struct loom__wheap *h);
+
 #endif /* LOOM_MASTER_TABLE_H */

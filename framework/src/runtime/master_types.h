@@ -22,7 +22,8 @@
  *   progress thread only:
  *     inflight (id -> task, for requeueing once workers can be lost),
  *     per-worker credits and outgoing frames, sends in progress, the
- *     queue store, groups, fx, batch.
+ *     queue store, groups, fx, batch, and the worker sets below (ready,
+ *     dirty, pinged, heard, due).
  * One condition variable (m->cv) wakes program threads for any change they
  * may wait on; m->wake wakes a sleeping progress thread.
  *
@@ -102,6 +103,8 @@ struct mworker {
      * while it had none), the average time from there to its next results
      * (0: not measured yet) and the average deviation from that average. */
     int64_t res_at, res_gap, res_dev;
+    int due_state; /* where master.due counts it: 0 not busy (or lost), 1 busy
+                      with no gap measured (due_unknown), 2 busy, in due */
     struct wire_buf out;
     /* from its hello, NULL before. Its own allocation: loom_result.host
      * points to it, and the table moves when joined workers grow it. */
@@ -174,10 +177,17 @@ struct master {
     struct loom__sendq sends;
     struct qstore *qs;
     int queues_ended; /* the job has ended: every queue call is answered LOOM_ECLOSED */
-    unsigned rr;
-    int64_t qreq_at; /* when a worker's queue request last came */
+    int64_t qreq_at;  /* when a worker's queue request last came */
     struct frame_effects fx;
     struct mtask **batch; /* dispatch scratch: job.batch_max pointers */
+    /* So that a round costs what the workers with something to do need,
+     * not a visit to every worker (issue 18): */
+    struct loom__wqueue ready; /* may have credits: dispatch serves these in turn */
+    struct loom__wqueue dirty; /* their frame (out) holds something to send */
+    struct loom__wlru pinged;  /* by when something last went to them (sent) */
+    struct loom__wlru heard;   /* by when they last sent anything (heard) */
+    struct loom__wheap due;    /* busy, gap measured: when their results are due */
+    int due_unknown;           /* busy with no gap measured yet: no telling when */
 };
 
 #endif /* LOOM_MASTER_TYPES_H */

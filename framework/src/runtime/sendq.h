@@ -13,10 +13,14 @@
 
 struct loom__send;
 
-/* Start it zeroed ({NULL}). Owned by one thread, which alone calls the
- * functions below on it. */
+/* Start it zeroed ({0}). Owned by one thread, which alone calls the
+ * functions below on it. It holds memory only while sends are in
+ * progress (none to free once it is empty). */
 struct loom__sendq {
-    struct loom__send *head;
+    MPI_Request *reqs;    /* one per send, for MPI_Testsome */
+    struct loom__send *s; /* beside reqs */
+    int *idx;             /* MPI_Testsome's scratch */
+    size_t n, cap;
 };
 
 /* Send the frame in b (wire_finish) to rank `peer` of comm with tag; the
@@ -27,7 +31,7 @@ struct loom__sendq {
 int loom__sendq_post(struct loom__sendq *q, struct wire_buf *b, MPI_Comm comm, int peer, int tag,
                      int owner);
 
-/* Free the sends MPI has completed (MPI_Test each). */
+/* Free the sends MPI has completed (one MPI_Testsome over them all). */
 void loom__sendq_progress(struct loom__sendq *q);
 
 /* Whether no send is in progress. */
