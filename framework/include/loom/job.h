@@ -292,7 +292,8 @@ LOOM_EXTERN int loom_job_size(const loom_job *job);
  * when the job stopped (0 before). When it is not 0 after the job, do not
  * call MPI_Finalize(): Open MPI 4.1 may wait there for the dead rank
  * forever. Return from main() instead (run under `mpirun
- * --enable-recovery`, or Open MPI ends the whole job when a rank dies).
+ * --enable-recovery`, or Open MPI ends the whole job when a rank dies);
+ * loom then ends mpirun (loom_job_destroy()).
  * Call it before loom_job_destroy(). Any thread.
  * \param[in] job the job.
  * \return the number of workers lost (0 if none). Never blocks.
@@ -561,6 +562,15 @@ LOOM_EXTERN loom_err loom_job_finish(loom_job *job);
  * released with loom_result_free() are counted: destroy logs a warning
  * saying how many (a leak checker would blame loom's receive). They stay
  * valid, and may still be released after destroy.
+ *
+ * On a master that lost workers on other hosts than its own, started by
+ * Open MPI's mpirun as its child (mpirun runs on the master's node): mpirun
+ * would wait for the lost ranks until its `--timeout`, so when this
+ * process exits (exit() or a return from main(), not _exit()) loom logs a
+ * warning, waits until mpirun has read its output, and ends mpirun with
+ * two stop signals: mpirun exits 1 at once, whatever this process's exit
+ * status. Anything else the program wrote is flushed first. Nothing
+ * changes when no worker was lost, or only on the master's host.
  * \note Blocks until loom's threads end (and, on the master, as
  *       loom_job_finish()). Cannot fail. The thread that created the job,
  *       before MPI_Finalize().

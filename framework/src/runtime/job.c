@@ -15,13 +15,29 @@
  * rank instead of a crash later when a task index means different
  * functions on two ranks.
  *
+ * The end of a job that lost workers on other hosts: Open MPI 4.1's
+ * mpirun waits for a rank it can no longer reach (its node or link gone)
+ * until its --timeout, and MPI_Abort() does not help (mpirun then waits
+ * for that node's daemon forever, past --timeout). So when the master's
+ * process exits (on_exit: everything the program wrote is flushed, the
+ * journal closed by loom_job_destroy), and mpirun is its parent, it waits
+ * until mpirun has read its output, then sends mpirun SIGTERM and SIGINT:
+ * two stop signals within 5 s make Open MPI 4.1's mpirun exit at once
+ * with status 1 (ess_hnp's abort_signal_callback); the daemons on the
+ * nodes it reaches lose it and kill what is left of their ranks.
+ * docs/jobs.md ("A lost worker") says what the user sees.
+ *
  * Runs on the program's thread that owns the job (create, start, destroy
  * are not thread-safe against each other); the getters may be called
  * from any thread once the job has started.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fingerprint.h"
 #include "internal.h"
@@ -395,6 +411,81 @@ loom_job_threads(const loom_job *job)
     return job->rank == 0 ? (job->m ? loom__master_worker_threads(job) : 0) : job->set.threads;
 }
 
+/* ---- ending mpirun after a lost worker ------------------------------------------ */
+
+static pid_t end_mpirun_pid; /* mpirun, the master's parent, to end at exit */
+static int end_lost;         /* the workers lost elsewhere, for the message */
+
+/* Whether pid is Open MPI's mpirun, by its process name. */
+static int
+is_mpirun(pid_t pid)
+{
+    char path[64], name[32] = "";
+    snprintf(path, sizeof path, "/proc/%ld/comm", (long)pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    if (!fgets(name, sizeof name, f))
+        name[0] = '\0';
+    fclose(f);
+    name[strcspn(name, "\n")] = '\0';
+    return !strcmp(name, "mpirun") || !strcmp(name, "mpiexec") || !strcmp(name, "orterun");
+}
+
+/* Bytes written to fd that its reader has not taken yet (0: none, or not
+ * a pipe or terminal). */
+static int
+unread(int fd)
+{
+    int n = 0;
+    if (ioctl(fd, isatty(fd) ? TIOCOUTQ : FIONREAD, &n) != 0)
+        return 0;
+    return n;
+}
+
+/* At the master's exit (on_exit): end mpirun, which would wait for the
+ * lost workers' nodes until its --timeout. */
+static void
+end_mpirun(int status, void *arg)
+{
+    (void)arg;
+    pid_t pid = end_mpirun_pid;
+    if (!pid || getppid() != pid || !is_mpirun(pid))
+        return;
+    LOOM_WARN("%d worker%s lost on other hosts: ending mpirun (pid %ld) now, which would wait "
+              "for %s until its --timeout; this process exits %d, mpirun exits 1",
+              end_lost, end_lost == 1 ? "" : "s", (long)pid, end_lost == 1 ? "it" : "them",
+              status & 0xff);
+    fflush(NULL);
+    /* mpirun forwards what this process wrote: let it read all of it
+     * first (at most 5 s) */
+    for (int i = 0; i < 500 && (unread(STDOUT_FILENO) || unread(STDERR_FILENO)); i++)
+        nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
+    /* two different signals: neither merges into the other while pending */
+    kill(pid, SIGTERM);
+    kill(pid, SIGINT);
+}
+
+/* The master lost workers elsewhere: end mpirun when this process exits,
+ * if mpirun is its parent; else say that mpirun may wait. */
+static void
+arm_mpirun_end(int lost)
+{
+    static int armed;
+    end_lost += lost; /* a program may run several jobs */
+    if (armed || !getenv("OMPI_COMM_WORLD_SIZE"))
+        return; /* not started by Open MPI's mpirun (or done) */
+    pid_t parent = getppid();
+    if (!is_mpirun(parent)) {
+        LOOM_WARN("%d worker%s lost on other hosts: mpirun (not this process's parent) may wait "
+                  "for %s until its --timeout",
+                  lost, lost == 1 ? "" : "s", lost == 1 ? "it" : "them");
+        return;
+    }
+    end_mpirun_pid = parent;
+    armed = on_exit(end_mpirun, NULL) == 0;
+}
+
 void
 loom_job_destroy(loom_job *job)
 {
@@ -408,6 +499,8 @@ loom_job_destroy(loom_job *job)
     }
     if (job->rank == 0)
         loom__master_unprepare(job); /* if start never took it over */
+    if (job->rank == 0 && job->lost_away > 0)
+        arm_mpirun_end(job->lost_away);
     long held = loom__ledger_held(job->ledger);
     if (held > 0)
         LOOM_WARN("loom_job_destroy: the program still holds %ld result%s with reply data "

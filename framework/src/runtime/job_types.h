@@ -66,6 +66,7 @@ struct loom_job {
     struct worker *w;                    /* ranks >= 1 after start */
     atomic_int peers_lost;               /* workers declared lost (a worker learns it at STOP) */
     atomic_int master_lost;              /* joined worker: the master went silent */
+    int lost_away;                       /* master, once stopped: workers lost on other hosts */
     char *serve_dir;                     /* master: accept joining jobs (join file dir) */
     char *join_dir;                      /* a joining job: the master's join file dir */
     int join_timeout_ms;                 /* joining: connect + handshake */

@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "fingerprint.h"
 #include "internal.h"
+#include "loom/context.h"
 #include "join.h"
 #include "journal.h"
 #include "loom/log.h"
@@ -283,6 +285,21 @@ free_tables(struct master *m)
     loom__mtask_pool_destroy(&m->tasks);
 }
 
+/* Workers of the job itself (not joined) declared lost on another host
+ * than the master's, or on one never named (lost before their hello):
+ * mpirun may wait for those (job.c). */
+static int
+lost_elsewhere(const struct master *m)
+{
+    const char *here = loom_context_host(loom_context_current());
+    int n = 0;
+    for (int r = 1; r < m->nworkers; r++) {
+        const struct mworker *w = &m->workers[r];
+        n += w->lost && !w->joined && (!w->host || strcmp(w->host, here) != 0);
+    }
+    return n;
+}
+
 void
 loom__master_stop(loom_job *job)
 {
@@ -293,6 +310,7 @@ loom__master_stop(loom_job *job)
     loom__master_wake_progress(m);
     pthread_mutex_unlock(&m->mu);
     pthread_join(m->progress, NULL);
+    job->lost_away = lost_elsewhere(m); /* no worker is lost from here on */
     loom__acceptor_stop(m->acc);
     loom__qstore_shutdown(m->qs);
     for (struct qreq *q = m->mailbox, *next; q; q = next) {
