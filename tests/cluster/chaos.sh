@@ -23,6 +23,10 @@
 # --enable-recovery waits for orteds of a node it lost), and the lr
 # attempt is stopped (SIGTERM to loom-run) when it has had no worker for
 # 20 s: a serving master whose workers are all lost waits for a join.
+# Once (seed 9090, 600 s, 1 of 15 master kills) a loom-run launcher had
+# not ended its job 30 s after its master was SIGKILLed (launcher, mpirun
+# and two workers still running): not explained yet; the 30 s rule above
+# ends such an attempt and says so.
 #
 # Joins end the lr attempt: with Open MPI 4.1.4, MPI_Comm_connect between
 # two mpiruns whose ranks run on the simulated nodes makes both mpiruns
@@ -118,6 +122,9 @@ procs() {
         cmd=$({ tr '\0' ' ' <"/proc/$p/cmdline"; } 2>/dev/null) || continue
         case "$cmd" in *"$T"/*) ;; *) continue ;; esac
         case "$1:$cmd" in join:*--join*) ;; join:*) continue ;; *:*--join*) continue ;; esac
+        # a task's child between fork and exec looks like its rank: skip it
+        pp=$({ cut -d' ' -f4 <"/proc/$p/stat"; } 2>/dev/null)
+        case "$({ cat "/proc/$pp/comm"; } 2>/dev/null)" in loom-run | prog_resume) continue ;; esac
         r=$({ tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | sed -n 's/^OMPI_COMM_WORLD_RANK=//p')
         [ -n "$r" ] || continue # loom-run's launcher, not a rank
         ns=$(readlink "/proc/$p/ns/net" 2>/dev/null) && [ -n "$ns" ] || continue
