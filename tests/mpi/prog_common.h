@@ -154,7 +154,8 @@ prog_start(struct prog *p)
 static inline int
 prog_end(struct prog *p, int status)
 {
-    /* after a lost worker (or master) MPI_Finalize may wait for it forever */
+    /* after a lost worker, or on a worker that lost its master (killed,
+     * its link cut), MPI_Finalize may wait for the dead rank forever */
     int lost = p->job ? loom_job_workers_lost(p->job) || loom_job_master_lost(p->job) : 0;
     loom_job_destroy(p->job);
     p->job = NULL;

@@ -2,10 +2,13 @@
 /*
  * prog_resume — a C-API job with a journal, killed and resumed.
  *
- *   mpirun -np 3 prog_resume --journal FILE [--resume] [--tasks N] [--ms M]
+ *   mpirun -np 3 prog_resume --journal FILE [--resume] [--tasks N] [--ms M] [--runs DIR]
  *   prog_resume --check FILE --tasks N          (no MPI: read the journal)
  *
- * The job runs N tasks of M ms; the master prints
+ * The job runs N tasks of M ms; with --runs each run of task n appends a
+ * line "n attempt rank host" to DIR/n once it has worked (so a test sees
+ * the runs a crash made happen again, not only the journal). The master
+ * prints
  *   RESUME tasks=N ran=R resumed=S failed=F
  * (R run now, S skipped as done by the journal). --check replays the
  * journal and prints
@@ -15,6 +18,26 @@
 #define _POSIX_C_SOURCE 200809L
 #include "journal.h"
 #include "prog_common.h"
+
+static const char *runs_dir; /* --runs DIR, or NULL */
+
+/* Append "n attempt rank host" to runs_dir/n (one write: lines whole). */
+static void
+note_run(loom_task *task, int64_t n)
+{
+    char path[4096], line[512], host[256] = "?";
+    int rank = -1;
+    gethostname(host, sizeof host - 1);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    snprintf(path, sizeof path, "%s/%lld", runs_dir, (long long)n);
+    int len = snprintf(line, sizeof line, "%lld %u %d %s\n", (long long)n, loom_task_attempt(task),
+                       rank, host);
+    FILE *f = fopen(path, "a");
+    if (f) {
+        fwrite(line, 1, (size_t)len, f);
+        fclose(f);
+    }
+}
 
 static int
 work(loom_task *task, void *user)
@@ -27,6 +50,8 @@ work(loom_task *task, void *user)
         return 1;
     memcpy(v, p, sizeof v);
     prog_sleep_ms((int)v[1]);
+    if (runs_dir)
+        note_run(task, v[0]);
     return 0;
 }
 
@@ -87,6 +112,8 @@ main(int argc, char **argv)
             journal = argv[++i];
         } else if (strcmp(argv[i], "--check") == 0 && i + 1 < argc) {
             checked = argv[++i];
+        } else if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+            runs_dir = argv[++i];
         } else if (strcmp(argv[i], "--resume") == 0) {
             resume = 1;
         } else {
