@@ -88,7 +88,7 @@ lr_rank_exit(int status)
 
 /* The master's exit status from the status file: -1 while not there.
  * *master: the running master's pid when it runs on this host (it said
- * "running HOST PID"), else 0. */
+ * "running HOST PID"), -1 when it runs on another, else 0 (not started). */
 static int
 read_status(const char *path, long *master)
 {
@@ -104,7 +104,7 @@ read_status(const char *path, long *master)
     if (sscanf(buf, "%15s %255s %ld", word, host, &pid) == 3 && !strcmp(word, "running")) {
         char me[256] = "";
         gethostname(me, sizeof me - 1);
-        *master = !strcmp(host, me) && pid > 0 ? pid : 0;
+        *master = !strcmp(host, me) && pid > 0 ? pid : -1;
         return -1;
     }
     char *end;
@@ -159,10 +159,15 @@ alive(long pid)
 struct watch {
     pid_t mpirun;
     const char *status_file;
-    double reported; /* when the master's status appeared (0: not yet) */
-    int stopping;    /* 1 asked to stop (LR_STOP_SIGNAL), 2 TERM, 3 KILL */
-    double stop_at;  /* when the last step of stopping was taken */
-    int master_lost; /* the master died without an exit status */
+    double reported;    /* when the master's status appeared (0: not yet) */
+    int stopping;       /* 1 asked to stop (LR_STOP_SIGNAL), 2 TERM, 3 KILL */
+    double stop_at;     /* when the last step of stopping was taken */
+    int master_lost;    /* the master died without an exit status */
+    double launched;    /* when mpirun was started */
+    double start_limit; /* s the master may take to start (0: no limit) */
+    int started;        /* the master said it runs, or gave its status */
+    int start_hung;     /* it did not start within start_limit: stopping */
+    int group;          /* mpirun leads a process group of its own */
 };
 
 /* Stop the job (a signal to us, a dead master): first the ranks, through
@@ -176,11 +181,14 @@ stop_step(struct watch *w, double now)
 {
     /* a dead master records nothing more: the workers only need time to
      * kill their tasks */
-    double wait = w->stopping == 1 && !w->master_lost ? STOP_WAIT : 3.0;
+    double wait = w->stopping == 1 && !w->master_lost && !w->start_hung ? STOP_WAIT : 3.0;
     if (w->stopping == 0) {
         kill(w->mpirun, LR_STOP_SIGNAL);
     } else if (w->stopping < 3 && (now - w->stop_at > wait || (w->stopping == 1 && signals > 1))) {
-        kill(w->mpirun, w->stopping == 1 ? SIGTERM : SIGKILL);
+        /* a job that never started has no tasks: its whole group goes
+         * (a rank stuck in MPI_Init would outlive its mpirun) */
+        pid_t to = w->start_hung && w->group && w->stopping == 2 ? -w->mpirun : w->mpirun;
+        kill(to, w->stopping == 1 ? SIGTERM : SIGKILL);
     } else {
         return;
     }
@@ -200,7 +208,15 @@ watch_once(struct watch *w, double now)
     int status = read_status(w->status_file, &master);
     if (!w->reported && status >= 0)
         w->reported = now;
-    if (status < 0 && master && !w->master_lost && !alive(master)) {
+    w->started |= status >= 0 || master != 0;
+    if (!w->started && !w->start_hung && w->start_limit > 0 && now - w->launched > w->start_limit) {
+        w->start_hung = 1;
+        fprintf(stderr,
+                PROG ": the job did not start within %.0f s (LOOM_RUN_START_TIMEOUT; Open MPI's "
+                     "start-up hung, see its messages above): stopping it; no task ran\n",
+                w->start_limit);
+    }
+    if (status < 0 && master > 0 && !w->master_lost && !alive(master)) {
         w->master_lost = 1;
         fprintf(stderr,
                 PROG ": the master (pid %ld) died without an exit status: stopping the "
@@ -210,7 +226,7 @@ watch_once(struct watch *w, double now)
     if (got_signal && !w->stopping)
         fprintf(stderr, PROG ": %s: stopping the job (killing the running tasks)\n",
                 strsignal(got_signal));
-    if (got_signal || w->master_lost)
+    if (got_signal || w->master_lost || w->start_hung)
         stop_step(w, now);
     if (w->reported && now - w->reported > SUPERVISE_GRACE + (w->stopping > 1 ? 5 : 0) &&
         w->stopping < 3) {
@@ -227,9 +243,11 @@ watch_once(struct watch *w, double now)
 /* Run mpirun and wait for it, watching the job (watch_once). mpirun gets
  * a process group of its own (own_group), so that Ctrl-C reaches loom-run
  * alone, which stops the job in order. The result: 128+N after signal N;
- * else the master's status; 102 when it never gave one. */
+ * else the master's status; 102 when it never gave one (*hung: 1 when
+ * that was because the job did not start within start_limit s). */
 static int
-supervise(const char *mpirun, char **args, const char *status_file, int own_group)
+supervise(const char *mpirun, char **args, const char *status_file, int own_group,
+          double start_limit, int *hung)
 {
     catch_signals();
     pid_t pid = fork();
@@ -247,7 +265,11 @@ supervise(const char *mpirun, char **args, const char *status_file, int own_grou
     }
     if (own_group)
         setpgid(pid, pid); /* either of us may run first */
-    struct watch w = {.mpirun = pid, .status_file = status_file};
+    struct watch w = {.mpirun = pid,
+                      .status_file = status_file,
+                      .launched = lr_seconds(CLOCK_MONOTONIC),
+                      .start_limit = start_limit,
+                      .group = own_group};
     int st = 0;
     for (;;) {
         pid_t r = waitpid(pid, &st, WNOHANG);
@@ -259,16 +281,76 @@ supervise(const char *mpirun, char **args, const char *status_file, int own_grou
     }
     long master;
     int status = read_status(status_file, &master);
+    *hung = w.start_hung && !got_signal && status < 0;
     if (got_signal)
         return 128 + got_signal;
     if (status >= 0)
         return status;
     if (WIFEXITED(st) && WEXITSTATUS(st) == EXIT_TROUBLE && !w.master_lost)
         return EXIT_TROUBLE; /* could not start mpirun: said above */
-    if (!w.master_lost)
+    if (!w.master_lost && !w.start_hung)
         fprintf(stderr, PROG ": the master ended without an exit status (mpirun: %s %d)\n",
                 WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
     return EXIT_TROUBLE;
+}
+
+/* Seconds the master may take to start: LOOM_RUN_START_TIMEOUT, else
+ * START_LIMIT (0: no limit). */
+#define START_LIMIT 120.0
+static double
+start_limit(void)
+{
+    const char *v = getenv("LOOM_RUN_START_TIMEOUT");
+    if (!v || !*v)
+        return START_LIMIT;
+    char *end;
+    double s = strtod(v, &end);
+    if (*end || !(s >= 0 && s <= 1e6)) {
+        fprintf(stderr, PROG ": LOOM_RUN_START_TIMEOUT=%s is not a number of seconds: using %.0f\n",
+                v, START_LIMIT);
+        return START_LIMIT;
+    }
+    return s;
+}
+
+/* Whether a second mpirun would see the same standard input as the first:
+ * a terminal or /dev/null (nothing was taken), or a file (read again from
+ * offset *at). mpirun reads a pipe ahead for rank 0: what it took is gone. */
+static int
+stdin_replayable(off_t *at)
+{
+    struct stat sb;
+    if (fstat(STDIN_FILENO, &sb) != 0)
+        return 1; /* closed: nothing to read */
+    if (S_ISCHR(sb.st_mode))
+        return 1;
+    *at = S_ISREG(sb.st_mode) ? lseek(STDIN_FILENO, 0, SEEK_CUR) : -1;
+    return *at >= 0;
+}
+
+/* supervise() the job; if it did not start (Open MPI's start-up can hang
+ * on a rank that failed in MPI_Init), once more, when that is safe: no
+ * task ran, and the second mpirun sees the same standard input. */
+static int
+run_job(const char *mpirun, char **args, const char *status_file, int own_group)
+{
+    double limit = start_limit();
+    off_t at = -1;
+    int replay = stdin_replayable(&at), hung = 0;
+    int status = supervise(mpirun, args, status_file, own_group, limit, &hung);
+    if (!hung)
+        return status;
+    if (!replay || (at >= 0 && lseek(STDIN_FILENO, at, SEEK_SET) != at)) {
+        fprintf(stderr, PROG ": not starting it again (its standard input may be partly read): "
+                             "run the command again\n");
+        return status;
+    }
+    fprintf(stderr, PROG ": starting the job again (once)\n");
+    unlink(status_file);
+    status = supervise(mpirun, args, status_file, own_group, limit, &hung);
+    if (hung)
+        fprintf(stderr, PROG ": the job did not start twice: nothing ran\n");
+    return status;
 }
 
 /* How many nodes to start workers on: LOOM_RUN_NODES, else the Slurm
@@ -420,7 +502,7 @@ lr_launch_self(int argc, char **argv, const struct lr_opts *o)
     /* tasks read from a terminal: mpirun must stay in its foreground
      * process group to read it (Ctrl-C then reaches mpirun too) */
     int own_group = !(strcmp(o->path, "-") == 0 && isatty(STDIN_FILENO));
-    int status = supervise(mpirun, args, status_file, own_group);
+    int status = run_job(mpirun, args, status_file, own_group);
     char stale[PATH_MAX + 16];
     snprintf(stale, sizeof stale, "%s.new", status_file);
     unlink(stale); /* a master killed while writing it */

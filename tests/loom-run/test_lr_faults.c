@@ -603,3 +603,89 @@ Test(lr_faults, a_killed_master_ends_the_run_with_102_and_resume_finishes, .init
     free(err);
     assert_stopped_cleanly_and_resume(pid, "master killed");
 }
+
+/* ---- a job that does not start -------------------------------------------------------- */
+
+/* A stand-in for mpirun (LOOM_MPIRUN): its first call hangs as Open MPI's
+ * start-up can (a rank failed in MPI_Init, rank 0 waits in it for good),
+ * noting its pid in hung.pid; later calls run the real mpirun. calls
+ * counts them. */
+static void
+write_hanging_mpirun(void)
+{
+    write_file("fake-mpirun", "#!/bin/sh\n"
+                              "n=$(cat calls 2>/dev/null || echo 0)\n"
+                              "echo $((n + 1)) >calls\n"
+                              "if [ \"$n\" = 0 ]; then echo $$ >hung.pid; exec sleep 100000; fi\n"
+                              "exec mpirun \"$@\"\n");
+    char p[256];
+    path_in(p, sizeof p, "fake-mpirun");
+    cr_assert_eq(chmod(p, 0755), 0);
+}
+
+/* Run line with sh in dir; its exit status; *took its seconds. */
+static int
+timed_sh(const char *line, double *took)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "cd %s && %s", dir, line);
+    double t0 = now_s();
+    int st = system(cmd);
+    *took = now_s() - t0;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(lr_faults, a_job_that_does_not_start_is_stopped_and_started_once_more, .init = setup,
+     .fini = teardown, .timeout = 600)
+{
+    /* the limit is derived from a normal start measured here: three
+     * times it, and 5 s */
+    double normal, took;
+    int st = timed_sh(LOOMRUN " echo ::: a b c </dev/null >out.txt 2>err.txt", &normal);
+    cr_assert_eq(st, 0, "a normal run exited %d", st);
+    double limit = 3 * normal + 5;
+    write_hanging_mpirun();
+    char line[1024];
+    snprintf(line, sizeof line,
+             "LOOM_MPIRUN=./fake-mpirun LOOM_RUN_START_TIMEOUT=%.1f " LOOMRUN
+             " -k echo ::: a b c </dev/null >out.txt 2>err.txt",
+             limit);
+    st = timed_sh(line, &took);
+    char *out = read_file("out.txt"), *err = read_file("err.txt"), *calls = read_file("calls");
+    char *hung = read_file("hung.pid");
+    printf("a hung start-up (limit %.1f s from a normal run of %.2f s): exit %d after %.2f s\n",
+           limit, normal, st, took);
+    cr_assert_eq(st, 0, "exit %d after %.2f s:\n%s", st, took, err);
+    cr_assert_str_eq(out, "a\nb\nc\n", "output:\n%s\nerr:\n%s", out, err);
+    cr_assert_str_eq(calls, "2\n", "mpirun called %s times:\n%s", calls, err);
+    cr_assert(strstr(err, "did not start within") && strstr(err, "starting the job again"), "%s",
+              err);
+    cr_assert(dead(atol(hung)), "the hung mpirun (pid %s) is still there", hung);
+    cr_assert_lt(took, 2 * limit + 30, "took %.2f s, limit %.1f s", took, limit);
+    free(out);
+    free(err);
+    free(calls);
+    free(hung);
+
+    /* tasks on a pipe: what the first mpirun read of it is gone, so no
+     * second start: 102 and a clear word */
+    char calls_path[256];
+    path_in(calls_path, sizeof calls_path, "calls");
+    unlink(calls_path);
+    snprintf(line, sizeof line,
+             "printf 'a\\nb\\n' | LOOM_MPIRUN=./fake-mpirun LOOM_RUN_START_TIMEOUT=%.1f " LOOMRUN
+             " echo >out.txt 2>err.txt",
+             limit);
+    st = timed_sh(line, &took);
+    err = read_file("err.txt");
+    calls = read_file("calls");
+    hung = read_file("hung.pid");
+    printf("a hung start-up, tasks on a pipe: exit %d after %.2f s\n", st, took);
+    cr_assert_eq(st, 102, "exit %d after %.2f s:\n%s", st, took, err);
+    cr_assert_str_eq(calls, "1\n", "mpirun called %s times:\n%s", calls, err);
+    cr_assert(strstr(err, "run the command again"), "%s", err);
+    cr_assert(dead(atol(hung)), "the hung mpirun (pid %s) is still there", hung);
+    free(err);
+    free(calls);
+    free(hung);
+}
